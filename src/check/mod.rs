@@ -1,0 +1,123 @@
+//! Checking a whole program: item-level rules (duplicates, names, attributes), then every block
+//! generically and every model with its declared shapes. All errors of a file in one run.
+
+use crate::diag::{Diagnostic, codes as c, dedup};
+use crate::ir::Graph;
+use crate::ir::elaborate::{elaborate, suggest};
+use crate::ops;
+use crate::program::{BlockEntry, Program};
+use crate::syntax::ast::TypeExpr;
+
+/// Attributes the compiler knows. `@frozen`: evolution must not touch this block or binding.
+pub const KNOWN_ATTRS: &[&str] = &["frozen"];
+
+/// The result of checking: one graph per block and model of the root file, and diagnostics.
+#[derive(Clone, Debug, Default)]
+pub struct Checked {
+    pub graphs: Vec<Graph>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+    pub fn graph(&self, name: &str) -> Option<&Graph> {
+        self.graphs.iter().find(|g| g.name == name)
+    }
+}
+
+pub fn check(prog: &Program) -> Checked {
+    let mut diags = prog.diagnostics.clone();
+    // A file that does not parse would give confusing follow-on errors: stop at syntax.
+    if diags.iter().any(Diagnostic::is_error) {
+        dedup(&mut diags);
+        return Checked { graphs: Vec::new(), diagnostics: diags };
+    }
+    item_rules(prog, &mut diags);
+    let mut graphs = Vec::new();
+    for entry in prog.blocks.iter().filter(|b| b.file == prog.root) {
+        if !checkable_generically(entry) {
+            continue;
+        }
+        let (g, d) = elaborate(prog, entry);
+        diags.extend(d);
+        graphs.push(g);
+    }
+    dedup(&mut diags);
+    Checked { graphs, diagnostics: diags }
+}
+
+/// A block with a `bool` or `str` parameter without a default is only checked at its calls.
+fn checkable_generically(b: &BlockEntry) -> bool {
+    b.def.params.iter().all(|p| match &p.ty {
+        TypeExpr::Scalar(t) => p.default.is_some() || matches!(t.name.as_str(), "int" | "float"),
+        _ => true,
+    })
+}
+
+fn item_rules(prog: &Program, diags: &mut Vec<Diagnostic>) {
+    for (k, b) in prog.blocks.iter().enumerate() {
+        let name = &b.def.name;
+        if let Some(prev) = prog.blocks[..k].iter().find(|p| p.def.name.name == name.name) {
+            diags.push(
+                Diagnostic::error(c::DUPLICATE_BLOCK, format!("`{}` is defined twice", name.name), name.span)
+                    .with_primary_label("defined again here")
+                    .with_label(prev.def.name.span, "first defined here"),
+            );
+        }
+        if ops::lookup(&name.name).is_some() {
+            diags.push(
+                Diagnostic::error(c::SHADOWS_OP, format!("block `{}` has the name of an op", name.name), name.span)
+                    .with_hint("rename the block; op names are reserved"),
+            );
+        }
+        for (j, p) in b.def.params.iter().enumerate() {
+            if let Some(prev) = b.def.params[..j].iter().find(|q| q.name.name == p.name.name) {
+                diags.push(
+                    Diagnostic::error(c::DUPLICATE_PARAM, format!("parameter `{}` is declared twice", p.name.name), p.name.span)
+                        .with_label(prev.name.span, "first declared here"),
+                );
+            }
+        }
+        let stmt_attrs = b.def.body.iter().flat_map(|s| s.attrs.iter());
+        for a in b.attrs.iter().chain(stmt_attrs) {
+            if !KNOWN_ATTRS.contains(&a.name.name.as_str()) {
+                let mut d = Diagnostic::error(c::UNKNOWN_ATTR, format!("unknown attribute `@{}`", a.name.name), a.span)
+                    .with_note(format!("known attributes: {}", KNOWN_ATTRS.iter().map(|k| format!("@{k}")).collect::<Vec<_>>().join(", ")));
+                if let Some(h) = suggest(&a.name.name, KNOWN_ATTRS.iter().copied()) {
+                    d = d.with_hint(h);
+                }
+                diags.push(d);
+            }
+        }
+    }
+}
+
+/// Pick the model to build: `name`, or the only model of the root file.
+pub fn select_model<'a>(prog: &'a Program, name: Option<&str>) -> Result<&'a BlockEntry, Diagnostic> {
+    let models = prog.models();
+    let span = crate::diag::Span::new(prog.root, 0, 0);
+    let list = || models.iter().map(|m| m.def.name.name.clone()).collect::<Vec<_>>().join(", ");
+    match name {
+        Some(n) => match models.iter().find(|m| m.def.name.name == n) {
+            Some(m) => Ok(m),
+            None => {
+                let mut d = Diagnostic::error(c::NO_MODEL, format!("no model named `{n}`"), span);
+                d = if models.is_empty() { d.with_note("this file has no `model` item") } else { d.with_note(format!("models: {}", list())) };
+                if let Some(h) = suggest(n, models.iter().map(|m| m.def.name.name.as_str())) {
+                    d = d.with_hint(h);
+                }
+                Err(d)
+            }
+        },
+        None => match models.as_slice() {
+            [one] => Ok(one),
+            [] => Err(Diagnostic::error(c::NO_MODEL, "this file has no `model`", span)
+                .with_hint("declare an entry point with `model Name(x: [B, ...]) -> [...] { ... }`")),
+            _ => Err(Diagnostic::error(c::NO_MODEL, "this file has several models; choose one", span)
+                .with_note(format!("models: {}", list()))
+                .with_hint("pass `--model NAME`")),
+        },
+    }
+}

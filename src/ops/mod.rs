@@ -1,0 +1,276 @@
+//! The op catalog: every primitive's facts in one entry — its arguments, shape rule, whether it
+//! is linear, how it mixes dimensions, its parameter count and its MACs.
+//!
+//! MACs are multiply-accumulates of dense, conv and matmul/einsum only (bias adds, norms,
+//! activations, pooling and residual adds are not MACs). They are computed at the real shapes;
+//! reports evaluate them at batch 1.
+
+mod rules;
+
+use crate::shape::{Dim, DimError, Shape};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OpKind {
+    Dense,
+    Conv,
+    Relu,
+    Gelu,
+    Silu,
+    Sigmoid,
+    Tanh,
+    Softmax,
+    BatchNorm,
+    LayerNorm,
+    GroupNorm,
+    Dropout,
+    AvgPool,
+    MaxPool,
+    Mean,
+    Add,
+    Mul,
+    Scale,
+    Reshape,
+    Flatten,
+    Transpose,
+    Concat,
+    Split,
+    Matmul,
+    Einsum,
+    Param,
+    Broadcast,
+    Select,
+    Identity,
+}
+
+/// Depth counts alternations of linear and non-linear ops (paper §3.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Linearity {
+    Linear,
+    NonLinear,
+    /// Does not count toward depth (identity, pure data movement).
+    Neutral,
+}
+
+/// How an op mixes its input dims into its output dims: the catalog's description from which
+/// the property phase builds the per-op mixing matrix (paper §3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MixingRule {
+    /// Each output element reads the same position of the input (relu, add, scale).
+    Elementwise,
+    /// The last dim is mixed all-to-one; other dims pass through one-to-one (dense, layer_norm,
+    /// softmax over the last axis).
+    AllToOneLast,
+    /// Spatial dims mixed many-to-one, channels all-to-one (conv).
+    SpatialLocalChannelAll,
+    /// Spatial dims mixed many-to-one, channels one-to-one (pooling).
+    SpatialLocal,
+    /// The reduced axes are mixed all-to-one (mean, batch_norm statistics over batch and space).
+    Reduce,
+    /// Pure data movement (reshape, transpose, concat, split, select, broadcast): derived from the
+    /// shape mapping.
+    Structural,
+    /// Contraction of two operands (matmul, einsum).
+    Contraction,
+    /// No tensor input (a learned parameter).
+    Source,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgKind {
+    Tensor,
+    /// A list of tensors: `concat([a, b], axis: 1)`.
+    Tensors,
+    Int,
+    Float,
+    Bool,
+    Str,
+    Ints,
+}
+
+impl fmt::Display for ArgKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            ArgKind::Tensor => "a tensor",
+            ArgKind::Tensors => "a list of tensors",
+            ArgKind::Int => "an int",
+            ArgKind::Float => "a number",
+            ArgKind::Bool => "a bool",
+            ArgKind::Str => "a string",
+            ArgKind::Ints => "a list of ints",
+        };
+        write!(f, "{s}")
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum DefaultValue {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// The value of another (earlier) argument: `stride` defaults to `window`.
+    SameAs(&'static str),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct ArgSpec {
+    pub name: &'static str,
+    pub kind: ArgKind,
+    pub default: Option<DefaultValue>,
+}
+
+/// A resolved attribute value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AttrValue {
+    Int(Dim),
+    Float(f64),
+    Bool(bool),
+    Str(String),
+    Ints(Vec<Dim>),
+}
+
+impl fmt::Display for AttrValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AttrValue::Int(d) => write!(f, "{d}"),
+            AttrValue::Float(x) => write!(f, "{x:?}"),
+            AttrValue::Bool(b) => write!(f, "{b}"),
+            AttrValue::Str(s) => write!(f, "{s:?}"),
+            AttrValue::Ints(v) => {
+                let s: Vec<String> = v.iter().map(|d| d.to_string()).collect();
+                write!(f, "[{}]", s.join(", "))
+            }
+        }
+    }
+}
+
+/// An op's non-tensor arguments by name, every one present (defaults filled in).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Attrs(pub Vec<(&'static str, AttrValue)>);
+
+impl Attrs {
+    pub fn get(&self, name: &str) -> Option<&AttrValue> {
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+    pub fn dim(&self, name: &str) -> Dim {
+        match self.get(name) {
+            Some(AttrValue::Int(d)) => d.clone(),
+            _ => Dim::zero(),
+        }
+    }
+    pub fn int(&self, name: &str) -> Option<i64> {
+        self.dim(name).as_int()
+    }
+    pub fn float(&self, name: &str) -> f64 {
+        match self.get(name) {
+            Some(AttrValue::Float(x)) => *x,
+            Some(AttrValue::Int(d)) => d.as_int().unwrap_or(0) as f64,
+            _ => 0.0,
+        }
+    }
+    pub fn bool(&self, name: &str) -> bool {
+        matches!(self.get(name), Some(AttrValue::Bool(true)))
+    }
+    pub fn str(&self, name: &str) -> &str {
+        match self.get(name) {
+            Some(AttrValue::Str(s)) => s,
+            _ => "",
+        }
+    }
+    pub fn dims(&self, name: &str) -> &[Dim] {
+        match self.get(name) {
+            Some(AttrValue::Ints(v)) => v,
+            _ => &[],
+        }
+    }
+}
+
+/// Why an op's shape rule rejected its inputs. The checker adds spans.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpError {
+    pub code: &'static str,
+    pub message: String,
+    /// The tensor input the error is about, when it is about one.
+    pub input: Option<usize>,
+    pub hint: Option<String>,
+}
+
+impl OpError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> OpError {
+        OpError { code, message: message.into(), input: None, hint: None }
+    }
+    pub fn on_input(mut self, i: usize) -> OpError {
+        self.input = Some(i);
+        self
+    }
+    pub fn hint(mut self, h: impl Into<String>) -> OpError {
+        self.hint = Some(h.into());
+        self
+    }
+}
+
+impl From<DimError> for OpError {
+    fn from(e: DimError) -> OpError {
+        OpError::new(crate::diag::codes::DIM_ARITH, e.to_string())
+    }
+}
+
+/// One catalog entry.
+pub struct OpSpec {
+    pub kind: OpKind,
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub args: &'static [ArgSpec],
+    pub linearity: Linearity,
+    pub mixing: MixingRule,
+    /// Output shapes from input shapes and attributes.
+    pub shape: fn(&[Shape], &Attrs) -> Result<Vec<Shape>, OpError>,
+    /// Trainable parameters (BN running statistics are not parameters).
+    pub params: fn(&[Shape], &Attrs) -> Result<Dim, DimError>,
+    /// Multiply-accumulates, from input and output shapes.
+    pub macs: fn(&[Shape], &Attrs, &[Shape]) -> Result<Dim, DimError>,
+}
+
+impl OpSpec {
+    /// How many leading arguments are tensors.
+    pub fn tensor_args(&self) -> usize {
+        self.args.iter().take_while(|a| matches!(a.kind, ArgKind::Tensor | ArgKind::Tensors)).count()
+    }
+    /// `conv(features, kernel, stride = 1, ...)` — the signature shown in hovers and errors.
+    pub fn signature(&self) -> String {
+        let args: Vec<String> = self
+            .args
+            .iter()
+            .map(|a| match a.default {
+                None => a.name.to_string(),
+                Some(DefaultValue::Int(i)) => format!("{}: {i}", a.name),
+                Some(DefaultValue::Float(x)) => format!("{}: {x:?}", a.name),
+                Some(DefaultValue::Bool(b)) => format!("{}: {b}", a.name),
+                Some(DefaultValue::SameAs(o)) => format!("{}: {o}", a.name),
+            })
+            .collect();
+        format!("{}({})", self.name, args.join(", "))
+    }
+}
+
+pub fn catalog() -> &'static [OpSpec] {
+    rules::CATALOG
+}
+
+pub fn lookup(name: &str) -> Option<&'static OpSpec> {
+    rules::CATALOG.iter().find(|s| s.name == name)
+}
+
+pub fn spec(kind: OpKind) -> &'static OpSpec {
+    // Every kind has exactly one entry; the catalog test checks it.
+    rules::CATALOG.iter().find(|s| s.kind == kind).unwrap_or(&rules::CATALOG[0])
+}
+
+impl fmt::Display for OpKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", spec(*self).name)
+    }
+}
+
+#[cfg(test)]
+mod tests;

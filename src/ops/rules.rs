@@ -1,0 +1,510 @@
+//! The catalog entries and their shape, parameter and MAC rules.
+
+use super::{ArgKind as K, ArgSpec, Attrs, DefaultValue as D, Linearity as L, MixingRule as M, OpError, OpKind, OpSpec};
+use crate::diag::codes as c;
+use crate::shape::{Dim, DimError, Shape};
+
+const fn arg(name: &'static str, kind: K) -> ArgSpec {
+    ArgSpec { name, kind, default: None }
+}
+const fn opt(name: &'static str, kind: K, default: D) -> ArgSpec {
+    ArgSpec { name, kind, default: Some(default) }
+}
+
+const X: ArgSpec = arg("x", K::Tensor);
+const UNARY: &[ArgSpec] = &[X];
+const BINARY: &[ArgSpec] = &[X, arg("y", K::Tensor)];
+
+type ShapeRule = Result<Vec<Shape>, OpError>;
+
+fn first(i: &[Shape]) -> Result<&Shape, OpError> {
+    i.first().ok_or_else(|| OpError::new(c::MISSING_ARG, "missing tensor input"))
+}
+
+fn same(i: &[Shape], _: &Attrs) -> ShapeRule {
+    Ok(vec![first(i)?.clone()])
+}
+
+fn no_params(_: &[Shape], _: &Attrs) -> Result<Dim, DimError> {
+    Ok(Dim::zero())
+}
+
+fn no_macs(_: &[Shape], _: &Attrs, _: &[Shape]) -> Result<Dim, DimError> {
+    Ok(Dim::zero())
+}
+
+/// Arguments that must be positive when known.
+fn positive(a: &Attrs, names: &[&str]) -> Result<(), OpError> {
+    for n in names {
+        let d = a.dim(n);
+        if d.is_nonpositive() {
+            return Err(OpError::new(c::BAD_ARG_VALUE, format!("`{n}` must be positive, found {d}")));
+        }
+    }
+    Ok(())
+}
+
+fn exact_div(d: &Dim, by: &Dim, what: &str) -> Result<Dim, OpError> {
+    let q = d.div(by)?;
+    if q.is_fractional() {
+        return Err(OpError::new(c::INEXACT_DIV, format!("{what} {d} is not divisible by {by}")));
+    }
+    Ok(q)
+}
+
+fn need_rank(s: &Shape, rank: usize, op: &str, layout: &str) -> Result<(), OpError> {
+    if s.rank() != rank {
+        return Err(OpError::new(c::RANK, format!("`{op}` expects a rank-{rank} input {layout}, found rank {} {s}", s.rank()))
+            .on_input(0));
+    }
+    Ok(())
+}
+
+fn need_min_rank(s: &Shape, rank: usize, op: &str) -> Result<(), OpError> {
+    if s.rank() < rank {
+        return Err(OpError::new(c::RANK, format!("`{op}` expects rank {rank} or more, found rank {} {s}", s.rank())).on_input(0));
+    }
+    Ok(())
+}
+
+/// A concrete axis index, negative counting from the end.
+fn axis(a: &Attrs, name: &str, rank: usize) -> Result<usize, OpError> {
+    let Some(v) = a.int(name) else {
+        return Err(OpError::new(c::BAD_ARG_VALUE, format!("`{name}` must be a known integer")));
+    };
+    let r = rank as i64;
+    let k = if v < 0 { v + r } else { v };
+    if k < 0 || k >= r {
+        return Err(OpError::new(c::AXIS, format!("axis {v} is out of range for rank {rank}"))
+            .hint(format!("axes run from 0 to {} (or -{rank} to -1)", r - 1)));
+    }
+    Ok(k as usize)
+}
+
+fn last(s: &Shape) -> Dim {
+    s.last().cloned().unwrap_or_else(Dim::one)
+}
+
+fn bias(a: &Attrs, n: &Dim) -> Dim {
+    if a.bool("bias") { n.clone() } else { Dim::zero() }
+}
+
+// ---- dense -------------------------------------------------------------------------------
+
+fn dense_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    let x = first(i)?;
+    need_min_rank(x, 1, "dense")?;
+    positive(a, &["features"])?;
+    let mut out = x.clone();
+    out.0.pop();
+    out.0.push(a.dim("features"));
+    Ok(vec![out])
+}
+
+fn dense_params(i: &[Shape], a: &Attrs) -> Result<Dim, DimError> {
+    let f = a.dim("features");
+    last(&i[0]).mul(&f)?.add(&bias(a, &f))
+}
+
+fn dense_macs(i: &[Shape], a: &Attrs, _: &[Shape]) -> Result<Dim, DimError> {
+    i[0].numel()?.mul(&a.dim("features"))
+}
+
+// ---- conv --------------------------------------------------------------------------------
+
+const NHWC: &str = "[B, H, W, C]";
+
+fn conv_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    let x = first(i)?;
+    need_rank(x, 4, "conv", NHWC)?;
+    positive(a, &["features", "kernel", "stride", "dilation", "groups"])?;
+    let g = a.dim("groups");
+    exact_div(&x.0[3], &g, "input channels").map_err(|e| e.hint("`groups` must divide the input channels"))?;
+    exact_div(&a.dim("features"), &g, "features").map_err(|e| e.hint("`groups` must divide `features`"))?;
+    let s = a.dim("stride");
+    let h = exact_div(&x.0[1], &s, "height")?;
+    let w = exact_div(&x.0[2], &s, "width")?;
+    Ok(vec![Shape(vec![x.0[0].clone(), h, w, a.dim("features")])])
+}
+
+/// Weights per output channel: k*k*C_in/groups.
+fn conv_fan_in(i: &[Shape], a: &Attrs) -> Result<Dim, DimError> {
+    let k = a.dim("kernel");
+    k.mul(&k)?.mul(&last(&i[0]))?.div(&a.dim("groups"))
+}
+
+fn conv_params(i: &[Shape], a: &Attrs) -> Result<Dim, DimError> {
+    let f = a.dim("features");
+    conv_fan_in(i, a)?.mul(&f)?.add(&bias(a, &f))
+}
+
+fn conv_macs(i: &[Shape], a: &Attrs, o: &[Shape]) -> Result<Dim, DimError> {
+    o[0].numel()?.mul(&conv_fan_in(i, a)?)
+}
+
+// ---- normalisation, regularisation ----------------------------------------------------------
+
+fn norm_params(i: &[Shape], _: &Attrs) -> Result<Dim, DimError> {
+    Dim::int(2).mul(&last(&i[0]))
+}
+
+fn group_norm_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    let x = first(i)?;
+    positive(a, &["groups"])?;
+    exact_div(&last(x), &a.dim("groups"), "channels").map_err(|e| e.hint("`groups` must divide the channels"))?;
+    Ok(vec![x.clone()])
+}
+
+fn dropout_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    let r = a.float("rate");
+    if !(0.0..1.0).contains(&r) {
+        return Err(OpError::new(c::BAD_ARG_VALUE, format!("dropout rate must be in [0, 1), found {r}")));
+    }
+    same(i, a)
+}
+
+fn softmax_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    let x = first(i)?;
+    axis(a, "axis", x.rank())?;
+    Ok(vec![x.clone()])
+}
+
+// ---- pooling -------------------------------------------------------------------------------
+
+fn pool_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    let x = first(i)?;
+    need_rank(x, 4, "pool", NHWC)?;
+    positive(a, &["window", "stride"])?;
+    let s = a.dim("stride");
+    let h = exact_div(&x.0[1], &s, "height")?;
+    let w = exact_div(&x.0[2], &s, "width")?;
+    Ok(vec![Shape(vec![x.0[0].clone(), h, w, x.0[3].clone()])])
+}
+
+fn axes(a: &Attrs, name: &str, rank: usize) -> Result<Vec<usize>, OpError> {
+    let mut out = Vec::new();
+    for d in a.dims(name) {
+        let one = Attrs(vec![("axis", super::AttrValue::Int(d.clone()))]);
+        let k = axis(&one, "axis", rank)?;
+        if out.contains(&k) {
+            return Err(OpError::new(c::AXIS, format!("axis {d} is listed twice")));
+        }
+        out.push(k);
+    }
+    Ok(out)
+}
+
+fn mean_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    let x = first(i)?;
+    let ax = axes(a, "axes", x.rank())?;
+    if ax.is_empty() {
+        return Err(OpError::new(c::BAD_ARG_VALUE, "`mean` needs at least one axis"));
+    }
+    let keep = a.bool("keepdims");
+    let dims = x.0.iter().enumerate().filter_map(|(k, d)| match (ax.contains(&k), keep) {
+        (false, _) => Some(d.clone()),
+        (true, true) => Some(Dim::one()),
+        (true, false) => None,
+    });
+    Ok(vec![Shape(dims.collect())])
+}
+
+// ---- arithmetic ----------------------------------------------------------------------------
+
+fn broadcast_pair(a: &Shape, b: &Shape) -> Result<Shape, OpError> {
+    let r = a.rank().max(b.rank());
+    let one = Dim::one();
+    let mut out = Vec::with_capacity(r);
+    for k in 0..r {
+        let da = if k + a.rank() >= r { &a.0[k + a.rank() - r] } else { &one };
+        let db = if k + b.rank() >= r { &b.0[k + b.rank() - r] } else { &one };
+        let d = if da == db || *db == one {
+            da
+        } else if *da == one {
+            db
+        } else {
+            return Err(OpError::new(c::SHAPE_MISMATCH, format!("shapes {a} and {b} do not match: {da} vs {db}"))
+                .hint("element-wise ops need equal dims (or 1, which broadcasts)"));
+        };
+        out.push(d.clone());
+    }
+    Ok(Shape(out))
+}
+
+fn binary_shape(i: &[Shape], _: &Attrs) -> ShapeRule {
+    match i {
+        [a, b] => Ok(vec![broadcast_pair(a, b)?]),
+        _ => Err(OpError::new(c::MISSING_ARG, "needs two tensor inputs")),
+    }
+}
+
+// ---- structure -----------------------------------------------------------------------------
+
+fn reshape_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    let x = first(i)?;
+    let target = a.dims("shape");
+    let unknown: Vec<usize> = target.iter().enumerate().filter(|(_, d)| d.as_int() == Some(-1)).map(|(k, _)| k).collect();
+    if unknown.len() > 1 {
+        return Err(OpError::new(c::RESHAPE, "at most one dim of a reshape may be -1"));
+    }
+    let numel = x.numel()?;
+    let mut dims = target.to_vec();
+    if let Some(&k) = unknown.first() {
+        let rest = dims.iter().enumerate().filter(|(j, _)| *j != k).try_fold(Dim::one(), |acc, (_, d)| acc.mul(d))?;
+        dims[k] = exact_div(&numel, &rest, "element count").map_err(|e| OpError { code: c::RESHAPE, ..e })?;
+    }
+    let out = Shape(dims);
+    if out.numel()? != numel {
+        return Err(OpError::new(c::RESHAPE, format!("cannot reshape {x} ({numel} elements) into {out} ({} elements)", out.numel()?))
+            .on_input(0));
+    }
+    Ok(vec![out])
+}
+
+fn flatten_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    let x = first(i)?;
+    let start = axis(a, "start", x.rank())?;
+    let tail = x.0[start..].iter().try_fold(Dim::one(), |acc, d| acc.mul(d))?;
+    let mut dims = x.0[..start].to_vec();
+    dims.push(tail);
+    Ok(vec![Shape(dims)])
+}
+
+fn transpose_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    let x = first(i)?;
+    let perm = axes(a, "perm", x.rank())?;
+    if perm.len() != x.rank() {
+        return Err(OpError::new(c::AXIS, format!("`perm` must list all {} axes of {x}, found {}", x.rank(), perm.len())));
+    }
+    Ok(vec![Shape(perm.iter().map(|&k| x.0[k].clone()).collect())])
+}
+
+fn concat_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    let x = first(i)?;
+    let ax = axis(a, "axis", x.rank())?;
+    let mut total = Dim::zero();
+    for (k, s) in i.iter().enumerate() {
+        if s.rank() != x.rank() {
+            return Err(OpError::new(c::RANK, format!("concat inputs must have equal rank: {x} and {s}")).on_input(k));
+        }
+        for (j, (d0, d)) in x.0.iter().zip(&s.0).enumerate() {
+            if j != ax && d0 != d {
+                return Err(OpError::new(c::SHAPE_MISMATCH, format!("concat inputs differ off the concat axis: {x} and {s} at axis {j}"))
+                    .on_input(k));
+            }
+        }
+        total = total.add(&s.0[ax])?;
+    }
+    let mut out = x.clone();
+    out.0[ax] = total;
+    Ok(vec![out])
+}
+
+fn split_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    let x = first(i)?;
+    let ax = axis(a, "axis", x.rank())?;
+    positive(a, &["parts"])?;
+    let Some(parts) = a.int("parts") else {
+        return Err(OpError::new(c::BAD_ARG_VALUE, "`parts` must be a known integer"));
+    };
+    if parts > 64 {
+        return Err(OpError::new(c::BAD_ARG_VALUE, format!("`parts` is at most 64, found {parts}")));
+    }
+    let mut piece = x.clone();
+    piece.0[ax] = exact_div(&x.0[ax], &Dim::int(parts), "split dim")?;
+    Ok(vec![piece; parts as usize])
+}
+
+fn matmul_shape(i: &[Shape], _: &Attrs) -> ShapeRule {
+    let [a, b] = i else { return Err(OpError::new(c::MISSING_ARG, "needs two tensor inputs")) };
+    for (k, s) in [a, b].iter().enumerate() {
+        if s.rank() < 2 {
+            return Err(OpError::new(c::RANK, format!("matmul inputs need rank 2 or more, found {s}")).on_input(k));
+        }
+    }
+    let (ra, rb) = (a.rank(), b.rank());
+    let (ka, kb) = (&a.0[ra - 1], &b.0[rb - 2]);
+    if ka != kb {
+        return Err(OpError::new(c::SHAPE_MISMATCH, format!("matmul of {a} and {b}: inner dims {ka} and {kb} differ"))
+            .hint("the last dim of the left input must equal the second-to-last dim of the right input"));
+    }
+    let batch = broadcast_pair(&Shape(a.0[..ra - 2].to_vec()), &Shape(b.0[..rb - 2].to_vec()))?;
+    let mut out = batch.0;
+    out.push(a.0[ra - 2].clone());
+    out.push(b.0[rb - 1].clone());
+    Ok(vec![Shape(out)])
+}
+
+fn matmul_macs(i: &[Shape], _: &Attrs, o: &[Shape]) -> Result<Dim, DimError> {
+    o[0].numel()?.mul(&last(&i[0]))
+}
+
+/// `"bnhd,bmhd->bhnm"` → operand index letters and output letters.
+fn parse_einsum(spec: &str) -> Result<(Vec<Vec<char>>, Vec<char>), OpError> {
+    let bad = |m: &str| OpError::new(c::BAD_ARG_VALUE, format!("bad einsum spec {spec:?}: {m}"));
+    let (lhs, out) = spec.split_once("->").ok_or_else(|| bad("expected `->`"))?;
+    let ops: Vec<Vec<char>> = lhs.split(',').map(|s| s.trim().chars().collect()).collect();
+    let out: Vec<char> = out.trim().chars().collect();
+    if ops.len() != 2 {
+        return Err(bad("expected two operands"));
+    }
+    if ops.iter().chain([&out]).flatten().any(|ch| !ch.is_ascii_lowercase()) {
+        return Err(bad("index letters must be a-z"));
+    }
+    for (k, ch) in out.iter().enumerate() {
+        if out[..k].contains(ch) || !ops.iter().any(|o| o.contains(ch)) {
+            return Err(bad(&format!("output index `{ch}` must appear once in the output and in an operand")));
+        }
+    }
+    Ok((ops, out))
+}
+
+/// Sizes of every index letter, checked for consistency.
+fn einsum_sizes(i: &[Shape], spec: &str) -> Result<(Vec<(char, Dim)>, Vec<char>), OpError> {
+    let (ops, out) = parse_einsum(spec)?;
+    let mut sizes: Vec<(char, Dim)> = Vec::new();
+    for (k, (letters, s)) in ops.iter().zip(i).enumerate() {
+        if letters.len() != s.rank() {
+            return Err(OpError::new(c::RANK, format!("einsum operand {k} has {} indices but shape {s}", letters.len())).on_input(k));
+        }
+        for (ch, d) in letters.iter().zip(&s.0) {
+            match sizes.iter().find(|(c2, _)| c2 == ch) {
+                Some((_, d0)) if d0 != d => {
+                    return Err(OpError::new(c::SHAPE_MISMATCH, format!("einsum index `{ch}` is {d0} in one operand and {d} in another")));
+                }
+                Some(_) => {}
+                None => sizes.push((*ch, d.clone())),
+            }
+        }
+    }
+    Ok((sizes, out))
+}
+
+fn einsum_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    let (sizes, out) = einsum_sizes(i, a.str("spec"))?;
+    let dims = out.iter().filter_map(|ch| sizes.iter().find(|(c2, _)| c2 == ch).map(|(_, d)| d.clone()));
+    Ok(vec![Shape(dims.collect())])
+}
+
+fn einsum_macs(i: &[Shape], a: &Attrs, _: &[Shape]) -> Result<Dim, DimError> {
+    match einsum_sizes(i, a.str("spec")) {
+        Ok((sizes, _)) => sizes.iter().try_fold(Dim::one(), |acc, (_, d)| acc.mul(d)),
+        Err(_) => Ok(Dim::zero()),
+    }
+}
+
+fn param_shape(_: &[Shape], a: &Attrs) -> ShapeRule {
+    let s = Shape(a.dims("shape").to_vec());
+    if let Some(d) = s.0.iter().find(|d| d.is_nonpositive()) {
+        return Err(OpError::new(c::BAD_ARG_VALUE, format!("param dims must be positive, found {d} in {s}")));
+    }
+    Ok(vec![s])
+}
+
+fn param_params(_: &[Shape], a: &Attrs) -> Result<Dim, DimError> {
+    Shape(a.dims("shape").to_vec()).numel()
+}
+
+fn broadcast_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    let x = first(i)?;
+    let target = Shape(a.dims("shape").to_vec());
+    let ok = x.rank() <= target.rank()
+        && x.0.iter().rev().zip(target.0.iter().rev()).all(|(d, t)| d == t || *d == Dim::one());
+    if !ok {
+        return Err(OpError::new(c::SHAPE_MISMATCH, format!("cannot broadcast {x} to {target}")).on_input(0)
+            .hint("each dim must equal the target's or be 1"));
+    }
+    Ok(vec![target])
+}
+
+fn select_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    let x = first(i)?;
+    let ax = axis(a, "axis", x.rank())?;
+    let idx = a.dim("index");
+    if let (Some(k), Some(n)) = (idx.as_int(), x.0[ax].as_int()) {
+        if k < 0 || k >= n {
+            return Err(OpError::new(c::AXIS, format!("index {k} is out of range for a dim of size {n}")));
+        }
+    }
+    let mut out = x.clone();
+    out.0.remove(ax);
+    Ok(vec![out])
+}
+
+// ---- the catalog ---------------------------------------------------------------------------
+
+macro_rules! entry {
+    ($kind:ident, $name:literal, $doc:literal, $args:expr, $lin:ident, $mix:ident, $shape:expr, $params:expr, $macs:expr) => {
+        OpSpec {
+            kind: OpKind::$kind,
+            name: $name,
+            doc: $doc,
+            args: $args,
+            linearity: L::$lin,
+            mixing: M::$mix,
+            shape: $shape,
+            params: $params,
+            macs: $macs,
+        }
+    };
+}
+
+pub static CATALOG: &[OpSpec] = &[
+    entry!(Dense, "dense", "A dense layer on the last dim: [.., C] -> [.., features].",
+        &[X, arg("features", K::Int), opt("bias", K::Bool, D::Bool(true))],
+        Linear, AllToOneLast, dense_shape, dense_params, dense_macs),
+    entry!(Conv, "conv", "2-D convolution with same padding on [B, H, W, C]; output [B, H/stride, W/stride, features].",
+        &[X, arg("features", K::Int), arg("kernel", K::Int), opt("stride", K::Int, D::Int(1)),
+          opt("dilation", K::Int, D::Int(1)), opt("groups", K::Int, D::Int(1)), opt("bias", K::Bool, D::Bool(true))],
+        Linear, SpatialLocalChannelAll, conv_shape, conv_params, conv_macs),
+    entry!(Relu, "relu", "ReLU, element-wise.", UNARY, NonLinear, Elementwise, same, no_params, no_macs),
+    entry!(Gelu, "gelu", "GELU, element-wise.", UNARY, NonLinear, Elementwise, same, no_params, no_macs),
+    entry!(Silu, "silu", "SiLU (swish), element-wise.", UNARY, NonLinear, Elementwise, same, no_params, no_macs),
+    entry!(Sigmoid, "sigmoid", "Logistic sigmoid, element-wise.", UNARY, NonLinear, Elementwise, same, no_params, no_macs),
+    entry!(Tanh, "tanh", "tanh, element-wise.", UNARY, NonLinear, Elementwise, same, no_params, no_macs),
+    entry!(Softmax, "softmax", "Softmax along one axis.", &[X, opt("axis", K::Int, D::Int(-1))],
+        NonLinear, AllToOneLast, softmax_shape, no_params, no_macs),
+    // Norms are linear for depth, as in the αNAS code (abstract/depth.py): at inference they are affine.
+    entry!(BatchNorm, "batch_norm", "Batch normalisation over the channel (last) dim; 2*C parameters.", UNARY,
+        Linear, Reduce, same, norm_params, no_macs),
+    entry!(LayerNorm, "layer_norm", "Layer normalisation over the last dim; 2*C parameters.", UNARY,
+        Linear, AllToOneLast, same, norm_params, no_macs),
+    entry!(GroupNorm, "group_norm", "Group normalisation; `groups` must divide the channels.",
+        &[X, arg("groups", K::Int)], Linear, AllToOneLast, group_norm_shape, norm_params, no_macs),
+    entry!(Dropout, "dropout", "Dropout with rate in [0, 1); identity at inference.",
+        &[X, arg("rate", K::Float)], Linear, Elementwise, dropout_shape, no_params, no_macs),
+    entry!(AvgPool, "avg_pool", "Average pooling with same padding on [B, H, W, C].",
+        &[X, arg("window", K::Int), opt("stride", K::Int, D::SameAs("window"))],
+        Linear, SpatialLocal, pool_shape, no_params, no_macs),
+    // Max pooling counts as linear for depth, as in the αNAS code; the paper is silent.
+    entry!(MaxPool, "max_pool", "Max pooling with same padding on [B, H, W, C].",
+        &[X, arg("window", K::Int), opt("stride", K::Int, D::SameAs("window"))],
+        Linear, SpatialLocal, pool_shape, no_params, no_macs),
+    entry!(Mean, "mean", "Mean over `axes` (global pooling with axes: [1, 2]).",
+        &[X, arg("axes", K::Ints), opt("keepdims", K::Bool, D::Bool(false))],
+        Linear, Reduce, mean_shape, no_params, no_macs),
+    entry!(Add, "add", "Element-wise sum with broadcasting; `x + y`.", BINARY, Linear, Elementwise, binary_shape, no_params, no_macs),
+    entry!(Mul, "mul", "Element-wise product with broadcasting; `x * y`.", BINARY, Linear, Elementwise, binary_shape, no_params, no_macs),
+    entry!(Scale, "scale", "Multiply by a constant scalar.", &[X, arg("s", K::Float)], Linear, Elementwise, same, no_params, no_macs),
+    entry!(Reshape, "reshape", "Reshape to `shape` (one dim may be -1).", &[X, arg("shape", K::Ints)],
+        Neutral, Structural, reshape_shape, no_params, no_macs),
+    entry!(Flatten, "flatten", "Merge the dims from `start` on into one.", &[X, opt("start", K::Int, D::Int(1))],
+        Neutral, Structural, flatten_shape, no_params, no_macs),
+    entry!(Transpose, "transpose", "Permute the axes: output axis k is input axis perm[k].", &[X, arg("perm", K::Ints)],
+        Neutral, Structural, transpose_shape, no_params, no_macs),
+    entry!(Concat, "concat", "Concatenate a list of tensors along `axis`.", &[arg("xs", K::Tensors), arg("axis", K::Int)],
+        Neutral, Structural, concat_shape, no_params, no_macs),
+    entry!(Split, "split", "Split into `parts` equal tensors along `axis`; returns a tuple.",
+        &[X, arg("parts", K::Int), opt("axis", K::Int, D::Int(-1))], Neutral, Structural, split_shape, no_params, no_macs),
+    entry!(Matmul, "matmul", "Batched matrix product [.., n, k] x [.., k, m] -> [.., n, m].", BINARY,
+        Linear, Contraction, matmul_shape, no_params, matmul_macs),
+    entry!(Einsum, "einsum", "Einstein summation of two tensors, e.g. spec: \"bnhd,bmhd->bhnm\".",
+        &[X, arg("y", K::Tensor), arg("spec", K::Str)], Linear, Contraction, einsum_shape, no_params, einsum_macs),
+    entry!(Param, "param", "A learned tensor of the given shape (position embedding, class token).",
+        &[arg("shape", K::Ints)], Linear, Source, param_shape, param_params, no_macs),
+    entry!(Broadcast, "broadcast", "Repeat dims of size 1 up to `shape`.", &[X, arg("shape", K::Ints)],
+        Neutral, Structural, broadcast_shape, no_params, no_macs),
+    entry!(Select, "select", "Take one `index` along `axis`, removing that axis.",
+        &[X, arg("axis", K::Int), arg("index", K::Int)], Neutral, Structural, select_shape, no_params, no_macs),
+    entry!(Identity, "identity", "The input, unchanged.", UNARY, Neutral, Elementwise, same, no_params, no_macs),
+];

@@ -1,0 +1,151 @@
+//! A program: the root file, the files it imports with `use`, and their blocks.
+//! `use std.x` reads the stdlib compiled into nasc; `use a.b` reads `a/b.nas` next to the file.
+
+use crate::diag::{Diagnostic, FileId, SourceMap, Span, codes};
+use crate::syntax::ast::{self, ItemKind};
+use crate::syntax::{decode, parse};
+use std::path::{Path, PathBuf};
+
+/// The stdlib, compiled in so `nasc` works from any directory.
+pub const STDLIB: &[(&str, &str)] = &[
+    ("resnet", include_str!("../stdlib/resnet.nas")),
+    ("vit", include_str!("../stdlib/vit.nas")),
+    ("efficientnet", include_str!("../stdlib/efficientnet.nas")),
+    ("cnn", include_str!("../stdlib/cnn.nas")),
+    ("mlp", include_str!("../stdlib/mlp.nas")),
+];
+
+#[derive(Clone, Debug)]
+pub struct BlockEntry {
+    pub def: ast::BlockDef,
+    pub file: FileId,
+    pub doc: Vec<String>,
+    pub attrs: Vec<ast::Attr>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Program {
+    pub sources: SourceMap,
+    pub files: Vec<(FileId, ast::File)>,
+    pub root: FileId,
+    /// Every block of every loaded file, imports first.
+    pub blocks: Vec<BlockEntry>,
+    /// Syntax and import errors.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Program {
+    /// Load a file and everything it imports.
+    pub fn load(path: &Path) -> Program {
+        let mut p = Program::default();
+        let name = path.display().to_string();
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let dir = path.parent().map(Path::to_path_buf);
+                p.root = p.add_bytes(&name, bytes, dir);
+            }
+            Err(e) => {
+                p.root = p.sources.add(&name, String::new());
+                let span = Span::new(p.root, 0, 0);
+                p.diagnostics.push(Diagnostic::error("E0006", format!("cannot read `{name}`: {e}"), span));
+            }
+        }
+        p
+    }
+
+    /// Compile text that has no file on disk; relative imports resolve from the current directory.
+    pub fn from_source(name: &str, text: &str) -> Program {
+        let mut p = Program::default();
+        p.root = p.add_text(name, text.to_string(), None);
+        p
+    }
+
+    pub fn block(&self, name: &str) -> Option<&BlockEntry> {
+        self.blocks.iter().find(|b| b.def.name.name == name)
+    }
+
+    /// The `model` items of the root file.
+    pub fn models(&self) -> Vec<&BlockEntry> {
+        self.blocks.iter().filter(|b| b.def.is_model && b.file == self.root).collect()
+    }
+
+    /// The AST of the root file.
+    pub fn root_ast(&self) -> Option<&ast::File> {
+        self.files.iter().find(|(f, _)| *f == self.root).map(|(_, a)| a)
+    }
+
+    fn add_bytes(&mut self, name: &str, bytes: Vec<u8>, dir: Option<PathBuf>) -> FileId {
+        match decode(self.sources.next_id(), bytes) {
+            Ok(text) => self.add_text(name, text, dir),
+            Err((diag, lossy)) => {
+                // Keep the readable text so the diagnostic can show the line it stops on.
+                let id = self.sources.add(name, lossy);
+                self.diagnostics.push(diag);
+                id
+            }
+        }
+    }
+
+    fn add_text(&mut self, name: &str, text: String, dir: Option<PathBuf>) -> FileId {
+        let id = self.sources.add(name, text);
+        let src = self.sources.get(id).map(|f| f.text.clone()).unwrap_or_default();
+        let (file, diags) = parse(id, &src);
+        self.diagnostics.extend(diags);
+        for item in &file.items {
+            if let ItemKind::Use(path) = &item.kind {
+                self.import(path, dir.as_deref());
+            }
+        }
+        for item in &file.items {
+            if let ItemKind::Block(def) = &item.kind {
+                let entry = BlockEntry { def: def.clone(), file: id, doc: item.doc.clone(), attrs: item.attrs.clone() };
+                self.blocks.push(entry);
+            }
+        }
+        self.files.push((id, file));
+        id
+    }
+
+    fn import(&mut self, path: &[ast::Ident], dir: Option<&Path>) {
+        let (Some(first), Some(last)) = (path.first(), path.last()) else { return };
+        let span = first.span.to(last.span);
+        let dotted: Vec<&str> = path.iter().map(|i| i.name.as_str()).collect();
+        if dotted[0] == "std" {
+            let key = dotted[1..].join(".");
+            let name = format!("std/{key}.nas");
+            if self.sources.find(&name).is_some() {
+                return;
+            }
+            match STDLIB.iter().find(|(k, _)| *k == key) {
+                Some((_, text)) => {
+                    self.add_text(&name, text.to_string(), None);
+                }
+                None => {
+                    let known: Vec<String> = STDLIB.iter().map(|(k, _)| format!("std.{k}")).collect();
+                    self.diagnostics.push(
+                        Diagnostic::error(codes::UNKNOWN_IMPORT, format!("no stdlib module `{}`", dotted.join(".")), span)
+                            .with_note(format!("the stdlib has {}", known.join(", "))),
+                    );
+                }
+            }
+            return;
+        }
+        let rel: PathBuf = dotted.iter().collect::<PathBuf>().with_extension("nas");
+        let full = dir.map_or(rel.clone(), |d| d.join(&rel));
+        let name = full.display().to_string();
+        if self.sources.find(&name).is_some() {
+            return;
+        }
+        match std::fs::read(&full) {
+            Ok(bytes) => {
+                let sub = full.parent().map(Path::to_path_buf);
+                self.add_bytes(&name, bytes, sub);
+            }
+            Err(e) => self.diagnostics.push(
+                Diagnostic::error(codes::UNKNOWN_IMPORT, format!("cannot import `{}`", dotted.join(".")), span)
+                    .with_primary_label(format!("{name}: {e}"))
+                    .with_hint("`use a.b` reads a/b.nas next to this file; `use std.resnet` reads the stdlib"),
+            ),
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Put the comments the lexer set aside back on the AST, so `nasc fmt` never loses one.
+//!
+//! `///` above an item becomes its doc. A `//` comment goes above the next statement or item,
+//! or at the end of a statement's line when written there. A comment written inside a statement
+//! (between pipe stages, say) moves above that statement: its text is kept, its column is not.
+
+use crate::syntax::ast::{File, ItemKind, Layout, Stmt};
+use crate::syntax::lexer::RawComment;
+
+pub fn attach_comments(file: &mut File, comments: &[RawComment], src: &str) {
+    let mut pending: Vec<&RawComment> = comments.iter().collect();
+    pending.reverse(); // pop from the front cheaply
+    let n_items = file.items.len();
+    for i in 0..n_items {
+        let item_start = file.items[i].span.start;
+        let item_end = file.items[i].span.end;
+        while let Some(c) = pending.last().copied().filter(|c| c.start < item_start) {
+            pending.pop();
+            if c.doc {
+                file.items[i].doc.push(c.text.clone());
+            } else {
+                file.items[i].comments.push(c.text.clone());
+            }
+        }
+        let mut inside = Vec::new();
+        while let Some(c) = pending.last().copied().filter(|c| c.start < item_end) {
+            pending.pop();
+            inside.push(c);
+        }
+        let item = &mut file.items[i];
+        match &mut item.kind {
+            ItemKind::Block(b) => {
+                let body_start = b.body.first().map_or(item_end, |s| s.span.start);
+                // A comment between `{` and the first statement belongs to that statement, not the header.
+                let (header, to_body) = partition_header(&inside, body_start, src);
+                item.comments.extend(header);
+                let body_comments: Vec<&RawComment> = inside.iter().copied().filter(|c| c.start >= body_start).collect();
+                let mut all = to_body;
+                all.extend(body_comments);
+                attach_to_body(&mut b.body, &mut b.end_comments, &all, src);
+            }
+            ItemKind::Use(_) => item.comments.extend(inside.iter().map(|c| as_plain(c))),
+        }
+    }
+    file.trailing_comments.extend(pending.into_iter().rev().map(as_plain));
+    mark_blank_lines(file, src);
+}
+
+/// Comments in a block header before the line with `{` stay with the item; those after the
+/// `{` go to the body.
+fn partition_header<'a>(
+    inside: &[&'a RawComment],
+    body_start: usize,
+    src: &str,
+) -> (Vec<String>, Vec<&'a RawComment>) {
+    let mut header = Vec::new();
+    let mut body = Vec::new();
+    for c in inside.iter().copied().filter(|c| c.start < body_start) {
+        let brace_before = src[..c.start].rfind('{');
+        let paren_close = src[..c.start].rfind(')');
+        match (brace_before, paren_close) {
+            (Some(b), Some(p)) if b > p => body.push(c),
+            _ => header.push(as_plain(c)),
+        }
+    }
+    (header, body)
+}
+
+fn as_plain(c: &RawComment) -> String {
+    if c.doc { format!("/{}", c.text) } else { c.text.clone() }
+}
+
+fn attach_to_body(body: &mut [Stmt], end_comments: &mut Vec<String>, comments: &[&RawComment], src: &str) {
+    for c in comments {
+        // Trailing: on the same line as the end of a statement that ends before it.
+        let trailing = body.iter().position(|s| s.span.end <= c.start && !src[s.span.end..c.start].contains('\n'));
+        if let Some(k) = trailing.filter(|k| body[*k].trailing.is_none()) {
+            body[k].trailing = Some(as_plain(c));
+            continue;
+        }
+        match body.iter().position(|s| c.start < s.span.end) {
+            Some(k) => body[k].comments.push(as_plain(c)),
+            None => end_comments.push(as_plain(c)),
+        }
+    }
+}
+
+fn mark_blank_lines(file: &mut File, src: &str) {
+    for item in &mut file.items {
+        if let ItemKind::Block(b) = &mut item.kind {
+            for k in 1..b.body.len() {
+                let gap = src.get(b.body[k - 1].span.end..b.body[k].span.start).unwrap_or("");
+                b.body[k].blank_before = Layout(has_blank_line(gap));
+            }
+        }
+    }
+}
+
+fn has_blank_line(gap: &str) -> bool {
+    let mut lines = gap.split('\n');
+    lines.next(); // the rest of the previous statement's line
+    let mut inner: Vec<&str> = lines.collect();
+    inner.pop(); // the start of the next statement's line
+    inner.iter().any(|l| l.trim().is_empty())
+}

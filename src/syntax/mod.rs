@@ -1,0 +1,10 @@
+//! Text to AST and back: the logos lexer, the lalrpop parser, comments, the printer.
+
+pub mod ast;
+mod comments;
+pub mod lexer;
+pub mod parser;
+pub mod print;
+
+pub use parser::{decode, parse};
+pub use print::print_file;

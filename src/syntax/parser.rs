@@ -1,0 +1,137 @@
+//! Glue between the logos lexer, the lalrpop parser and diagnostics.
+
+use crate::diag::{Diagnostic, FileId, Span};
+use crate::syntax::ast::File;
+use crate::syntax::comments::attach_comments;
+use crate::syntax::lexer::{LexErrorKind, Tok, lex};
+use lalrpop_util::ParseError;
+
+/// The parser's user error type (the lexer reports its own errors before parsing).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParseErrorAt;
+
+/// Deeper bracket nesting than this is rejected before parsing, so no later phase can run out
+/// of stack on a pathological file.
+pub const MAX_NESTING: usize = 128;
+
+/// Parse one file. Always returns an AST (possibly partial) and every syntax error found.
+pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
+    let lexed = lex(src);
+    let mut diags: Vec<Diagnostic> = lexed.errors.iter().map(|e| lex_error(file, src, e.kind.clone(), e.start, e.end)).collect();
+    if let Some(d) = nesting_error(file, &lexed.tokens) {
+        diags.push(d);
+        return (File::default(), diags);
+    }
+    let mut recovered = Vec::new();
+    let tokens = lexed.tokens.into_iter().map(Ok::<_, ParseErrorAt>);
+    let result = crate::grammar::FileParser::new().parse(file, &mut recovered, tokens);
+    for r in recovered {
+        diags.push(parse_error(file, src, r.error));
+    }
+    let mut ast = match result {
+        Ok(ast) => ast,
+        Err(e) => {
+            diags.push(parse_error(file, src, e));
+            File::default()
+        }
+    };
+    attach_comments(&mut ast, &lexed.comments, src);
+    (ast, diags)
+}
+
+/// Decode a file's bytes; invalid UTF-8 is a diagnostic at the first bad byte (returned with
+/// the text decoded lossily, so the diagnostic can show its line).
+pub fn decode(file: FileId, bytes: Vec<u8>) -> Result<String, (Diagnostic, String)> {
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let byte = e.as_bytes().get(at).copied().unwrap_or(0);
+        let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+        // Offsets past `at` shift in the lossy text; `at` itself is still right.
+        let d = Diagnostic::error("E0005", "file is not valid UTF-8", Span::new(file, at, at + 1))
+            .with_primary_label(format!("invalid byte 0x{byte:02x} at offset {at}"))
+            .with_hint("save the file as UTF-8");
+        (d, lossy)
+    })
+}
+
+fn lex_error(file: FileId, src: &str, kind: LexErrorKind, start: usize, end: usize) -> Diagnostic {
+    let span = Span::new(file, start, end);
+    let text = src.get(start..end).unwrap_or("");
+    match kind {
+        LexErrorKind::UnknownChar => Diagnostic::error("E0001", format!("unexpected character `{text}`"), span)
+            .with_primary_label("not part of the language"),
+        LexErrorKind::BadNumber => Diagnostic::error("E0002", format!("invalid literal `{text}`"), span)
+            .with_primary_label("numbers must fit in 63 bits; strings allow only \\n \\t \\\\ \\\" escapes"),
+        LexErrorKind::UnterminatedString => {
+            Diagnostic::error("E0003", "unterminated string", span).with_primary_label("this string has no closing `\"`")
+        }
+    }
+}
+
+fn nesting_error(file: FileId, tokens: &[(usize, Tok, usize)]) -> Option<Diagnostic> {
+    let mut depth = 0usize;
+    for (l, t, r) in tokens {
+        match t {
+            Tok::LParen | Tok::LBracket | Tok::LBrace | Tok::Lt => depth += 1,
+            Tok::RParen | Tok::RBracket | Tok::RBrace | Tok::Gt => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_NESTING {
+            return Some(
+                Diagnostic::error("E0004", "brackets nested too deeply", Span::new(file, *l, *r))
+                    .with_primary_label(format!("more than {MAX_NESTING} levels of nesting here"))
+                    .with_hint("split the expression with `let` bindings"),
+            );
+        }
+    }
+    None
+}
+
+fn describe_expected(expected: &[String]) -> String {
+    let mut names: Vec<String> = expected
+        .iter()
+        .map(|e| match e.as_str() {
+            "Ident" => "identifier".to_string(),
+            "IntTok" | "FloatTok" => "number".to_string(),
+            "StrTok" => "string".to_string(),
+            other => format!("`{}`", other.trim_matches('"')),
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    match names.len() {
+        0 => String::new(),
+        1 => names[0].clone(),
+        n if n <= 6 => format!("one of {}", names.join(", ")),
+        _ => format!("one of {}, …", names[..6].join(", ")),
+    }
+}
+
+fn parse_error(file: FileId, src: &str, e: ParseError<usize, Tok, ParseErrorAt>) -> Diagnostic {
+    match e {
+        ParseError::UnrecognizedEof { location, expected } => {
+            let at = location.min(src.len());
+            let d = Diagnostic::error("E0011", "unexpected end of file", Span::new(file, at, at));
+            let exp = describe_expected(&expected);
+            if exp.is_empty() { d } else { d.with_primary_label(format!("expected {exp}")) }
+        }
+        ParseError::UnrecognizedToken { token: (l, t, r), expected } => {
+            let d = Diagnostic::error("E0010", format!("unexpected {t}"), Span::new(file, l, r));
+            let exp = describe_expected(&expected);
+            let d = if exp.is_empty() { d } else { d.with_primary_label(format!("expected {exp}")) };
+            match t {
+                Tok::Ident("int" | "float") if exp.contains('[') => d,
+                Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash if expected.iter().any(|e| e == "\"|>\"") => d
+                    .with_hint("a pipe stage is one call; put `(` `)` around the pipe to use its value in arithmetic"),
+                _ => d,
+            }
+        }
+        ParseError::ExtraToken { token: (l, t, r) } => {
+            Diagnostic::error("E0010", format!("unexpected {t}"), Span::new(file, l, r))
+        }
+        ParseError::InvalidToken { location } => {
+            Diagnostic::error("E0001", "invalid token", Span::new(file, location, location))
+        }
+        ParseError::User { .. } => Diagnostic::error("E0010", "syntax error", Span::new(file, 0, 0)),
+    }
+}
