@@ -25,7 +25,7 @@ block MBConv1(x: [B, H, W, C], out: int, kernel: int = 3) -> [B, H, W, out] {
 
 /// Inverted bottleneck: 1×1 expansion by `expand`, depthwise conv with `stride`,
 /// squeeze-excite to C/4, 1×1 projection to `out`.
-block MBConv(x: [B, H, W, C], out: int, kernel: int, stride: int = 1, expand: int = 6) -> [B, H/stride, W/stride, out] {
+block MBConv(x: [B, H, W, C], out: int, kernel: int, stride: int = 1, expand: int = 6) -> [B, H / stride, W / stride, out] {
     return x
         |> conv(C * expand, kernel: 1, bias: false)
         |> batch_norm

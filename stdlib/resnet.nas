@@ -14,7 +14,7 @@ block BasicBlock(x: [B, H, W, C]) -> [B, H, W, C] {
 
 /// Basic block that changes the width to `out` and downsamples by `stride`, with a 1×1
 /// projection shortcut.
-block BasicBlockDown(x: [B, H, W, C], out: int, stride: int = 2) -> [B, H/stride, W/stride, out] {
+block BasicBlockDown(x: [B, H, W, C], out: int, stride: int = 2) -> [B, H / stride, W / stride, out] {
     let y = x
         |> conv(out, kernel: 3, stride: stride, bias: false)
         |> batch_norm
@@ -42,7 +42,7 @@ block Bottleneck(x: [B, H, W, C]) -> [B, H, W, C] {
 
 /// Bottleneck block with a projection shortcut: `width` inner channels, `width * 4` out, the
 /// stride on the 3×3 conv (torchvision ResNet v1.5).
-block BottleneckDown(x: [B, H, W, C], width: int, stride: int = 2) -> [B, H/stride, W/stride, width * 4] {
+block BottleneckDown(x: [B, H, W, C], width: int, stride: int = 2) -> [B, H / stride, W / stride, width * 4] {
     let y = x
         |> conv(width, kernel: 1, bias: false)
         |> batch_norm

@@ -51,7 +51,7 @@ pub fn check(prog: &Program) -> Checked {
 /// A block with a `bool` or `str` parameter without a default is only checked at its calls.
 fn checkable_generically(b: &BlockEntry) -> bool {
     b.def.params.iter().all(|p| match &p.ty {
-        TypeExpr::Scalar(t) => p.default.is_some() || matches!(t.name.as_str(), "int" | "float"),
+        TypeExpr::Scalar(t) => p.default.is_some() || !matches!(t.name.as_str(), "bool" | "str"),
         _ => true,
     })
 }
@@ -76,6 +76,7 @@ fn item_rules(prog: &Program, diags: &mut Vec<Diagnostic>) {
             if let Some(prev) = b.def.params[..j].iter().find(|q| q.name.name == p.name.name) {
                 diags.push(
                     Diagnostic::error(c::DUPLICATE_PARAM, format!("parameter `{}` is declared twice", p.name.name), p.name.span)
+                        .with_primary_label("declared again here")
                         .with_label(prev.name.span, "first declared here"),
                 );
             }

@@ -155,7 +155,9 @@ impl Diagnostic {
 
     /// Render as rustc-style text. `color` adds ANSI colours.
     pub fn render(&self, sources: &SourceMap, color: bool) -> String {
-        render_ariadne(self, sources, color)
+        // The renderer is a dependency: if it ever fails on odd text, fall back to one line
+        // rather than crash the compiler.
+        std::panic::catch_unwind(|| render_ariadne(self, sources, color)).unwrap_or_else(|_| format!("{}\n", self.short(sources)))
     }
 
     /// A JSON value for `--format json`, with 1-based lines and columns.
@@ -201,10 +203,18 @@ impl Diagnostic {
 fn render_ariadne(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
     use ariadne::{Config, IndexType, Label as ALabel, Report, ReportKind};
     let name = |s: &Span| sources.get(s.file).map(|f| f.name.clone()).unwrap_or_default();
+    // Spans must lie on char boundaries for ariadne.
     let clamp = |s: &Span| {
-        let len = sources.get(s.file).map_or(0, |f| f.text.len());
-        let start = s.start.min(len);
-        start..s.end.clamp(start, len)
+        let text = sources.get(s.file).map_or("", |f| f.text.as_str());
+        let mut start = s.start.min(text.len());
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = s.end.clamp(start, text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        start..end
     };
     let kind = match d.severity {
         Severity::Error => ReportKind::Error,
@@ -215,10 +225,9 @@ fn render_ariadne(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
         .with_config(Config::default().with_color(color).with_index_type(IndexType::Byte))
         .with_code(d.code)
         .with_message(&d.message);
-    let mut first = ALabel::new((name(primary), clamp(primary)));
-    if !d.primary.message.is_empty() {
-        first = first.with_message(&d.primary.message);
-    }
+    // ariadne draws only labels with a message.
+    let text = if d.primary.message.is_empty() { "here" } else { d.primary.message.as_str() };
+    let first = ALabel::new((name(primary), clamp(primary))).with_message(text);
     report = report.with_label(first);
     for l in &d.labels {
         report = report.with_label(ALabel::new((name(&l.span), clamp(&l.span))).with_message(&l.message));

@@ -204,31 +204,34 @@ impl<'p> Elaborator<'p> {
         inputs
     }
 
-    fn check_scalar_type(&mut self, ty: &ast::Ident, val: &Val, span: Span) {
-        let ok = match (ty.name.as_str(), val) {
-            (_, Val::Error) => true,
-            ("int", Val::Int(_)) => true,
-            ("float", Val::Float(_) | Val::AnyFloat | Val::Int(_)) => true,
-            ("bool", Val::Bool(_)) => true,
-            ("str", Val::Str(_)) => true,
-            ("int" | "float" | "bool" | "str", _) => false,
-            (other, _) => {
-                let hint = suggest(other, ["int", "float", "bool", "str"]);
-                let mut d = Diagnostic::error(c::BAD_TYPE, format!("unknown type `{other}`"), ty.span)
-                    .with_note("types are a shape like `[B, H, W, C]`, or `int`, `float`, `bool`, `str`");
-                if let Some(h) = hint {
-                    d = d.with_hint(h);
-                }
-                self.error(d);
-                return;
+    /// Report an unknown type name or a value of the wrong type; `false` if reported.
+    fn check_scalar_type(&mut self, ty: &ast::Ident, val: &Val, span: Span) -> bool {
+        const TYPES: [&str; 4] = ["int", "float", "bool", "str"];
+        if !TYPES.contains(&ty.name.as_str()) {
+            let mut d = Diagnostic::error(c::BAD_TYPE, format!("unknown type `{}`", ty.name), ty.span)
+                .with_note("types are a shape like `[B, H, W, C]`, or `int`, `float`, `bool`, `str`");
+            if let Some(h) = suggest(&ty.name, TYPES) {
+                d = d.with_hint(h);
             }
-        };
+            self.error(d);
+            return false;
+        }
+        let ok = matches!(
+            (ty.name.as_str(), val),
+            (_, Val::Error)
+                | ("int", Val::Int(_))
+                | ("float", Val::Float(_) | Val::AnyFloat | Val::Int(_))
+                | ("bool", Val::Bool(_))
+                | ("str", Val::Str(_))
+        );
         if !ok {
             self.error(
                 Diagnostic::error(c::ARG_TYPE, format!("expected {}, found {}", ty.name, val.describe()), span)
-                    .with_primary_label(format!("declared `{}` here", ty.name)),
+                    .with_primary_label(format!("this is {}", val.describe()))
+                    .with_label(ty.span, format!("declared `{}` here", ty.name)),
             );
         }
+        ok
     }
 
     /// Elaborate the statements of a block; returns its output value.
@@ -324,7 +327,9 @@ impl<'p> Elaborator<'p> {
                     }
                 }
             }
-            (TypeExpr::Scalar(ty), v) => self.check_scalar_type(ty, v, e.span),
+            (TypeExpr::Scalar(ty), v) => {
+                self.check_scalar_type(ty, v, e.span);
+            }
             (ty, v) => {
                 let msg = format!("`{}` returns {} but its signature says {}", def.name.name, v.describe(), crate::syntax::print::print_type(ty));
                 self.error(Diagnostic::error(c::RETURN_MISMATCH, msg, e.span).with_label(ty.span(), "declared here"));
@@ -340,11 +345,13 @@ impl<'p> Elaborator<'p> {
             match b.kind {
                 BindKind::Let => {
                     let d = Diagnostic::warning(c::UNUSED_BINDING, format!("unused binding `{}`", b.name), b.span)
+                        .with_primary_label("never read")
                         .with_hint(format!("use it, or rename it to `_{}`", b.name));
                     self.diags.push(d);
                 }
                 BindKind::TensorParam => {
                     let d = Diagnostic::warning(c::UNUSED_PARAM, format!("unused parameter `{}`", b.name), b.span)
+                        .with_primary_label("never read")
                         .with_hint(format!("use it, or rename it to `_{}`", b.name));
                     self.diags.push(d);
                 }
@@ -546,13 +553,12 @@ impl<'p> Elaborator<'p> {
                 };
                 let args = self.eval_args(args, env);
                 let mut cur = x;
-                let span = xspan.to(*span);
                 for _ in 0..times {
                     if matches!(cur, Val::Error) {
                         return Val::Error;
                     }
                     let piped = ArgVal { name: None, val: cur, span: xspan };
-                    cur = self.call(callee, Some(piped), args.clone(), span);
+                    cur = self.call(callee, Some(piped), args.clone(), *span);
                 }
                 cur
             }
@@ -584,7 +590,7 @@ impl<'p> Elaborator<'p> {
     }
 
     /// Match arguments to parameters by position and name. `None` when an error was reported.
-    fn bind_args(&mut self, what: &str, params: &[(String, bool)], args: Vec<ArgVal>, span: Span) -> Option<Vec<Option<ArgVal>>> {
+    fn bind_args(&mut self, what: &str, sig: &str, params: &[(String, bool)], args: Vec<ArgVal>, span: Span) -> Option<Vec<Option<ArgVal>>> {
         let mut slots: Vec<Option<ArgVal>> = vec![None; params.len()];
         let mut ok = true;
         let mut next = 0;
@@ -594,9 +600,8 @@ impl<'p> Elaborator<'p> {
                     let k = next;
                     next += 1;
                     if k >= params.len() {
-                        let sig: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
                         let msg = format!("too many arguments to `{what}`: it takes {}", params.len());
-                        self.error(Diagnostic::error(c::TOO_MANY_ARGS, msg, a.span).with_note(format!("parameters: {}", sig.join(", "))));
+                        self.error(Diagnostic::error(c::TOO_MANY_ARGS, msg, a.span).with_primary_label("extra argument").with_note(format!("signature: {sig}")));
                         ok = false;
                         continue;
                     }
@@ -607,7 +612,8 @@ impl<'p> Elaborator<'p> {
                     None => {
                         let names: Vec<&str> = params.iter().map(|(p, _)| p.as_str()).collect();
                         let mut d = Diagnostic::error(c::UNKNOWN_ARG, format!("`{what}` has no argument `{}`", n.name), n.span)
-                            .with_note(format!("its arguments are {}", names.join(", ")));
+                            .with_primary_label("unknown argument")
+                            .with_note(format!("signature: {sig}"));
                         if let Some(h) = suggest(&n.name, names) {
                             d = d.with_hint(h);
                         }
@@ -619,7 +625,7 @@ impl<'p> Elaborator<'p> {
             };
             if slots[k].is_some() {
                 let msg = format!("argument `{}` of `{what}` is given twice", params[k].0);
-                self.error(Diagnostic::error(c::DUPLICATE_ARG, msg, a.span));
+                self.error(Diagnostic::error(c::DUPLICATE_ARG, msg, a.span).with_primary_label("given again here"));
                 ok = false;
                 continue;
             }
@@ -627,9 +633,8 @@ impl<'p> Elaborator<'p> {
         }
         for (k, (name, has_default)) in params.iter().enumerate() {
             if slots[k].is_none() && !has_default && ok {
-                let sig: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
                 let msg = format!("`{what}` is missing argument `{name}`");
-                self.error(Diagnostic::error(c::MISSING_ARG, msg, span).with_note(format!("`{what}` takes ({})", sig.join(", "))));
+                self.error(Diagnostic::error(c::MISSING_ARG, msg, span).with_primary_label(format!("needs `{name}`")).with_note(format!("signature: {sig}")));
                 ok = false;
             }
         }
@@ -641,7 +646,7 @@ impl<'p> Elaborator<'p> {
             return Val::Error;
         }
         let params: Vec<(String, bool)> = spec.args.iter().map(|a| (a.name.to_string(), a.default.is_some())).collect();
-        let Some(slots) = self.bind_args(spec.name, &params, args, span) else { return Val::Error };
+        let Some(slots) = self.bind_args(spec.name, &spec.signature(), &params, args, span) else { return Val::Error };
         let mut tensors: Vec<(TensorId, Span)> = Vec::new();
         let mut attrs = Attrs::default();
         for (a, slot) in spec.args.iter().zip(slots) {
@@ -690,7 +695,7 @@ impl<'p> Elaborator<'p> {
             (_, v) => v.describe(),
         };
         let msg = format!("argument `{arg}` of `{op}` must be {kind}, found {got}");
-        let mut d = Diagnostic::error(c::ARG_TYPE, msg, a.span);
+        let mut d = Diagnostic::error(c::ARG_TYPE, msg, a.span).with_primary_label(format!("this is {got}"));
         if kind == ArgKind::Tensor {
             d = d.with_hint(format!("pipe a tensor in: `x |> {op}(...)`"));
         }
@@ -759,7 +764,8 @@ impl<'p> Elaborator<'p> {
             return Val::Error;
         }
         let params: Vec<(String, bool)> = def.params.iter().map(|p| (p.name.name.clone(), p.default.is_some())).collect();
-        let Some(slots) = self.bind_args(&name, &params, args, span) else { return Val::Error };
+        let sig = format!("{name}({})", def.params.iter().map(|p| p.name.name.as_str()).collect::<Vec<_>>().join(", "));
+        let Some(slots) = self.bind_args(&name, &sig, &params, args, span) else { return Val::Error };
 
         let parent = self.scope;
         self.graph.scopes.push(Scope { block: name.clone(), parent: Some(parent), call_span: span, outputs: vec![] });
@@ -768,7 +774,8 @@ impl<'p> Elaborator<'p> {
         let before = self.diags.len();
         let out = self.instantiate(def, slots, span);
         for d in &mut self.diags[before..] {
-            if d.notes.len() < 8 {
+            let at_call = d.primary.span.file == span.file && d.primary.span.start >= span.start && d.primary.span.end <= span.end;
+            if d.notes.len() < 8 && !at_call {
                 let line = self.prog.sources.line_col(span.file, span.start).0;
                 let file = self.prog.sources.get(span.file).map(|f| f.name.clone()).unwrap_or_default();
                 d.notes.push(format!("in the call of `{name}` at {file}:{line}"));
@@ -787,7 +794,9 @@ impl<'p> Elaborator<'p> {
         // Ints first: a shape may mention them (`[B, N, heads*d]`).
         for (p, slot) in def.params.iter().zip(&slots) {
             if let (TypeExpr::Scalar(ty), Some(a)) = (&p.ty, slot) {
-                self.check_scalar_type(ty, &a.val, a.span);
+                if !self.check_scalar_type(ty, &a.val, a.span) {
+                    return Val::Error;
+                }
                 env.bind(&p.name.name, a.val.clone(), p.name.span, BindKind::Other);
             }
         }
@@ -944,9 +953,9 @@ impl<'p> Elaborator<'p> {
             _ => &[CmpOp::In],
         };
         if !allowed.contains(&cst.op) {
-            let ops: Vec<String> = allowed.iter().map(|o| format!("`{}`", o.symbol())).collect();
+            let forms: Vec<String> = allowed.iter().map(|o| format!("`{name} {} ...`", o.symbol())).collect();
             let msg = format!("`{name}` cannot be constrained with `{}`", cst.op.symbol());
-            self.error(Diagnostic::error(c::BAD_CONSTRAINT, msg, cst.span).with_hint(format!("write `{name} {} ...`", ops.join(" or "))));
+            self.error(Diagnostic::error(c::BAD_CONSTRAINT, msg, cst.span).with_hint(format!("write {}", forms.join(" or "))));
             return Err(());
         }
         let bound = match cst.op {

@@ -31,7 +31,10 @@ pub struct Item {
     /// `///` lines, without the slashes.
     pub doc: Vec<String>,
     pub attrs: Vec<Attr>,
-    /// Plain `//` comments written above the item.
+    /// Plain `//` comments written above the item, separated from it by a blank line
+    /// (a file header, a section title).
+    pub detached_comments: Vec<String>,
+    /// Plain `//` comments written directly above the item.
     pub comments: Vec<String>,
 }
 

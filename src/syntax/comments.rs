@@ -14,12 +14,23 @@ pub fn attach_comments(file: &mut File, comments: &[RawComment], src: &str) {
     for i in 0..n_items {
         let item_start = file.items[i].span.start;
         let item_end = file.items[i].span.end;
+        let mut above = Vec::new();
         while let Some(c) = pending.last().copied().filter(|c| c.start < item_start) {
             pending.pop();
-            if c.doc {
-                file.items[i].doc.push(c.text.clone());
-            } else {
-                file.items[i].comments.push(c.text.clone());
+            above.push(c);
+        }
+        // Comments up to the last one followed by a blank line stay detached from the item.
+        let detached = above.iter().enumerate().filter(|(k, c)| {
+            let next = above.get(k + 1).map_or(item_start, |n| n.start);
+            has_blank_line(src.get(c.end..next).unwrap_or(""))
+        });
+        let split = detached.map(|(k, _)| k + 1).last().unwrap_or(0);
+        for (k, c) in above.iter().enumerate() {
+            let item = &mut file.items[i];
+            match (k < split, c.doc) {
+                (true, _) => item.detached_comments.push(as_plain(c)),
+                (false, true) => item.doc.push(c.text.clone()),
+                (false, false) => item.comments.push(c.text.clone()),
             }
         }
         let mut inside = Vec::new();
@@ -32,7 +43,7 @@ pub fn attach_comments(file: &mut File, comments: &[RawComment], src: &str) {
             ItemKind::Block(b) => {
                 let body_start = b.body.first().map_or(item_end, |s| s.span.start);
                 // A comment between `{` and the first statement belongs to that statement, not the header.
-                let (header, to_body) = partition_header(&inside, body_start, src);
+                let (header, to_body) = partition_header(&inside, b.ret.span().end, body_start, src);
                 item.comments.extend(header);
                 let body_comments: Vec<&RawComment> = inside.iter().copied().filter(|c| c.start >= body_start).collect();
                 let mut all = to_body;
@@ -46,22 +57,19 @@ pub fn attach_comments(file: &mut File, comments: &[RawComment], src: &str) {
     mark_blank_lines(file, src);
 }
 
-/// Comments in a block header before the line with `{` stay with the item; those after the
-/// `{` go to the body.
+/// Comments in a block header (before the `{` that follows the return type) stay with the
+/// item; those after that `{` go to the body.
 fn partition_header<'a>(
     inside: &[&'a RawComment],
+    ret_end: usize,
     body_start: usize,
     src: &str,
 ) -> (Vec<String>, Vec<&'a RawComment>) {
+    let brace = src.get(ret_end..).and_then(|s| s.find('{')).map_or(usize::MAX, |k| ret_end + k);
     let mut header = Vec::new();
     let mut body = Vec::new();
     for c in inside.iter().copied().filter(|c| c.start < body_start) {
-        let brace_before = src[..c.start].rfind('{');
-        let paren_close = src[..c.start].rfind(')');
-        match (brace_before, paren_close) {
-            (Some(b), Some(p)) if b > p => body.push(c),
-            _ => header.push(as_plain(c)),
-        }
+        if c.start > brace { body.push(c) } else { header.push(as_plain(c)) }
     }
     (header, body)
 }

@@ -1,6 +1,8 @@
 //! Text to AST and back: the logos lexer, the lalrpop parser, comments, the printer.
 
 pub mod ast;
+#[doc(hidden)]
+pub mod generate;
 mod comments;
 pub mod lexer;
 pub mod parser;

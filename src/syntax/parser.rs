@@ -25,13 +25,21 @@ pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
     let mut recovered = Vec::new();
     let tokens = lexed.tokens.into_iter().map(Ok::<_, ParseErrorAt>);
     let result = crate::grammar::FileParser::new().parse(file, &mut recovered, tokens);
+    // A parse error after a lex error is usually its echo (a dropped token): keep the first.
+    let first_lex_error = lexed.errors.first().map_or(usize::MAX, |e| e.start);
+    let mut keep = |d: Diagnostic| {
+        let echo = d.code == "E0011" && first_lex_error != usize::MAX;
+        if d.primary.span.start < first_lex_error && !echo {
+            diags.push(d);
+        }
+    };
     for r in recovered {
-        diags.push(parse_error(file, src, r.error));
+        keep(parse_error(file, src, r.error));
     }
     let mut ast = match result {
         Ok(ast) => ast,
         Err(e) => {
-            diags.push(parse_error(file, src, e));
+            keep(parse_error(file, src, e));
             File::default()
         }
     };
@@ -46,8 +54,9 @@ pub fn decode(file: FileId, bytes: Vec<u8>) -> Result<String, (Diagnostic, Strin
         let at = e.utf8_error().valid_up_to();
         let byte = e.as_bytes().get(at).copied().unwrap_or(0);
         let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
-        // Offsets past `at` shift in the lossy text; `at` itself is still right.
-        let d = Diagnostic::error("E0005", "file is not valid UTF-8", Span::new(file, at, at + 1))
+        // Offsets past `at` shift in the lossy text; `at` itself is still right, and the bad
+        // byte became U+FFFD (3 bytes).
+        let d = Diagnostic::error("E0005", "file is not valid UTF-8", Span::new(file, at, at + '\u{FFFD}'.len_utf8()))
             .with_primary_label(format!("invalid byte 0x{byte:02x} at offset {at}"))
             .with_hint("save the file as UTF-8");
         (d, lossy)

@@ -13,7 +13,8 @@ pub fn print_file(file: &File) -> String {
     let mut prev_use = false;
     for (i, item) in file.items.iter().enumerate() {
         let is_use = matches!(item.kind, ItemKind::Use(_));
-        if i > 0 && !(is_use && prev_use && item.comments.is_empty()) {
+        let commented = !item.comments.is_empty() || !item.detached_comments.is_empty();
+        if i > 0 && !(is_use && prev_use && !commented) {
             out.push('\n');
         }
         print_item(&mut out, item);
@@ -31,6 +32,12 @@ pub fn print_file(file: &File) -> String {
 }
 
 fn print_item(out: &mut String, item: &Item) {
+    for c in &item.detached_comments {
+        let _ = writeln!(out, "//{c}");
+    }
+    if !item.detached_comments.is_empty() {
+        out.push('\n');
+    }
     for c in &item.comments {
         let _ = writeln!(out, "//{c}");
     }

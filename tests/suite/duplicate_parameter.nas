@@ -1,0 +1,4 @@
+// expect: E0105 2:28 parameter `n` is declared twice
+block P(x: [B, C], n: int, n: int) -> [B, C] {
+    return x |> relu
+}

@@ -1,0 +1,4 @@
+// expect: E0203 3:22 too many arguments to `relu`: it takes 1
+model M(x: [B, 8]) -> [B, 8] {
+    return x |> relu(3)
+}
