@@ -17,7 +17,7 @@ pub const STDLIB: &[(&str, &str)] = &[
 
 #[derive(Clone, Debug)]
 pub struct BlockEntry {
-    pub def: ast::BlockDef,
+    pub def: std::sync::Arc<ast::BlockDef>,
     pub file: FileId,
     pub doc: Vec<String>,
     pub attrs: Vec<ast::Attr>,
@@ -32,6 +32,8 @@ pub struct Program {
     pub blocks: Vec<BlockEntry>,
     /// Syntax and import errors.
     pub diagnostics: Vec<Diagnostic>,
+    /// Block name → index of its first definition in `blocks`.
+    index: std::collections::HashMap<String, usize>,
 }
 
 impl Program {
@@ -61,7 +63,7 @@ impl Program {
     }
 
     pub fn block(&self, name: &str) -> Option<&BlockEntry> {
-        self.blocks.iter().find(|b| b.def.name.name == name)
+        self.index.get(name).map(|&i| &self.blocks[i])
     }
 
     /// The `model` items of the root file.
@@ -99,6 +101,7 @@ impl Program {
         for item in &file.items {
             if let ItemKind::Block(def) = &item.kind {
                 let entry = BlockEntry { def: def.clone(), file: id, doc: item.doc.clone(), attrs: item.attrs.clone() };
+                self.index.entry(def.name.name.clone()).or_insert(self.blocks.len());
                 self.blocks.push(entry);
             }
         }

@@ -59,7 +59,8 @@ fn checkable_generically(b: &BlockEntry) -> bool {
 fn item_rules(prog: &Program, diags: &mut Vec<Diagnostic>) {
     for (k, b) in prog.blocks.iter().enumerate() {
         let name = &b.def.name;
-        if let Some(prev) = prog.blocks[..k].iter().find(|p| p.def.name.name == name.name) {
+        let first = prog.block(&name.name).filter(|p| !std::ptr::eq(*p, b));
+        if let Some(prev) = first.filter(|_| k > 0) {
             diags.push(
                 Diagnostic::error(c::DUPLICATE_BLOCK, format!("`{}` is defined twice", name.name), name.span)
                     .with_primary_label("defined again here")

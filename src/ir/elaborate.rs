@@ -590,7 +590,8 @@ impl<'p> Elaborator<'p> {
     }
 
     /// Match arguments to parameters by position and name. `None` when an error was reported.
-    fn bind_args(&mut self, what: &str, sig: &str, params: &[(String, bool)], args: Vec<ArgVal>, span: Span) -> Option<Vec<Option<ArgVal>>> {
+    /// `sig` renders the signature for messages (only computed on an error).
+    fn bind_args(&mut self, what: &str, sig: &dyn Fn() -> String, params: &[(String, bool)], args: Vec<ArgVal>, span: Span) -> Option<Vec<Option<ArgVal>>> {
         let mut slots: Vec<Option<ArgVal>> = vec![None; params.len()];
         let mut ok = true;
         let mut next = 0;
@@ -601,7 +602,7 @@ impl<'p> Elaborator<'p> {
                     next += 1;
                     if k >= params.len() {
                         let msg = format!("too many arguments to `{what}`: it takes {}", params.len());
-                        self.error(Diagnostic::error(c::TOO_MANY_ARGS, msg, a.span).with_primary_label("extra argument").with_note(format!("signature: {sig}")));
+                        self.error(Diagnostic::error(c::TOO_MANY_ARGS, msg, a.span).with_primary_label("extra argument").with_note(format!("signature: {}", sig())));
                         ok = false;
                         continue;
                     }
@@ -613,7 +614,7 @@ impl<'p> Elaborator<'p> {
                         let names: Vec<&str> = params.iter().map(|(p, _)| p.as_str()).collect();
                         let mut d = Diagnostic::error(c::UNKNOWN_ARG, format!("`{what}` has no argument `{}`", n.name), n.span)
                             .with_primary_label("unknown argument")
-                            .with_note(format!("signature: {sig}"));
+                            .with_note(format!("signature: {}", sig()));
                         if let Some(h) = suggest(&n.name, names) {
                             d = d.with_hint(h);
                         }
@@ -634,7 +635,7 @@ impl<'p> Elaborator<'p> {
         for (k, (name, has_default)) in params.iter().enumerate() {
             if slots[k].is_none() && !has_default && ok {
                 let msg = format!("`{what}` is missing argument `{name}`");
-                self.error(Diagnostic::error(c::MISSING_ARG, msg, span).with_primary_label(format!("needs `{name}`")).with_note(format!("signature: {sig}")));
+                self.error(Diagnostic::error(c::MISSING_ARG, msg, span).with_primary_label(format!("needs `{name}`")).with_note(format!("signature: {}", sig())));
                 ok = false;
             }
         }
@@ -646,7 +647,7 @@ impl<'p> Elaborator<'p> {
             return Val::Error;
         }
         let params: Vec<(String, bool)> = spec.args.iter().map(|a| (a.name.to_string(), a.default.is_some())).collect();
-        let Some(slots) = self.bind_args(spec.name, &spec.signature(), &params, args, span) else { return Val::Error };
+        let Some(slots) = self.bind_args(spec.name, &|| spec.signature(), &params, args, span) else { return Val::Error };
         let mut tensors: Vec<(TensorId, Span)> = Vec::new();
         let mut attrs = Attrs::default();
         for (a, slot) in spec.args.iter().zip(slots) {
@@ -712,9 +713,6 @@ impl<'p> Elaborator<'p> {
                 let ins = inputs.iter().map(|(t, _)| *t).collect();
                 let n = Node { kind: NodeKind::Op { op: spec.kind, attrs }, inputs: ins, outputs: outputs.clone(), span, scope: self.scope };
                 self.graph.nodes.push(n);
-                if let Err(e) = super::node_cost(&self.graph, &self.graph.nodes[node]) {
-                    return self.error(Diagnostic::error(c::DIM_ARITH, format!("cannot count the parameters of `{}`: {e}", spec.name), span));
-                }
                 match outputs.as_slice() {
                     [one] if spec.kind != OpKind::Split => Val::Tensor(*one),
                     many => Val::Tuple(many.iter().map(|t| Val::Tensor(*t)).collect()),
@@ -764,7 +762,7 @@ impl<'p> Elaborator<'p> {
             return Val::Error;
         }
         let params: Vec<(String, bool)> = def.params.iter().map(|p| (p.name.name.clone(), p.default.is_some())).collect();
-        let sig = format!("{name}({})", def.params.iter().map(|p| p.name.name.as_str()).collect::<Vec<_>>().join(", "));
+        let sig = || format!("{name}({})", def.params.iter().map(|p| p.name.name.as_str()).collect::<Vec<_>>().join(", "));
         let Some(slots) = self.bind_args(&name, &sig, &params, args, span) else { return Val::Error };
 
         let parent = self.scope;

@@ -67,6 +67,8 @@ pub struct Report {
     /// Multiply-accumulates of one example (batch 1).
     pub macs: Count,
     pub holes: usize,
+    /// A count did not fit in 128 bits (absurd dims); the totals are then incomplete.
+    pub overflow: bool,
     pub rows: Vec<Row>,
 }
 
@@ -85,11 +87,17 @@ pub fn report(prog: &Program, g: &Graph) -> Report {
     let mut rows: Vec<Row> = Vec::new();
     let mut row_of_scope: Vec<(ScopeId, usize)> = Vec::new();
     let (mut params, mut macs) = (Dim::zero(), Dim::zero());
+    let mut overflow = false;
     let line = |span: crate::diag::Span| prog.sources.line_col(span.file, span.start).0;
     for n in &g.nodes {
-        let (p, m) = node_cost(g, n).unwrap_or((Dim::zero(), Dim::zero()));
-        params = params.add(&p).unwrap_or(params);
-        macs = macs.add(&m).unwrap_or(macs);
+        let (p, m) = node_cost(g, n).unwrap_or_else(|_| {
+            overflow = true;
+            (Dim::zero(), Dim::zero())
+        });
+        match (params.add(&p), macs.add(&m)) {
+            (Ok(a), Ok(b)) => (params, macs) = (a, b),
+            _ => overflow = true,
+        }
         let top = top_scope(g, n.scope);
         let output = n.outputs.first().map(|&t| g.shape(t).to_string()).unwrap_or_default();
         let idx = if top == 0 {
@@ -123,6 +131,7 @@ pub fn report(prog: &Program, g: &Graph) -> Report {
         params: Count(params),
         macs: Count(macs),
         holes: g.holes().count(),
+        overflow,
         rows,
     }
 }
@@ -152,6 +161,9 @@ impl Report {
             );
         }
         let _ = writeln!(out, "{:>4}  {:<w_name$}  {:>5}  {:<w_out$}  {:>14}  {:>16}", "", "total", "", "", self.params.pretty(), self.macs.pretty());
+        if self.overflow {
+            let _ = writeln!(out, "warning: a count overflowed 128 bits; the totals leave it out");
+        }
         if self.holes > 0 {
             let _ = writeln!(out, "note: {} unfilled hole(s); their ops are not counted", self.holes);
         }

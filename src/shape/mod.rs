@@ -4,7 +4,7 @@
 //! (`H/2`, `C*4`, `D + 1`, `H*W`, `H/stride`). Keeping it in a canonical form makes
 //! equality structural: `H/2*2 == H`. A dimension is *concrete* when it has no symbols.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::fmt;
 
 /// An exact rational number `num/den`, `den > 0`, in lowest terms.
@@ -59,13 +59,17 @@ impl Ratio {
     }
 }
 
-/// A product of symbols with integer powers, sorted by symbol name.
-type Monomial = Vec<(String, i32)>;
+/// A symbol name; cheap to clone.
+type Sym = Arc<str>;
 
-/// A symbolic integer dimension.
+/// A product of symbols with integer powers, sorted by symbol name.
+type Monomial = Vec<(Sym, i32)>;
+
+/// A symbolic integer dimension: terms sorted by monomial, no zero coefficients.
+/// A concrete dim is one term with the empty monomial (or no term for 0).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Dim {
-    terms: BTreeMap<Monomial, Ratio>,
+    terms: Vec<(Monomial, Ratio)>,
 }
 
 /// Why an arithmetic operation on dimensions failed.
@@ -89,24 +93,32 @@ impl fmt::Display for DimError {
     }
 }
 
+/// Sort terms and merge equal monomials, dropping zeros.
+fn normalize(mut terms: Vec<(Monomial, Ratio)>) -> Result<Dim, DimError> {
+    terms.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out: Vec<(Monomial, Ratio)> = Vec::with_capacity(terms.len());
+    for (m, c) in terms {
+        match out.last_mut() {
+            Some((lm, lc)) if *lm == m => *lc = lc.add(c).ok_or(DimError::Overflow)?,
+            _ => out.push((m, c)),
+        }
+    }
+    out.retain(|(_, c)| !c.is_zero());
+    Ok(Dim { terms: out })
+}
+
 impl Dim {
     pub fn int(n: i64) -> Dim {
         Dim::from_ratio(Ratio::int(n as i128))
     }
     fn from_ratio(r: Ratio) -> Dim {
-        let mut terms = BTreeMap::new();
-        if !r.is_zero() {
-            terms.insert(Vec::new(), r);
-        }
-        Dim { terms }
+        if r.is_zero() { Dim::zero() } else { Dim { terms: vec![(Vec::new(), r)] } }
     }
     pub fn sym(name: &str) -> Dim {
-        let mut terms = BTreeMap::new();
-        terms.insert(vec![(name.to_string(), 1)], Ratio::int(1));
-        Dim { terms }
+        Dim { terms: vec![(vec![(Arc::from(name), 1)], Ratio::int(1))] }
     }
     pub fn zero() -> Dim {
-        Dim { terms: BTreeMap::new() }
+        Dim { terms: Vec::new() }
     }
     pub fn one() -> Dim {
         Dim::int(1)
@@ -114,9 +126,9 @@ impl Dim {
 
     /// The value as a rational when no symbols remain.
     pub fn as_ratio(&self) -> Option<Ratio> {
-        match self.terms.len() {
-            0 => Some(Ratio::int(0)),
-            1 => self.terms.get(&Vec::new()).copied(),
+        match self.terms.as_slice() {
+            [] => Some(Ratio::int(0)),
+            [(m, c)] if m.is_empty() => Some(*c),
             _ => None,
         }
     }
@@ -134,31 +146,21 @@ impl Dim {
     }
     /// Names of the symbols this dim mentions.
     pub fn symbols(&self) -> Vec<String> {
-        let mut out: Vec<String> =
-            self.terms.keys().flat_map(|m| m.iter().map(|(s, _)| s.clone())).collect();
+        let mut out: Vec<String> = self.terms.iter().flat_map(|(m, _)| m.iter().map(|(s, _)| s.to_string())).collect();
         out.sort();
         out.dedup();
         out
     }
-    /// A concrete number, or the constant term of a symbolic dim, is negative or zero.
+    /// A concrete number that is negative or zero.
     pub fn is_nonpositive(&self) -> bool {
         self.as_ratio().is_some_and(|r| r.numer() <= 0)
     }
 
     pub fn add(&self, o: &Dim) -> Result<Dim, DimError> {
-        let mut terms = self.terms.clone();
-        for (m, c) in &o.terms {
-            let sum = match terms.get(m) {
-                Some(x) => x.add(*c).ok_or(DimError::Overflow)?,
-                None => *c,
-            };
-            if sum.is_zero() {
-                terms.remove(m);
-            } else {
-                terms.insert(m.clone(), sum);
-            }
+        if let (Some(a), Some(b)) = (self.as_ratio(), o.as_ratio()) {
+            return Ok(Dim::from_ratio(a.add(b).ok_or(DimError::Overflow)?));
         }
-        Ok(Dim { terms })
+        normalize(self.terms.iter().chain(&o.terms).cloned().collect())
     }
     pub fn neg(&self) -> Dim {
         let terms = self.terms.iter().map(|(m, c)| (m.clone(), Ratio { num: -c.num, den: c.den })).collect();
@@ -168,31 +170,31 @@ impl Dim {
         self.add(&o.neg())
     }
     pub fn mul(&self, o: &Dim) -> Result<Dim, DimError> {
-        let mut out = Dim::zero();
+        if let (Some(a), Some(b)) = (self.as_ratio(), o.as_ratio()) {
+            return Ok(Dim::from_ratio(a.mul(b).ok_or(DimError::Overflow)?));
+        }
+        let mut terms = Vec::with_capacity(self.terms.len() * o.terms.len());
         for (m1, c1) in &self.terms {
             for (m2, c2) in &o.terms {
-                let c = c1.mul(*c2).ok_or(DimError::Overflow)?;
-                let term = Dim { terms: BTreeMap::from([(mul_monomials(m1, m2), c)]) };
-                out = out.add(&term)?;
+                terms.push((mul_monomials(m1, m2), c1.mul(*c2).ok_or(DimError::Overflow)?));
             }
         }
-        Ok(out)
+        normalize(terms)
     }
     pub fn div(&self, o: &Dim) -> Result<Dim, DimError> {
-        if o.terms.is_empty() {
-            return Err(DimError::DivisionByZero);
-        }
-        if o.terms.len() > 1 {
-            return Err(DimError::NonMonomialDivisor);
-        }
-        let (m, c) = o.terms.iter().next().ok_or(DimError::DivisionByZero)?;
+        let [(m, c)] = o.terms.as_slice() else {
+            return Err(if o.terms.is_empty() { DimError::DivisionByZero } else { DimError::NonMonomialDivisor });
+        };
         let inv_m: Monomial = m.iter().map(|(s, p)| (s.clone(), -p)).collect();
-        let inv = Dim { terms: BTreeMap::from([(inv_m, c.recip().ok_or(DimError::DivisionByZero)?)]) };
+        let inv = Dim { terms: vec![(inv_m, c.recip().ok_or(DimError::DivisionByZero)?)] };
         self.mul(&inv)
     }
 
     /// Replace symbols by dims.
     pub fn substitute(&self, bind: &dyn Fn(&str) -> Option<Dim>) -> Result<Dim, DimError> {
+        if self.is_concrete() {
+            return Ok(self.clone());
+        }
         let mut out = Dim::zero();
         for (m, c) in &self.terms {
             let mut term = Dim::from_ratio(*c);
@@ -209,11 +211,34 @@ impl Dim {
 }
 
 fn mul_monomials(a: &Monomial, b: &Monomial) -> Monomial {
-    let mut map: BTreeMap<String, i32> = BTreeMap::new();
-    for (s, p) in a.iter().chain(b.iter()) {
-        *map.entry(s.clone()).or_insert(0) += p;
+    let mut out: Monomial = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let next = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x.0 == y.0 => {
+                i += 1;
+                j += 1;
+                (x.0.clone(), x.1 + y.1)
+            }
+            (Some(x), Some(y)) if x.0 < y.0 => {
+                i += 1;
+                x.clone()
+            }
+            (Some(x), None) => {
+                i += 1;
+                x.clone()
+            }
+            (_, Some(y)) => {
+                j += 1;
+                y.clone()
+            }
+            (None, None) => break,
+        };
+        if next.1 != 0 {
+            out.push(next);
+        }
     }
-    map.into_iter().filter(|(_, p)| *p != 0).collect()
+    out
 }
 
 fn fmt_monomial(m: &Monomial, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -258,7 +283,7 @@ impl fmt::Display for Dim {
                 (_, true) => write!(f, " - ")?,
                 (_, false) => write!(f, " + ")?,
             }
-            fmt_term(m, **c, f)?;
+            fmt_term(m, *c, f)?;
         }
         Ok(())
     }

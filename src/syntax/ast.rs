@@ -42,7 +42,8 @@ pub struct Item {
 pub enum ItemKind {
     /// `use std.resnet`
     Use(Vec<Ident>),
-    Block(BlockDef),
+    /// Shared: the program's block table points at the same definition.
+    Block(std::sync::Arc<BlockDef>),
 }
 
 #[derive(Clone, Debug, PartialEq)]

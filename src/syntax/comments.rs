@@ -41,6 +41,7 @@ pub fn attach_comments(file: &mut File, comments: &[RawComment], src: &str) {
         let item = &mut file.items[i];
         match &mut item.kind {
             ItemKind::Block(b) => {
+                let b = std::sync::Arc::make_mut(b);
                 let body_start = b.body.first().map_or(item_end, |s| s.span.start);
                 // A comment between `{` and the first statement belongs to that statement, not the header.
                 let (header, to_body) = partition_header(&inside, b.ret.span().end, body_start, src);
@@ -96,6 +97,7 @@ fn attach_to_body(body: &mut [Stmt], end_comments: &mut Vec<String>, comments: &
 fn mark_blank_lines(file: &mut File, src: &str) {
     for item in &mut file.items {
         if let ItemKind::Block(b) = &mut item.kind {
+            let b = std::sync::Arc::make_mut(b);
             for k in 1..b.body.len() {
                 let gap = src.get(b.body[k - 1].span.end..b.body[k].span.start).unwrap_or("");
                 b.body[k].blank_before = Layout(has_blank_line(gap));

@@ -153,14 +153,14 @@ pub fn random_file(rng: &mut Rng) -> File {
             let params = (0..rng.below(4))
                 .map(|_| Param { name: ident(rng), ty: ty(rng, 1), default: rng.chance(30).then(|| expr(rng, 1)), span: sp() })
                 .collect();
-            ItemKind::Block(BlockDef {
+            ItemKind::Block(std::sync::Arc::new(BlockDef {
                 is_model: rng.chance(30),
                 name: ident(rng),
                 params,
                 ret: ty(rng, 1),
                 body: (0..rng.below(5)).map(|_| stmt(rng)).collect(),
                 end_comments: comments(rng, 1),
-            })
+            }))
         };
         let doc = (0..rng.below(2)).map(|_| " doc line".to_string()).collect();
         items.push(Item { kind, span: sp(), doc, attrs: attrs(rng), detached_comments: comments(rng, 1), comments: comments(rng, 1) });

@@ -1,0 +1,114 @@
+//! The `nasc` command line as a user meets it: exit codes, output formats, `fmt` in place.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn nasc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nasc")).args(args).output().expect("nasc runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn temp_file(name: &str, contents: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nasc-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let p = dir.join(name);
+    std::fs::write(&p, contents).expect("write");
+    p
+}
+
+#[test]
+fn check_clean_file_exits_zero() {
+    let out = nasc(&["check", "examples/resnet50.nas"]);
+    assert!(out.status.success());
+    assert!(text(&out.stderr).contains("examples/resnet50.nas: ok"));
+}
+
+#[test]
+fn check_bad_file_exits_one_and_renders() {
+    let out = nasc(&["check", "tests/suite/residual_shape_mismatch.nas"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("[E0301]") && err.contains("shape mismatch in `+`"), "{err}");
+    assert!(err.contains("[B, H/2, W/2, 2*C]") && err.contains("[B, H, W, C]"), "{err}");
+    assert!(err.contains("1 error"), "{err}");
+}
+
+#[test]
+fn check_json_is_machine_readable() {
+    let out = nasc(&["check", "--format", "json", "tests/suite/unknown_name.nas", "examples/cnn2.nas"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let d = &v[0];
+    assert_eq!(d["code"], "E0101");
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["span"]["line"], 3);
+    assert_eq!(d["span"]["col"], 23);
+    assert_eq!(d["hints"][0], "did you mean `classes`?");
+    assert_eq!(v.as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn build_report_json_has_totals_and_rows() {
+    let out = nasc(&["build", "examples/resnet34_cifar.nas", "--report", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["params"], 21_282_122);
+    assert_eq!(v["macs"], 1_159_402_496u64);
+    assert_eq!(v["outputs"][0], "[B, 10]");
+    assert_eq!(v["rows"][3]["name"], "BasicBlock");
+}
+
+#[test]
+fn build_table_and_model_selection() {
+    let two = temp_file("two.nas", "model A(x: [B, 8]) -> [B, 4] {\n    return x |> dense(4)\n}\n\nmodel Bee(x: [B, 8]) -> [B, 2] {\n    return x |> dense(2)\n}\n");
+    let out = nasc(&["build", two.to_str().expect("utf8 path")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("several models"), "{}", text(&out.stderr));
+    let out = nasc(&["build", two.to_str().expect("utf8 path"), "--model", "Bee"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("total") && text(&out.stdout).contains("18"), "{}", text(&out.stdout));
+    let out = nasc(&["build", two.to_str().expect("utf8 path"), "--model", "Be"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("did you mean `Bee`?"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn missing_file_is_an_error_not_a_panic() {
+    let out = nasc(&["check", "no/such/file.nas"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot read `no/such/file.nas`"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn fmt_rewrites_in_place_and_is_idempotent() {
+    let p = temp_file("messy.nas", "model M(x:[B,8])->[B,8]{return x|>relu}\n");
+    let path = p.to_str().expect("utf8 path");
+    let out = nasc(&["fmt", "--check", path]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(nasc(&["fmt", path]).status.success());
+    let once = std::fs::read_to_string(&p).expect("read");
+    assert_eq!(once, "model M(x: [B, 8]) -> [B, 8] {\n    return x |> relu\n}\n");
+    assert!(nasc(&["fmt", "--check", path]).status.success());
+}
+
+#[test]
+fn fmt_refuses_files_with_syntax_errors() {
+    let p = temp_file("broken.nas", "model M(x: [B, 8]) -> [B, 8] { return x |> }\n");
+    let out = nasc(&["fmt", p.to_str().expect("utf8 path")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&p).expect("read"), "model M(x: [B, 8]) -> [B, 8] { return x |> }\n");
+}
+
+#[test]
+fn help_explains_commands() {
+    let out = nasc(&["--help"]);
+    let help = text(&out.stdout);
+    for cmd in ["check", "build", "fmt", "ops"] {
+        assert!(help.contains(cmd), "{help}");
+    }
+    let out = nasc(&["ops"]);
+    assert!(text(&out.stdout).contains("conv(x, features, kernel, stride: 1"));
+}
