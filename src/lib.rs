@@ -13,8 +13,10 @@ pub mod diag;
 pub mod ir;
 pub mod ops;
 pub mod program;
+pub mod props;
 pub mod report;
 pub mod shape;
+pub mod synth;
 pub mod syntax;
 
 lalrpop_util::lalrpop_mod!(

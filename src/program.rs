@@ -57,9 +57,20 @@ impl Program {
 
     /// Compile text that has no file on disk; relative imports resolve from the current directory.
     pub fn from_source(name: &str, text: &str) -> Program {
+        Program::from_source_in(name, text, None)
+    }
+
+    /// Compile text whose relative imports resolve from `dir`.
+    pub fn from_source_in(name: &str, text: &str, dir: Option<&Path>) -> Program {
         let mut p = Program::default();
-        p.root = p.add_text(name, text.to_string(), None);
+        p.root = p.add_text(name, text.to_string(), dir.map(Path::to_path_buf));
         p
+    }
+
+    /// The directory relative imports of the root file resolve from.
+    pub fn root_dir(&self) -> Option<PathBuf> {
+        let name = &self.sources.get(self.root)?.name;
+        Path::new(name).parent().map(Path::to_path_buf)
     }
 
     pub fn block(&self, name: &str) -> Option<&BlockEntry> {

@@ -1,5 +1,7 @@
 //! The `nasc` command line. Argument parsing and output formats only; the work is in the library.
 
+mod props;
+
 use crate::check::{check, select_model};
 use crate::diag::{Diagnostic, SourceMap};
 use crate::program::Program;
@@ -33,6 +35,14 @@ pub enum DiagFormat {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Emit {
+    /// The filled program as .nas text.
+    Nas,
+    /// The filled program, the hole reports and the params/MACs report as one JSON document.
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ReportFormat {
     Table,
     Json,
@@ -52,16 +62,43 @@ pub enum Command {
         #[arg(long)]
         no_color: bool,
     },
-    /// Check a model and report its output shape, parameters and MACs per layer and in total.
+    /// Check a model, fill its holes by synthesis, and report shapes, parameters and MACs.
+    ///
+    /// Holes (`?<depth >= 3>(x)`) are filled once per block definition; the same seed gives the
+    /// same program. With `--emit nas` the filled program is printed (a per-hole report goes to
+    /// stderr); with `--emit json` everything is one JSON document.
     Build {
         /// The .nas file.
         file: PathBuf,
         /// The model to build, when the file has several.
         #[arg(long)]
         model: Option<String>,
-        /// How to print the report.
+        /// How to print the params/MACs report.
         #[arg(long, value_enum, default_value = "table")]
         report: ReportFormat,
+        /// Print the filled program (`nas`) or everything as JSON instead of the report.
+        #[arg(long, value_enum)]
+        emit: Option<Emit>,
+        /// Seed for stochastic synthesis.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Synthesis algorithm for holes.
+        #[arg(long, value_enum, default_value = "progressive")]
+        synth: crate::synth::Mode,
+        /// Weighting of stochastic synthesis: the paper's 1/(1+d) or the authors' code's 1/(d+0.1)^2.
+        #[arg(long, value_enum, default_value = "paper")]
+        weighting: crate::synth::Weighting,
+    },
+    /// Show the inferred properties of blocks: mixing matrix (with dim names), depth and shape,
+    /// and the context of every hole — what you need to write good hole constraints.
+    Props {
+        file: PathBuf,
+        /// Only this block or model.
+        #[arg(long)]
+        block: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: DiagFormat,
     },
     /// Format files in place in the canonical layout (idempotent; comments are kept).
     Fmt {
@@ -78,7 +115,7 @@ pub enum Command {
     Ops,
 }
 
-fn print_diags(diags: &[Diagnostic], sources: &SourceMap, color: bool) {
+pub(crate) fn print_diags(diags: &[Diagnostic], sources: &SourceMap, color: bool) {
     let mut err = std::io::stderr().lock();
     for d in diags {
         let _ = write!(err, "{}", d.render(sources, color));
@@ -101,7 +138,11 @@ pub fn run(cli: Cli) -> ExitCode {
     let color = std::io::stderr().is_terminal();
     match cli.command {
         Command::Check { files, format, no_color } => cmd_check(&files, format, color && !no_color),
-        Command::Build { file, model, report } => cmd_build(&file, model.as_deref(), report, color),
+        Command::Build { file, model, report, emit, seed, synth, weighting } => {
+            let cfg = crate::synth::SynthConfig { mode: synth, weighting, seed, ..Default::default() };
+            cmd_build(&file, model.as_deref(), report, emit, &cfg, color)
+        }
+        Command::Props { file, block, format } => crate::cli::props::run(&file, block.as_deref(), format, color),
         Command::Fmt { files, check, stdout } => cmd_fmt(&files, check, stdout, color),
         Command::Ops => {
             for s in crate::ops::catalog() {
@@ -136,7 +177,7 @@ fn cmd_check(files: &[PathBuf], format: DiagFormat, color: bool) -> ExitCode {
     if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
-fn cmd_build(file: &PathBuf, model: Option<&str>, format: ReportFormat, color: bool) -> ExitCode {
+fn cmd_build(file: &PathBuf, model: Option<&str>, format: ReportFormat, emit: Option<Emit>, cfg: &crate::synth::SynthConfig, color: bool) -> ExitCode {
     let prog = Program::load(file);
     let checked = check(&prog);
     print_diags(&checked.diagnostics, &prog.sources, color);
@@ -146,20 +187,61 @@ fn cmd_build(file: &PathBuf, model: Option<&str>, format: ReportFormat, color: b
         }
         return ExitCode::FAILURE;
     }
-    let entry = match select_model(&prog, model) {
-        Ok(e) => e,
-        Err(d) => {
-            print_diags(&[d], &prog.sources, color);
-            return ExitCode::FAILURE;
+    let has_holes = checked.graphs.iter().any(|g| g.holes().next().is_some());
+    let filled = if has_holes {
+        match crate::synth::fill::fill_holes(&prog, &checked, cfg) {
+            Ok(f) => Some(f),
+            Err(diags) => {
+                print_diags(&diags, &prog.sources, color);
+                return ExitCode::FAILURE;
+            }
         }
+    } else {
+        None
     };
-    let Some(graph) = checked.graph(&entry.def.name.name) else { return ExitCode::FAILURE };
-    let r = report(&prog, graph);
-    match format {
-        ReportFormat::Table => print!("{}", r.table()),
-        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&r.to_json()).unwrap_or_default()),
+    let (prog, checked, text) = match &filled {
+        Some(f) => (&f.program, &f.checked, f.text.clone()),
+        None => (&prog, &checked, prog.sources.get(prog.root).map(|s| s.text.clone()).unwrap_or_default()),
+    };
+    let holes = filled.as_ref().map_or(&[][..], |f| f.holes.as_slice());
+    if !matches!(emit, Some(Emit::Json)) {
+        for h in holes {
+            eprint!("{}", crate::synth::fill::describe(h));
+        }
     }
-    ExitCode::SUCCESS
+    let entry = select_model(prog, model);
+    let report_of = |e: &crate::program::BlockEntry| checked.graph(&e.def.name.name).map(|g| report(prog, g));
+    match emit {
+        Some(Emit::Nas) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Some(Emit::Json) => {
+            let r = entry.as_ref().ok().and_then(|e| report_of(e)).map(|r| r.to_json());
+            let v = serde_json::json!({
+                "program": text,
+                "holes": holes.iter().map(crate::synth::fill::to_json).collect::<Vec<_>>(),
+                "report": r,
+            });
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        None => {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(d) => {
+                    print_diags(&[d], &prog.sources, color);
+                    return ExitCode::FAILURE;
+                }
+            };
+            let Some(r) = report_of(entry) else { return ExitCode::FAILURE };
+            match format {
+                ReportFormat::Table => print!("{}", r.table()),
+                ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&r.to_json()).unwrap_or_default()),
+            }
+            ExitCode::SUCCESS
+        }
+    }
 }
 
 fn cmd_fmt(files: &[PathBuf], check_only: bool, stdout: bool, color: bool) -> ExitCode {

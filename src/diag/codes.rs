@@ -41,6 +41,7 @@ pub const UNKNOWN_CONSTRAINT: &str = "E0401";
 pub const HOLE_SHAPE: &str = "E0402";
 pub const BAD_CONSTRAINT: &str = "E0403";
 pub const CONFLICTING_CONSTRAINT: &str = "E0404";
+pub const HOLE_UNFILLABLE: &str = "E0405";
 
 pub const UNUSED_BINDING: &str = "W0101";
 pub const UNUSED_PARAM: &str = "W0102";

@@ -111,6 +111,15 @@ pub fn elaborate(prog: &Program, entry: &BlockEntry) -> (Graph, Vec<Diagnostic>)
     (e.graph, e.diags)
 }
 
+/// Is the value of `e` made by a hole (`?(x)` or `x |> ?`)?
+fn ends_in_hole(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Hole(_) => true,
+        ExprKind::Pipe { stage, .. } => matches!(**stage, Stage::Hole(_)),
+        _ => false,
+    }
+}
+
 fn tensors_of(v: &Val) -> Vec<TensorId> {
     match v {
         Val::Tensor(t) => vec![*t],
@@ -405,8 +414,16 @@ impl<'p> Elaborator<'p> {
                 self.stage(stage, x, input.span, env, expected)
             }
             ExprKind::Binary { op, lhs, rhs } => {
-                let a = self.eval(lhs, env);
-                let b = self.eval(rhs, env);
+                // A hole operand takes the shape of the other operand (where its value is used).
+                let (a, b) = if ends_in_hole(lhs) && !ends_in_hole(rhs) {
+                    let b = self.eval(rhs, env);
+                    let want = self.tensor_shape(&b);
+                    (self.eval_expecting(lhs, env, want.as_ref()), b)
+                } else {
+                    let a = self.eval(lhs, env);
+                    let want = self.tensor_shape(&a).filter(|_| ends_in_hole(rhs));
+                    (a, self.eval_expecting(rhs, env, want.as_ref()))
+                };
                 self.binary(*op, (a, lhs.span), (b, rhs.span), e.span)
             }
             ExprKind::Neg(x) => match self.eval(x, env) {
@@ -419,6 +436,13 @@ impl<'p> Elaborator<'p> {
                 let inputs: Vec<(Val, Span)> = h.inputs.iter().map(|x| (self.eval(x, env), x.span)).collect();
                 self.hole(h, inputs, expected, env)
             }
+        }
+    }
+
+    fn tensor_shape(&self, v: &Val) -> Option<Shape> {
+        match v {
+            Val::Tensor(t) => Some(self.graph.shape(*t).clone()),
+            _ => None,
         }
     }
 
@@ -879,7 +903,7 @@ impl<'p> Elaborator<'p> {
         let Some(shape) = shape.or_else(|| expected.cloned()) else {
             return self.error(
                 Diagnostic::error(c::HOLE_SHAPE, "cannot tell the output shape of this hole", h.span)
-                    .with_note("a hole's shape comes from its `shape = [..]` constraint or from being returned directly")
+                    .with_note("a hole's shape comes from its `shape = [..]` constraint, from being returned, or from the other operand of `+` or `*`")
                     .with_hint("add a constraint such as `shape = [B, H, W, C]`"),
             );
         };

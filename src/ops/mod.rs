@@ -5,6 +5,7 @@
 //! activations, pooling and residual adds are not MACs). They are computed at the real shapes;
 //! reports evaluate them at batch 1.
 
+pub mod mixing;
 mod rules;
 
 use crate::shape::{Dim, DimError, Shape};
@@ -50,30 +51,6 @@ pub enum Linearity {
     NonLinear,
     /// Does not count toward depth (identity, pure data movement).
     Neutral,
-}
-
-/// How an op mixes its input dims into its output dims: the catalog's description from which
-/// the property phase builds the per-op mixing matrix (paper §3.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MixingRule {
-    /// Each output element reads the same position of the input (relu, add, scale).
-    Elementwise,
-    /// The last dim is mixed all-to-one; other dims pass through one-to-one (dense, layer_norm,
-    /// softmax over the last axis).
-    AllToOneLast,
-    /// Spatial dims mixed many-to-one, channels all-to-one (conv).
-    SpatialLocalChannelAll,
-    /// Spatial dims mixed many-to-one, channels one-to-one (pooling).
-    SpatialLocal,
-    /// The reduced axes are mixed all-to-one (mean, batch_norm statistics over batch and space).
-    Reduce,
-    /// Pure data movement (reshape, transpose, concat, split, select, broadcast): derived from the
-    /// shape mapping.
-    Structural,
-    /// Contraction of two operands (matmul, einsum).
-    Contraction,
-    /// No tensor input (a learned parameter).
-    Source,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,7 +199,8 @@ pub struct OpSpec {
     pub doc: &'static str,
     pub args: &'static [ArgSpec],
     pub linearity: Linearity,
-    pub mixing: MixingRule,
+    /// Mixing matrix from an input slot to an output (paper §3.1).
+    pub mixing: mixing::MixingFn,
     /// Output shapes from input shapes and attributes.
     pub shape: fn(&[Shape], &Attrs) -> Result<Vec<Shape>, OpError>,
     /// Trainable parameters (BN running statistics are not parameters).

@@ -1,6 +1,7 @@
 //! The catalog entries and their shape, parameter and MAC rules.
 
-use super::{ArgKind as K, ArgSpec, Attrs, DefaultValue as D, Linearity as L, MixingRule as M, OpError, OpKind, OpSpec};
+use super::mixing as M;
+use super::{ArgKind as K, ArgSpec, Attrs, DefaultValue as D, Linearity as L, OpError, OpKind, OpSpec};
 use crate::diag::codes as c;
 use crate::shape::{Dim, DimError, Shape};
 
@@ -434,14 +435,14 @@ fn select_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
 // ---- the catalog ---------------------------------------------------------------------------
 
 macro_rules! entry {
-    ($kind:ident, $name:literal, $doc:literal, $args:expr, $lin:ident, $mix:ident, $shape:expr, $params:expr, $macs:expr) => {
+    ($kind:ident, $name:literal, $doc:literal, $args:expr, $lin:ident, $mix:expr, $shape:expr, $params:expr, $macs:expr) => {
         OpSpec {
             kind: OpKind::$kind,
             name: $name,
             doc: $doc,
             args: $args,
             linearity: L::$lin,
-            mixing: M::$mix,
+            mixing: $mix,
             shape: $shape,
             params: $params,
             macs: $macs,
@@ -452,59 +453,60 @@ macro_rules! entry {
 pub static CATALOG: &[OpSpec] = &[
     entry!(Dense, "dense", "A dense layer on the last dim: [.., C] -> [.., features].",
         &[X, arg("features", K::Int), opt("bias", K::Bool, D::Bool(true))],
-        Linear, AllToOneLast, dense_shape, dense_params, dense_macs),
+        Linear, M::last_axis, dense_shape, dense_params, dense_macs),
     entry!(Conv, "conv", "2-D convolution with same padding on [B, H, W, C]; output [B, H/stride, W/stride, features].",
         &[X, arg("features", K::Int), arg("kernel", K::Int), opt("stride", K::Int, D::Int(1)),
           opt("dilation", K::Int, D::Int(1)), opt("groups", K::Int, D::Int(1)), opt("bias", K::Bool, D::Bool(true))],
-        Linear, SpatialLocalChannelAll, conv_shape, conv_params, conv_macs),
-    entry!(Relu, "relu", "ReLU, element-wise.", UNARY, NonLinear, Elementwise, same, no_params, no_macs),
-    entry!(Gelu, "gelu", "GELU, element-wise.", UNARY, NonLinear, Elementwise, same, no_params, no_macs),
-    entry!(Silu, "silu", "SiLU (swish), element-wise.", UNARY, NonLinear, Elementwise, same, no_params, no_macs),
-    entry!(Sigmoid, "sigmoid", "Logistic sigmoid, element-wise.", UNARY, NonLinear, Elementwise, same, no_params, no_macs),
-    entry!(Tanh, "tanh", "tanh, element-wise.", UNARY, NonLinear, Elementwise, same, no_params, no_macs),
+        Linear, M::conv_mix, conv_shape, conv_params, conv_macs),
+    entry!(Relu, "relu", "ReLU, element-wise.", UNARY, NonLinear, M::elementwise, same, no_params, no_macs),
+    entry!(Gelu, "gelu", "GELU, element-wise.", UNARY, NonLinear, M::elementwise, same, no_params, no_macs),
+    entry!(Silu, "silu", "SiLU (swish), element-wise.", UNARY, NonLinear, M::elementwise, same, no_params, no_macs),
+    entry!(Sigmoid, "sigmoid", "Logistic sigmoid, element-wise.", UNARY, NonLinear, M::elementwise, same, no_params, no_macs),
+    entry!(Tanh, "tanh", "tanh, element-wise.", UNARY, NonLinear, M::elementwise, same, no_params, no_macs),
     entry!(Softmax, "softmax", "Softmax along one axis.", &[X, opt("axis", K::Int, D::Int(-1))],
-        NonLinear, AllToOneLast, softmax_shape, no_params, no_macs),
-    // Norms are linear for depth, as in the αNAS code (abstract/depth.py): at inference they are affine.
+        NonLinear, M::softmax, softmax_shape, no_params, no_macs),
+    // Norms are linear for depth, as in the αNAS code (abstract/depth.py): at inference they are
+    // affine. BatchNorm mixes like an element-wise op at inference (per-channel affine).
     entry!(BatchNorm, "batch_norm", "Batch normalisation over the channel (last) dim; 2*C parameters.", UNARY,
-        Linear, Reduce, same, norm_params, no_macs),
+        Linear, M::elementwise, same, norm_params, no_macs),
     entry!(LayerNorm, "layer_norm", "Layer normalisation over the last dim; 2*C parameters.", UNARY,
-        Linear, AllToOneLast, same, norm_params, no_macs),
+        Linear, M::last_axis, same, norm_params, no_macs),
     entry!(GroupNorm, "group_norm", "Group normalisation; `groups` must divide the channels.",
-        &[X, arg("groups", K::Int)], Linear, AllToOneLast, group_norm_shape, norm_params, no_macs),
+        &[X, arg("groups", K::Int)], Linear, M::group_norm_mix, group_norm_shape, norm_params, no_macs),
     entry!(Dropout, "dropout", "Dropout with rate in [0, 1); identity at inference.",
-        &[X, arg("rate", K::Float)], Linear, Elementwise, dropout_shape, no_params, no_macs),
+        &[X, arg("rate", K::Float)], Linear, M::elementwise, dropout_shape, no_params, no_macs),
     entry!(AvgPool, "avg_pool", "Average pooling with same padding on [B, H, W, C].",
         &[X, arg("window", K::Int), opt("stride", K::Int, D::SameAs("window"))],
-        Linear, SpatialLocal, pool_shape, no_params, no_macs),
+        Linear, M::pool_mix, pool_shape, no_params, no_macs),
     // Max pooling counts as linear for depth, as in the αNAS code; the paper is silent.
     entry!(MaxPool, "max_pool", "Max pooling with same padding on [B, H, W, C].",
         &[X, arg("window", K::Int), opt("stride", K::Int, D::SameAs("window"))],
-        Linear, SpatialLocal, pool_shape, no_params, no_macs),
+        Linear, M::pool_mix, pool_shape, no_params, no_macs),
     entry!(Mean, "mean", "Mean over `axes` (global pooling with axes: [1, 2]).",
         &[X, arg("axes", K::Ints), opt("keepdims", K::Bool, D::Bool(false))],
-        Linear, Reduce, mean_shape, no_params, no_macs),
-    entry!(Add, "add", "Element-wise sum with broadcasting; `x + y`.", BINARY, Linear, Elementwise, binary_shape, no_params, no_macs),
-    entry!(Mul, "mul", "Element-wise product with broadcasting; `x * y`.", BINARY, Linear, Elementwise, binary_shape, no_params, no_macs),
-    entry!(Scale, "scale", "Multiply by a constant scalar.", &[X, arg("s", K::Float)], Linear, Elementwise, same, no_params, no_macs),
+        Linear, M::mean_mix, mean_shape, no_params, no_macs),
+    entry!(Add, "add", "Element-wise sum with broadcasting; `x + y`.", BINARY, Linear, M::broadcasting, binary_shape, no_params, no_macs),
+    entry!(Mul, "mul", "Element-wise product with broadcasting; `x * y`.", BINARY, Linear, M::broadcasting, binary_shape, no_params, no_macs),
+    entry!(Scale, "scale", "Multiply by a constant scalar.", &[X, arg("s", K::Float)], Linear, M::elementwise, same, no_params, no_macs),
     entry!(Reshape, "reshape", "Reshape to `shape` (one dim may be -1).", &[X, arg("shape", K::Ints)],
-        Neutral, Structural, reshape_shape, no_params, no_macs),
+        Neutral, M::reshape_mix, reshape_shape, no_params, no_macs),
     entry!(Flatten, "flatten", "Merge the dims from `start` on into one.", &[X, opt("start", K::Int, D::Int(1))],
-        Neutral, Structural, flatten_shape, no_params, no_macs),
+        Neutral, M::reshape_mix, flatten_shape, no_params, no_macs),
     entry!(Transpose, "transpose", "Permute the axes: output axis k is input axis perm[k].", &[X, arg("perm", K::Ints)],
-        Neutral, Structural, transpose_shape, no_params, no_macs),
+        Neutral, M::transpose, transpose_shape, no_params, no_macs),
     entry!(Concat, "concat", "Concatenate a list of tensors along `axis`.", &[arg("xs", K::Tensors), arg("axis", K::Int)],
-        Neutral, Structural, concat_shape, no_params, no_macs),
+        Neutral, M::elementwise, concat_shape, no_params, no_macs),
     entry!(Split, "split", "Split into `parts` equal tensors along `axis`; returns a tuple.",
-        &[X, arg("parts", K::Int), opt("axis", K::Int, D::Int(-1))], Neutral, Structural, split_shape, no_params, no_macs),
+        &[X, arg("parts", K::Int), opt("axis", K::Int, D::Int(-1))], Neutral, M::split, split_shape, no_params, no_macs),
     entry!(Matmul, "matmul", "Batched matrix product [.., n, k] x [.., k, m] -> [.., n, m].", BINARY,
-        Linear, Contraction, matmul_shape, no_params, matmul_macs),
+        Linear, M::matmul_mix, matmul_shape, no_params, matmul_macs),
     entry!(Einsum, "einsum", "Einstein summation of two tensors, e.g. spec: \"bnhd,bmhd->bhnm\".",
-        &[X, arg("y", K::Tensor), arg("spec", K::Str)], Linear, Contraction, einsum_shape, no_params, einsum_macs),
+        &[X, arg("y", K::Tensor), arg("spec", K::Str)], Linear, M::einsum_mix, einsum_shape, no_params, einsum_macs),
     entry!(Param, "param", "A learned tensor of the given shape (position embedding, class token).",
-        &[arg("shape", K::Ints)], Linear, Source, param_shape, param_params, no_macs),
+        &[arg("shape", K::Ints)], Linear, M::source, param_shape, param_params, no_macs),
     entry!(Broadcast, "broadcast", "Repeat dims of size 1 up to `shape`.", &[X, arg("shape", K::Ints)],
-        Neutral, Structural, broadcast_shape, no_params, no_macs),
+        Neutral, M::broadcasting, broadcast_shape, no_params, no_macs),
     entry!(Select, "select", "Take one `index` along `axis`, removing that axis.",
-        &[X, arg("axis", K::Int), arg("index", K::Int)], Neutral, Structural, select_shape, no_params, no_macs),
-    entry!(Identity, "identity", "The input, unchanged.", UNARY, Neutral, Elementwise, same, no_params, no_macs),
+        &[X, arg("axis", K::Int), arg("index", K::Int)], Neutral, M::select, select_shape, no_params, no_macs),
+    entry!(Identity, "identity", "The input, unchanged.", UNARY, Neutral, M::elementwise, same, no_params, no_macs),
 ];

@@ -8,5 +8,5 @@ pub mod lexer;
 pub mod parser;
 pub mod print;
 
-pub use parser::{decode, parse};
+pub use parser::{decode, parse, parse_expr};
 pub use print::print_file;

@@ -144,3 +144,15 @@ fn parse_error(file: FileId, src: &str, e: ParseError<usize, Tok, ParseErrorAt>)
         ParseError::User { .. } => Diagnostic::error("E0010", "syntax error", Span::new(file, 0, 0)),
     }
 }
+
+/// Parse one expression (used to turn generated dims like `2*C` into AST); `None` on any error.
+pub fn parse_expr(src: &str) -> Option<crate::syntax::ast::Expr> {
+    let lexed = lex(src);
+    if !lexed.errors.is_empty() {
+        return None;
+    }
+    let mut recovered = Vec::new();
+    let tokens = lexed.tokens.into_iter().map(Ok::<_, ParseErrorAt>);
+    let e = crate::grammar::ExprParser::new().parse(FileId::default(), &mut recovered, tokens).ok()?;
+    recovered.is_empty().then_some(e)
+}

@@ -1,0 +1,277 @@
+//! Filling holes: progressive synthesis (paper §2.2, §4.2, §5), greedy or stochastic, over a
+//! compressed op space of representatives (§4.5) with a second pass that picks concrete kernel
+//! sizes, groups and activations; and the enumerative baseline, deduplicated by abstract value.
+
+pub mod fill;
+mod space;
+
+use crate::props::{Chain, ChainOp, Target};
+use crate::syntax::generate::Rng;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+pub use space::{Class, Rep, representatives};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Stochastic progressive synthesis (what αNAS ships): sample the next op by weight,
+    /// switch to greedy near the length limit.
+    Progressive,
+    /// Always append the op with the smallest distance.
+    Greedy,
+    /// Breadth-first enumeration of op sequences, deduplicated by abstract value.
+    Enumerative,
+}
+
+/// How stochastic synthesis weighs a candidate at distance d.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Weighting {
+    /// 1/(1+d), as the paper states.
+    Paper,
+    /// 1/(d+0.1)², as the authors' code configures (sharper: nearly greedy).
+    Authors,
+}
+
+impl Weighting {
+    fn weight(self, d: u32) -> f64 {
+        match self {
+            Weighting::Paper => 1.0 / (1.0 + d as f64),
+            Weighting::Authors => 1.0 / (d as f64 + 0.1).powi(2),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SynthConfig {
+    pub mode: Mode,
+    pub weighting: Weighting,
+    pub seed: u64,
+    /// Give up beyond this many ops; by default from the target (see [`default_max_len`]).
+    pub max_len: Option<usize>,
+    /// Length of the subgraph being replaced (evolution): stochastic synthesis turns greedy
+    /// once the chain is this long, and may continue past distance 0 while shorter.
+    pub original_len: Option<usize>,
+    /// Probability of continuing past distance 0 while shorter than the original (paper code: 0.2).
+    pub continue_prob: f64,
+    /// Stochastic attempts (with derived seeds) before falling back to greedy.
+    pub attempts: usize,
+    /// Enumerative search stops after this many distinct abstract states.
+    pub max_states: usize,
+}
+
+impl Default for SynthConfig {
+    fn default() -> SynthConfig {
+        SynthConfig {
+            mode: Mode::Progressive,
+            weighting: Weighting::Paper,
+            seed: 0,
+            max_len: None,
+            original_len: None,
+            continue_prob: 0.2,
+            attempts: 8,
+            max_states: 200_000,
+        }
+    }
+}
+
+/// A synthesized chain and how it was found.
+#[derive(Clone, Debug)]
+pub struct Fill {
+    pub ops: Vec<ChainOp>,
+    pub chain: Chain,
+    /// Candidate chains whose properties were computed.
+    pub steps: usize,
+    pub elapsed: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SynthError {
+    /// No chain can meet the target; the reason names the constraint.
+    Infeasible(String),
+    /// The search ended without a chain that meets the target.
+    NotFound { max_len: usize, steps: usize },
+}
+
+impl std::fmt::Display for SynthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SynthError::Infeasible(why) => write!(f, "{why}"),
+            SynthError::NotFound { max_len, steps } => {
+                write!(f, "no chain of at most {max_len} ops found that meets every constraint ({steps} candidates tried)")
+            }
+        }
+    }
+}
+
+/// Room for the ops a target needs: one per depth alternation plus one, the shape changes, and
+/// slack for mixing and for the stochastic search.
+pub fn default_max_len(t: &Target) -> usize {
+    let depth = t.depth_min.map_or(0, |d| d as usize + 1);
+    let shape = t.shape.as_ref().and_then(|s| crate::props::target::shape_distance(&t.input, s)).unwrap_or(0) as usize;
+    (depth + shape + 4).max(6)
+}
+
+/// A lower estimate of the ops a target needs: one more than its depth, at least one when the
+/// shape or mixing must change.
+fn natural_len(t: &Target) -> usize {
+    let depth = t.depth_min.map_or(0, |d| d as usize + 1);
+    let shape = t.shape.as_ref().is_some_and(|s| *s != t.input);
+    let mixing = t.mixing.as_ref().is_some_and(|m| !Chain::identity(&t.input).mixing.at_least(m));
+    depth.max(usize::from(shape || mixing))
+}
+
+pub fn synthesize(t: &Target, cfg: &SynthConfig) -> Result<Fill, SynthError> {
+    let start = Instant::now();
+    let max_len = cfg.max_len.unwrap_or_else(|| default_max_len(t));
+    if let Some(why) = t.infeasible(max_len) {
+        return Err(SynthError::Infeasible(why));
+    }
+    let mut rng = Rng::new(cfg.seed ^ 0x5EED_0F_A1FA);
+    let mut steps = 0;
+    let found = match cfg.mode {
+        Mode::Enumerative => enumerate(t, max_len, cfg.max_states, &mut steps),
+        Mode::Greedy => progressive(t, max_len, None, cfg, &mut rng, &mut steps),
+        Mode::Progressive => {
+            let mut found = None;
+            for _ in 0..cfg.attempts.max(1) {
+                found = progressive(t, max_len, Some(cfg.weighting), cfg, &mut rng, &mut steps);
+                if found.is_some() {
+                    break;
+                }
+            }
+            found.or_else(|| progressive(t, max_len, None, cfg, &mut rng, &mut steps))
+        }
+    };
+    let Some(reps) = found else { return Err(SynthError::NotFound { max_len, steps }) };
+    let ops = concretize(t, reps, &mut rng, &mut steps);
+    match Chain::of(&t.input, &ops) {
+        Some(chain) if t.satisfied(&chain) => Ok(Fill { ops, chain, steps, elapsed: start.elapsed() }),
+        _ => Err(SynthError::NotFound { max_len, steps }),
+    }
+}
+
+/// One progressive run. `weighting: None` is greedy throughout.
+fn progressive(t: &Target, max_len: usize, weighting: Option<Weighting>, cfg: &SynthConfig, rng: &mut Rng, steps: &mut usize) -> Option<Vec<Rep>> {
+    let mut chain = Chain::identity(&t.input);
+    let mut ops: Vec<Rep> = Vec::new();
+    // Without an original subgraph, the shortest length the target could need stands in for it:
+    // stochastic choices up to there, greedy after (the paper: greedy once longer than the
+    // original, give up two ops past it).
+    let original = cfg.original_len.unwrap_or_else(|| natural_len(t));
+    loop {
+        if t.distance(&chain) == Some(0) {
+            let explore = weighting.is_some() && chain.len < original && cfg.original_len.is_some();
+            if !(explore && rng.below(1_000_000) < (cfg.continue_prob * 1e6) as usize) {
+                return Some(ops);
+            }
+        }
+        if chain.len >= max_len {
+            return None;
+        }
+        let mut cands: Vec<(Rep, Chain, u32)> = Vec::new();
+        for rep in representatives(&chain.shape, t) {
+            *steps += 1;
+            if let Some(next) = chain.then(&rep.op) {
+                if let Some(d) = t.distance(&next) {
+                    cands.push((rep, next, d));
+                }
+            }
+        }
+        if cands.is_empty() {
+            return None;
+        }
+        let pick = match weighting.filter(|_| chain.len < original) {
+            Some(w) => sample(rng, &cands.iter().map(|c| w.weight(c.2)).collect::<Vec<_>>()),
+            None => {
+                let best = cands.iter().map(|c| c.2).min().unwrap_or(0);
+                let ties: Vec<usize> = (0..cands.len()).filter(|&i| cands[i].2 == best).collect();
+                ties[rng.below(ties.len())]
+            }
+        };
+        let (rep, next, _) = cands.swap_remove(pick);
+        ops.push(rep);
+        chain = next;
+    }
+}
+
+fn sample(rng: &mut Rng, weights: &[f64]) -> usize {
+    let total: f64 = weights.iter().sum();
+    let mut x = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
+    for (i, w) in weights.iter().enumerate() {
+        if x < *w {
+            return i;
+        }
+        x -= w;
+    }
+    weights.len() - 1
+}
+
+/// The second pass: replace each representative by a random member of its class, keeping every
+/// property satisfied (the representative itself always qualifies).
+fn concretize(t: &Target, reps: Vec<Rep>, rng: &mut Rng, steps: &mut usize) -> Vec<ChainOp> {
+    let mut ops: Vec<ChainOp> = reps.iter().map(|r| r.op.clone()).collect();
+    for i in 0..reps.len() {
+        let prefix = Chain::of(&t.input, &ops[..i]);
+        let Some(prefix) = prefix else { break };
+        let mut members = space::members(&reps[i], &prefix.shape, t);
+        shuffle(rng, &mut members);
+        for m in members {
+            *steps += 1;
+            let mut trial = ops.clone();
+            trial[i] = m;
+            if Chain::of(&t.input, &trial).is_some_and(|c| t.satisfied(&c)) {
+                ops = trial;
+                break;
+            }
+        }
+    }
+    ops
+}
+
+fn shuffle<T>(rng: &mut Rng, v: &mut [T]) {
+    for i in (1..v.len()).rev() {
+        v.swap(i, rng.below(i + 1));
+    }
+}
+
+/// Breadth-first enumeration by length; partial chains with equal abstract values (mixing,
+/// depth, shape, and resource use when bounded) are kept once.
+fn enumerate(t: &Target, max_len: usize, max_states: usize, steps: &mut usize) -> Option<Vec<Rep>> {
+    let start = Chain::identity(&t.input);
+    if t.satisfied(&start) {
+        return Some(Vec::new());
+    }
+    let key = |c: &Chain| {
+        let p = t.max_params.map(|_| c.params.clone());
+        let m = t.max_macs.map(|_| c.macs.clone());
+        (c.mixing.clone(), c.depth, c.shape.clone(), p, m)
+    };
+    let mut seen = HashSet::new();
+    seen.insert(key(&start));
+    let mut frontier: Vec<(Chain, Vec<Rep>)> = vec![(start, Vec::new())];
+    for _ in 0..max_len {
+        let mut next_frontier = Vec::new();
+        for (chain, ops) in &frontier {
+            for rep in representatives(&chain.shape, t) {
+                *steps += 1;
+                let Some(next) = chain.then(&rep.op) else { continue };
+                let Some(d) = t.distance(&next) else { continue };
+                let mut path = ops.clone();
+                path.push(rep);
+                if d == 0 {
+                    return Some(path);
+                }
+                if seen.len() < max_states && seen.insert(key(&next)) {
+                    next_frontier.push((next, path));
+                }
+            }
+        }
+        if next_frontier.is_empty() {
+            return None;
+        }
+        frontier = next_frontier;
+    }
+    None
+}
