@@ -184,7 +184,7 @@ pub(super) fn conv_mix(attrs: &Attrs, ins: &[Shape], _: &[Shape], slot: usize, _
 }
 
 pub(super) fn pool_mix(attrs: &Attrs, ins: &[Shape], _: &[Shape], slot: usize, _: usize) -> Mixing {
-    pool(ins[slot].rank(), attrs)
+    pool(&ins[slot], attrs)
 }
 
 pub(super) fn mean_mix(attrs: &Attrs, ins: &[Shape], outs: &[Shape], slot: usize, out: usize) -> Mixing {
@@ -288,9 +288,8 @@ fn conv(x: &Shape, attrs: &Attrs) -> Mixing {
     let k = attrs.int("kernel").unwrap_or(0);
     let s = attrs.int("stride").unwrap_or(0);
     let d = attrs.int("dilation").unwrap_or(0);
-    let spatial = spatial_level(k, s, d);
-    m.set(1, 1, spatial);
-    m.set(2, 2, spatial);
+    m.set(1, 1, spatial_level(k, s, d, x.0[1].as_int()));
+    m.set(2, 2, spatial_level(k, s, d, x.0[2].as_int()));
     let g = attrs.int("groups");
     let cin = x.0[3].as_int();
     match (g, cin) {
@@ -303,24 +302,50 @@ fn conv(x: &Shape, attrs: &Attrs) -> Mixing {
     m
 }
 
-/// Locality of a sliding window along one spatial dim; x when strides skip input positions.
-fn spatial_level(kernel: i64, stride: i64, dilation: i64) -> Level {
-    let covers = stride == 1 || (dilation == 1 && stride <= kernel);
-    match (covers, kernel) {
-        (false, _) => Level::X,
-        (true, k) if k > 1 => Level::M,
-        (true, 1) => Level::O,
-        // A symbolic kernel: at least one-to-one if it covers.
-        _ => if stride == 1 { Level::O } else { Level::X },
+/// Locality of a sliding window (SAME padding) along one spatial dim of size `n`: x when the
+/// strides skip input positions, else how many positions the centre output reads. With a
+/// symbolic size the dim is assumed to be at least as large as the window's reach.
+fn spatial_level(kernel: i64, stride: i64, dilation: i64, n: Option<i64>) -> Level {
+    if kernel < 1 || stride < 1 || dilation < 1 {
+        // symbolic attributes: one-to-one is all we know, and only without strides
+        return if stride == 1 { Level::O } else { Level::X };
+    }
+    let Some(n) = n.filter(|n| *n > 0) else {
+        let covers = stride == 1 || (dilation == 1 && stride <= kernel);
+        return match (covers, kernel > 1) {
+            (false, _) => Level::X,
+            (true, true) => Level::M,
+            (true, false) => Level::O,
+        };
+    };
+    let out_n = n / stride;
+    if out_n == 0 {
+        return Level::X;
+    }
+    let total = ((out_n - 1) * stride + (kernel - 1) * dilation + 1 - n).max(0);
+    let taps = |o: i64| (0..kernel).map(move |t| o * stride + t * dilation - total / 2).filter(move |p| (0..n).contains(p));
+    let mut read = vec![false; n as usize];
+    for o in 0..out_n {
+        for p in taps(o) {
+            read[p as usize] = true;
+        }
+    }
+    if read.iter().any(|r| !r) {
+        return Level::X;
+    }
+    match taps(out_n / 2).count() as i64 {
+        c if c == n => Level::A,
+        c if c > 1 => Level::M,
+        _ => Level::O,
     }
 }
 
-fn pool(r: usize, attrs: &Attrs) -> Mixing {
-    let mut m = Mixing::identity(r);
-    if r == 4 {
-        let lvl = spatial_level(attrs.int("window").unwrap_or(0), attrs.int("stride").unwrap_or(0), 1);
-        m.set(1, 1, lvl);
-        m.set(2, 2, lvl);
+fn pool(x: &Shape, attrs: &Attrs) -> Mixing {
+    let mut m = Mixing::identity(x.rank());
+    if x.rank() == 4 {
+        let (w, s) = (attrs.int("window").unwrap_or(0), attrs.int("stride").unwrap_or(0));
+        m.set(1, 1, spatial_level(w, s, 1, x.0[1].as_int()));
+        m.set(2, 2, spatial_level(w, s, 1, x.0[2].as_int()));
     }
     m
 }
