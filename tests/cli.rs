@@ -112,3 +112,63 @@ fn help_explains_commands() {
     let out = nasc(&["ops"]);
     assert!(text(&out.stdout).contains("conv(x, features, kernel, stride: 1"));
 }
+
+#[test]
+fn build_fills_holes_deterministically_and_the_result_checks() {
+    for file in ["examples/holes/vit_mlp_hole.nas", "examples/holes/conv_down_hole.nas", "examples/holes/params_budget_hole.nas"] {
+        let a = nasc(&["build", file, "--emit", "nas", "--seed", "3"]);
+        assert!(a.status.success(), "{file}: {}", text(&a.stderr));
+        let b = nasc(&["build", file, "--emit", "nas", "--seed", "3"]);
+        assert_eq!(a.stdout, b.stdout, "{file}: same seed, different program");
+        let program = text(&a.stdout);
+        assert!(!program.contains('?'), "{file}: a hole is left:\n{program}");
+        assert!(text(&a.stderr).contains("achieved: depth"), "{}", text(&a.stderr));
+        // The filled program checks clean and is in canonical format.
+        let module = nasc::compile(file, &program).unwrap_or_else(|d| panic!("{file}: {d:?}\n{program}"));
+        assert!(module.warnings().is_empty());
+        let (ast, _) = nasc::syntax::parse(Default::default(), &program);
+        assert_eq!(nasc::syntax::print_file(&ast), program);
+    }
+}
+
+#[test]
+fn build_synth_modes_and_json() {
+    let out = nasc(&["build", "examples/holes/vit_mlp_hole.nas", "--synth", "enumerative", "--emit", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let hole = &v["holes"][0];
+    assert_eq!(hole["block"], "EncoderBlockHole");
+    assert!(hole["depth"].as_u64().expect("depth") >= 4);
+    assert_eq!(hole["ops"].as_array().map(Vec::len), Some(5), "enumeration finds a shortest fill: {hole}");
+    assert!(v["report"]["params"].as_i64().is_some());
+    assert!(v["program"].as_str().expect("text").contains("block EncoderBlockHole"));
+}
+
+#[test]
+fn infeasible_holes_are_diagnostics_naming_the_constraint() {
+    let cases = [
+        ("model M(x: [B, 8, 8, 3]) -> [B, 16, 16, 3] {\n    return ?<depth >= 1>(x)\n}\n", "no sequence of ops can grow a spatial dim from 8 to 16"),
+        ("model M(x: [B, 8, 8, 16]) -> [B, 8, 8, 64] {\n    return ?<params <= 50>(x)\n}\n", "needs at least 64 parameters, but params <= 50"),
+        ("model M(x: [B, 8, 8, 16]) -> [B, 8, 8, 64] {\n    return ?<ops in {relu, batch_norm}>(x)\n}\n", "has neither dense nor conv"),
+        ("model M(x: [B, 10]) -> [B, 10] {\n    return ?<mixing >= [[o, a], [x, a]]>(x)\n}\n", "no op mixes different examples"),
+        ("block H(x: [B, C]) -> [B, C * 2] {\n    return ?<params <= 100>(x)\n}\n", "needs concrete shapes"),
+    ];
+    for (k, (src, want)) in cases.iter().enumerate() {
+        let p = temp_file(&format!("infeasible{k}.nas"), src);
+        let out = nasc(&["build", p.to_str().expect("utf8"), "--emit", "nas"]);
+        assert_eq!(out.status.code(), Some(1), "{src}");
+        let err = text(&out.stderr);
+        assert!(err.contains("E0405") && err.contains(want), "{src}\n{err}");
+    }
+}
+
+#[test]
+fn props_shows_mixing_depth_and_holes() {
+    let out = nasc(&["props", "stdlib/resnet.nas", "--block", "BasicBlock"]);
+    assert!(out.status.success());
+    let s = text(&out.stdout);
+    assert!(s.contains("depth 3") && s.contains("in\\out"), "{s}");
+    let out = nasc(&["props", "examples/holes/conv_down_hole.nas", "--block", "DownHole", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v[0]["holes"][0]["output"], "[B, H/2, W/2, 2*C]");
+}

@@ -21,7 +21,7 @@ fn nas_files(dir: &str) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn examples_and_stdlib_check_clean_without_warnings() {
-    for path in nas_files("examples").into_iter().chain(nas_files("stdlib")) {
+    for path in nas_files("examples").into_iter().chain(nas_files("examples/holes")).chain(nas_files("stdlib")) {
         let checked = nasc::check::check(&Program::load(&path));
         let msgs: Vec<String> = checked.diagnostics.iter().map(|d| d.message.clone()).collect();
         assert!(msgs.is_empty(), "{}: {msgs:?}", path.display());
@@ -30,7 +30,7 @@ fn examples_and_stdlib_check_clean_without_warnings() {
 
 #[test]
 fn fmt_leaves_examples_and_stdlib_unchanged() {
-    for path in nas_files("examples").into_iter().chain(nas_files("stdlib")) {
+    for path in nas_files("examples").into_iter().chain(nas_files("examples/holes")).chain(nas_files("stdlib")) {
         let text = std::fs::read_to_string(&path).expect("readable");
         let (ast, diags) = parse(Default::default(), &text);
         assert!(diags.is_empty(), "{}", path.display());
