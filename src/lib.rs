@@ -11,13 +11,17 @@ pub mod check;
 pub mod cli;
 pub mod diag;
 pub mod ir;
+pub mod lower;
+pub mod lsp;
 pub mod ops;
 pub mod program;
 pub mod props;
 pub mod report;
+pub mod rng;
 pub mod shape;
 pub mod synth;
 pub mod syntax;
+pub mod train;
 
 lalrpop_util::lalrpop_mod!(
     #[allow(clippy::all, unused_parens, dead_code)]

@@ -1,6 +1,7 @@
 //! The `nasc` command line. Argument parsing and output formats only; the work is in the library.
 
 mod props;
+mod train_cmd;
 
 use crate::check::{check, select_model};
 use crate::diag::{Diagnostic, SourceMap};
@@ -113,6 +114,16 @@ pub enum Command {
     },
     /// List the primitive ops with their arguments.
     Ops,
+    /// Run the language server on stdin/stdout (for editors; see editors/ in the repository).
+    Lsp,
+    /// Train a model (holes are filled first) and write its metrics and weights.
+    ///
+    /// Example: nasc train examples/cnn_digits.nas --data digits --epochs 10
+    Train(train_cmd::TrainArgs),
+    /// Evaluate saved weights on a data set's test split.
+    Eval(train_cmd::EvalArgs),
+    /// Time training steps on random data (compare with ../shared/bench/torch_reference.py).
+    Bench(train_cmd::BenchArgs),
 }
 
 pub(crate) fn print_diags(diags: &[Diagnostic], sources: &SourceMap, color: bool) {
@@ -144,6 +155,16 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::Props { file, block, format } => crate::cli::props::run(&file, block.as_deref(), format, color),
         Command::Fmt { files, check, stdout } => cmd_fmt(&files, check, stdout, color),
+        Command::Lsp => match crate::lsp::run_stdio() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Train(a) => train_cmd::train(&a, color),
+        Command::Eval(a) => train_cmd::eval(&a, color),
+        Command::Bench(a) => train_cmd::bench(&a, color),
         Command::Ops => {
             for s in crate::ops::catalog() {
                 println!("{:<60} {}", s.signature(), s.doc);

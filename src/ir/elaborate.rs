@@ -188,6 +188,7 @@ impl<'p> Elaborator<'p> {
                         }
                         None => Val::Error,
                     };
+                    self.note_binding(p.name.span, &val);
                     env.bind(&p.name.name, val, p.name.span, BindKind::TensorParam);
                 }
                 TypeExpr::Scalar(ty) => {
@@ -265,9 +266,18 @@ impl<'p> Elaborator<'p> {
         )
     }
 
+    fn note_binding(&mut self, span: Span, v: &Val) {
+        if let (Val::Tensor(t), true) = (v, self.stack.len() == 1) {
+            self.graph.bindings.push((span, *t));
+        }
+    }
+
     fn bind_pattern(&mut self, pat: &ast::Pattern, v: Val, env: &mut Env) {
         match pat {
-            ast::Pattern::Name(n) => env.bind(&n.name, v, n.span, BindKind::Let),
+            ast::Pattern::Name(n) => {
+                self.note_binding(n.span, &v);
+                env.bind(&n.name, v, n.span, BindKind::Let)
+            }
             ast::Pattern::Tuple(names, span) => {
                 let parts = match v {
                     Val::Tuple(parts) if parts.len() == names.len() => parts,
@@ -282,6 +292,7 @@ impl<'p> Elaborator<'p> {
                     }
                 };
                 for (n, p) in names.iter().zip(parts) {
+                    self.note_binding(n.span, &p);
                     env.bind(&n.name, p, n.span, BindKind::Let);
                 }
             }
@@ -398,7 +409,11 @@ impl<'p> Elaborator<'p> {
     /// `expected` is the shape the value must have; a hole with no `shape` constraint takes it.
     fn eval_expecting(&mut self, e: &Expr, env: &mut Env, expected: Option<&Shape>) -> Val {
         match &e.kind {
-            ExprKind::Name(n) => self.name(n, e.span, env),
+            ExprKind::Name(n) => {
+                let v = self.name(n, e.span, env);
+                self.note_binding(e.span, &v);
+                v
+            }
             ExprKind::Int(i) => Val::Int(Dim::int(i.value as i64)),
             ExprKind::Float(f) => Val::Float(*f),
             ExprKind::Str(s) => Val::Str(s.clone()),

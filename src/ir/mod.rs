@@ -55,6 +55,8 @@ pub struct Graph {
     pub scopes: Vec<Scope>,
     /// The symbol standing for the batch dim of the first input, when it is symbolic.
     pub batch_symbol: Option<String>,
+    /// Where names of tensors appear (bindings and uses), for editor hovers.
+    pub bindings: Vec<(Span, TensorId)>,
 }
 
 impl Graph {

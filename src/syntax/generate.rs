@@ -3,32 +3,7 @@
 use crate::diag::Span;
 use crate::syntax::ast::*;
 
-/// SplitMix64: a tiny seeded generator, enough for tests (not for anything statistical).
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n.max(1) as u64) as usize
-    }
-    pub fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
+pub use crate::rng::Rng;
 
 const NAMES: &[&str] = &["x", "y", "z", "B", "H", "W", "C", "conv", "relu", "dense", "Block", "a_1", "_t", "in2"];
 const COMMENTS: &[&str] = &[" note", " TODO: widen", "", " ×2 channels", " a \"quoted\" word"];

@@ -1,0 +1,277 @@
+//! `nasc train` and `nasc eval`.
+
+use super::print_diags;
+use crate::check::{Checked, check, select_model};
+use crate::lower::{Net, lower};
+use crate::program::Program;
+use crate::synth::SynthConfig;
+use crate::train::data::{DataSource, Dataset, load};
+use crate::train::{Optimizer, TrainConfig, check_fits, device, evaluate, train as run_train};
+use burn::module::Module;
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// The .nas file.
+    pub file: PathBuf,
+    /// Data: `digits` (bundled 8×8 digits), `mnist:DIR` (IDX files) or `cifar10:DIR` (binary batches).
+    #[arg(long)]
+    pub data: DataSource,
+    /// The model, when the file has several.
+    #[arg(long)]
+    pub model: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Peak learning rate (default 3e-3 for adam, 0.05 for sgd).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long, value_enum, default_value = "adam")]
+    pub optimizer: Optimizer,
+    #[arg(long, default_value_t = 1e-4)]
+    pub weight_decay: f64,
+    /// Warm-up epochs before the cosine decay.
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup: f64,
+    /// Seed for initialisation, data order, augmentation and hole filling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where metrics.json and weights.bpk go (default runs/<model>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// `cpu` (burn's flex backend) or `cuda` (needs a build with `--features cuda`).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    pub file: PathBuf,
+    /// Weights written by `nasc train` (weights.bpk).
+    #[arg(long)]
+    pub weights: PathBuf,
+    #[arg(long)]
+    pub data: DataSource,
+    #[arg(long)]
+    pub model: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::FAILURE
+}
+
+/// Check, fill holes, pick the model: the program and checked graphs to lower.
+fn prepare(file: &Path, seed: u64, color: bool) -> Result<(Program, Checked), ExitCode> {
+    let prog = Program::load(file);
+    let checked = check(&prog);
+    print_diags(&checked.diagnostics, &prog.sources, color);
+    if checked.has_errors() {
+        return Err(ExitCode::FAILURE);
+    }
+    if checked.graphs.iter().any(|g| g.holes().next().is_some()) {
+        let cfg = SynthConfig { seed, ..Default::default() };
+        return match crate::synth::fill::fill_holes(&prog, &checked, &cfg) {
+            Ok(f) => Ok((f.program, f.checked)),
+            Err(d) => {
+                print_diags(&d, &prog.sources, color);
+                Err(ExitCode::FAILURE)
+            }
+        };
+    }
+    Ok((prog, checked))
+}
+
+fn build(file: &Path, model: Option<&str>, seed: u64, dev: &burn::tensor::Device, color: bool) -> Result<(Net, i64, String), ExitCode> {
+    let (prog, checked) = prepare(file, seed, color)?;
+    let entry = select_model(&prog, model).map_err(|d| {
+        print_diags(&[d], &prog.sources, color);
+        ExitCode::FAILURE
+    })?;
+    let name = entry.def.name.name.clone();
+    let graph = checked.graph(&name).ok_or(ExitCode::FAILURE)?;
+    let params = crate::report::report(&prog, graph).params.as_int().unwrap_or(-1);
+    dev.seed(seed);
+    let net = lower(graph, dev).map_err(fail)?;
+    Ok((net, params, name))
+}
+
+fn load_data(src: &DataSource, seed: u64) -> Result<Dataset, ExitCode> {
+    load(src, seed).map_err(fail)
+}
+
+pub fn train(a: &TrainArgs, color: bool) -> ExitCode {
+    let dev = match device(&a.device) {
+        Ok(d) => d.autodiff(),
+        Err(e) => return fail(e),
+    };
+    let (net, params, name) = match build(&a.file, a.model.as_deref(), a.seed, &dev, color) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let data = match load_data(&a.data, a.seed) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    if let Err(e) = check_fits(&net, &data) {
+        return fail(e);
+    }
+    let lowered = net.trainable_params() as i64;
+    if lowered != params {
+        eprintln!("warning: the lowered module has {lowered} parameters, the report says {params}");
+    }
+    let lr = a.lr.unwrap_or(match a.optimizer {
+        Optimizer::Adam => 3e-3,
+        Optimizer::Sgd => 0.05,
+    });
+    let cfg = TrainConfig {
+        epochs: a.epochs,
+        batch: a.batch,
+        lr,
+        optimizer: a.optimizer,
+        weight_decay: a.weight_decay,
+        warmup_epochs: a.warmup.min(a.epochs as f64),
+        seed: a.seed,
+        ..Default::default()
+    };
+    eprintln!("training {name} ({params} parameters) on {} ({} train / {} test images) for {} epochs", data.name, data.train.len(), data.test.len(), cfg.epochs);
+    let bar = indicatif::ProgressBar::new((cfg.epochs * data.train.len().div_ceil(cfg.batch.max(1))) as u64);
+    if a.quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    let mut on_step = |epoch: usize, _: usize, _: usize, loss: f64| {
+        bar.inc(1);
+        bar.set_message(format!("epoch {} loss {loss:.4}", epoch + 1));
+    };
+    let (net, metrics) = match run_train(net, &data, &cfg, &dev, &mut on_step) {
+        Ok(x) => x,
+        Err(e) => {
+            bar.abandon();
+            return fail(e);
+        }
+    };
+    bar.finish_and_clear();
+    for m in &metrics {
+        eprintln!(
+            "epoch {:>3}  loss {:.4}  train acc {:.4}  test loss {:.4}  test acc {:.4}  {:.0} images/s",
+            m.epoch, m.train_loss, m.train_accuracy, m.test_loss, m.test_accuracy, m.images_per_sec
+        );
+    }
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&name));
+    if let Err(e) = std::fs::create_dir_all(&out) {
+        return fail(format!("cannot create {}: {e}", out.display()));
+    }
+    let report = serde_json::json!({
+        "model": name, "file": a.file.display().to_string(), "data": a.data.to_string(),
+        "params": params, "config": cfg, "epochs": metrics,
+        "test_accuracy": metrics.last().map(|m| m.test_accuracy),
+    });
+    let metrics_path = out.join("metrics.json");
+    if let Err(e) = std::fs::write(&metrics_path, serde_json::to_string_pretty(&report).unwrap_or_default()) {
+        return fail(format!("cannot write {}: {e}", metrics_path.display()));
+    }
+    let weights = out.join("weights.bpk");
+    if let Err(e) = net.valid().save_file(&weights) {
+        return fail(format!("cannot write {}: {e}", weights.display()));
+    }
+    eprintln!("wrote {} and {}", metrics_path.display(), weights.display());
+    println!("{}", serde_json::to_string(&report["test_accuracy"]).unwrap_or_default());
+    ExitCode::SUCCESS
+}
+
+pub fn eval(a: &EvalArgs, color: bool) -> ExitCode {
+    let dev = match device(&a.device) {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    let (net, _, name) = match build(&a.file, a.model.as_deref(), a.seed, &dev, color) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let net = match net.try_load_file(&a.weights) {
+        Ok(n) => n,
+        Err(e) => return fail(format!("cannot load weights {}: {e}", a.weights.display())),
+    };
+    let data = match load_data(&a.data, a.seed) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    if let Err(e) = check_fits(&net, &data) {
+        return fail(e);
+    }
+    let (loss, acc) = evaluate(&net, &data.test, &data, 256, &dev);
+    println!("{}", serde_json::json!({ "model": name, "test_loss": loss, "test_accuracy": acc, "images": data.test.len() }));
+    ExitCode::SUCCESS
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// .nas files of the models to time.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 30)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 5)]
+    pub warmup: usize,
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// Training steps per second on random data, as `../shared/bench/torch_reference.py` measures:
+/// forward, cross-entropy, backward, SGD (momentum 0.9) update.
+pub fn bench(a: &BenchArgs, color: bool) -> ExitCode {
+    use burn::nn::loss::CrossEntropyLossConfig;
+    use burn::optim::{GradientsParams, SgdConfig, momentum::MomentumConfig};
+    use burn::tensor::{Distribution, Int, Tensor};
+    let dev = match device(&a.device) {
+        Ok(d) => d.autodiff(),
+        Err(e) => return fail(e),
+    };
+    for file in &a.files {
+        let (mut net, params, name) = match build(file, None, 0, &dev, color) {
+            Ok(x) => x,
+            Err(code) => return code,
+        };
+        let Some(shape) = net.plan.input_shapes.first().cloned() else { return fail("the model has no input") };
+        let mut dims: Vec<usize> = shape.iter().map(|d| d.as_int().unwrap_or(a.batch as i64) as usize).collect();
+        dims[0] = a.batch;
+        let x: Tensor<{ crate::lower::RANK }> = Tensor::random(crate::lower::padded_dims(&dims), Distribution::Normal(0.0, 1.0), &dev);
+        let y = Tensor::<1, Int>::random([a.batch], Distribution::Uniform(0.0, 10.0), &dev);
+        let loss_fn = CrossEntropyLossConfig::new().init(&dev);
+        let mut optim = SgdConfig::new().with_momentum(Some(MomentumConfig::new().with_dampening(0.0))).init();
+        let mut t0 = std::time::Instant::now();
+        for i in 0..a.warmup + a.steps {
+            if i == a.warmup {
+                t0 = std::time::Instant::now();
+            }
+            let logits: Tensor<2> = crate::lower::unpad(net.forward(vec![x.clone()]).remove(0));
+            let loss = loss_fn.forward(logits, y.clone());
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            net = optim.step(0.01, net, grads);
+        }
+        let _ = dev.sync();
+        let dt = t0.elapsed().as_secs_f64();
+        println!(
+            "{}",
+            serde_json::json!({
+                "model": name, "framework": "nasc/burn-flex", "batch": a.batch, "steps": a.steps, "params": params,
+                "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+                "images_per_sec": (a.batch * a.steps) as f64 / dt, "ms_per_step": 1e3 * dt / a.steps as f64,
+            })
+        );
+    }
+    ExitCode::SUCCESS
+}

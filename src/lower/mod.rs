@@ -1,0 +1,405 @@
+//! Lowering: a checked, hole-free graph → a burn module that runs it in topological order.
+//!
+//! Activations are carried as rank-6 tensors, the language's logical shape right-aligned with
+//! leading 1s, so one tensor type serves every rank. The language is channels-last; burn's
+//! convolutions and pools are channels-first, so those ops permute around the burn call (and
+//! only here). Burn chooses the backend at run time from the `Device`.
+
+use crate::ir::{Graph, NodeKind};
+use crate::ops::{AttrValue, Attrs, OpKind};
+use crate::shape::Dim;
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, GroupNorm, GroupNormConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::{Device, Distribution, Tensor, activation};
+
+/// The rank every activation is carried at.
+pub const RANK: usize = 6;
+
+/// Why a graph cannot be lowered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LowerError(pub String);
+
+impl std::fmt::Display for LowerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The learned part of one node.
+#[derive(Module, Debug)]
+pub enum Layer {
+    Linear(Linear),
+    Conv(Conv2d),
+    BatchNorm(BatchNorm),
+    LayerNorm(LayerNorm),
+    GroupNorm(GroupNorm),
+    Dropout(Dropout),
+    MaxPool(MaxPool2d),
+    AvgPool(AvgPool2d),
+    Param(Param<Tensor<RANK>>),
+    Stateless(burn::nn::Identity),
+}
+
+/// One node of the plan: what to run and on which values.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub op: OpKind,
+    pub attrs: Attrs,
+    pub inputs: Vec<usize>,
+    pub outputs: Vec<usize>,
+    /// Logical shapes (the batch dim may be symbolic).
+    pub in_shapes: Vec<Vec<Dim>>,
+    pub out_shapes: Vec<Vec<Dim>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    pub inputs: Vec<usize>,
+    pub outputs: Vec<usize>,
+    pub input_shapes: Vec<Vec<Dim>>,
+    pub output_shapes: Vec<Vec<Dim>>,
+    pub tensors: usize,
+    pub batch_symbol: Option<String>,
+}
+
+/// A lowered model.
+#[derive(Module, Debug)]
+pub struct Net {
+    pub layers: Vec<Layer>,
+    #[module(skip)]
+    pub plan: Plan,
+}
+
+fn int_attr(a: &Attrs, name: &str) -> Result<usize, LowerError> {
+    a.int(name).filter(|v| *v >= 0).map(|v| v as usize).ok_or_else(|| LowerError(format!("`{name}` must be a known integer to lower")))
+}
+
+fn concrete_dim(d: &Dim, what: &str) -> Result<usize, LowerError> {
+    d.as_int().filter(|v| *v > 0).map(|v| v as usize).ok_or_else(|| LowerError(format!("{what} {d} must be a number to lower")))
+}
+
+/// TF-style SAME padding (the language's): (before, after) for one spatial dim.
+fn same_padding(n: usize, kernel: usize, stride: usize, dilation: usize) -> (usize, usize) {
+    let out = n / stride;
+    let total = ((out.saturating_sub(1)) * stride + (kernel - 1) * dilation + 1).saturating_sub(n);
+    (total / 2, total - total / 2)
+}
+
+fn padding2d(shape: &[Dim], kernel: usize, stride: usize, dilation: usize) -> Result<PaddingConfig2d, LowerError> {
+    let h = concrete_dim(&shape[1], "height")?;
+    let w = concrete_dim(&shape[2], "width")?;
+    let (t, b) = same_padding(h, kernel, stride, dilation);
+    let (l, r) = same_padding(w, kernel, stride, dilation);
+    Ok(PaddingConfig2d::Explicit(t, l, b, r))
+}
+
+fn layer_for(step: &Step, device: &Device) -> Result<Layer, LowerError> {
+    let a = &step.attrs;
+    let x = step.in_shapes.first().cloned().unwrap_or_default();
+    let channels = || x.last().map_or(Err(LowerError("missing input".into())), |d| concrete_dim(d, "channel count"));
+    Ok(match step.op {
+        OpKind::Dense => {
+            Layer::Linear(LinearConfig::new(channels()?, int_attr(a, "features")?).with_bias(a.bool("bias")).init(device))
+        }
+        OpKind::Conv => {
+            let (k, s, d, g) = (int_attr(a, "kernel")?, int_attr(a, "stride")?, int_attr(a, "dilation")?, int_attr(a, "groups")?);
+            let cfg = Conv2dConfig::new([channels()?, int_attr(a, "features")?], [k, k])
+                .with_stride([s, s])
+                .with_dilation([d, d])
+                .with_groups(g)
+                .with_bias(a.bool("bias"))
+                .with_padding(padding2d(&x, k, s, d)?);
+            Layer::Conv(cfg.init(device))
+        }
+        OpKind::BatchNorm => Layer::BatchNorm(BatchNormConfig::new(channels()?).init(device)),
+        OpKind::LayerNorm => Layer::LayerNorm(LayerNormConfig::new(channels()?).init(device)),
+        OpKind::GroupNorm => Layer::GroupNorm(GroupNormConfig::new(int_attr(a, "groups")?, channels()?).init(device)),
+        OpKind::Dropout => Layer::Dropout(DropoutConfig::new(a.float("rate")).init()),
+        OpKind::MaxPool | OpKind::AvgPool => {
+            let (w, s) = (int_attr(a, "window")?, int_attr(a, "stride")?);
+            let pad = padding2d(&x, w, s, 1)?;
+            if step.op == OpKind::MaxPool {
+                Layer::MaxPool(MaxPoolConfigExt::build(w, s, pad))
+            } else {
+                Layer::AvgPool(AvgPool2dConfig::new([w, w]).with_strides([s, s]).with_padding(pad).with_count_include_pad(false).init())
+            }
+        }
+        OpKind::Param => {
+            let dims = padded(&step.out_shapes[0], None)?;
+            let t = Tensor::<RANK>::random(dims, Distribution::Normal(0.0, 0.02), device);
+            Layer::Param(Param::from_tensor(t))
+        }
+        OpKind::Relu | OpKind::Gelu | OpKind::Silu | OpKind::Sigmoid | OpKind::Tanh | OpKind::Softmax | OpKind::Mean
+        | OpKind::Add | OpKind::Mul | OpKind::Scale | OpKind::Reshape | OpKind::Flatten | OpKind::Transpose | OpKind::Concat
+        | OpKind::Split | OpKind::Matmul | OpKind::Einsum | OpKind::Broadcast | OpKind::Select | OpKind::Identity => {
+            Layer::Stateless(burn::nn::Identity::new())
+        }
+    })
+}
+
+struct MaxPoolConfigExt;
+
+impl MaxPoolConfigExt {
+    fn build(w: usize, s: usize, pad: PaddingConfig2d) -> MaxPool2d {
+        MaxPool2dConfig::new([w, w]).with_strides([s, s]).with_padding(pad).init()
+    }
+}
+
+/// A logical shape as a rank-6 shape, with the batch symbol set to `batch`.
+fn padded(dims: &[Dim], batch: Option<(&str, usize)>) -> Result<[usize; RANK], LowerError> {
+    if dims.len() > RANK {
+        return Err(LowerError(format!("tensors of rank {} are not supported (at most {RANK})", dims.len())));
+    }
+    let mut out = [1usize; RANK];
+    let off = RANK - dims.len();
+    for (k, d) in dims.iter().enumerate() {
+        out[off + k] = match batch {
+            Some((sym, b)) if *d == Dim::sym(sym) => b,
+            _ => concrete_dim(d, "dim")?,
+        };
+    }
+    Ok(out)
+}
+
+/// Lower a checked graph (no holes) to a burn module on `device`.
+pub fn lower(g: &Graph, device: &Device) -> Result<Net, LowerError> {
+    let mut steps = Vec::new();
+    let dims = |t: usize| g.shape(t).0.clone();
+    for n in &g.nodes {
+        let NodeKind::Op { op, attrs } = &n.kind else {
+            return Err(LowerError("the model still has a hole; fill it first (`nasc build --emit nas`)".into()));
+        };
+        steps.push(Step {
+            op: *op,
+            attrs: attrs.clone(),
+            inputs: n.inputs.clone(),
+            outputs: n.outputs.clone(),
+            in_shapes: n.inputs.iter().map(|&t| dims(t)).collect(),
+            out_shapes: n.outputs.iter().map(|&t| dims(t)).collect(),
+        });
+    }
+    let layers = steps.iter().map(|s| layer_for(s, device)).collect::<Result<Vec<_>, _>>()?;
+    let plan = Plan {
+        steps,
+        inputs: g.inputs.clone(),
+        outputs: g.outputs.clone(),
+        input_shapes: g.inputs.iter().map(|&t| dims(t)).collect(),
+        output_shapes: g.outputs.iter().map(|&t| dims(t)).collect(),
+        tensors: g.tensors.len(),
+        batch_symbol: g.batch_symbol.clone(),
+    };
+    Ok(Net { layers, plan })
+}
+
+/// A concrete logical shape as a rank-6 shape.
+pub fn padded_dims(dims: &[usize]) -> [usize; RANK] {
+    let mut out = [1usize; RANK];
+    let n = dims.len().min(RANK);
+    out[RANK - n..].copy_from_slice(&dims[dims.len() - n..]);
+    out
+}
+
+/// Pad a rank-D tensor to rank 6 with leading 1s.
+pub fn pad<const D: usize>(x: Tensor<D>) -> Tensor<RANK> {
+    let dims = x.dims();
+    let mut out = [1usize; RANK];
+    out[RANK - D..].copy_from_slice(&dims);
+    x.reshape(out)
+}
+
+/// The last `D` dims of a padded tensor.
+pub fn unpad<const D: usize>(x: Tensor<RANK>) -> Tensor<D> {
+    let dims = x.dims();
+    let mut out = [0usize; D];
+    out.copy_from_slice(&dims[RANK - D..]);
+    x.reshape(out)
+}
+
+impl Net {
+    /// Trainable parameters, the number reports give. burn's `num_params` also counts batch
+    /// norm's running mean and variance (2·C per norm), which are statistics, not parameters.
+    pub fn trainable_params(&self) -> usize {
+        let running: usize = self
+            .layers
+            .iter()
+            .zip(&self.plan.steps)
+            .filter(|(l, _)| matches!(l, Layer::BatchNorm(_)))
+            .map(|(_, s)| 2 * s.in_shapes[0].last().and_then(Dim::as_int).unwrap_or(0) as usize)
+            .sum();
+        self.num_params() - running
+    }
+
+    /// Run the graph. `inputs` are padded to rank 6 (see [`pad`]); so are the outputs.
+    pub fn forward(&self, inputs: Vec<Tensor<RANK>>) -> Vec<Tensor<RANK>> {
+        let plan = &self.plan;
+        let batch = inputs.first().zip(plan.input_shapes.first()).map_or(1, |(x, s)| x.dims()[RANK - s.len()]);
+        let bsym = plan.batch_symbol.as_deref().map(|s| (s, batch));
+        let mut vals: Vec<Option<Tensor<RANK>>> = vec![None; plan.tensors];
+        for (&t, x) in plan.inputs.iter().zip(inputs) {
+            vals[t] = Some(x);
+        }
+        for (step, layer) in plan.steps.iter().zip(&self.layers) {
+            let ins: Vec<Tensor<RANK>> = step.inputs.iter().filter_map(|&t| vals[t].clone()).collect();
+            let outs = run_step(step, layer, ins, bsym);
+            for (&t, y) in step.outputs.iter().zip(outs) {
+                vals[t] = Some(y);
+            }
+        }
+        plan.outputs.iter().filter_map(|&t| vals[t].clone()).collect()
+    }
+
+    /// A classifier's logits `[B, classes]` for an image batch `[B, H, W, C]`.
+    pub fn classify(&self, x: Tensor<4>) -> Tensor<2> {
+        let out = self.forward(vec![pad(x)]);
+        match out.into_iter().next() {
+            Some(y) => unpad(y),
+            None => Tensor::zeros([0, 0], &Device::default()),
+        }
+    }
+}
+
+fn shape_of(dims: &[Dim], bsym: Option<(&str, usize)>) -> [usize; RANK] {
+    // The graph was checked and every dim but the batch is a number; lower() made sure of it.
+    padded(dims, bsym).unwrap_or([1; RANK])
+}
+
+fn axis(a: &Attrs, name: &str, rank: usize) -> usize {
+    let v = a.int(name).unwrap_or(0);
+    let k = if v < 0 { v + rank as i64 } else { v } as usize;
+    RANK - rank + k
+}
+
+fn run_step(step: &Step, layer: &Layer, mut ins: Vec<Tensor<RANK>>, bsym: Option<(&str, usize)>) -> Vec<Tensor<RANK>> {
+    let out_shape = || shape_of(&step.out_shapes[0], bsym);
+    let in_rank = step.in_shapes.first().map_or(0, Vec::len);
+    let a = &step.attrs;
+    if step.op == OpKind::Param {
+        if let Layer::Param(p) = layer {
+            return vec![p.val()];
+        }
+    }
+    let x = ins.remove(0);
+    let y = match (step.op, layer) {
+        (OpKind::Dense, Layer::Linear(l)) => l.forward(x),
+        (OpKind::Conv, Layer::Conv(c)) => channels_first(x, in_rank, out_shape(), |t| c.forward(t)),
+        (OpKind::MaxPool, Layer::MaxPool(p)) => channels_first(x, in_rank, out_shape(), |t| p.forward(t)),
+        (OpKind::AvgPool, Layer::AvgPool(p)) => channels_first(x, in_rank, out_shape(), |t| p.forward(t)),
+        (OpKind::BatchNorm, Layer::BatchNorm(bn)) => bn.forward(x.swap_dims(1, RANK - 1)).swap_dims(1, RANK - 1),
+        (OpKind::LayerNorm, Layer::LayerNorm(ln)) => ln.forward(x),
+        (OpKind::GroupNorm, Layer::GroupNorm(gn)) => {
+            let d = x.dims();
+            let (b, c) = (d[RANK - in_rank], d[RANK - 1]);
+            let m: usize = d[RANK - in_rank + 1..RANK - 1].iter().product();
+            let y: Tensor<3> = x.reshape([b, m, c]).swap_dims(1, 2);
+            gn.forward(y).swap_dims(1, 2).reshape(d)
+        }
+        (OpKind::Dropout, Layer::Dropout(dr)) => dr.forward(x),
+        (OpKind::Relu, _) => activation::relu(x),
+        (OpKind::Gelu, _) => activation::gelu(x),
+        (OpKind::Silu, _) => activation::silu(x),
+        (OpKind::Sigmoid, _) => activation::sigmoid(x),
+        (OpKind::Tanh, _) => x.tanh(),
+        (OpKind::Softmax, _) => activation::softmax(x, axis(a, "axis", in_rank)),
+        (OpKind::Mean, _) => {
+            let mut y = x;
+            for d in a.dims("axes") {
+                let one = Attrs(vec![("axis", AttrValue::Int(d.clone()))]);
+                y = y.mean_dim(axis(&one, "axis", in_rank));
+            }
+            y.reshape(out_shape())
+        }
+        (OpKind::Add, _) => x.expand(out_shape()) + ins.remove(0).expand(out_shape()),
+        (OpKind::Mul, _) => x.expand(out_shape()) * ins.remove(0).expand(out_shape()),
+        (OpKind::Scale, _) => x.mul_scalar(a.float("s")),
+        (OpKind::Reshape | OpKind::Flatten, _) => x.reshape(out_shape()),
+        (OpKind::Transpose, _) => {
+            let off = RANK - in_rank;
+            let mut perm: [usize; RANK] = std::array::from_fn(|k| k);
+            for (j, p) in a.dims("perm").iter().enumerate() {
+                let one = Attrs(vec![("axis", AttrValue::Int(p.clone()))]);
+                perm[off + j] = axis(&one, "axis", in_rank);
+            }
+            x.permute(perm)
+        }
+        (OpKind::Concat, _) => {
+            let mut all = vec![x];
+            all.append(&mut ins);
+            Tensor::cat(all, axis(a, "axis", in_rank))
+        }
+        (OpKind::Split, _) => return x.chunk(a.int("parts").unwrap_or(1).max(1) as usize, axis(a, "axis", in_rank)),
+        (OpKind::Matmul, _) => {
+            let y = ins.remove(0);
+            let out = out_shape();
+            let (xd, yd) = (x.dims(), y.dims());
+            let mut xs = out;
+            xs[RANK - 1] = xd[RANK - 1];
+            let mut ys = out;
+            ys[RANK - 2] = yd[RANK - 2];
+            x.expand(xs).matmul(y.expand(ys))
+        }
+        (OpKind::Einsum, _) => einsum(a.str("spec"), x, ins.remove(0), step, out_shape()),
+        (OpKind::Broadcast, _) => x.expand(out_shape()),
+        (OpKind::Select, _) => x.narrow(axis(a, "axis", in_rank), a.int("index").unwrap_or(0).max(0) as usize, 1).reshape(out_shape()),
+        (OpKind::Identity, _) => x,
+        // A layer that does not match its op cannot be built by `lower`.
+        (_, _) => x,
+    };
+    vec![y]
+}
+
+/// Run a channels-first rank-4 burn op on a channels-last logical `[B, H, W, C]`.
+fn channels_first(x: Tensor<RANK>, in_rank: usize, out: [usize; RANK], f: impl Fn(Tensor<4>) -> Tensor<4>) -> Tensor<RANK> {
+    let d = x.dims();
+    let x4: Tensor<4> = x.reshape([d[RANK - 4], d[RANK - 3], d[RANK - 2], d[RANK - 1]]);
+    let _ = in_rank;
+    let y = f(x4.permute([0, 3, 1, 2])).permute([0, 2, 3, 1]);
+    y.reshape(out)
+}
+
+/// Two-operand einsum as one batched matmul: batch letters (in both operands and the output),
+/// left letters (first operand and output), right letters (second operand and output), and
+/// contracted letters (both operands, not the output).
+fn einsum(spec: &str, a: Tensor<RANK>, b: Tensor<RANK>, step: &Step, out: [usize; RANK]) -> Tensor<RANK> {
+    let Some((lhs, out_l)) = spec.split_once("->") else { return a };
+    let ops: Vec<Vec<char>> = lhs.split(',').map(|s| s.trim().chars().collect()).collect();
+    let out_l: Vec<char> = out_l.trim().chars().collect();
+    let (la, lb) = (&ops[0], &ops[1]);
+    let batch: Vec<char> = out_l.iter().copied().filter(|c| la.contains(c) && lb.contains(c)).collect();
+    let left: Vec<char> = out_l.iter().copied().filter(|c| la.contains(c) && !lb.contains(c)).collect();
+    let right: Vec<char> = out_l.iter().copied().filter(|c| lb.contains(c) && !la.contains(c)).collect();
+    let contr: Vec<char> = la.iter().copied().filter(|c| lb.contains(c) && !out_l.contains(c)).collect();
+    let size = |t: &Tensor<RANK>, letters: &[char], ch: char| t.dims()[RANK - letters.len() + letters.iter().position(|c| *c == ch).unwrap_or(0)];
+    let prod = |t: &Tensor<RANK>, letters: &[char], group: &[char]| group.iter().map(|&c| size(t, letters, c)).product::<usize>();
+    let arrange = |t: Tensor<RANK>, letters: &[char], order: &[char]| {
+        let off = RANK - letters.len();
+        let mut perm: [usize; RANK] = std::array::from_fn(|k| k);
+        for (j, ch) in order.iter().enumerate() {
+            perm[off + j] = off + letters.iter().position(|c| c == ch).unwrap_or(0);
+        }
+        t.permute(perm)
+    };
+    let (pb, pl, pk, pr) = (prod(&a, la, &batch), prod(&a, la, &left), prod(&a, la, &contr), prod(&b, lb, &right));
+    let a_order: Vec<char> = batch.iter().chain(&left).chain(&contr).copied().collect();
+    let b_order: Vec<char> = batch.iter().chain(&contr).chain(&right).copied().collect();
+    let a3 = arrange(a, la, &a_order).reshape([1, 1, 1, pb, pl, pk]);
+    let b3 = arrange(b, lb, &b_order).reshape([1, 1, 1, pb, pk, pr]);
+    let y = a3.matmul(b3);
+    // [batch..., left..., right...] then into the output's letter order.
+    let grouped: Vec<char> = batch.iter().chain(&left).chain(&right).copied().collect();
+    let mut gshape = [1usize; RANK];
+    let off = RANK - grouped.len();
+    for (j, ch) in grouped.iter().enumerate() {
+        let k = out_l.iter().position(|c| c == ch).unwrap_or(0);
+        gshape[off + j] = out[RANK - out_l.len() + k];
+    }
+    let y = y.reshape(gshape);
+    let mut perm: [usize; RANK] = std::array::from_fn(|k| k);
+    for (j, ch) in out_l.iter().enumerate() {
+        perm[off + j] = off + grouped.iter().position(|c| c == ch).unwrap_or(0);
+    }
+    let _ = step;
+    y.permute(perm)
+}

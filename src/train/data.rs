@@ -1,0 +1,356 @@
+//! Data sets: the bundled 8×8 digits, MNIST IDX files from a directory (full MNIST or the 5k
+//! subset), CIFAR-10 binary batches. Pixels become f32, normalised per channel with the train
+//! split's mean and standard deviation. Every failure is a `DataError` that says what and where.
+
+use crate::rng::Rng;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+const DIGITS_IMAGES: &[u8] = include_bytes!("../../data/digits/digits-images.idx3-ubyte.gz");
+const DIGITS_LABELS: &[u8] = include_bytes!("../../data/digits/digits-labels.idx1-ubyte.gz");
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataError(pub String);
+
+impl std::fmt::Display for DataError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+fn err<T>(m: impl Into<String>) -> Result<T, DataError> {
+    Err(DataError(m.into()))
+}
+
+/// Where training data comes from: `digits`, `mnist:DIR`, `cifar10:DIR`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataSource {
+    Digits,
+    Mnist(PathBuf),
+    Cifar10(PathBuf),
+}
+
+impl FromStr for DataSource {
+    type Err = String;
+    fn from_str(s: &str) -> Result<DataSource, String> {
+        match s.split_once(':') {
+            None if s == "digits" => Ok(DataSource::Digits),
+            Some(("mnist", dir)) if !dir.is_empty() => Ok(DataSource::Mnist(dir.into())),
+            Some(("cifar10", dir)) if !dir.is_empty() => Ok(DataSource::Cifar10(dir.into())),
+            _ => Err(format!("unknown data `{s}`: use `digits`, `mnist:DIR` or `cifar10:DIR`")),
+        }
+    }
+}
+
+impl std::fmt::Display for DataSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataSource::Digits => write!(f, "digits"),
+            DataSource::Mnist(d) => write!(f, "mnist:{}", d.display()),
+            DataSource::Cifar10(d) => write!(f, "cifar10:{}", d.display()),
+        }
+    }
+}
+
+/// Images (N·H·W·C floats, channels last) and labels.
+#[derive(Clone, Debug, Default)]
+pub struct Split {
+    pub images: Vec<f32>,
+    pub labels: Vec<u8>,
+}
+
+impl Split {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub name: String,
+    /// Height, width, channels.
+    pub shape: [usize; 3],
+    pub classes: usize,
+    pub train: Split,
+    pub test: Split,
+    /// Pad-and-crop plus horizontal flip when training (CIFAR-10).
+    pub augment: bool,
+}
+
+impl Dataset {
+    pub fn image_len(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+fn gunzip_if_needed(bytes: Vec<u8>, name: &str) -> Result<Vec<u8>, DataError> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(bytes.as_slice())
+            .read_to_end(&mut out)
+            .map_err(|e| DataError(format!("{name}: corrupt gzip data ({e})")))?;
+        Ok(out)
+    } else {
+        Ok(bytes)
+    }
+}
+
+fn be32(b: &[u8], at: usize) -> usize {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize
+}
+
+/// IDX images: (count, rows, cols, pixels).
+pub fn parse_idx_images(b: &[u8], name: &str) -> Result<(usize, usize, usize, Vec<u8>), DataError> {
+    if b.len() < 16 {
+        return err(format!("{name}: truncated IDX header ({} bytes, need 16)", b.len()));
+    }
+    let magic = be32(b, 0);
+    if magic != 2051 {
+        return err(format!("{name}: wrong magic number {magic} (IDX image files start with 2051)"));
+    }
+    let (n, rows, cols) = (be32(b, 4), be32(b, 8), be32(b, 12));
+    let need = n.checked_mul(rows).and_then(|x| x.checked_mul(cols)).and_then(|x| x.checked_add(16));
+    match need {
+        Some(need) if b.len() >= need => Ok((n, rows, cols, b[16..need].to_vec())),
+        _ => err(format!("{name}: truncated: header promises {n} images of {rows}×{cols} but the file has {} bytes", b.len())),
+    }
+}
+
+pub fn parse_idx_labels(b: &[u8], name: &str) -> Result<Vec<u8>, DataError> {
+    if b.len() < 8 {
+        return err(format!("{name}: truncated IDX header ({} bytes, need 8)", b.len()));
+    }
+    let magic = be32(b, 0);
+    if magic != 2049 {
+        return err(format!("{name}: wrong magic number {magic} (IDX label files start with 2049)"));
+    }
+    let n = be32(b, 4);
+    if b.len() < 8 + n {
+        return err(format!("{name}: truncated: header promises {n} labels but the file has {} bytes", b.len()));
+    }
+    Ok(b[8..8 + n].to_vec())
+}
+
+struct Raw {
+    pixels: Vec<u8>,
+    labels: Vec<u8>,
+    shape: [usize; 3],
+    scale: f32,
+}
+
+fn idx_pair(images: Vec<u8>, labels: Vec<u8>, iname: &str, lname: &str, scale: f32) -> Result<Raw, DataError> {
+    let (n, rows, cols, pixels) = parse_idx_images(&gunzip_if_needed(images, iname)?, iname)?;
+    let labels = parse_idx_labels(&gunzip_if_needed(labels, lname)?, lname)?;
+    if labels.len() != n {
+        return err(format!("{iname} has {n} images but {lname} has {} labels", labels.len()));
+    }
+    Ok(Raw { pixels, labels, shape: [rows, cols, 1], scale })
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, DataError> {
+    std::fs::read(path).map_err(|e| DataError(format!("cannot read {}: {e}", path.display())))
+}
+
+/// The first existing file among `names` (each also tried with `.gz`).
+fn find(dir: &Path, names: &[&str]) -> Option<PathBuf> {
+    names.iter().flat_map(|n| [dir.join(n), dir.join(format!("{n}.gz"))]).find(|p| p.is_file())
+}
+
+fn find_matching(dir: &Path, parts: &[&str]) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| parts.iter().all(|x| n.contains(x))))
+        .collect();
+    found.sort();
+    found.into_iter().next()
+}
+
+fn check_dir(dir: &Path) -> Result<(), DataError> {
+    if !dir.is_dir() {
+        return err(format!("data directory {} does not exist", dir.display()));
+    }
+    Ok(())
+}
+
+/// Load MNIST-style IDX files from `dir`: `train-*`/`t10k-*` pairs if present, otherwise the
+/// one images/labels pair there (split 80/20).
+fn mnist(dir: &Path) -> Result<(Raw, Option<Raw>), DataError> {
+    check_dir(dir)?;
+    let load = |i: &Path, l: &Path| idx_pair(read(i)?, read(l)?, &i.display().to_string(), &l.display().to_string(), 255.0);
+    let train = (find(dir, &["train-images-idx3-ubyte"]), find(dir, &["train-labels-idx1-ubyte"]));
+    let test = (find(dir, &["t10k-images-idx3-ubyte"]), find(dir, &["t10k-labels-idx1-ubyte"]));
+    if let ((Some(ti), Some(tl)), (Some(vi), Some(vl))) = (&train, &test) {
+        return Ok((load(ti, tl)?, Some(load(vi, vl)?)));
+    }
+    match (find_matching(dir, &["images", "idx3"]), find_matching(dir, &["labels", "idx1"])) {
+        (Some(i), Some(l)) => Ok((load(&i, &l)?, None)),
+        _ => err(format!("no MNIST IDX files in {} (expected train-images-idx3-ubyte[.gz] and friends, or one *images*idx3* / *labels*idx1* pair)", dir.display())),
+    }
+}
+
+const CIFAR_RECORD: usize = 1 + 3 * 32 * 32;
+
+fn cifar_file(path: &Path) -> Result<Raw, DataError> {
+    let b = read(path)?;
+    if b.is_empty() || b.len() % CIFAR_RECORD != 0 {
+        return err(format!("{}: truncated or not a CIFAR-10 batch ({} bytes is not a multiple of {CIFAR_RECORD})", path.display(), b.len()));
+    }
+    let n = b.len() / CIFAR_RECORD;
+    let mut pixels = Vec::with_capacity(n * 3072);
+    let mut labels = Vec::with_capacity(n);
+    for r in b.chunks_exact(CIFAR_RECORD) {
+        if r[0] > 9 {
+            return err(format!("{}: label {} is not a CIFAR-10 class (0..9)", path.display(), r[0]));
+        }
+        labels.push(r[0]);
+        // channel-planar → channels last
+        for p in 0..1024 {
+            pixels.extend([r[1 + p], r[1 + 1024 + p], r[1 + 2048 + p]]);
+        }
+    }
+    Ok(Raw { pixels, labels, shape: [32, 32, 3], scale: 255.0 })
+}
+
+fn cifar10(dir: &Path) -> Result<(Raw, Option<Raw>), DataError> {
+    check_dir(dir)?;
+    let base = if dir.join("cifar-10-batches-bin").is_dir() { dir.join("cifar-10-batches-bin") } else { dir.to_path_buf() };
+    let mut train: Option<Raw> = None;
+    for k in 1..=5 {
+        let p = base.join(format!("data_batch_{k}.bin"));
+        if !p.is_file() {
+            continue;
+        }
+        let part = cifar_file(&p)?;
+        train = Some(match train {
+            None => part,
+            Some(mut t) => {
+                t.pixels.extend(part.pixels);
+                t.labels.extend(part.labels);
+                t
+            }
+        });
+    }
+    let Some(train) = train else { return err(format!("no CIFAR-10 batches (data_batch_1.bin ...) in {}", base.display())) };
+    let test = base.join("test_batch.bin");
+    let test = if test.is_file() { Some(cifar_file(&test)?) } else { None };
+    Ok((train, test))
+}
+
+fn to_split(raw: &Raw, idx: &[usize]) -> Split {
+    let len: usize = raw.shape.iter().product();
+    let mut images = Vec::with_capacity(idx.len() * len);
+    for &i in idx {
+        images.extend(raw.pixels[i * len..(i + 1) * len].iter().map(|&p| p as f32 / raw.scale));
+    }
+    Split { images, labels: idx.iter().map(|&i| raw.labels[i]).collect() }
+}
+
+/// Per-channel normalisation with the train split's statistics.
+fn normalise(train: &mut Split, test: &mut Split, channels: usize) {
+    let mut sum = vec![0f64; channels];
+    let mut sq = vec![0f64; channels];
+    for (k, v) in train.images.iter().enumerate() {
+        sum[k % channels] += *v as f64;
+        sq[k % channels] += (*v as f64).powi(2);
+    }
+    let n = (train.images.len() / channels).max(1) as f64;
+    let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
+    let std: Vec<f32> = sum.iter().zip(&sq).map(|(s, q)| ((q / n - (s / n).powi(2)).max(1e-12).sqrt()) as f32).collect();
+    for split in [train, test] {
+        for (k, v) in split.images.iter_mut().enumerate() {
+            *v = (*v - mean[k % channels]) / std[k % channels];
+        }
+    }
+}
+
+/// A seeded shuffle of `0..n`.
+pub fn permutation(n: usize, rng: &mut Rng) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        v.swap(i, rng.below(i + 1));
+    }
+    v
+}
+
+pub fn load(src: &DataSource, seed: u64) -> Result<Dataset, DataError> {
+    let (name, (train, test)) = match src {
+        DataSource::Digits => {
+            let raw = idx_pair(DIGITS_IMAGES.to_vec(), DIGITS_LABELS.to_vec(), "digits images", "digits labels", 16.0)?;
+            ("digits".to_string(), (raw, None))
+        }
+        DataSource::Mnist(dir) => ("mnist".to_string(), mnist(dir)?),
+        DataSource::Cifar10(dir) => ("cifar10".to_string(), cifar10(dir)?),
+    };
+    let augment = matches!(src, DataSource::Cifar10(_));
+    let shape = train.shape;
+    let (mut tr, mut te) = match test {
+        Some(test) => {
+            let all_train: Vec<usize> = (0..train.labels.len()).collect();
+            let all_test: Vec<usize> = (0..test.labels.len()).collect();
+            (to_split(&train, &all_train), to_split(&test, &all_test))
+        }
+        None => {
+            let order = permutation(train.labels.len(), &mut Rng::new(seed ^ 0xDA7A));
+            let cut = train.labels.len() * 4 / 5;
+            (to_split(&train, &order[..cut]), to_split(&train, &order[cut..]))
+        }
+    };
+    if tr.is_empty() || te.is_empty() {
+        return err(format!("{src}: the data set is empty"));
+    }
+    let classes = tr.labels.iter().chain(&te.labels).copied().max().unwrap_or(0) as usize + 1;
+    normalise(&mut tr, &mut te, shape[2]);
+    Ok(Dataset { name, shape, classes, train: tr, test: te, augment })
+}
+
+/// Pad-4 random crop and horizontal flip of one channels-last image, in place.
+pub fn augment(img: &mut [f32], shape: [usize; 3], rng: &mut Rng) {
+    let [h, w, c] = shape;
+    let (dy, dx) = (rng.below(9) as i64 - 4, rng.below(9) as i64 - 4);
+    let flip = rng.chance(50);
+    let src = img.to_vec();
+    for y in 0..h {
+        for x in 0..w {
+            let sx0 = x as i64 + dx;
+            let sx = if flip { w as i64 - 1 - sx0 } else { sx0 };
+            let sy = y as i64 + dy;
+            for ch in 0..c {
+                let v = if (0..h as i64).contains(&sy) && (0..w as i64).contains(&sx) { src[(sy as usize * w + sx as usize) * c + ch] } else { 0.0 };
+                img[(y * w + x) * c + ch] = v;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_load_and_split() {
+        let d = load(&DataSource::Digits, 0).expect("bundled");
+        assert_eq!(d.shape, [8, 8, 1]);
+        assert_eq!(d.classes, 10);
+        assert_eq!(d.train.len() + d.test.len(), 1797);
+        assert_eq!(d.train.len(), 1797 * 4 / 5);
+        let again = load(&DataSource::Digits, 0).expect("bundled");
+        assert_eq!(d.test.labels, again.test.labels);
+    }
+
+    #[test]
+    fn bad_idx_files_are_errors() {
+        assert!(parse_idx_images(&[0, 0, 8, 3], "x").unwrap_err().0.contains("truncated IDX header"));
+        let mut wrong = vec![0u8; 16];
+        wrong[3] = 7;
+        assert!(parse_idx_images(&wrong, "x").unwrap_err().0.contains("wrong magic number 7"));
+        let mut short = vec![0, 0, 8, 3, 0, 0, 0, 5, 0, 0, 0, 2, 0, 0, 0, 2];
+        short.extend([1, 2, 3]);
+        assert!(parse_idx_images(&short, "x").unwrap_err().0.contains("truncated: header promises 5 images"));
+        assert_eq!("mnist:".parse::<DataSource>().unwrap_err(), "unknown data `mnist:`: use `digits`, `mnist:DIR` or `cifar10:DIR`");
+    }
+}

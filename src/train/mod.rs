@@ -1,0 +1,233 @@
+//! Training and evaluation of lowered models: SGD with momentum or AdamW from burn, linear
+//! warm-up then cosine learning rate, weight decay, gradient clipping, per-epoch metrics.
+//! Divergence (a NaN or infinite loss) stops the run with an error.
+
+pub mod data;
+
+use crate::lower::{Net, pad, unpad};
+use crate::rng::Rng;
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamWConfig, GradientsParams, SgdConfig};
+use burn::grad_clipping::GradientClippingConfig;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use data::Dataset;
+use serde::Serialize;
+use std::time::Instant;
+
+/// The device for `--device`: burn's `flex` CPU backend, or CUDA when built with `--features cuda`.
+pub fn device(name: &str) -> Result<Device, String> {
+    match name {
+        "cpu" => Ok(Device::flex()),
+        #[cfg(feature = "cuda")]
+        "cuda" => Ok(Device::cuda(0)),
+        #[cfg(not(feature = "cuda"))]
+        "cuda" => Err("this nasc was built without CUDA: build it with `cargo build --release --features cuda`".into()),
+        other => Err(format!("unknown device `{other}`: use `cpu` or `cuda`")),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    /// SGD with momentum 0.9.
+    Sgd,
+    /// AdamW.
+    Adam,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub optimizer: Optimizer,
+    pub weight_decay: f64,
+    /// Linear warm-up, in epochs (may be fractional), then cosine decay to 0.
+    pub warmup_epochs: f64,
+    /// Clip the gradient norm to this value.
+    pub clip: Option<f32>,
+    pub seed: u64,
+    /// Stop after this many seconds (checked between steps).
+    pub time_budget: Option<f64>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> TrainConfig {
+        TrainConfig {
+            epochs: 10,
+            batch: 64,
+            lr: 1e-3,
+            optimizer: Optimizer::Adam,
+            weight_decay: 1e-4,
+            warmup_epochs: 1.0,
+            clip: Some(1.0),
+            seed: 0,
+            time_budget: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    pub test_loss: f64,
+    pub test_accuracy: f64,
+    pub images_per_sec: f64,
+    pub seconds: f64,
+    pub lr: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainError(pub String);
+
+impl std::fmt::Display for TrainError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Check that the model takes the data's images and has an output per class.
+pub fn check_fits(net: &Net, data: &Dataset) -> Result<(), TrainError> {
+    let plan = &net.plan;
+    let [h, w, c] = data.shape;
+    let want = format!("[B, {h}, {w}, {c}]");
+    let inp = plan.input_shapes.first().map(|s| crate::shape::Shape(s.clone()));
+    let fits = inp.as_ref().is_some_and(|s| s.rank() == 4 && s.0[1..].iter().zip([h, w, c]).all(|(d, n)| d.as_int() == Some(n as i64)));
+    if plan.input_shapes.len() != 1 || !fits {
+        let got = inp.map(|s| s.to_string()).unwrap_or_else(|| "no input".into());
+        return Err(TrainError(format!("the data has {h}×{w}×{c} images ({want}) but the model takes {got}")));
+    }
+    let out = plan.output_shapes.first().map(|s| crate::shape::Shape(s.clone()));
+    let classes = out.as_ref().filter(|s| s.rank() == 2).and_then(|s| s.0[1].as_int());
+    match classes {
+        Some(k) if k as usize >= data.classes => Ok(()),
+        _ => Err(TrainError(format!(
+            "the data has {} classes but the model's output is {}; a classifier returns [B, classes]",
+            data.classes,
+            out.map(|s| s.to_string()).unwrap_or_default()
+        ))),
+    }
+}
+
+fn lr_at(cfg: &TrainConfig, step: usize, steps_per_epoch: usize) -> f64 {
+    let total = (cfg.epochs * steps_per_epoch).max(1) as f64;
+    let warm = (cfg.warmup_epochs * steps_per_epoch as f64).max(0.0);
+    let s = step as f64;
+    if s < warm {
+        cfg.lr * (s + 1.0) / warm
+    } else {
+        let t = ((s - warm) / (total - warm).max(1.0)).min(1.0);
+        cfg.lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+    }
+}
+
+fn batch_tensors(split: &data::Split, idx: &[usize], data: &Dataset, rng: Option<&mut Rng>, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+    let len = data.image_len();
+    let mut images = Vec::with_capacity(idx.len() * len);
+    for &i in idx {
+        images.extend_from_slice(&split.images[i * len..(i + 1) * len]);
+    }
+    if let Some(rng) = rng {
+        for img in images.chunks_mut(len) {
+            data::augment(img, data.shape, rng);
+        }
+    }
+    let [h, w, c] = data.shape;
+    let x = Tensor::<4>::from_data(TensorData::new(images, [idx.len(), h, w, c]), device);
+    let labels: Vec<i64> = idx.iter().map(|&i| split.labels[i] as i64).collect();
+    let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [idx.len()]), device);
+    (x, y)
+}
+
+/// Loss and accuracy of a model (in eval mode) on a split.
+pub fn evaluate(net: &Net, split: &data::Split, data: &Dataset, batch: usize, device: &Device) -> (f64, f64) {
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let (mut loss, mut correct) = (0.0, 0usize);
+    let order: Vec<usize> = (0..split.len()).collect();
+    for idx in order.chunks(batch.max(1)) {
+        let (x, y) = batch_tensors(split, idx, data, None, device);
+        let logits: Tensor<2> = unpad(net.forward(vec![pad(x)]).remove(0));
+        let l: f32 = loss_fn.forward(logits.clone(), y.clone()).into_scalar();
+        loss += l as f64 * idx.len() as f64;
+        correct += logits.argmax(1).flatten::<1>(0, 1).equal(y).int().sum().into_scalar::<i64>() as usize;
+    }
+    let n = split.len().max(1) as f64;
+    (loss / n, correct as f64 / n)
+}
+
+/// Train `net` (built on an autodiff device) and return it with per-epoch metrics.
+/// `progress(epoch, step, steps, loss)` is called after every step.
+pub fn train(
+    mut net: Net,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    device: &Device,
+    progress: &mut dyn FnMut(usize, usize, usize, f64),
+) -> Result<(Net, Vec<EpochMetrics>), TrainError> {
+    check_fits(&net, data)?;
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let clip = cfg.clip.map(GradientClippingConfig::Norm);
+    let mut optim = match cfg.optimizer {
+        Optimizer::Sgd => SgdConfig::new()
+            .with_momentum(Some(MomentumConfig::new().with_dampening(0.0)))
+            .with_weight_decay((cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32)))
+            .with_gradient_clipping(clip)
+            .init(),
+        Optimizer::Adam => AdamWConfig::new().with_weight_decay(cfg.weight_decay as f32).with_grad_clipping(clip).init(),
+    };
+    let n = data.train.len();
+    let batch = cfg.batch.clamp(1, n.max(1));
+    let steps = n.div_ceil(batch);
+    let start = Instant::now();
+    let mut metrics = Vec::new();
+    let mut step = 0;
+    for epoch in 0..cfg.epochs {
+        let t0 = Instant::now();
+        let mut rng = Rng::new(cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
+        let order = data::permutation(n, &mut rng);
+        let (mut loss_sum, mut correct) = (0.0, 0usize);
+        let mut lr = cfg.lr;
+        for (k, idx) in order.chunks(batch).enumerate() {
+            let aug = if data.augment { Some(&mut rng) } else { None };
+            let (x, y) = batch_tensors(&data.train, idx, data, aug, device);
+            let logits: Tensor<2> = unpad(net.forward(vec![pad(x)]).remove(0));
+            let loss = loss_fn.forward(logits.clone(), y.clone());
+            let l: f32 = loss.clone().into_scalar();
+            if !l.is_finite() {
+                return Err(TrainError(format!("training diverged: the loss is {l} at epoch {}, step {}; lower the learning rate (--lr)", epoch + 1, k + 1)));
+            }
+            correct += logits.argmax(1).flatten::<1>(0, 1).equal(y).int().sum().into_scalar::<i64>() as usize;
+            loss_sum += l as f64 * idx.len() as f64;
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            lr = lr_at(cfg, step, steps);
+            net = optim.step(lr, net, grads);
+            step += 1;
+            progress(epoch, k + 1, steps, l as f64);
+            if cfg.time_budget.is_some_and(|b| start.elapsed().as_secs_f64() > b) {
+                break;
+            }
+        }
+        let seconds = t0.elapsed().as_secs_f64();
+        let eval_device = device.clone().inner();
+        let (test_loss, test_accuracy) = evaluate(&net.valid(), &data.test, data, 256, &eval_device);
+        metrics.push(EpochMetrics {
+            epoch: epoch + 1,
+            train_loss: loss_sum / n as f64,
+            train_accuracy: correct as f64 / n as f64,
+            test_loss,
+            test_accuracy,
+            images_per_sec: n as f64 / seconds.max(1e-9),
+            seconds,
+            lr,
+        });
+        if cfg.time_budget.is_some_and(|b| start.elapsed().as_secs_f64() > b) {
+            break;
+        }
+    }
+    Ok((net, metrics))
+}
