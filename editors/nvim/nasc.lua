@@ -1,12 +1,16 @@
--- Neovim (0.10+): start `nasc lsp` for .nas files. Put this in your config, or source it.
-vim.filetype.add({ extension = { nas = "nas" } })
-vim.api.nvim_create_autocmd("FileType", {
-  pattern = "nas",
+-- Neovim (0.7+): start `nasc lsp` for .nas files. Source this from your config
+-- (e.g. `luafile /path/to/nasc/editors/nvim/nasc.lua`), or copy it there.
+vim.api.nvim_create_autocmd({ "BufRead", "BufNewFile" }, {
+  pattern = "*.nas",
   callback = function(args)
-    vim.lsp.start({
+    vim.bo[args.buf].filetype = "nas"
+    local client = vim.lsp.start_client({
       name = "nasc",
       cmd = { vim.env.NASC or "nasc", "lsp" },
-      root_dir = vim.fs.root(args.buf, { ".git" }) or vim.fn.getcwd(),
+      root_dir = vim.fn.getcwd(),
     })
+    if client then
+      vim.lsp.buf_attach_client(args.buf, client)
+    end
   end,
 })

@@ -122,7 +122,7 @@ fn layer_for(step: &Step, device: &Device) -> Result<Layer, LowerError> {
             let (w, s) = (int_attr(a, "window")?, int_attr(a, "stride")?);
             let pad = padding2d(&x, w, s, 1)?;
             if step.op == OpKind::MaxPool {
-                Layer::MaxPool(MaxPoolConfigExt::build(w, s, pad))
+                Layer::MaxPool(MaxPool2dConfig::new([w, w]).with_strides([s, s]).with_padding(pad).init())
             } else {
                 Layer::AvgPool(AvgPool2dConfig::new([w, w]).with_strides([s, s]).with_padding(pad).with_count_include_pad(false).init())
             }
@@ -138,14 +138,6 @@ fn layer_for(step: &Step, device: &Device) -> Result<Layer, LowerError> {
             Layer::Stateless(burn::nn::Identity::new())
         }
     })
-}
-
-struct MaxPoolConfigExt;
-
-impl MaxPoolConfigExt {
-    fn build(w: usize, s: usize, pad: PaddingConfig2d) -> MaxPool2d {
-        MaxPool2dConfig::new([w, w]).with_strides([s, s]).with_padding(pad).init()
-    }
 }
 
 /// A logical shape as a rank-6 shape, with the batch symbol set to `batch`.
@@ -284,9 +276,9 @@ fn run_step(step: &Step, layer: &Layer, mut ins: Vec<Tensor<RANK>>, bsym: Option
     let x = ins.remove(0);
     let y = match (step.op, layer) {
         (OpKind::Dense, Layer::Linear(l)) => l.forward(x),
-        (OpKind::Conv, Layer::Conv(c)) => channels_first(x, in_rank, out_shape(), |t| c.forward(t)),
-        (OpKind::MaxPool, Layer::MaxPool(p)) => channels_first(x, in_rank, out_shape(), |t| p.forward(t)),
-        (OpKind::AvgPool, Layer::AvgPool(p)) => channels_first(x, in_rank, out_shape(), |t| p.forward(t)),
+        (OpKind::Conv, Layer::Conv(c)) => channels_first(x, out_shape(), |t| c.forward(t)),
+        (OpKind::MaxPool, Layer::MaxPool(p)) => channels_first(x, out_shape(), |t| p.forward(t)),
+        (OpKind::AvgPool, Layer::AvgPool(p)) => channels_first(x, out_shape(), |t| p.forward(t)),
         (OpKind::BatchNorm, Layer::BatchNorm(bn)) => bn.forward(x.swap_dims(1, RANK - 1)).swap_dims(1, RANK - 1),
         (OpKind::LayerNorm, Layer::LayerNorm(ln)) => ln.forward(x),
         (OpKind::GroupNorm, Layer::GroupNorm(gn)) => {
@@ -340,7 +332,7 @@ fn run_step(step: &Step, layer: &Layer, mut ins: Vec<Tensor<RANK>>, bsym: Option
             ys[RANK - 2] = yd[RANK - 2];
             x.expand(xs).matmul(y.expand(ys))
         }
-        (OpKind::Einsum, _) => einsum(a.str("spec"), x, ins.remove(0), step, out_shape()),
+        (OpKind::Einsum, _) => einsum(a.str("spec"), x, ins.remove(0), out_shape()),
         (OpKind::Broadcast, _) => x.expand(out_shape()),
         (OpKind::Select, _) => x.narrow(axis(a, "axis", in_rank), a.int("index").unwrap_or(0).max(0) as usize, 1).reshape(out_shape()),
         (OpKind::Identity, _) => x,
@@ -351,10 +343,9 @@ fn run_step(step: &Step, layer: &Layer, mut ins: Vec<Tensor<RANK>>, bsym: Option
 }
 
 /// Run a channels-first rank-4 burn op on a channels-last logical `[B, H, W, C]`.
-fn channels_first(x: Tensor<RANK>, in_rank: usize, out: [usize; RANK], f: impl Fn(Tensor<4>) -> Tensor<4>) -> Tensor<RANK> {
+fn channels_first(x: Tensor<RANK>, out: [usize; RANK], f: impl Fn(Tensor<4>) -> Tensor<4>) -> Tensor<RANK> {
     let d = x.dims();
     let x4: Tensor<4> = x.reshape([d[RANK - 4], d[RANK - 3], d[RANK - 2], d[RANK - 1]]);
-    let _ = in_rank;
     let y = f(x4.permute([0, 3, 1, 2])).permute([0, 2, 3, 1]);
     y.reshape(out)
 }
@@ -362,7 +353,7 @@ fn channels_first(x: Tensor<RANK>, in_rank: usize, out: [usize; RANK], f: impl F
 /// Two-operand einsum as one batched matmul: batch letters (in both operands and the output),
 /// left letters (first operand and output), right letters (second operand and output), and
 /// contracted letters (both operands, not the output).
-fn einsum(spec: &str, a: Tensor<RANK>, b: Tensor<RANK>, step: &Step, out: [usize; RANK]) -> Tensor<RANK> {
+fn einsum(spec: &str, a: Tensor<RANK>, b: Tensor<RANK>, out: [usize; RANK]) -> Tensor<RANK> {
     let Some((lhs, out_l)) = spec.split_once("->") else { return a };
     let ops: Vec<Vec<char>> = lhs.split(',').map(|s| s.trim().chars().collect()).collect();
     let out_l: Vec<char> = out_l.trim().chars().collect();
@@ -400,6 +391,5 @@ fn einsum(spec: &str, a: Tensor<RANK>, b: Tensor<RANK>, step: &Step, out: [usize
     for (j, ch) in out_l.iter().enumerate() {
         perm[off + j] = off + grouped.iter().position(|c| c == ch).unwrap_or(0);
     }
-    let _ = step;
     y.permute(perm)
 }
