@@ -5,6 +5,8 @@
 //! convolutions and pools are channels-first, so those ops permute around the burn call (and
 //! only here). Burn chooses the backend at run time from the `Device`.
 
+pub mod concrete;
+
 use crate::ir::{Graph, NodeKind};
 use crate::ops::{AttrValue, Attrs, OpKind};
 use crate::shape::Dim;
