@@ -38,7 +38,7 @@ pub fn concrete_mixing(net: &Net, dims: &[usize], device: &Device) -> Mixing {
         // norm's outputs sum to a constant) where every element still depends on the input.
         let w = Tensor::<RANK>::random(s.dims(), Distribution::Uniform(0.5, 1.5), device);
         let grads = (s * w).sum().backward();
-        let g: Vec<f32> = x.grad(&grads).map(|g| g.into_data().to_vec::<f32>().unwrap_or_default()).unwrap_or_default();
+        let g: Vec<f32> = x.grad(&grads).map(|g| g.into_data().try_to_vec::<f32>().unwrap_or_default()).unwrap_or_default();
         // positions along each logical input dim that carry a non-zero gradient
         (0..r)
             .map(|i| {

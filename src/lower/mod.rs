@@ -231,18 +231,18 @@ impl Net {
         let plan = &self.plan;
         let batch = inputs.first().zip(plan.input_shapes.first()).map_or(1, |(x, s)| x.dims()[RANK - s.len()]);
         let bsym = plan.batch_symbol.as_deref().map(|s| (s, batch));
-        let mut vals: Vec<Option<Tensor<RANK>>> = vec![None; plan.tensors];
+        let mut vals: Vec<Option<(Tensor<RANK>, Layout)>> = vec![None; plan.tensors];
         for (&t, x) in plan.inputs.iter().zip(inputs) {
-            vals[t] = Some(x);
+            vals[t] = Some((x, Layout::Last));
         }
         for (step, layer) in plan.steps.iter().zip(&self.layers) {
-            let ins: Vec<Tensor<RANK>> = step.inputs.iter().filter_map(|&t| vals[t].clone()).collect();
-            let outs = run_step(step, layer, ins, bsym);
+            let ins: Vec<(Tensor<RANK>, Layout)> = step.inputs.iter().filter_map(|&t| vals[t].clone()).collect();
+            let outs = step_in_layout(step, layer, ins, bsym);
             for (&t, y) in step.outputs.iter().zip(outs) {
                 vals[t] = Some(y);
             }
         }
-        plan.outputs.iter().filter_map(|&t| vals[t].clone()).collect()
+        plan.outputs.iter().filter_map(|&t| vals[t].clone()).map(|(t, l)| channels_last(t, l)).collect()
     }
 
     /// A classifier's logits `[B, classes]` for an image batch `[B, H, W, C]`.
@@ -251,6 +251,72 @@ impl Net {
         match out.into_iter().next() {
             Some(y) => unpad(y),
             None => Tensor::zeros([0, 0], &Device::default()),
+        }
+    }
+}
+
+/// How a rank-4 activation is stored. Consecutive convolutions, pools, batch norms and
+/// element-wise ops keep burn's channels-first layout, so the permutes (which copy) happen only
+/// where an op needs the language's channels-last order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// The logical shape, right-aligned: `[1, 1, B, H, W, C]`.
+    Last,
+    /// Channels first: `[1, 1, B, C, H, W]`.
+    First,
+}
+
+fn channels_last(t: Tensor<RANK>, l: Layout) -> Tensor<RANK> {
+    match l {
+        Layout::Last => t,
+        Layout::First => t.permute([0, 1, 2, 4, 5, 3]),
+    }
+}
+
+fn channels_first_layout(t: Tensor<RANK>, l: Layout) -> Tensor<RANK> {
+    match l {
+        Layout::First => t,
+        Layout::Last => t.permute([0, 1, 2, 5, 3, 4]),
+    }
+}
+
+/// Run one step, in channels-first layout where the op allows it on a rank-4 tensor.
+fn step_in_layout(step: &Step, layer: &Layer, ins: Vec<(Tensor<RANK>, Layout)>, bsym: Option<(&str, usize)>) -> Vec<(Tensor<RANK>, Layout)> {
+    let rank4 = step.in_shapes.first().is_some_and(|s| s.len() == 4) && step.out_shapes.first().is_some_and(|s| s.len() == 4);
+    let first = |ins: Vec<(Tensor<RANK>, Layout)>| -> Vec<Tensor<RANK>> { ins.into_iter().map(|(t, l)| channels_first_layout(t, l)).collect() };
+    let spatial = |x: Tensor<RANK>, f: &dyn Fn(Tensor<4>) -> Tensor<4>| {
+        let d = x.dims();
+        let y = f(x.reshape([d[2], d[3], d[4], d[5]]));
+        let [b, c, h, w] = y.dims();
+        vec![(y.reshape([1, 1, b, c, h, w]), Layout::First)]
+    };
+    let same_layouts = ins.windows(2).all(|w| w[0].1 == w[1].1);
+    let same_shapes = step.in_shapes.windows(2).all(|w| w[0] == w[1]);
+    match (step.op, layer) {
+        (OpKind::Conv, Layer::Conv(c)) if rank4 => spatial(first(ins).remove(0), &|t| c.forward(t)),
+        (OpKind::MaxPool, Layer::MaxPool(p)) if rank4 => spatial(first(ins).remove(0), &|t| p.forward(t)),
+        (OpKind::AvgPool, Layer::AvgPool(p)) if rank4 => spatial(first(ins).remove(0), &|t| p.forward(t)),
+        (OpKind::BatchNorm, Layer::BatchNorm(bn)) if rank4 => {
+            let x = first(ins).remove(0);
+            vec![(bn.forward(x.swap_dims(1, 3)).swap_dims(1, 3), Layout::First)]
+        }
+        (OpKind::Relu | OpKind::Gelu | OpKind::Silu | OpKind::Sigmoid | OpKind::Tanh | OpKind::Dropout | OpKind::Scale | OpKind::Identity, _)
+            if rank4 && ins.first().is_some_and(|(_, l)| *l == Layout::First) =>
+        {
+            let layout = ins[0].1;
+            run_step(step, layer, ins.into_iter().map(|(t, _)| t).collect(), bsym).into_iter().map(|t| (t, layout)).collect()
+        }
+        (OpKind::Add | OpKind::Mul, _) if rank4 && same_layouts && same_shapes && ins.first().is_some_and(|(_, l)| *l == Layout::First) => {
+            let mut it = ins.into_iter().map(|(t, _)| t);
+            let (a, b) = (it.next(), it.next());
+            match (a, b) {
+                (Some(a), Some(b)) => vec![(if step.op == OpKind::Add { a + b } else { a * b }, Layout::First)],
+                _ => vec![],
+            }
+        }
+        _ => {
+            let last = ins.into_iter().map(|(t, l)| channels_last(t, l)).collect();
+            run_step(step, layer, last, bsym).into_iter().map(|t| (t, Layout::Last)).collect()
         }
     }
 }
