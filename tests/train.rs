@@ -1,6 +1,5 @@
 //! Lowering to burn and training on CPU (burn's flex backend).
 
-use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Distribution, Int, Tensor};

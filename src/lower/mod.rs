@@ -8,7 +8,7 @@
 pub mod concrete;
 
 use crate::ir::{Graph, NodeKind};
-use crate::ops::{AttrValue, Attrs, OpKind};
+use crate::ops::{Attrs, OpKind};
 use crate::shape::Dim;
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -326,10 +326,13 @@ fn shape_of(dims: &[Dim], bsym: Option<(&str, usize)>) -> [usize; RANK] {
     padded(dims, bsym).unwrap_or([1; RANK])
 }
 
+/// A logical axis as an index into the rank-6 padded tensor.
+fn padded_axis(d: &Dim, rank: usize) -> usize {
+    RANK - rank + crate::ops::normalize_axis(d, rank).unwrap_or(0)
+}
+
 fn axis(a: &Attrs, name: &str, rank: usize) -> usize {
-    let v = a.int(name).unwrap_or(0);
-    let k = if v < 0 { v + rank as i64 } else { v } as usize;
-    RANK - rank + k
+    padded_axis(&a.dim(name), rank)
 }
 
 fn run_step(step: &Step, layer: &Layer, mut ins: Vec<Tensor<RANK>>, bsym: Option<(&str, usize)>) -> Vec<Tensor<RANK>> {
@@ -366,8 +369,7 @@ fn run_step(step: &Step, layer: &Layer, mut ins: Vec<Tensor<RANK>>, bsym: Option
         (OpKind::Mean, _) => {
             let mut y = x;
             for d in a.dims("axes") {
-                let one = Attrs(vec![("axis", AttrValue::Int(d.clone()))]);
-                y = y.mean_dim(axis(&one, "axis", in_rank));
+                y = y.mean_dim(padded_axis(d, in_rank));
             }
             y.reshape(out_shape())
         }
@@ -379,8 +381,7 @@ fn run_step(step: &Step, layer: &Layer, mut ins: Vec<Tensor<RANK>>, bsym: Option
             let off = RANK - in_rank;
             let mut perm: [usize; RANK] = std::array::from_fn(|k| k);
             for (j, p) in a.dims("perm").iter().enumerate() {
-                let one = Attrs(vec![("axis", AttrValue::Int(p.clone()))]);
-                perm[off + j] = axis(&one, "axis", in_rank);
+                perm[off + j] = padded_axis(p, in_rank);
             }
             x.permute(perm)
         }

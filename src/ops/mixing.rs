@@ -144,9 +144,7 @@ fn ranks(ins: &[Shape], outs: &[Shape], slot: usize, out: usize) -> (usize, usiz
 }
 
 fn axis_of(attrs: &Attrs, name: &str, r: usize) -> Option<usize> {
-    let a = attrs.int(name)?;
-    let a = if a < 0 { a + r as i64 } else { a };
-    (0..r as i64).contains(&a).then_some(a as usize)
+    super::normalize_axis(&attrs.dim(name), r)
 }
 
 /// Element-wise ops (relu, scale, dropout, batch_norm at inference, identity, concat).
@@ -200,8 +198,7 @@ pub(super) fn transpose(attrs: &Attrs, ins: &[Shape], outs: &[Shape], slot: usiz
     let (r, c) = ranks(ins, outs, slot, out);
     let mut m = Mixing::filled(r, c, Level::X);
     for (j, d) in attrs.dims("perm").iter().enumerate() {
-        let one = Attrs(vec![("axis", super::AttrValue::Int(d.clone()))]);
-        if let Some(i) = axis_of(&one, "axis", r).filter(|_| j < c) {
+        if let Some(i) = super::normalize_axis(d, r).filter(|_| j < c) {
             m.set(i, j, Level::O);
         }
     }

@@ -231,6 +231,14 @@ impl OpSpec {
     }
 }
 
+/// An axis as written (negative counts from the end) as an index into a rank-`rank` shape;
+/// `None` when it is symbolic or out of range. The one place axes are normalised.
+pub fn normalize_axis(axis: &Dim, rank: usize) -> Option<usize> {
+    let v = axis.as_int()?;
+    let k = if v < 0 { v + rank as i64 } else { v };
+    (0..rank as i64).contains(&k).then_some(k as usize)
+}
+
 pub fn catalog() -> &'static [OpSpec] {
     rules::CATALOG
 }

@@ -70,16 +70,17 @@ fn need_min_rank(s: &Shape, rank: usize, op: &str) -> Result<(), OpError> {
 
 /// A concrete axis index, negative counting from the end.
 fn axis(a: &Attrs, name: &str, rank: usize) -> Result<usize, OpError> {
-    let Some(v) = a.int(name) else {
+    axis_value(&a.dim(name), name, rank)
+}
+
+fn axis_value(d: &Dim, name: &str, rank: usize) -> Result<usize, OpError> {
+    if !d.is_concrete() {
         return Err(OpError::new(c::BAD_ARG_VALUE, format!("`{name}` must be a known integer")));
-    };
-    let r = rank as i64;
-    let k = if v < 0 { v + r } else { v };
-    if k < 0 || k >= r {
-        return Err(OpError::new(c::AXIS, format!("axis {v} is out of range for rank {rank}"))
-            .hint(format!("axes run from 0 to {} (or -{rank} to -1)", r - 1)));
     }
-    Ok(k as usize)
+    super::normalize_axis(d, rank).ok_or_else(|| {
+        OpError::new(c::AXIS, format!("axis {d} is out of range for rank {rank}"))
+            .hint(format!("axes run from 0 to {} (or -{rank} to -1)", rank as i64 - 1))
+    })
 }
 
 fn last(s: &Shape) -> Dim {
@@ -185,8 +186,7 @@ fn pool_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
 fn axes(a: &Attrs, name: &str, rank: usize) -> Result<Vec<usize>, OpError> {
     let mut out = Vec::new();
     for d in a.dims(name) {
-        let one = Attrs(vec![("axis", super::AttrValue::Int(d.clone()))]);
-        let k = axis(&one, "axis", rank)?;
+        let k = axis_value(d, name, rank)?;
         if out.contains(&k) {
             return Err(OpError::new(c::AXIS, format!("axis {d} is listed twice")));
         }
