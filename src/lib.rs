@@ -10,6 +10,7 @@
 pub mod check;
 pub mod cli;
 pub mod diag;
+pub mod evolve;
 pub mod ir;
 pub mod lower;
 pub mod lsp;

@@ -1,5 +1,6 @@
 //! The `nasc` command line. Argument parsing and output formats only; the work is in the library.
 
+pub mod evolve_cmd;
 mod props;
 mod train_cmd;
 
@@ -124,6 +125,14 @@ pub enum Command {
     Eval(train_cmd::EvalArgs),
     /// Time training steps on random data (compare with ../shared/bench/torch_reference.py).
     Bench(train_cmd::BenchArgs),
+    /// Evolutionary architecture search (αNAS): mutate, synthesize, train, keep the Pareto front.
+    ///
+    /// Every candidate is stored in an SQLite database as it is created and trained, so a run
+    /// can be killed and resumed (`--resume`), summarised (`--status`) and exported (`--export`).
+    Evolve(Box<evolve_cmd::EvolveArgs>),
+    /// Internal: train one candidate for `nasc evolve` (a job on stdin, the result on stdout).
+    #[command(hide = true)]
+    EvolveWorker,
 }
 
 pub(crate) fn print_diags(diags: &[Diagnostic], sources: &SourceMap, color: bool) {
@@ -165,6 +174,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Train(a) => train_cmd::train(&a, color),
         Command::Eval(a) => train_cmd::eval(&a, color),
         Command::Bench(a) => train_cmd::bench(&a, color),
+        Command::Evolve(a) => evolve_cmd::run(&a),
+        Command::EvolveWorker => crate::evolve::worker::worker_main(),
         Command::Ops => {
             for s in crate::ops::catalog() {
                 println!("{:<60} {}", s.signature(), s.doc);

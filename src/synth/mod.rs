@@ -10,7 +10,7 @@ use crate::syntax::generate::Rng;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-pub use space::{Class, Rep, representatives};
+pub use space::{Class, Rep, members, representatives};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -1,0 +1,293 @@
+//! `nasc evolve`: start, resume, summarise and export evolutionary searches.
+
+use crate::evolve::mutate::{MutationConfig, Strategy};
+use crate::evolve::report::{csv, front_table, json, status_text, write_outputs};
+use crate::evolve::select::{Objective, SelectionConfig};
+use crate::evolve::store::Status;
+use crate::evolve::{Evaluator, Event, Evolution, Settings, TrainSettings, seed_source};
+use crate::train::Optimizer;
+use crate::train::data::DataSource;
+use clap::{Args, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Args, Debug)]
+#[command(after_long_help = "Examples:\n  \
+    nasc evolve examples/cnn_digits.nas --data digits --trials 30 --epochs 3\n  \
+    nasc evolve --resume evolve-cnn_digits.sqlite      # continue a stopped or killed run\n  \
+    nasc evolve --status evolve-cnn_digits.sqlite      # summary and Pareto front\n  \
+    nasc evolve --export csv --store evolve-cnn_digits.sqlite > candidates.csv\n\n\
+    The same seed gives the same store whatever --jobs is and however often the run was \
+    killed and resumed (unless --time-budget or the throughput objective is used: those depend on timing).")]
+pub struct EvolveArgs {
+    /// The seed architecture (.nas, one model, no holes).
+    #[arg(required_unless_present_any = ["resume", "status", "export"])]
+    pub file: Option<PathBuf>,
+    /// Data: `digits`, `mnist:DIR` or `cifar10:DIR`.
+    #[arg(long)]
+    pub data: Option<DataSource>,
+    /// Candidates to create, the seed included.
+    #[arg(long, default_value_t = 30)]
+    pub trials: usize,
+    /// Training epochs per candidate.
+    #[arg(long, default_value_t = 3)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Peak learning rate (default 3e-3 for adam, 0.05 for sgd).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long, value_enum, default_value = "adam")]
+    pub optimizer: Optimizer,
+    #[arg(long, default_value_t = 1e-4)]
+    pub weight_decay: f64,
+    /// Stop each candidate's training after this many seconds (makes the run timing-dependent).
+    #[arg(long)]
+    pub time_budget: Option<f64>,
+    /// Candidates trained at once, each in its own worker process (default: the CPU count).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Compute threads per training.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// A candidate's parent is chosen among candidates at least this many ids older (1 = the
+    /// paper's sequential loop; --jobs above it cannot add parallelism).
+    #[arg(long, default_value_t = 4)]
+    pub window: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value = "alpha")]
+    pub strategy: Strategy,
+    /// Secondary objectives for Pareto selection (accuracy is primary).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "params,macs")]
+    pub objectives: Vec<Objective>,
+    /// Candidates below this test accuracy (0–1) are never parents.
+    #[arg(long, default_value_t = 0.0)]
+    pub min_accuracy: f64,
+    /// Set a mutation or selection probability, e.g. `--set p_mixing=0.8` (repeatable). Keys:
+    /// p_duplicate p_delete p_grow max_fraction p_depth depth_delta_max p_mixing p_shape
+    /// p_random_grow attempts p_accuracy_only top_fraction min_to_select.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// The run's database (default: evolve-<file stem>.sqlite in the current directory).
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+    /// Continue the run in this store where it stopped.
+    #[arg(long, value_name = "STORE", conflicts_with_all = ["file", "status", "export"])]
+    pub resume: Option<PathBuf>,
+    /// Summarise the run in this store and print its Pareto front.
+    #[arg(long, value_name = "STORE", conflicts_with_all = ["file", "export"])]
+    pub status: Option<PathBuf>,
+    /// Print every candidate of the store given with --store as CSV or JSON on stdout.
+    #[arg(long, value_name = "FORMAT", requires = "store", conflicts_with = "file")]
+    pub export: Option<ExportFormat>,
+    /// Where the Pareto front's .nas files and pareto.svg go (default: <store>.pareto/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress bar or per-candidate lines.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::FAILURE
+}
+
+pub fn run(a: &EvolveArgs) -> ExitCode {
+    if let (Some(fmt), Some(path)) = (a.export, &a.store) {
+        return export(fmt, path);
+    }
+    if let Some(path) = &a.status {
+        return match Evolution::resume(path) {
+            Ok(ev) => {
+                print!("{}", status_text(&ev));
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        };
+    }
+    let (ev, store) = match &a.resume {
+        Some(path) => (Evolution::resume(path), path.clone()),
+        None => match start(a) {
+            Ok(x) => x,
+            Err(e) => return fail(e),
+        },
+    };
+    let mut ev = match ev {
+        Ok(ev) => ev,
+        Err(e) => return fail(e),
+    };
+    let exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => return fail(format!("cannot find the nasc executable for the training workers: {e}")),
+    };
+    let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    eprintln!(
+        "evolving {} with {} on {}: {} trials, {} epochs each, {} at a time; store {}",
+        ev.settings.file,
+        ev.settings.strategy.name(),
+        ev.settings.data,
+        ev.settings.trials,
+        ev.settings.train.epochs,
+        jobs,
+        store.display()
+    );
+    let result = drive(&mut ev, jobs, &Evaluator::Subprocess(exe), a.quiet);
+    if let Err(e) = result {
+        return fail(format!("{e}\nthe store keeps every finished candidate: `nasc evolve --resume {}`", store.display()));
+    }
+    print!("\nPareto front (accuracy vs params):\n{}", front_table(ev.records()));
+    let out = a.out.clone().unwrap_or_else(|| store.with_extension("pareto"));
+    match write_outputs(ev.records(), &out) {
+        Ok(files) => eprintln!("wrote {} Pareto-optimal architectures and pareto.svg to {}", files.len().saturating_sub(1), out.display()),
+        Err(e) => return fail(e),
+    }
+    ExitCode::SUCCESS
+}
+
+fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String> {
+    let file = a.file.as_ref().ok_or("give a seed .nas file, or --resume STORE")?;
+    let data = a.data.clone().ok_or("--data is required: `digits`, `mnist:DIR` or `cifar10:DIR`")?;
+    let data = match data {
+        DataSource::Mnist(d) => DataSource::Mnist(absolute(&d)?),
+        DataSource::Cifar10(d) => DataSource::Cifar10(absolute(&d)?),
+        DataSource::Digits => DataSource::Digits,
+    };
+    if a.trials == 0 {
+        return Err("--trials must be at least 1".into());
+    }
+    let seed_source = seed_source(file)?;
+    let mut mutation = MutationConfig::default();
+    let mut selection = SelectionConfig { objectives: a.objectives.clone(), min_accuracy: a.min_accuracy, ..SelectionConfig::default() };
+    for kv in &a.set {
+        apply_setting(kv, &mut mutation, &mut selection)?;
+    }
+    let lr = a.lr.unwrap_or(match a.optimizer {
+        Optimizer::Adam => 3e-3,
+        Optimizer::Sgd => 0.05,
+    });
+    let settings = Settings {
+        file: file.display().to_string(),
+        seed_source,
+        data: data.to_string(),
+        trials: a.trials,
+        seed: a.seed,
+        strategy: a.strategy,
+        window: a.window.max(1),
+        train: TrainSettings {
+            epochs: a.epochs.max(1),
+            batch: a.batch.max(1),
+            lr,
+            optimizer: a.optimizer,
+            weight_decay: a.weight_decay,
+            time_budget: a.time_budget,
+            threads: a.threads.max(1),
+        },
+        mutation,
+        selection,
+    };
+    let store = a.store.clone().unwrap_or_else(|| {
+        let stem = file.file_stem().map_or("run".into(), |s| s.to_string_lossy().into_owned());
+        PathBuf::from(format!("evolve-{stem}.sqlite"))
+    });
+    Ok((Evolution::start(&store, settings), store))
+}
+
+fn absolute(d: &Path) -> Result<PathBuf, String> {
+    std::fs::canonicalize(d).map_err(|e| format!("data directory `{}`: {e}", d.display()))
+}
+
+/// `KEY=VALUE` onto the mutation or selection settings, through their JSON form.
+fn apply_setting(kv: &str, m: &mut MutationConfig, s: &mut SelectionConfig) -> Result<(), String> {
+    let (k, v) = kv.split_once('=').ok_or_else(|| format!("`--set {kv}`: expected KEY=VALUE"))?;
+    let value: serde_json::Value = serde_json::from_str(v.trim()).map_err(|_| format!("`--set {kv}`: `{v}` is not a number"))?;
+    let try_set = |mut j: serde_json::Value| -> Option<serde_json::Value> {
+        let obj = j.as_object_mut()?;
+        obj.get(k.trim())?;
+        obj.insert(k.trim().to_string(), value.clone());
+        Some(j)
+    };
+    let bad = |e: serde_json::Error| format!("`--set {kv}`: {e}");
+    if let Some(j) = try_set(serde_json::to_value(&*m).map_err(bad)?) {
+        *m = serde_json::from_value(j).map_err(bad)?;
+        return Ok(());
+    }
+    if let Some(j) = try_set(serde_json::to_value(&*s).map_err(bad)?).filter(|_| k.trim() != "objectives") {
+        *s = serde_json::from_value(j).map_err(bad)?;
+        return Ok(());
+    }
+    Err(format!("`--set {kv}`: unknown key `{}`; see `nasc evolve --help`", k.trim()))
+}
+
+/// Run with a progress bar and one line per finished candidate.
+pub fn drive(ev: &mut Evolution, jobs: usize, eval: &Evaluator, quiet: bool) -> Result<(), String> {
+    let bar = indicatif::ProgressBar::new(ev.settings.trials as u64);
+    if quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} trial {pos}/{len}  {msg}  [{elapsed_precise}]")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let done = |ev: &Evolution| ev.records().iter().filter(|r| r.status != Status::Pending).count() as u64;
+    bar.set_position(done(ev));
+    let mut on_event = |ev: &Evolution, e: Event| {
+        let r = match e {
+            Event::Created(r) if r.status == Status::Pending => return,
+            Event::Created(r) | Event::Finished(r) => r,
+        };
+        bar.set_position(done(ev));
+        let best = crate::evolve::report::evaluated(ev.records()).iter().filter_map(|r| r.accuracy).fold(0.0, f64::max);
+        bar.set_message(format!("best {:.2} %  front {}", best * 100.0, crate::evolve::report::pareto(ev.records()).len()));
+        if !quiet {
+            let what = match r.status {
+                Status::Done => format!("{:.2} %  {} params", r.accuracy.unwrap_or(0.0) * 100.0, r.params.unwrap_or(0)),
+                Status::Reused => format!("same as #{}", r.reused_from.unwrap_or(0)),
+                Status::Failed => format!("failed: {}", r.error.as_deref().unwrap_or("")),
+                Status::Skipped => "not trained: mutation failed".to_string(),
+                Status::Pending => String::new(),
+            };
+            let parent = r.parent.map_or(String::new(), |p| format!(" ← #{p}"));
+            bar.suspend(|| eprintln!("#{:<4} {what}{parent}: {}", r.id, r.mutation));
+        }
+    };
+    let r = ev.run(jobs, eval, &mut on_event);
+    bar.finish_and_clear();
+    r
+}
+
+fn export(fmt: ExportFormat, path: &Path) -> ExitCode {
+    let ev = match Evolution::resume(path) {
+        Ok(ev) => ev,
+        Err(e) => return fail(e),
+    };
+    match fmt {
+        ExportFormat::Csv => print!("{}", csv(ev.records())),
+        ExportFormat::Json => println!("{}", serde_json::to_string_pretty(&json(&ev)).unwrap_or_default()),
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_by_key() {
+        let (mut m, mut s) = (MutationConfig::default(), SelectionConfig::default());
+        apply_setting("p_mixing=0.8", &mut m, &mut s).unwrap();
+        apply_setting("top_fraction = 0.25", &mut m, &mut s).unwrap();
+        assert_eq!((m.p_mixing, s.top_fraction), (0.8, 0.25));
+        assert!(apply_setting("p_nothing=1", &mut m, &mut s).unwrap_err().contains("unknown key `p_nothing`"));
+        assert!(apply_setting("p_mixing", &mut m, &mut s).unwrap_err().contains("KEY=VALUE"));
+        assert!(apply_setting("p_mixing=high", &mut m, &mut s).unwrap_err().contains("not a number"));
+        assert!(apply_setting("attempts=1.5", &mut m, &mut s).is_err());
+    }
+}

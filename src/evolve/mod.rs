@@ -1,0 +1,272 @@
+//! `nasc evolve`: property-guided evolutionary search (paper §5, appendix B.3), crash-safe and
+//! reproducible.
+//!
+//! Candidate k is created from the candidates that finished before it *by id*, never by time:
+//! its parent is selected among candidates `0 .. max(1, k+1-window)`, all of which must be
+//! finished first, and every random choice for it comes from an RNG seeded by (run seed, k).
+//! With `--window 1` this is the paper's strictly sequential loop; a larger window lets
+//! `--jobs` candidates train at once, and the store is the same for any `--jobs`. Candidates
+//! are written to the store when created and again when their training ends, so a killed run
+//! resumes exactly (trainings in flight are redone from scratch with the same seed).
+
+pub mod mutate;
+pub mod report;
+pub mod select;
+pub mod source;
+pub mod store;
+pub mod worker;
+
+use crate::rng::Rng;
+use crate::syntax::print_file;
+use mutate::{MutationConfig, Strategy, mutate};
+use select::{Individual, SelectionConfig, select_parent};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::path::Path;
+use std::time::Instant;
+use store::{Outcome, Record, Status, Store, now};
+pub use worker::{Evaluator, Job};
+
+/// Everything that determines a run; stored in the run's database, so `--resume` needs nothing else.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// The seed file, as given (for reports).
+    pub file: String,
+    /// The seed architecture as one self-contained `.nas` text.
+    pub seed_source: String,
+    /// `digits`, `mnist:DIR` or `cifar10:DIR` (directories made absolute).
+    pub data: String,
+    pub trials: usize,
+    pub seed: u64,
+    pub strategy: Strategy,
+    /// A candidate's parent is chosen among candidates at least this many ids older.
+    pub window: usize,
+    pub train: TrainSettings,
+    pub mutation: MutationConfig,
+    pub selection: SelectionConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainSettings {
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub optimizer: crate::train::Optimizer,
+    pub weight_decay: f64,
+    /// Stop a candidate's training after this many seconds (makes results timing-dependent).
+    pub time_budget: Option<f64>,
+    /// Compute threads per training.
+    pub threads: usize,
+}
+
+/// Seed settings from a `.nas` file: flatten it (imports copied in) and check it.
+pub fn seed_source(path: &Path) -> Result<String, String> {
+    let prog = crate::program::Program::load(path);
+    let checked = crate::check::check(&prog);
+    if let Some(d) = prog.diagnostics.iter().chain(&checked.diagnostics).find(|d| d.is_error()) {
+        return Err(format!("`{}` does not check: [{}] {} (run `nasc check {0}`)", path.display(), d.code, d.message));
+    }
+    if checked.graphs.iter().any(|g| g.holes().next().is_some()) {
+        return Err(format!("`{}` has holes: fill them first with `nasc build {0} > filled.nas`", path.display()));
+    }
+    if prog.models().len() != 1 {
+        return Err(format!("`{}` must define exactly one `model` to evolve", path.display()));
+    }
+    let file = source::flatten(&prog).ok_or("the file has no source")?;
+    Ok(print_file(&file))
+}
+
+/// A run in progress: the store and its candidates in id order.
+pub struct Evolution {
+    pub settings: Settings,
+    store: Store,
+    records: Vec<Record>,
+}
+
+/// What a run reports as it goes.
+pub enum Event<'a> {
+    Created(&'a Record),
+    Finished(&'a Record),
+}
+
+impl Evolution {
+    pub fn start(path: &Path, settings: Settings) -> Result<Evolution, String> {
+        let json = serde_json::to_string_pretty(&settings).map_err(|e| e.to_string())?;
+        let store = Store::create(path, &json)?;
+        Ok(Evolution { settings, store, records: vec![] })
+    }
+
+    pub fn resume(path: &Path) -> Result<Evolution, String> {
+        let store = Store::open(path)?;
+        let settings: Settings = serde_json::from_str(&store.settings_json()?)
+            .map_err(|e| format!("`{}` holds settings this nasc cannot read: {e}", path.display()))?;
+        let records = store.all()?;
+        Ok(Evolution { settings, store, records })
+    }
+
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    pub fn complete(&self) -> bool {
+        self.records.len() >= self.settings.trials && self.records.iter().all(|r| r.status != Status::Pending)
+    }
+
+    /// The candidates a parent for candidate `k` is chosen from: `0 .. max(1, k+1-window)`.
+    fn pool_end(&self, k: usize) -> usize {
+        (k + 1).saturating_sub(self.settings.window.max(1)).max(1)
+    }
+
+    fn can_create(&self, k: usize) -> bool {
+        k == 0 || self.records[..self.pool_end(k).min(self.records.len())].iter().all(|r| r.status != Status::Pending)
+    }
+
+    /// Run until every trial is recorded. `jobs` trainings run at once (subprocess evaluator).
+    pub fn run(&mut self, jobs: usize, eval: &Evaluator, on_event: &mut dyn FnMut(&Evolution, Event)) -> Result<(), String> {
+        let (tx, rx) = std::sync::mpsc::channel::<(i64, Result<Outcome, String>)>();
+        let mut queue: VecDeque<i64> = self.records.iter().filter(|r| r.status == Status::Pending).map(|r| r.id).collect();
+        let mut running = 0usize;
+        let jobs = if matches!(eval, Evaluator::InProcess) { 1 } else { jobs.max(1) };
+        loop {
+            while running < jobs {
+                if let Some(id) = queue.pop_front() {
+                    let job = self.job(id);
+                    eval.spawn(id, job, tx.clone());
+                    running += 1;
+                    continue;
+                }
+                let k = self.records.len();
+                if k >= self.settings.trials || !self.can_create(k) {
+                    break;
+                }
+                let rec = self.create(k)?;
+                if rec.status == Status::Pending {
+                    queue.push_back(rec.id);
+                }
+                self.records.push(rec);
+                on_event(self, Event::Created(&self.records[k]));
+            }
+            if running == 0 {
+                break;
+            }
+            let (id, result) = rx.recv().map_err(|_| "a training worker vanished".to_string())?;
+            running -= 1;
+            self.store.finish(id, &result)?;
+            let r = &mut self.records[id as usize];
+            match result {
+                Ok(o) => {
+                    r.status = Status::Done;
+                    (r.accuracy, r.curve, r.throughput, r.train_seconds) = (Some(o.accuracy), Some(o.curve), Some(o.throughput), Some(o.train_seconds));
+                }
+                Err(e) => {
+                    r.status = Status::Failed;
+                    r.error = Some(e);
+                }
+            }
+            r.finished_at = Some(now());
+            if id == 0 && r.status == Status::Failed {
+                return Err(format!("the seed architecture failed to train: {}", r.error.clone().unwrap_or_default()));
+            }
+            on_event(self, Event::Finished(&self.records[id as usize]));
+        }
+        Ok(())
+    }
+
+    fn job(&self, id: i64) -> Job {
+        let r = &self.records[id as usize];
+        Job { source: r.source.clone(), data: self.settings.data.clone(), data_seed: self.settings.seed, seed: r.seed as u64, train: self.settings.train.clone() }
+    }
+
+    /// Create candidate `k`: select a parent, mutate, and store it (before any training).
+    fn create(&mut self, k: usize) -> Result<Record, String> {
+        let t0 = Instant::now();
+        let mut rng = Rng::new(candidate_seed(self.settings.seed, k));
+        let mut rec = if k == 0 {
+            let (prog, _) = source::compile(&self.settings.seed_source);
+            let fp = prog.root_ast().map(source::fingerprint).unwrap_or_default();
+            self.new_record(0, None, "seed", self.settings.seed_source.clone(), fp, "{}".into())
+        } else {
+            self.mutant(k, &mut rng)?
+        };
+        rec.seed = rng.next_u64() as i64;
+        if rec.status == Status::Pending || rec.status == Status::Reused {
+            let (params, macs) = report::size(&rec.source)?;
+            (rec.params, rec.macs) = (Some(params), Some(macs));
+        }
+        rec.controller_ms = Some(t0.elapsed().as_secs_f64() * 1e3);
+        self.store.insert(&rec)?;
+        Ok(rec)
+    }
+
+    fn mutant(&self, k: usize, rng: &mut Rng) -> Result<Record, String> {
+        let pool = &self.records[..self.pool_end(k)];
+        let pop: Vec<Individual> = pool
+            .iter()
+            .filter(|r| r.status.evaluated())
+            .map(|r| Individual {
+                id: r.id,
+                accuracy: r.accuracy.unwrap_or(0.0),
+                params: r.params.unwrap_or(0) as f64,
+                macs: r.macs.unwrap_or(0) as f64,
+                throughput: r.throughput.unwrap_or(0.0),
+            })
+            .collect();
+        // Nobody above the accuracy bar yet: mutate the seed, as the paper's first trials do.
+        let parent_id = select_parent(&pop, &self.settings.selection, rng).unwrap_or(0);
+        let parent = &self.records[parent_id as usize];
+        let strategy = self.settings.strategy;
+        match mutate(&parent.source, strategy, &self.settings.mutation, rng) {
+            Ok(m) => {
+                let props = serde_json::to_string(&m.properties).unwrap_or_default();
+                let mut rec = self.new_record(k, Some(parent_id), &m.description, m.text, m.fingerprint, props);
+                if let Some(same) = pool.iter().find(|r| r.fingerprint == rec.fingerprint && r.status.evaluated()) {
+                    rec.status = Status::Reused;
+                    rec.reused_from = Some(same.reused_from.unwrap_or(same.id));
+                    (rec.accuracy, rec.curve, rec.throughput) = (same.accuracy, same.curve.clone(), same.throughput);
+                    rec.finished_at = Some(now());
+                }
+                Ok(rec)
+            }
+            Err(why) => {
+                // Not trained; the source is the parent's, unchanged.
+                let mut rec = self.new_record(k, Some(parent_id), "mutation failed", parent.source.clone(), parent.fingerprint.clone(), "{}".into());
+                rec.status = Status::Skipped;
+                rec.error = Some(why);
+                rec.finished_at = Some(now());
+                Ok(rec)
+            }
+        }
+    }
+
+    fn new_record(&self, id: usize, parent: Option<i64>, mutation: &str, source: String, fingerprint: String, properties: String) -> Record {
+        Record {
+            id: id as i64,
+            parent,
+            strategy: self.settings.strategy.name().into(),
+            mutation: mutation.into(),
+            source,
+            fingerprint,
+            properties,
+            status: Status::Pending,
+            accuracy: None,
+            params: None,
+            macs: None,
+            curve: None,
+            reused_from: None,
+            error: None,
+            seed: 0,
+            throughput: None,
+            train_seconds: None,
+            controller_ms: None,
+            created_at: now(),
+            finished_at: None,
+        }
+    }
+}
+
+/// The seed of candidate `k`'s RNG: a function of the run seed and k only.
+pub fn candidate_seed(run_seed: u64, k: usize) -> u64 {
+    let mut r = Rng::new(run_seed ^ 0xA1FA_0000_0000_0000);
+    let base = r.next_u64();
+    Rng::new(base.wrapping_add((k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))).next_u64()
+}

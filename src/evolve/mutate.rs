@@ -1,0 +1,550 @@
+//! Mutation (paper §5, appendix B.3): block duplication and deletion, and four ways of rewriting
+//! a subgraph inside a block — property-guided synthesis (`alpha`), random replacement, and the
+//! Primer and AutoML-Zero single-op edits — in one framework so strategies compare fairly.
+//! The rewritten block definition is shared by every call of the block: the mutation applies to
+//! every block of the same type (ALGORITHMS.md; the authors' code applies it to a random subset).
+
+use super::source::{Run, compile, fingerprint, op_names, ops_text, replace_stages, runs_of, with_block, for_each_chain};
+use crate::check::Checked;
+use crate::ir::NodeKind;
+use crate::ops::mixing::{Level, Mixing};
+use crate::program::Program;
+use crate::props::{Chain, ChainOp, Target};
+use crate::rng::Rng;
+use crate::shape::Shape;
+use crate::synth::fill::op_stage;
+use crate::synth::{Mode, SynthConfig, members, representatives, synthesize};
+use crate::syntax::ast::{File, Stage};
+use crate::syntax::print::print_stage;
+use crate::syntax::print_file;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// αNAS: infer the subgraph's properties, mutate them, synthesize a replacement.
+    Alpha,
+    /// Replace the subgraph by random ops of random length (1 + geometric), shape kept.
+    RandomSubgraph,
+    /// Primer: insert, delete or swap one op, or change one op's settings.
+    Primer,
+    /// AutoML-Zero: Primer's edits plus randomising a whole chain of ops.
+    AutomlZero,
+}
+
+impl Strategy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Alpha => "alpha",
+            Strategy::RandomSubgraph => "random-subgraph",
+            Strategy::Primer => "primer",
+            Strategy::AutomlZero => "automl-zero",
+        }
+    }
+}
+
+/// Mutation probabilities, with the paper's CIFAR defaults (the authors' config where the
+/// paper is silent).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MutationConfig {
+    /// Duplicate a random block call (paper code: 0.2).
+    pub p_duplicate: f64,
+    /// Delete a random block call (paper code: 0.2).
+    pub p_delete: f64,
+    /// Keep growing the chosen subgraph by a neighbouring op (paper code: 0.75).
+    pub p_grow: f64,
+    /// The subgraph holds at most this fraction of the block's ops (paper code: 0.8).
+    pub max_fraction: f64,
+    /// Grow the depth change by one (up to `depth_delta_max`) with this probability (0.5).
+    pub p_depth: f64,
+    pub depth_delta_max: u32,
+    /// Drop each mixing pairing with this probability (0.5).
+    pub p_mixing: f64,
+    /// Drop the shape requirement. The authors' config uses 0 (ALGORITHMS.md says 0.5): nasc
+    /// blocks declare their output type, so a fill of another shape could never check.
+    pub p_shape: f64,
+    /// `random-subgraph`: keep adding ops with this probability (expected length 1 + p/(1−p)).
+    pub p_random_grow: f64,
+    /// Mutation attempts per candidate before it is recorded as failed (paper code: 1 retry).
+    pub attempts: usize,
+}
+
+impl Default for MutationConfig {
+    fn default() -> MutationConfig {
+        MutationConfig {
+            p_duplicate: 0.2,
+            p_delete: 0.2,
+            p_grow: 0.75,
+            max_fraction: 0.8,
+            p_depth: 0.5,
+            depth_delta_max: 2,
+            p_mixing: 0.5,
+            p_shape: 0.0,
+            p_random_grow: 0.5,
+            attempts: 2,
+        }
+    }
+}
+
+/// A child architecture.
+#[derive(Clone, Debug)]
+pub struct Mutation {
+    pub text: String,
+    pub fingerprint: String,
+    /// In words, e.g. `ConvBnRelu: depth 2→3, dropped C→features; conv·batch_norm·relu → …`.
+    pub description: String,
+    /// What was inferred, asked for and found (JSON, stored with the candidate).
+    pub properties: serde_json::Value,
+}
+
+/// An edit of the parent's AST, before it is checked.
+struct Edit {
+    file: File,
+    description: String,
+    properties: serde_json::Value,
+    verify: Option<Verify>,
+}
+
+/// Where a synthesized fill landed and what it had to satisfy, to re-check from the child's source.
+struct Verify {
+    block: String,
+    chain: usize,
+    start: usize,
+    len: usize,
+    input: Shape,
+    target: Target,
+}
+
+/// Mutate a parent (checked clean). `Err` says why every attempt failed (synthesis failure,
+/// a child that does not check, or an unchanged architecture): recorded, not trained.
+pub fn mutate(parent: &str, strategy: Strategy, cfg: &MutationConfig, rng: &mut Rng) -> Result<Mutation, String> {
+    let (prog, checked) = compile(parent);
+    let file = prog.root_ast().cloned().ok_or("the parent has no source")?;
+    let parent_fp = fingerprint(&file);
+    let mut why = Vec::new();
+    for _ in 0..cfg.attempts.max(1) {
+        let edit = match pick_edit(&prog, &checked, &file, strategy, cfg, rng) {
+            Ok(e) => e,
+            Err(e) => {
+                why.push(e);
+                continue;
+            }
+        };
+        match finish(edit, &parent_fp) {
+            Ok(m) => return Ok(m),
+            Err(e) => why.push(e),
+        }
+    }
+    Err(why.join("; "))
+}
+
+fn pick_edit(prog: &Program, checked: &Checked, file: &File, strategy: Strategy, cfg: &MutationConfig, rng: &mut Rng) -> Result<Edit, String> {
+    let u = rng.unit();
+    if u < cfg.p_duplicate {
+        return block_call_edit(file, prog, true, rng);
+    }
+    if u < cfg.p_duplicate + cfg.p_delete {
+        return block_call_edit(file, prog, false, rng);
+    }
+    let units = mutable_units(prog, checked);
+    if units.is_empty() {
+        return Err("no block has a chain of ops to mutate".into());
+    }
+    let (block, runs) = &units[rng.below(units.len())];
+    let run = &runs[rng.below(runs.len())];
+    let block_ops = block_op_count(checked, block);
+    match strategy {
+        Strategy::Alpha => alpha_edit(file, run, block_ops, cfg, rng),
+        Strategy::RandomSubgraph => random_edit(file, run, block_ops, cfg, rng),
+        Strategy::Primer => primer_edit(file, run, false, rng),
+        Strategy::AutomlZero => primer_edit(file, run, true, rng),
+    }
+}
+
+/// Check the edited program and describe it; a child equal to its parent is no child.
+fn finish(edit: Edit, parent_fp: &str) -> Result<Mutation, String> {
+    let text = print_file(&edit.file);
+    let (prog, checked) = compile(&text);
+    if let Some(d) = checked.diagnostics.iter().find(|d| d.is_error()) {
+        return Err(format!("{}: the child does not check: {} [{}]", edit.description, d.message, d.code));
+    }
+    let fp = fingerprint(&edit.file);
+    if fp == parent_fp {
+        return Err(format!("{}: unchanged architecture", edit.description));
+    }
+    let mut properties = edit.properties;
+    if let Some(v) = &edit.verify {
+        let ok = verify(&prog, &checked, v);
+        properties["verified"] = json!(ok);
+        if !ok {
+            return Err(format!("{}: internal error: the fill does not satisfy its target in the child", edit.description));
+        }
+    }
+    Ok(Mutation { text, fingerprint: fp, description: edit.description, properties })
+}
+
+/// Re-infer the fill's properties from the child's own checked graph.
+fn verify(prog: &Program, checked: &Checked, v: &Verify) -> bool {
+    if v.len == 0 {
+        return v.target.satisfied(&Chain::identity(&v.input));
+    }
+    runs_of(prog, checked, &v.block)
+        .iter()
+        .filter(|r| r.chain == v.chain && r.start <= v.start && v.start + v.len <= r.start + r.ops.len())
+        .any(|r| {
+            let k = v.start - r.start;
+            Chain::of(r.shape_after(k), &r.ops[k..k + v.len]).is_some_and(|c| v.target.satisfied(&c))
+        })
+}
+
+/// The blocks whose bodies mutations rewrite, each with its runs of ops: the blocks the model
+/// calls; the model itself when it calls none (the paper keeps stems and heads fixed).
+pub fn mutable_units(prog: &Program, checked: &Checked) -> Vec<(String, Vec<Run>)> {
+    let mut units: Vec<(String, Vec<Run>)> = super::source::reachable_blocks(prog)
+        .into_iter()
+        .map(|b| {
+            let runs = runs_of(prog, checked, &b);
+            (b, runs)
+        })
+        .filter(|(_, r)| !r.is_empty())
+        .collect();
+    if units.is_empty() {
+        for m in prog.models() {
+            let runs = runs_of(prog, checked, &m.def.name.name);
+            if !runs.is_empty() {
+                units.push((m.def.name.name.clone(), runs));
+            }
+        }
+    }
+    units
+}
+
+fn block_op_count(checked: &Checked, block: &str) -> usize {
+    checked.graph(block).map_or(1, |g| g.nodes.iter().filter(|n| n.scope == 0 && matches!(n.kind, NodeKind::Op { .. })).count())
+}
+
+/// A connected sub-run `[a, b)` of a run of `n` ops: start at a random op, then add a neighbour
+/// with probability `p_grow`, up to `max(1, ⌈max_fraction · block ops⌉)` ops (paper code).
+fn pick_subrun(n: usize, block_ops: usize, cfg: &MutationConfig, rng: &mut Rng) -> (usize, usize) {
+    let max_len = ((cfg.max_fraction * block_ops as f64).ceil() as usize).max(1);
+    let a = rng.below(n);
+    let (mut a, mut b) = (a, a + 1);
+    while b - a < max_len && rng.unit() < cfg.p_grow {
+        match (a > 0, b < n) {
+            (true, true) if rng.below(2) == 0 => a -= 1,
+            (_, true) => b += 1,
+            (true, false) => a -= 1,
+            (false, false) => break,
+        }
+    }
+    (a, b)
+}
+
+fn alpha_edit(file: &File, run: &Run, block_ops: usize, cfg: &MutationConfig, rng: &mut Rng) -> Result<Edit, String> {
+    let (a, b) = pick_subrun(run.ops.len(), block_ops, cfg, rng);
+    let (input, output, ops) = (run.shape_after(a), run.shape_after(b), &run.ops[a..b]);
+    let orig = Chain::of(input, ops).ok_or_else(|| format!("{}: the subgraph's properties cannot be inferred", run.block))?;
+    let (target, changes) = mutate_properties(&orig, output, cfg, rng);
+    let synth = SynthConfig { seed: rng.next_u64(), original_len: Some(ops.len()), ..SynthConfig::default() };
+    let fill = synthesize(&target, &synth).map_err(|e| format!("{}: {}: synthesis failed: {e}", run.block, changes))?;
+    let description = format!("{}: {changes}; {} → {}", run.block, op_names(ops), op_names(&fill.ops));
+    let properties = json!({
+        "block": run.block,
+        "subgraph": ops_text(ops),
+        "inferred": chain_json(&orig),
+        "target": target_json(&target),
+        "fill": ops_text(&fill.ops),
+        "fill_properties": chain_json(&fill.chain),
+    });
+    let verify = Verify { block: run.block.clone(), chain: run.chain, start: run.start + a, len: fill.ops.len(), input: input.clone(), target };
+    let file = splice(file, run, a, b, &fill.ops);
+    Ok(Edit { file, description, properties, verify: Some(verify) })
+}
+
+/// The mutated target (paper §5): depth kept or moved by up to ±2, each mixing pairing dropped
+/// with `p_mixing`, the shape requirement dropped with `p_shape`. Returns it with a description.
+pub fn mutate_properties(orig: &Chain, output: &Shape, cfg: &MutationConfig, rng: &mut Rng) -> (Target, String) {
+    let d0 = orig.depth.value();
+    let mut delta = 0;
+    while delta < cfg.depth_delta_max && rng.unit() < cfg.p_depth {
+        delta += 1;
+    }
+    let d1 = if rng.below(2) == 0 { d0 + delta } else { d0.saturating_sub(delta) };
+    let mut mixing = orig.mixing.clone();
+    let mut dropped = Vec::new();
+    for i in 0..mixing.rows {
+        for j in 0..mixing.cols {
+            if mixing.get(i, j) != Level::X && rng.unit() < cfg.p_mixing {
+                mixing.set(i, j, Level::X);
+                dropped.push(format!("{}→{}", dim_name(&orig.input, i), dim_name(output, j)));
+            }
+        }
+    }
+    let keep_shape = rng.unit() >= cfg.p_shape;
+    let mut words = vec![if d1 == d0 { format!("depth {d0} kept") } else { format!("depth {d0}→{d1}") }];
+    words.push(if dropped.is_empty() { "mixing kept".into() } else { format!("dropped {}", dropped.join(", ")) });
+    if !keep_shape {
+        words.push("dropped the shape".into());
+    }
+    let any_mixing = (0..mixing.rows).any(|i| (0..mixing.cols).any(|j| mixing.get(i, j) != Level::X));
+    let target = Target {
+        shape: keep_shape.then(|| output.clone()),
+        depth_min: (d1 > 0).then_some(d1),
+        mixing: any_mixing.then_some(mixing),
+        ..Target::shape_only(&orig.input, output)
+    };
+    (target, words.join(", "))
+}
+
+fn dim_name(s: &Shape, i: usize) -> String {
+    s.0.get(i).map_or_else(|| format!("#{i}"), |d| d.to_string())
+}
+
+fn random_edit(file: &File, run: &Run, block_ops: usize, cfg: &MutationConfig, rng: &mut Rng) -> Result<Edit, String> {
+    let (a, b) = pick_subrun(run.ops.len(), block_ops, cfg, rng);
+    let mut len = 1;
+    while len < 8 && rng.unit() < cfg.p_random_grow {
+        len += 1;
+    }
+    let ops = random_chain(run.shape_after(a), run.shape_after(b), len, rng)?;
+    let description = format!("{}: random {} ops; {} → {}", run.block, len, op_names(&run.ops[a..b]), op_names(&ops));
+    let properties = json!({ "block": run.block, "subgraph": ops_text(&run.ops[a..b]), "replacement": ops_text(&ops) });
+    Ok(Edit { file: splice(file, run, a, b, &ops), description, properties, verify: None })
+}
+
+/// Primer's single-op edits; AutoML-Zero adds randomising the whole run.
+fn primer_edit(file: &File, run: &Run, automl_zero: bool, rng: &mut Rng) -> Result<Edit, String> {
+    let n = run.ops.len();
+    let kinds = if automl_zero { 5 } else { 4 };
+    let mut ops = run.ops.clone();
+    let what = match rng.below(kinds) {
+        0 => {
+            let p = rng.below(n + 1);
+            let op = random_op(run.shape_after(p), run.shape_after(p), rng).ok_or("no op applies")?;
+            ops.insert(p, op);
+            format!("inserted an op at {p}")
+        }
+        1 => {
+            let p = rng.below(n);
+            ops.remove(p);
+            format!("deleted op {p}")
+        }
+        2 if n >= 2 => {
+            let p = rng.below(n - 1);
+            ops.swap(p, p + 1);
+            format!("swapped ops {p} and {}", p + 1)
+        }
+        2 => return Err(format!("{}: nothing to swap", run.block)),
+        3 => {
+            let p = rng.below(n);
+            let alts = same_kind_members(&ops[p], run.shape_after(p));
+            if alts.is_empty() {
+                return Err(format!("{}: `{}` has no other setting", run.block, op_names(&ops[p..p + 1])));
+            }
+            ops[p] = alts[rng.below(alts.len())].clone();
+            format!("changed op {p}")
+        }
+        _ => {
+            ops = random_chain(run.input(), run.shape_after(n), n, rng)?;
+            "randomised the chain".to_string()
+        }
+    };
+    let description = format!("{}: {what}; {} → {}", run.block, op_names(&run.ops), op_names(&ops));
+    let properties = json!({ "block": run.block, "edit": what, "before": ops_text(&run.ops), "after": ops_text(&ops) });
+    Ok(Edit { file: splice(file, run, 0, n, &ops), description, properties, verify: None })
+}
+
+/// Other settings of the same op (kernel, dilation, groups, features, activation stays).
+fn same_kind_members(op: &ChainOp, at: &Shape) -> Vec<ChainOp> {
+    let t = Target::shape_only(at, at);
+    let mut out: Vec<ChainOp> = Vec::new();
+    for rep in representatives(at, &t) {
+        for m in members(&rep, at, &t) {
+            if m.op == op.op && m != *op && !out.contains(&m) {
+                out.push(m);
+            }
+        }
+    }
+    out
+}
+
+/// A random op of the synthesis space applicable at `cur`, with channel counts aimed at `want`.
+fn random_op(cur: &Shape, want: &Shape, rng: &mut Rng) -> Option<ChainOp> {
+    let t = Target::shape_only(cur, want);
+    let reps = representatives(cur, &t);
+    if reps.is_empty() {
+        return None;
+    }
+    let rep = &reps[rng.below(reps.len())];
+    let ms = members(rep, cur, &t);
+    (!ms.is_empty()).then(|| ms[rng.below(ms.len())].clone())
+}
+
+/// `n` random ops from `input`, completed greedily to `output`'s shape when they miss it.
+fn random_chain(input: &Shape, output: &Shape, n: usize, rng: &mut Rng) -> Result<Vec<ChainOp>, String> {
+    let mut chain = Chain::identity(input);
+    let mut ops = Vec::new();
+    for _ in 0..n {
+        let Some(op) = random_op(&chain.shape, output, rng) else { break };
+        if let Some(next) = chain.then(&op) {
+            chain = next;
+            ops.push(op);
+        }
+    }
+    if chain.shape != *output {
+        let t = Target::shape_only(&chain.shape, output);
+        let cfg = SynthConfig { mode: Mode::Greedy, seed: rng.next_u64(), ..SynthConfig::default() };
+        let fill = synthesize(&t, &cfg).map_err(|e| format!("a random chain cannot reach {output}: {e}"))?;
+        ops.extend(fill.ops);
+    }
+    Ok(ops)
+}
+
+/// The file with ops `a..b` of `run` replaced by `new`.
+fn splice(file: &File, run: &Run, a: usize, b: usize, new: &[ChainOp]) -> File {
+    let mut file = file.clone();
+    let span = crate::diag::Span::default();
+    let stages = new.iter().map(|o| op_stage(o, span)).collect();
+    replace_stages(&mut file, &run.block, run.chain, run.start + a, b - a, stages);
+    file
+}
+
+/// Duplicate (a copy right after it) or delete a random block call of the model.
+fn block_call_edit(file: &File, prog: &Program, duplicate: bool, rng: &mut Rng) -> Result<Edit, String> {
+    let calls = block_calls(file, prog);
+    if calls.is_empty() || (!duplicate && calls.len() < 2) {
+        let what = if duplicate { "duplicate" } else { "delete" };
+        return Err(format!("no block call to {what}"));
+    }
+    let (model, chain, index, text) = calls[rng.below(calls.len())].clone();
+    let mut file = file.clone();
+    with_block(&mut file, &model, |def| {
+        let mut k = 0;
+        for_each_chain(&mut def.body, &mut |stages| {
+            if k == chain {
+                if duplicate {
+                    let copy = stages[index].clone();
+                    stages.insert(index + 1, copy);
+                } else {
+                    stages.remove(index);
+                }
+            }
+            k += 1;
+        });
+    });
+    let description = if duplicate { format!("duplicated {text}") } else { format!("deleted {text}") };
+    let properties = json!({ "block_call": text, "edit": if duplicate { "duplicate" } else { "delete" } });
+    Ok(Edit { file, description, properties, verify: None })
+}
+
+/// (model, chain, stage index, printed stage) of every block call in the models' pipe chains.
+fn block_calls(file: &File, prog: &Program) -> Vec<(String, usize, usize, String)> {
+    let mut out = Vec::new();
+    let mut file = file.clone();
+    for m in prog.models() {
+        let model = m.def.name.name.clone();
+        with_block(&mut file, &model, |def| {
+            let mut k = 0;
+            for_each_chain(&mut def.body, &mut |stages| {
+                for (i, s) in stages.iter().enumerate() {
+                    if let Stage::Call { callee, .. } = s {
+                        if prog.block(&callee.name).is_some_and(|b| !b.def.is_model) {
+                            out.push((model.clone(), k, i, print_stage(s)));
+                        }
+                    }
+                }
+                k += 1;
+            });
+        });
+    }
+    out
+}
+
+fn chain_json(c: &Chain) -> serde_json::Value {
+    json!({
+        "input": c.input.to_string(),
+        "shape": c.shape.to_string(),
+        "depth": c.depth.value(),
+        "mixing": c.mixing.rows_as_strings(),
+    })
+}
+
+fn target_json(t: &Target) -> serde_json::Value {
+    json!({
+        "shape": t.shape.as_ref().map(|s| s.to_string()),
+        "depth_at_least": t.depth_min,
+        "mixing_at_least": t.mixing.as_ref().map(Mixing::rows_as_strings),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED: &str = include_str!("../../examples/cnn_digits.nas");
+
+    fn flat_seed() -> String {
+        let prog = Program::from_source_in("examples/cnn_digits.nas", SEED, Some(std::path::Path::new("examples")));
+        print_file(&super::super::source::flatten(&prog).unwrap())
+    }
+
+    #[test]
+    fn flattened_seed_checks_alone() {
+        let text = flat_seed();
+        assert!(!text.contains("use std"), "{text}");
+        let (_, checked) = compile(&text);
+        assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    }
+
+    #[test]
+    fn runs_are_found_with_shapes() {
+        let (prog, checked) = compile(&flat_seed());
+        let units = mutable_units(&prog, &checked);
+        assert_eq!(units.len(), 1, "{units:?}");
+        let (block, runs) = &units[0];
+        assert_eq!(block, "ConvBnRelu");
+        assert_eq!(runs.len(), 1);
+        assert_eq!(op_names(&runs[0].ops), "conv·batch_norm·relu");
+        assert_eq!(runs[0].input().to_string(), "[B, H, W, C]");
+        assert_eq!(runs[0].shape_after(3).to_string(), "[B, H, W, features]");
+    }
+
+    #[test]
+    fn every_strategy_makes_checked_children_deterministically() {
+        let parent = flat_seed();
+        for strategy in [Strategy::Alpha, Strategy::RandomSubgraph, Strategy::Primer, Strategy::AutomlZero] {
+            let mut made = 0;
+            for seed in 0..12 {
+                let cfg = MutationConfig::default();
+                let a = mutate(&parent, strategy, &cfg, &mut Rng::new(seed));
+                let b = mutate(&parent, strategy, &cfg, &mut Rng::new(seed));
+                assert_eq!(a.as_ref().map(|m| &m.text), b.as_ref().map(|m| &m.text));
+                if let Ok(m) = a {
+                    made += 1;
+                    let (_, checked) = compile(&m.text);
+                    assert!(!checked.has_errors(), "{}: {}", m.description, m.text);
+                    assert_ne!(m.text, parent);
+                    if strategy == Strategy::Alpha && m.properties.get("fill").is_some() {
+                        assert_eq!(m.properties["verified"], json!(true), "{}", m.description);
+                    }
+                }
+            }
+            assert!(made >= 6, "{strategy:?}: only {made} of 12 mutations succeeded");
+        }
+    }
+
+    #[test]
+    fn property_mutation_only_relaxes_with_zero_probabilities() {
+        let input = Shape(vec![crate::shape::Dim::sym("B"), crate::shape::Dim::int(8)]);
+        use crate::ops::{AttrValue, Attrs};
+        let dense8 = ChainOp { op: crate::ops::OpKind::Dense, attrs: Attrs(vec![("features", AttrValue::Int(crate::shape::Dim::int(8))), ("bias", AttrValue::Bool(true))]) };
+        let relu = ChainOp { op: crate::ops::OpKind::Relu, attrs: Default::default() };
+        let orig = Chain::of(&input, &[dense8, relu]).unwrap();
+        let cfg = MutationConfig { p_depth: 0.0, p_mixing: 0.0, ..MutationConfig::default() };
+        let (t, words) = mutate_properties(&orig, &input, &cfg, &mut Rng::new(1));
+        assert_eq!(words, "depth 1 kept, mixing kept");
+        assert_eq!(t.depth_min, Some(1));
+        assert!(t.satisfied(&orig));
+    }
+}

@@ -1,0 +1,201 @@
+//! What a run shows: sizes of candidates, the Pareto front (accuracy vs params) as a table, an
+//! SVG plot and `.nas` files, the status summary, hypervolume, and CSV/JSON exports.
+
+use super::select::{front, hypervolume};
+use super::store::{Record, Status};
+use super::{Evolution, source};
+use crate::check::select_model;
+use plotters::prelude::*;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Parameters and MACs (batch 1) of a candidate's model, from the report.
+pub fn size(text: &str) -> Result<(i64, i64), String> {
+    let (prog, checked) = source::compile(text);
+    let entry = select_model(&prog, None).map_err(|d| d.message)?;
+    let g = checked.graph(&entry.def.name.name).ok_or("no model graph")?;
+    let r = crate::report::report(&prog, g);
+    let batch_one = |s: &str| (Some(s) == g.batch_symbol.as_deref()).then(crate::shape::Dim::one);
+    let macs = r.macs.0.substitute(&batch_one).ok().and_then(|d| d.as_int());
+    match (r.params.as_int(), macs) {
+        (Some(p), Some(m)) => Ok((p, m)),
+        _ => Err("the candidate's size is not a number (symbolic input shape)".into()),
+    }
+}
+
+/// Evaluated candidates, each architecture once (reuses dropped).
+pub fn evaluated(records: &[Record]) -> Vec<&Record> {
+    records.iter().filter(|r| r.status == Status::Done && r.accuracy.is_some() && r.params.is_some()).collect()
+}
+
+/// The accuracy-vs-params Pareto front, cheapest first.
+pub fn pareto(records: &[Record]) -> Vec<&Record> {
+    let ev = evaluated(records);
+    let pts: Vec<(f64, f64)> = ev.iter().map(|r| (-(r.params.unwrap_or(0) as f64), r.accuracy.unwrap_or(0.0))).collect();
+    let mut f: Vec<&Record> = front(&pts).into_iter().map(|i| ev[i]).collect();
+    f.sort_by_key(|r| r.params);
+    f
+}
+
+/// Hypervolume of the run's accuracy-vs-params points, params relative to the seed's, capped at 2×.
+pub fn run_hypervolume(records: &[Record]) -> Option<f64> {
+    let seed_params = records.first()?.params? as f64;
+    let pts: Vec<(f64, f64)> = evaluated(records).iter().map(|r| (r.accuracy.unwrap_or(0.0), r.params.unwrap_or(0) as f64)).collect();
+    Some(hypervolume(&pts, seed_params, 2.0))
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or("-".into(), |a| format!("{:.2} %", a * 100.0))
+}
+
+fn thousands(n: i64) -> String {
+    let s = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// The front as a text table.
+pub fn front_table(records: &[Record]) -> String {
+    let mut s = format!("{:>5}  {:>9}  {:>11}  {:>14}  mutation\n", "id", "accuracy", "params", "MACs");
+    for r in pareto(records) {
+        let _ = writeln!(
+            s,
+            "{:>5}  {:>9}  {:>11}  {:>14}  {}",
+            r.id,
+            pct(r.accuracy),
+            thousands(r.params.unwrap_or(0)),
+            thousands(r.macs.unwrap_or(0)),
+            r.mutation
+        );
+    }
+    s
+}
+
+/// Counts by status, best accuracy, front size, controller overhead.
+pub fn status_text(ev: &Evolution) -> String {
+    let rs = ev.records();
+    let st = &ev.settings;
+    let count = |s: Status| rs.iter().filter(|r| r.status == s).count();
+    let mut s = String::new();
+    let _ = writeln!(s, "seed file   {}", st.file);
+    let _ = writeln!(s, "data        {}   strategy {}   seed {}   window {}", st.data, st.strategy.name(), st.seed, st.window);
+    let _ = writeln!(
+        s,
+        "candidates  {} of {} created: {} trained, {} reused, {} failed, {} not trained (mutation failed), {} pending{}",
+        rs.len(),
+        st.trials,
+        count(Status::Done),
+        count(Status::Reused),
+        count(Status::Failed),
+        count(Status::Skipped),
+        count(Status::Pending),
+        if ev.complete() { " — complete" } else { " — resume with `nasc evolve --resume`" }
+    );
+    if let Some(best) = evaluated(rs).into_iter().max_by(|a, b| a.accuracy.unwrap_or(0.0).total_cmp(&b.accuracy.unwrap_or(0.0))) {
+        let _ = writeln!(s, "best        #{} {} with {} params", best.id, pct(best.accuracy), thousands(best.params.unwrap_or(0)));
+    }
+    if let Some(hv) = run_hypervolume(rs) {
+        let _ = writeln!(s, "hypervolume {hv:.4} (accuracy × params relative to the seed, capped at 2×)");
+    }
+    let mut ms: Vec<f64> = rs.iter().skip(1).filter_map(|r| r.controller_ms).collect();
+    if !ms.is_empty() {
+        ms.sort_by(f64::total_cmp);
+        let _ = writeln!(s, "controller  median {:.2} ms, max {:.2} ms per candidate (select + mutate + synthesize + check)", ms[ms.len() / 2], ms[ms.len() - 1]);
+    }
+    let _ = write!(s, "\nPareto front (accuracy vs params):\n{}", front_table(rs));
+    s
+}
+
+/// Every candidate as CSV (the source and properties left out; see `--export json`).
+pub fn csv(records: &[Record]) -> String {
+    let mut s = String::from("id,parent,strategy,status,accuracy,params,macs,throughput,train_seconds,controller_ms,fingerprint,reused_from,mutation,error\n");
+    let q = |x: &str| format!("\"{}\"", x.replace('"', "\"\""));
+    let o = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
+    let oi = |x: Option<i64>| x.map_or(String::new(), |v| v.to_string());
+    for r in records {
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            r.id,
+            oi(r.parent),
+            r.strategy,
+            r.status.as_str(),
+            o(r.accuracy),
+            oi(r.params),
+            oi(r.macs),
+            o(r.throughput),
+            o(r.train_seconds),
+            o(r.controller_ms),
+            r.fingerprint,
+            oi(r.reused_from),
+            q(&r.mutation),
+            q(r.error.as_deref().unwrap_or(""))
+        );
+    }
+    s
+}
+
+pub fn json(ev: &Evolution) -> serde_json::Value {
+    serde_json::json!({ "settings": ev.settings, "candidates": ev.records() })
+}
+
+/// Write `pareto.svg` and one `.nas` file per front candidate into `dir`.
+pub fn write_outputs(records: &[Record], dir: &Path) -> Result<Vec<std::path::PathBuf>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    let mut written = Vec::new();
+    for r in pareto(records) {
+        let p = dir.join(format!("candidate_{:04}.nas", r.id));
+        let header = format!(
+            "// nasc evolve candidate #{}: test accuracy {}, {} params, {} MACs\n// {}\n",
+            r.id,
+            pct(r.accuracy),
+            thousands(r.params.unwrap_or(0)),
+            thousands(r.macs.unwrap_or(0)),
+            r.mutation
+        );
+        std::fs::write(&p, header + &r.source).map_err(|e| format!("cannot write `{}`: {e}", p.display()))?;
+        written.push(p);
+    }
+    let svg = dir.join("pareto.svg");
+    plot(records, &svg).map_err(|e| format!("cannot draw `{}`: {e}", svg.display()))?;
+    written.push(svg);
+    Ok(written)
+}
+
+fn plot(records: &[Record], path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let ev = evaluated(records);
+    let pts: Vec<(f64, f64)> = ev.iter().map(|r| (r.params.unwrap_or(0) as f64 / 1e3, r.accuracy.unwrap_or(0.0) * 100.0)).collect();
+    let front_pts: Vec<(f64, f64)> = pareto(records).iter().map(|r| (r.params.unwrap_or(0) as f64 / 1e3, r.accuracy.unwrap_or(0.0) * 100.0)).collect();
+    let (xmax, ymin) = pts.iter().fold((1.0f64, 100.0f64), |(x, y), p| (x.max(p.0), y.min(p.1)));
+    let root = SVGBackend::new(path, (800, 560)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("nasc evolve: test accuracy vs parameters", ("sans-serif", 20))
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..xmax * 1.08, (ymin - 2.0).max(0.0)..100.0)?;
+    chart.configure_mesh().x_desc("parameters (thousands)").y_desc("test accuracy (%)").draw()?;
+    chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, RGBColor(150, 150, 150).filled())))?.label("candidate");
+    chart.draw_series(LineSeries::new(front_pts.iter().copied(), RED.stroke_width(2)))?;
+    chart
+        .draw_series(front_pts.iter().map(|&p| Circle::new(p, 5, RED.filled())))?
+        .label("Pareto front")
+        .legend(|(x, y)| Circle::new((x, y), 5, RED.filled()));
+    if let Some(seed) = records.first().filter(|r| r.status == Status::Done) {
+        let p = (seed.params.unwrap_or(0) as f64 / 1e3, seed.accuracy.unwrap_or(0.0) * 100.0);
+        chart
+            .draw_series(std::iter::once(TriangleMarker::new(p, 7, BLUE.filled())))?
+            .label("seed")
+            .legend(|(x, y)| TriangleMarker::new((x, y), 5, BLUE.filled()));
+    }
+    chart.configure_series_labels().border_style(BLACK).background_style(WHITE.mix(0.9)).position(SeriesLabelPosition::LowerRight).draw()?;
+    root.present()?;
+    Ok(())
+}

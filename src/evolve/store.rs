@@ -1,0 +1,309 @@
+//! The run's store: an SQLite database (WAL journal) holding the run's settings and every
+//! candidate. A candidate is written in one transaction when it is created (before training)
+//! and updated in another when its training ends, so a killed run loses at most the trainings
+//! in flight, which `--resume` redoes.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Created; its training has not finished.
+    Pending,
+    /// Trained and evaluated.
+    Done,
+    /// Training failed (divergence, error, crash): recorded, the run goes on.
+    Failed,
+    /// The mutation failed or changed nothing: recorded, not trained.
+    Skipped,
+    /// Same fingerprint as an earlier candidate: its metrics are reused.
+    Reused,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Done => "done",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+            Status::Reused => "reused",
+        }
+    }
+    fn parse(s: &str) -> Status {
+        match s {
+            "done" => Status::Done,
+            "failed" => Status::Failed,
+            "skipped" => Status::Skipped,
+            "reused" => Status::Reused,
+            _ => Status::Pending,
+        }
+    }
+    /// Has metrics a parent can be selected on.
+    pub fn evaluated(self) -> bool {
+        matches!(self, Status::Done | Status::Reused)
+    }
+}
+
+/// One candidate. Fields marked *timing* depend on the machine and load, not on the seed.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Record {
+    pub id: i64,
+    pub parent: Option<i64>,
+    pub strategy: String,
+    pub mutation: String,
+    pub source: String,
+    pub fingerprint: String,
+    /// JSON: inferred, mutated and synthesized properties.
+    pub properties: String,
+    pub status: Status,
+    pub accuracy: Option<f64>,
+    pub params: Option<i64>,
+    pub macs: Option<i64>,
+    /// Per-epoch test accuracy and training loss (JSON).
+    pub curve: Option<String>,
+    pub reused_from: Option<i64>,
+    pub error: Option<String>,
+    pub seed: i64,
+    /// Timing: median training images/s.
+    pub throughput: Option<f64>,
+    /// Timing: training seconds.
+    pub train_seconds: Option<f64>,
+    /// Timing: select + mutate + synthesize + store, in ms.
+    pub controller_ms: Option<f64>,
+    /// Timing: UNIX seconds.
+    pub created_at: f64,
+    pub finished_at: Option<f64>,
+}
+
+/// What training reports for a candidate.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct Outcome {
+    pub accuracy: f64,
+    pub curve: String,
+    pub throughput: f64,
+    pub train_seconds: f64,
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS run (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS candidates (
+    id INTEGER PRIMARY KEY,
+    parent INTEGER,
+    strategy TEXT NOT NULL,
+    mutation TEXT NOT NULL,
+    source TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    properties TEXT NOT NULL,
+    status TEXT NOT NULL,
+    accuracy REAL,
+    params INTEGER,
+    macs INTEGER,
+    curve TEXT,
+    reused_from INTEGER,
+    error TEXT,
+    seed INTEGER NOT NULL,
+    throughput REAL,
+    train_seconds REAL,
+    controller_ms REAL,
+    created_at REAL NOT NULL,
+    finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS candidates_fingerprint ON candidates(fingerprint);
+";
+
+fn err(e: rusqlite::Error) -> String {
+    format!("store: {e}")
+}
+
+pub fn now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Store {
+    /// Create a new store; an existing file is an error (use `--resume`).
+    pub fn create(path: &Path, settings_json: &str) -> Result<Store, String> {
+        if path.exists() {
+            return Err(format!("`{}` already exists: continue it with `nasc evolve --resume {0}`, or choose another `--store`", path.display()));
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+        }
+        let s = Store::connect(path)?;
+        s.conn.execute("INSERT INTO run (key, value) VALUES ('settings', ?1)", params![settings_json]).map_err(err)?;
+        Ok(s)
+    }
+
+    /// Open an existing store.
+    pub fn open(path: &Path) -> Result<Store, String> {
+        if !path.exists() {
+            return Err(format!("no store at `{}`", path.display()));
+        }
+        let s = Store::connect(path)?;
+        s.settings_json()?;
+        Ok(s)
+    }
+
+    fn connect(path: &Path) -> Result<Store, String> {
+        let conn = Connection::open(path).map_err(|e| format!("cannot open the store `{}`: {e}", path.display()))?;
+        let not_store = |e: rusqlite::Error| format!("`{}` is not a nasc store: {e}", path.display());
+        // WAL with synchronous=NORMAL: a committed transaction survives the process being killed.
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(not_store)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(not_store)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(not_store)?;
+        conn.execute_batch(SCHEMA).map_err(not_store)?;
+        Ok(Store { conn })
+    }
+
+    pub fn settings_json(&self) -> Result<String, String> {
+        self.conn
+            .query_row("SELECT value FROM run WHERE key = 'settings'", [], |r| r.get(0))
+            .optional()
+            .map_err(err)?
+            .ok_or_else(|| "this database has no nasc run settings".to_string())
+    }
+
+    /// Insert a new candidate (one transaction).
+    pub fn insert(&mut self, r: &Record) -> Result<(), String> {
+        let tx = self.conn.transaction().map_err(err)?;
+        tx.execute(
+            "INSERT INTO candidates (id, parent, strategy, mutation, source, fingerprint, properties, status, accuracy,
+             params, macs, curve, reused_from, error, seed, throughput, train_seconds, controller_ms, created_at, finished_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+            params![
+                r.id, r.parent, r.strategy, r.mutation, r.source, r.fingerprint, r.properties, r.status.as_str(), r.accuracy,
+                r.params, r.macs, r.curve, r.reused_from, r.error, r.seed, r.throughput, r.train_seconds, r.controller_ms,
+                r.created_at, r.finished_at
+            ],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// Record the end of a candidate's training (one transaction).
+    pub fn finish(&mut self, id: i64, result: &Result<Outcome, String>) -> Result<(), String> {
+        let tx = self.conn.transaction().map_err(err)?;
+        match result {
+            Ok(o) => tx.execute(
+                "UPDATE candidates SET status = 'done', accuracy = ?2, curve = ?3, throughput = ?4, train_seconds = ?5,
+                 error = NULL, finished_at = ?6 WHERE id = ?1",
+                params![id, o.accuracy, o.curve, o.throughput, o.train_seconds, now()],
+            ),
+            Err(e) => tx.execute(
+                "UPDATE candidates SET status = 'failed', error = ?2, finished_at = ?3 WHERE id = ?1",
+                params![id, e, now()],
+            ),
+        }
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    pub fn all(&self) -> Result<Vec<Record>, String> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT id, parent, strategy, mutation, source, fingerprint, properties, status, accuracy, params, macs, curve,
+                 reused_from, error, seed, throughput, train_seconds, controller_ms, created_at, finished_at
+                 FROM candidates ORDER BY id",
+            )
+            .map_err(err)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(Record {
+                    id: r.get(0)?,
+                    parent: r.get(1)?,
+                    strategy: r.get(2)?,
+                    mutation: r.get(3)?,
+                    source: r.get(4)?,
+                    fingerprint: r.get(5)?,
+                    properties: r.get(6)?,
+                    status: Status::parse(&r.get::<_, String>(7)?),
+                    accuracy: r.get(8)?,
+                    params: r.get(9)?,
+                    macs: r.get(10)?,
+                    curve: r.get(11)?,
+                    reused_from: r.get(12)?,
+                    error: r.get(13)?,
+                    seed: r.get(14)?,
+                    throughput: r.get(15)?,
+                    train_seconds: r.get(16)?,
+                    controller_ms: r.get(17)?,
+                    created_at: r.get(18)?,
+                    finished_at: r.get(19)?,
+                })
+            })
+            .map_err(err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: i64) -> Record {
+        Record {
+            id,
+            parent: None,
+            strategy: "alpha".into(),
+            mutation: "seed".into(),
+            source: "model M(x: [B, 2]) -> [B, 2] { return x }".into(),
+            fingerprint: "f".into(),
+            properties: "{}".into(),
+            status: Status::Pending,
+            accuracy: None,
+            params: Some(0),
+            macs: Some(0),
+            curve: None,
+            reused_from: None,
+            error: None,
+            seed: -5,
+            throughput: None,
+            train_seconds: None,
+            controller_ms: Some(1.0),
+            created_at: 1.0,
+            finished_at: None,
+        }
+    }
+
+    #[test]
+    fn insert_finish_reopen() {
+        let dir = std::env::temp_dir().join(format!("nasc-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("s.sqlite");
+        let mut s = Store::create(&path, "{\"x\":1}").unwrap();
+        s.insert(&record(0)).unwrap();
+        s.insert(&record(1)).unwrap();
+        let o = Outcome { accuracy: 0.5, curve: "[]".into(), throughput: 10.0, train_seconds: 1.0 };
+        s.finish(0, &Ok(o)).unwrap();
+        s.finish(1, &Err("diverged".into())).unwrap();
+        drop(s);
+        let err = Store::create(&path, "{}").err().unwrap();
+        assert!(err.contains("--resume"), "{err}");
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.settings_json().unwrap(), "{\"x\":1}");
+        let all = s.all().unwrap();
+        assert_eq!((all[0].status, all[0].accuracy, all[0].seed), (Status::Done, Some(0.5), -5));
+        assert_eq!((all[1].status, all[1].error.as_deref()), (Status::Failed, Some("diverged")));
+        assert!(Store::insert(&mut Store::open(&path).unwrap(), &record(1)).is_err(), "ids are unique");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn opening_something_else_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("nasc-store-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("not-a-db.sqlite");
+        std::fs::write(&path, "hello, this is text").unwrap();
+        let e = Store::open(&path).err().unwrap();
+        assert!(e.contains("not a nasc store") || e.contains("cannot open"), "{e}");
+        assert!(Store::open(&dir.join("missing.sqlite")).err().unwrap().contains("no store"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,148 @@
+//! Training one candidate, in this process or in a worker process (`nasc evolve-worker`).
+//! Workers isolate candidates from each other and from the controller: burn seeds one RNG per
+//! device for the whole process, so trainings sharing a process would share it; a crash or
+//! out-of-memory kills only the worker, which the run records as a failed candidate.
+
+use super::TrainSettings;
+use super::store::Outcome;
+use crate::check::select_model;
+use crate::lower::lower;
+use crate::train::data::{DataSource, load};
+use crate::train::{TrainConfig, device, train};
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, Read, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::Sender;
+
+/// One training job.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Job {
+    pub source: String,
+    pub data: String,
+    /// Seed of the train/test split: the run's, so every candidate sees the same split.
+    pub data_seed: u64,
+    /// Seed of initialisation, data order and dropout: the candidate's.
+    pub seed: u64,
+    pub train: TrainSettings,
+}
+
+pub enum Evaluator {
+    /// Train in the calling thread, one candidate at a time.
+    InProcess,
+    /// Train each candidate in a child process running this executable's `evolve-worker`.
+    Subprocess(PathBuf),
+}
+
+impl Evaluator {
+    /// Start training candidate `id`; its result arrives on `tx`.
+    pub fn spawn(&self, id: i64, job: Job, tx: Sender<(i64, Result<Outcome, String>)>) {
+        match self {
+            Evaluator::InProcess => {
+                let r = std::panic::catch_unwind(|| train_job(&job)).unwrap_or_else(|p| Err(panic_text(&p)));
+                let _ = tx.send((id, r));
+            }
+            Evaluator::Subprocess(exe) => {
+                let exe = exe.clone();
+                std::thread::spawn(move || {
+                    let _ = tx.send((id, run_worker(&exe, &job)));
+                });
+            }
+        }
+    }
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+    format!("training panicked: {}", msg.unwrap_or_default())
+}
+
+fn run_worker(exe: &PathBuf, job: &Job) -> Result<Outcome, String> {
+    let mut child = Command::new(exe)
+        .arg("evolve-worker")
+        .env("RAYON_NUM_THREADS", job.train.threads.max(1).to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start a worker ({}): {e}", exe.display()))?;
+    // Keep stdin open while the worker trains: it exits when the pipe closes, i.e. when this
+    // controller dies, so a killed run leaves no orphaned trainings behind.
+    let mut stdin = child.stdin.take().ok_or("no worker stdin")?;
+    let line = serde_json::to_string(job).map_err(|e| e.to_string())? + "\n";
+    stdin.write_all(line.as_bytes()).map_err(|e| format!("cannot talk to the worker: {e}"))?;
+    let out = child.wait_with_output().map_err(|e| format!("worker: {e}"))?;
+    drop(stdin);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    match stdout.lines().last().map(serde_json::from_str::<Result<Outcome, String>>) {
+        Some(Ok(r)) => r,
+        _ => {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = err.lines().rev().take(3).collect();
+            Err(format!("the worker died ({}): {}", out.status, tail.into_iter().rev().collect::<Vec<_>>().join(" / ")))
+        }
+    }
+}
+
+/// The worker process: read one job from stdin, train, print the result as one JSON line.
+pub fn worker_main() -> std::process::ExitCode {
+    let mut line = String::new();
+    let mut stdin = std::io::stdin().lock();
+    if stdin.read_line(&mut line).is_err() {
+        return std::process::ExitCode::FAILURE;
+    }
+    drop(stdin);
+    std::thread::spawn(|| {
+        let mut rest = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut rest);
+        std::process::exit(3);
+    });
+    let result = match serde_json::from_str::<Job>(&line) {
+        Ok(job) => train_job(&job),
+        Err(e) => Err(format!("bad job: {e}")),
+    };
+    println!("{}", serde_json::to_string(&result).unwrap_or_default());
+    std::process::ExitCode::SUCCESS
+}
+
+/// Train one candidate and measure it.
+pub fn train_job(job: &Job) -> Result<Outcome, String> {
+    let (prog, checked) = super::source::compile(&job.source);
+    if let Some(d) = checked.diagnostics.iter().find(|d| d.is_error()) {
+        return Err(format!("the candidate does not check: {}", d.message));
+    }
+    let entry = select_model(&prog, None).map_err(|d| d.message)?;
+    let graph = checked.graph(&entry.def.name.name).ok_or("no model graph")?;
+    let src: DataSource = job.data.parse()?;
+    let data = load(&src, job.data_seed).map_err(|e| e.to_string())?;
+    let dev = device("cpu")?.autodiff();
+    dev.seed(job.seed);
+    let net = lower(graph, &dev).map_err(|e| e.to_string())?;
+    let t = &job.train;
+    let cfg = TrainConfig {
+        epochs: t.epochs,
+        batch: t.batch,
+        lr: t.lr,
+        optimizer: t.optimizer,
+        weight_decay: t.weight_decay,
+        warmup_epochs: 1.0f64.min(t.epochs as f64 / 2.0),
+        seed: job.seed,
+        time_budget: t.time_budget,
+        ..TrainConfig::default()
+    };
+    let start = std::time::Instant::now();
+    let (_, metrics) = train(net, &data, &cfg, &dev, &mut |_, _, _, _| {}).map_err(|e| e.to_string())?;
+    let last = metrics.last().ok_or("no epoch ran")?;
+    let mut speeds: Vec<f64> = metrics.iter().skip(usize::from(metrics.len() > 1)).map(|m| m.images_per_sec).collect();
+    speeds.sort_by(f64::total_cmp);
+    let curve: Vec<serde_json::Value> = metrics
+        .iter()
+        .map(|m| serde_json::json!({ "epoch": m.epoch, "train_loss": m.train_loss, "test_accuracy": m.test_accuracy }))
+        .collect();
+    Ok(Outcome {
+        accuracy: last.test_accuracy,
+        curve: serde_json::to_string(&curve).unwrap_or_default(),
+        throughput: speeds[speeds.len() / 2],
+        train_seconds: start.elapsed().as_secs_f64(),
+    })
+}

@@ -1,0 +1,172 @@
+//! `nasc evolve` end to end: kill-and-resume, --jobs independence, stored candidates, outputs
+//! and errors. The seed is the digits MLP with one epoch per candidate, so runs take seconds.
+
+use nasc::rng::Rng;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+const TRIALS: &str = "14";
+
+fn nasc() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_nasc"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("nasc-evolve-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn start_args(store: &Path, jobs: &str) -> Vec<String> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    [
+        &format!("{root}/examples/mlp_digits.nas"),
+        "--data", "digits", "--trials", TRIALS, "--epochs", "1", "--window", "2", "--seed", "7",
+        "--jobs", jobs, "--quiet", "--store",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([store.display().to_string()])
+    .collect()
+}
+
+fn run(args: &[String]) -> Output {
+    nasc().arg("evolve").args(args).output().unwrap()
+}
+
+/// The store as JSON without the fields that measure time.
+fn export(store: &Path) -> Value {
+    let out = nasc().args(["evolve", "--export", "json", "--store"]).arg(store).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for c in v["candidates"].as_array_mut().unwrap() {
+        for k in ["throughput", "train_seconds", "controller_ms", "created_at", "finished_at"] {
+            c.as_object_mut().unwrap().remove(k);
+        }
+    }
+    v
+}
+
+fn complete_run(dir: &Path, jobs: &str) -> PathBuf {
+    let store = dir.join(format!("jobs{jobs}.sqlite"));
+    let out = run(&start_args(&store, jobs));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    store
+}
+
+#[test]
+fn killed_and_resumed_runs_equal_an_uninterrupted_run_and_jobs_do_not_matter() {
+    let dir = tmp("kill");
+    let reference = complete_run(&dir, "2");
+    let want = export(&reference);
+    let cands = want["candidates"].as_array().unwrap();
+    assert_eq!(cands.len(), TRIALS.parse::<usize>().unwrap());
+    assert!(cands.iter().all(|c| c["status"] != "pending"));
+    assert!(cands.iter().any(|c| c["status"] == "done" && c["parent"].is_number()), "some mutants trained");
+
+    // --jobs 1 gives the same store.
+    let one = complete_run(&dir, "1");
+    assert_eq!(export(&one), want, "--jobs 1 and --jobs 2 differ");
+
+    // Kill at random moments (seeded), resume each time, until 5 kills hit a live run.
+    let store = dir.join("killed.sqlite");
+    let mut rng = Rng::new(42);
+    let (mut kills, mut first) = (0, true);
+    for _ in 0..40 {
+        let args = if first { start_args(&store, "2") } else { vec!["--resume".into(), store.display().to_string(), "--quiet".into()] };
+        first = false;
+        let mut child = nasc().arg("evolve").args(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(150 + rng.below(700) as u64));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        let _ = child.wait();
+        if kills >= 5 {
+            break;
+        }
+    }
+    assert!(kills >= 5, "only {kills} kills hit a running process");
+    let out = run(&["--resume".into(), store.display().to_string(), "--quiet".into()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got = export(&store);
+    let ids: Vec<i64> = got["candidates"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, (0..ids.len() as i64).collect::<Vec<_>>(), "each candidate exactly once");
+    assert_eq!(got, want, "a killed and resumed run differs from the uninterrupted one");
+
+    // Outputs: status, CSV, the front's .nas files (each checks) and the SVG.
+    let status = nasc().args(["evolve", "--status"]).arg(&reference).output().unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("complete") && text.contains("Pareto front") && text.contains("controller"), "{text}");
+    let csv = nasc().args(["evolve", "--export", "csv", "--store"]).arg(&reference).output().unwrap();
+    let csv = String::from_utf8_lossy(&csv.stdout);
+    assert!(csv.starts_with("id,parent,strategy,status,accuracy"), "{csv}");
+    assert_eq!(csv.lines().count(), 1 + cands.len());
+    let front_dir = reference.with_extension("pareto");
+    let svg = std::fs::read_to_string(front_dir.join("pareto.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("Pareto front"), "{svg}");
+    let nas: Vec<PathBuf> = std::fs::read_dir(&front_dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "nas")).collect();
+    assert!(!nas.is_empty());
+    let check = nasc().arg("check").args(&nas).output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_stored_candidate_checks_and_alpha_fills_meet_their_targets() {
+    let dir = tmp("check");
+    let store = complete_run(&dir, "2");
+    let v = export(&store);
+    let mut verified = 0;
+    for c in v["candidates"].as_array().unwrap() {
+        let (_, checked) = nasc::evolve::source::compile(c["source"].as_str().unwrap());
+        assert!(!checked.has_errors(), "candidate {} does not check: {:?}", c["id"], checked.diagnostics);
+        let props: Value = serde_json::from_str(c["properties"].as_str().unwrap()).unwrap();
+        if props.get("fill").is_some() {
+            assert_eq!(props["verified"], Value::Bool(true), "{props}");
+            verified += 1;
+        }
+        if c["status"] == "skipped" {
+            assert!(c["error"].as_str().is_some_and(|e| !e.is_empty()), "a skipped candidate says why");
+        }
+    }
+    assert!(verified > 0, "no alpha mutation was stored");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn stderr_of(args: &[&str]) -> String {
+    let out = nasc().args(args).output().unwrap();
+    assert!(!out.status.success(), "{args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn user_errors_are_messages() {
+    let dir = tmp("errors");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mlp = format!("{root}/examples/mlp_digits.nas");
+    let store = dir.join("s.sqlite");
+    let e = stderr_of(&["evolve", &mlp, "--trials", "2"]);
+    assert!(e.contains("--data is required"), "{e}");
+    let e = stderr_of(&["evolve", "--resume", store.to_str().unwrap()]);
+    assert!(e.contains("no store at"), "{e}");
+    let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--set", "p_wat=1", "--store", store.to_str().unwrap()]);
+    assert!(e.contains("unknown key `p_wat`"), "{e}");
+    let hole = format!("{root}/examples/holes/conv_down_hole.nas");
+    let e = stderr_of(&["evolve", &hole, "--data", "digits", "--store", store.to_str().unwrap()]);
+    assert!(e.contains("has holes"), "{e}");
+    let bad = format!("{root}/tests/suite/residual_shape_mismatch.nas");
+    let e = stderr_of(&["evolve", &bad, "--data", "digits", "--store", store.to_str().unwrap()]);
+    assert!(e.contains("does not check") && e.contains("E0301"), "{e}");
+    std::fs::write(&store, "not a database").unwrap();
+    let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--store", store.to_str().unwrap()]);
+    assert!(e.contains("already exists") && e.contains("--resume"), "{e}");
+    let e = stderr_of(&["evolve", "--status", store.to_str().unwrap()]);
+    assert!(e.contains("not a nasc store") || e.contains("cannot open"), "{e}");
+    let e = stderr_of(&["evolve", &mlp, "--data", "mnist:/no/such/dir", "--store", dir.join("t.sqlite").to_str().unwrap()]);
+    assert!(e.contains("/no/such/dir"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
