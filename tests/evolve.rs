@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-const TRIALS: &str = "14";
+const TRIALS: &str = "20";
 
 fn nasc() -> Command {
     Command::new(env!("CARGO_BIN_EXE_nasc"))
@@ -60,7 +60,9 @@ fn complete_run(dir: &Path, jobs: &str) -> PathBuf {
 #[test]
 fn killed_and_resumed_runs_equal_an_uninterrupted_run_and_jobs_do_not_matter() {
     let dir = tmp("kill");
+    let t0 = std::time::Instant::now();
     let reference = complete_run(&dir, "2");
+    let full_ms = t0.elapsed().as_millis() as u64;
     let want = export(&reference);
     let cands = want["candidates"].as_array().unwrap();
     assert_eq!(cands.len(), TRIALS.parse::<usize>().unwrap());
@@ -71,7 +73,8 @@ fn killed_and_resumed_runs_equal_an_uninterrupted_run_and_jobs_do_not_matter() {
     let one = complete_run(&dir, "1");
     assert_eq!(export(&one), want, "--jobs 1 and --jobs 2 differ");
 
-    // Kill at random moments (seeded), resume each time, until 5 kills hit a live run.
+    // Kill at random moments (seeded, each within the first 3–15 % of an uninterrupted run's
+    // time, so five kills land before the end), resume each time.
     let store = dir.join("killed.sqlite");
     let mut rng = Rng::new(42);
     let (mut kills, mut first) = (0, true);
@@ -79,7 +82,7 @@ fn killed_and_resumed_runs_equal_an_uninterrupted_run_and_jobs_do_not_matter() {
         let args = if first { start_args(&store, "2") } else { vec!["--resume".into(), store.display().to_string(), "--quiet".into()] };
         first = false;
         let mut child = nasc().arg("evolve").args(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(150 + rng.below(700) as u64));
+        std::thread::sleep(Duration::from_millis(full_ms * 3 / 100 + rng.below((full_ms * 12 / 100).max(1) as usize) as u64));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
             kills += 1;

@@ -251,7 +251,7 @@ pub fn drive(ev: &mut Evolution, jobs: usize, eval: &Evaluator, quiet: bool) -> 
                 Status::Done => format!("{:.2} %  {} params", r.accuracy.unwrap_or(0.0) * 100.0, r.params.unwrap_or(0)),
                 Status::Reused => format!("same as #{}", r.reused_from.unwrap_or(0)),
                 Status::Failed => format!("failed: {}", r.error.as_deref().unwrap_or("")),
-                Status::Skipped => "not trained: mutation failed".to_string(),
+                Status::Skipped => format!("not trained: {}", r.error.as_deref().unwrap_or("")),
                 Status::Pending => String::new(),
             };
             let parent = r.parent.map_or(String::new(), |p| format!(" ← #{p}"));
