@@ -42,6 +42,8 @@ pub enum Emit {
     Nas,
     /// The filled program, the hole reports and the params/MACs report as one JSON document.
     Json,
+    /// A standalone Rust source file: a burn `#[derive(Module)]` struct with `new` and `forward`.
+    Rust,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -247,6 +249,34 @@ fn cmd_build(file: &PathBuf, model: Option<&str>, format: ReportFormat, emit: Op
         Some(Emit::Nas) => {
             print!("{text}");
             ExitCode::SUCCESS
+        }
+        Some(Emit::Rust) => {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(d) => {
+                    print_diags(&[d], &prog.sources, color);
+                    return ExitCode::FAILURE;
+                }
+            };
+            let Some(g) = checked.graph(&entry.def.name.name) else { return ExitCode::FAILURE };
+            let inputs: Vec<String> = entry
+                .def
+                .params
+                .iter()
+                .filter(|p| matches!(p.ty, crate::syntax::ast::TypeExpr::Tensor(..)))
+                .map(|p| p.name.name.clone())
+                .collect();
+            let params = report(prog, g).params.as_int();
+            match crate::lower::emit::emit_rust(g, &inputs, &file.display().to_string(), params) {
+                Ok(src) => {
+                    print!("{src}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: cannot emit Rust for `{}`: {e}", entry.def.name.name);
+                    ExitCode::FAILURE
+                }
+            }
         }
         Some(Emit::Json) => {
             let r = entry.as_ref().ok().and_then(|e| report_of(e)).map(|r| r.to_json());
