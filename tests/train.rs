@@ -34,9 +34,27 @@ fn mlp_digits_reaches_95_percent_and_runs_are_identical() {
     let a = run("examples/mlp_digits.nas", DataSource::Digits, &cfg);
     println!("mlp_digits: {:.1} s, test accuracy {:.4}", t.elapsed().as_secs_f64(), a.last().expect("epochs").test_accuracy);
     assert!(a.last().expect("epochs").test_accuracy >= 0.95);
-    let b = run("examples/mlp_digits.nas", DataSource::Digits, &cfg);
-    let losses = |m: &[nasc::train::EpochMetrics]| m.iter().map(|e| e.train_loss).collect::<Vec<_>>();
-    assert_eq!(losses(&a), losses(&b), "same seed, different loss curve");
+}
+
+/// Two `nasc train` runs with the same seed, each its own process. (Inside one test process,
+/// parallel tests share burn's per-device RNG, so runs there interleave their random draws.)
+#[test]
+fn same_seed_same_loss_curve() {
+    let losses = |k: usize| {
+        let out = std::env::temp_dir().join(format!("nasc-train-det-{}-{k}", std::process::id()));
+        let run = Command::new(env!("CARGO_BIN_EXE_nasc"))
+            .args(["train", "examples/mlp_digits.nas", "--data", "digits", "--epochs", "8", "--seed", "5", "--quiet", "--out"])
+            .arg(&out)
+            .output()
+            .expect("runs");
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).expect("metrics")).expect("json");
+        let _ = std::fs::remove_dir_all(&out);
+        m["epochs"].as_array().expect("epochs").iter().map(|e| e["train_loss"].as_f64().expect("loss")).collect::<Vec<_>>()
+    };
+    let (a, b) = (losses(0), losses(1));
+    assert_eq!(a.len(), 8);
+    assert_eq!(a, b, "same seed, different loss curve");
 }
 
 #[test]
