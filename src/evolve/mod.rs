@@ -126,7 +126,7 @@ impl Evolution {
         let (tx, rx) = std::sync::mpsc::channel::<(i64, Result<Outcome, String>)>();
         let mut queue: VecDeque<i64> = self.records.iter().filter(|r| r.status == Status::Pending).map(|r| r.id).collect();
         let mut running = 0usize;
-        let jobs = if matches!(eval, Evaluator::InProcess) { 1 } else { jobs.max(1) };
+        let jobs = if matches!(eval, Evaluator::Subprocess(_)) { jobs.max(1) } else { 1 };
         loop {
             while running < jobs {
                 if let Some(id) = queue.pop_front() {
@@ -151,7 +151,8 @@ impl Evolution {
             }
             let (id, result) = rx.recv().map_err(|_| "a training worker vanished".to_string())?;
             running -= 1;
-            self.store.finish(id, &result)?;
+            let at = now();
+            self.store.finish(id, &result, at)?;
             let r = &mut self.records[id as usize];
             match result {
                 Ok(o) => {
@@ -163,7 +164,7 @@ impl Evolution {
                     r.error = Some(e);
                 }
             }
-            r.finished_at = Some(now());
+            r.finished_at = Some(at);
             if id == 0 && r.status == Status::Failed {
                 return Err(format!("the seed architecture failed to train: {}", r.error.clone().unwrap_or_default()));
             }
@@ -269,4 +270,73 @@ pub fn candidate_seed(run_seed: u64, k: usize) -> u64 {
     let mut r = Rng::new(run_seed ^ 0xA1FA_0000_0000_0000);
     let base = r.next_u64();
     Rng::new(base.wrapping_add((k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))).next_u64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    const SEED: &str = "model M(x: [B, 8, 8, 1]) -> [B, 10] {\n    return x |> flatten |> dense(32) |> relu |> dense(10)\n}\n";
+
+    fn settings(trials: usize) -> Settings {
+        let seed = SEED;
+        Settings {
+            file: "m.nas".into(),
+            seed_source: seed.into(),
+            data: "digits".into(),
+            trials,
+            seed: 11,
+            strategy: Strategy::Alpha,
+            window: 1,
+            train: TrainSettings { epochs: 1, batch: 64, lr: 3e-3, optimizer: crate::train::Optimizer::Adam, weight_decay: 0.0, time_budget: None, threads: 1 },
+            mutation: MutationConfig::default(),
+            selection: SelectionConfig::default(),
+        }
+    }
+
+    fn temp_store(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("nasc-evolve-unit-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir.join("run.sqlite")
+    }
+
+    /// A stand-in for training: accuracy falls with size; every mutant whose seed is divisible
+    /// by 3 "diverges".
+    fn fake(job: &Job) -> Result<Outcome, String> {
+        if job.seed % 3 == 0 && job.source != SEED {
+            return Err("training diverged: the loss is NaN".into());
+        }
+        let (params, _) = report::size(&job.source)?;
+        Ok(Outcome { accuracy: 1.0 / (1.0 + params as f64 / 1e5), curve: "[]".into(), throughput: 1.0, train_seconds: 0.0 })
+    }
+
+    #[test]
+    fn failed_trainings_are_recorded_and_the_run_goes_on() {
+        let path = temp_store("fail");
+        let mut ev = Evolution::start(&path, settings(24)).unwrap();
+        ev.run(1, &Evaluator::Custom(Arc::new(fake)), &mut |_, _| {}).unwrap();
+        let rs = ev.records();
+        assert_eq!(rs.len(), 24);
+        assert!(ev.complete());
+        let failed: Vec<i64> = rs.iter().filter(|r| r.status == Status::Failed).map(|r| r.id).collect();
+        assert!(!failed.is_empty(), "no candidate failed");
+        assert!(rs.iter().filter(|r| r.status == Status::Failed).all(|r| r.error.as_deref().is_some_and(|e| e.contains("diverged"))));
+        assert!(rs.iter().all(|r| r.parent.is_none_or(|p| !failed.contains(&p))), "a failed candidate was a parent");
+        assert!(rs.iter().any(|r| r.status == Status::Done && r.id > 0));
+        // The store holds what the run holds.
+        let again = Evolution::resume(&path).unwrap();
+        assert_eq!(again.records(), rs);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn a_seed_that_fails_stops_the_run_with_its_reason() {
+        let path = temp_store("seedfail");
+        let mut ev = Evolution::start(&path, settings(3)).unwrap();
+        let always = |_: &Job| -> Result<Outcome, String> { Err("out of memory".into()) };
+        let e = ev.run(1, &Evaluator::Custom(Arc::new(always)), &mut |_, _| {}).unwrap_err();
+        assert!(e.contains("seed architecture failed to train: out of memory"), "{e}");
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
 }

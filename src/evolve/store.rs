@@ -187,17 +187,17 @@ impl Store {
     }
 
     /// Record the end of a candidate's training (one transaction).
-    pub fn finish(&mut self, id: i64, result: &Result<Outcome, String>) -> Result<(), String> {
+    pub fn finish(&mut self, id: i64, result: &Result<Outcome, String>, at: f64) -> Result<(), String> {
         let tx = self.conn.transaction().map_err(err)?;
         match result {
             Ok(o) => tx.execute(
                 "UPDATE candidates SET status = 'done', accuracy = ?2, curve = ?3, throughput = ?4, train_seconds = ?5,
                  error = NULL, finished_at = ?6 WHERE id = ?1",
-                params![id, o.accuracy, o.curve, o.throughput, o.train_seconds, now()],
+                params![id, o.accuracy, o.curve, o.throughput, o.train_seconds, at],
             ),
             Err(e) => tx.execute(
                 "UPDATE candidates SET status = 'failed', error = ?2, finished_at = ?3 WHERE id = ?1",
-                params![id, e, now()],
+                params![id, e, at],
             ),
         }
         .map_err(err)?;
@@ -281,8 +281,8 @@ mod tests {
         s.insert(&record(0)).unwrap();
         s.insert(&record(1)).unwrap();
         let o = Outcome { accuracy: 0.5, curve: "[]".into(), throughput: 10.0, train_seconds: 1.0 };
-        s.finish(0, &Ok(o)).unwrap();
-        s.finish(1, &Err("diverged".into())).unwrap();
+        s.finish(0, &Ok(o), 2.0).unwrap();
+        s.finish(1, &Err("diverged".into()), 3.0).unwrap();
         drop(s);
         let err = Store::create(&path, "{}").err().unwrap();
         assert!(err.contains("--resume"), "{err}");

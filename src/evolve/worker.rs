@@ -27,9 +27,14 @@ pub struct Job {
     pub train: TrainSettings,
 }
 
+/// A caller's own evaluation of a candidate (e.g. another training loop or data set).
+pub type EvalFn = dyn Fn(&Job) -> Result<Outcome, String> + Send + Sync;
+
 pub enum Evaluator {
     /// Train in the calling thread, one candidate at a time.
     InProcess,
+    /// Call this function in the calling thread, one candidate at a time.
+    Custom(std::sync::Arc<EvalFn>),
     /// Train each candidate in a child process running this executable's `evolve-worker`.
     Subprocess(PathBuf),
 }
@@ -40,6 +45,10 @@ impl Evaluator {
         match self {
             Evaluator::InProcess => {
                 let r = std::panic::catch_unwind(|| train_job(&job)).unwrap_or_else(|p| Err(panic_text(&p)));
+                let _ = tx.send((id, r));
+            }
+            Evaluator::Custom(f) => {
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&job))).unwrap_or_else(|p| Err(panic_text(&p)));
                 let _ = tx.send((id, r));
             }
             Evaluator::Subprocess(exe) => {
