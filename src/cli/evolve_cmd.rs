@@ -139,6 +139,9 @@ pub fn run(a: &EvolveArgs) -> ExitCode {
         jobs,
         store.display()
     );
+    if jobs > ev.settings.window {
+        eprintln!("note: --window {} lets at most {0} candidates train at once; a larger --window allows more", ev.settings.window);
+    }
     let result = drive(&mut ev, jobs, &Evaluator::Subprocess(exe), a.quiet);
     if let Err(e) = result {
         return fail(format!("{e}\nthe store keeps every finished candidate: `nasc evolve --resume {}`", store.display()));
