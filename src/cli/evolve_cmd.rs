@@ -67,6 +67,10 @@ pub struct EvolveArgs {
     /// Secondary objectives for Pareto selection (accuracy is primary).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "params,macs")]
     pub objectives: Vec<Objective>,
+    /// Candidates with more parameters are recorded but not trained (default: 10× the seed's;
+    /// 0 for no limit).
+    #[arg(long)]
+    pub max_params: Option<i64>,
     /// Candidates below this test accuracy (0–1) are never parents.
     #[arg(long, default_value_t = 0.0)]
     pub min_accuracy: f64,
@@ -167,6 +171,12 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
         return Err("--trials must be at least 1".into());
     }
     let seed_source = seed_source(file)?;
+    let seed_params = crate::evolve::report::size(&seed_source)?.0;
+    let max_params = match a.max_params {
+        Some(0) => None,
+        Some(n) => Some(n),
+        None => Some(seed_params.saturating_mul(10)),
+    };
     let mut mutation = MutationConfig::default();
     let mut selection = SelectionConfig { objectives: a.objectives.clone(), min_accuracy: a.min_accuracy, ..SelectionConfig::default() };
     for kv in &a.set {
@@ -184,6 +194,7 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
         seed: a.seed,
         strategy: a.strategy,
         window: a.window.max(1),
+        max_params,
         train: TrainSettings {
             epochs: a.epochs.max(1),
             batch: a.batch.max(1),

@@ -42,6 +42,9 @@ pub struct Settings {
     /// A candidate's parent is chosen among candidates at least this many ids older.
     pub window: usize,
     pub train: TrainSettings,
+    /// Candidates with more parameters than this are recorded, not trained (`None`: no limit).
+    #[serde(default)]
+    pub max_params: Option<i64>,
     pub mutation: MutationConfig,
     pub selection: SelectionConfig,
 }
@@ -193,6 +196,12 @@ impl Evolution {
         if rec.status == Status::Pending || rec.status == Status::Reused {
             let (params, macs) = report::size(&rec.source)?;
             (rec.params, rec.macs) = (Some(params), Some(macs));
+            if let Some(max) = self.settings.max_params.filter(|&m| params > m && k > 0) {
+                rec.status = Status::Skipped;
+                rec.error = Some(format!("too large to train: {params} parameters, the limit is {max} (--max-params)"));
+                (rec.accuracy, rec.curve, rec.throughput, rec.reused_from) = (None, None, None, None);
+                rec.finished_at = Some(now());
+            }
         }
         rec.controller_ms = Some(t0.elapsed().as_secs_f64() * 1e3);
         self.store.insert(&rec)?;
@@ -289,6 +298,7 @@ mod tests {
             seed: 11,
             strategy: Strategy::Alpha,
             window: 1,
+            max_params: Some(30_000),
             train: TrainSettings { epochs: 1, batch: 64, lr: 3e-3, optimizer: crate::train::Optimizer::Adam, weight_decay: 0.0, time_budget: None, threads: 1 },
             mutation: MutationConfig::default(),
             selection: SelectionConfig::default(),
@@ -324,6 +334,7 @@ mod tests {
         assert!(rs.iter().filter(|r| r.status == Status::Failed).all(|r| r.error.as_deref().is_some_and(|e| e.contains("diverged"))));
         assert!(rs.iter().all(|r| r.parent.is_none_or(|p| !failed.contains(&p))), "a failed candidate was a parent");
         assert!(rs.iter().any(|r| r.status == Status::Done && r.id > 0));
+        assert!(rs.iter().all(|r| r.status != Status::Done || r.params.is_some_and(|p| p <= 30_000)), "a candidate over --max-params trained");
         // The store holds what the run holds.
         let again = Evolution::resume(&path).unwrap();
         assert_eq!(again.records(), rs);

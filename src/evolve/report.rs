@@ -87,7 +87,7 @@ pub fn status_text(ev: &Evolution) -> String {
     let _ = writeln!(s, "data        {}   strategy {}   seed {}   window {}", st.data, st.strategy.name(), st.seed, st.window);
     let _ = writeln!(
         s,
-        "candidates  {} of {} created: {} trained, {} reused, {} failed, {} not trained (mutation failed), {} pending{}",
+        "candidates  {} of {} created: {} trained, {} reused, {} failed, {} not trained (mutation failed or too large), {} pending{}",
         rs.len(),
         st.trials,
         count(Status::Done),
