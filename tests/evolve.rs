@@ -74,25 +74,36 @@ fn killed_and_resumed_runs_equal_an_uninterrupted_run_and_jobs_do_not_matter() {
     assert_eq!(export(&one), want, "--jobs 1 and --jobs 2 differ");
 
     // Kill at random moments (seeded, each within the first 3–15 % of an uninterrupted run's
-    // time, so five kills land before the end), resume each time.
-    let store = dir.join("killed.sqlite");
+    // time, so five kills land before the end), resume each time. Should the run still finish
+    // first (a slower machine), start a fresh store with shorter delays.
     let mut rng = Rng::new(42);
-    let (mut kills, mut first) = (0, true);
-    for _ in 0..40 {
-        let args = if first { start_args(&store, "2") } else { vec!["--resume".into(), store.display().to_string(), "--quiet".into()] };
-        first = false;
-        let mut child = nasc().arg("evolve").args(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(full_ms * 3 / 100 + rng.below((full_ms * 12 / 100).max(1) as usize) as u64));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            kills += 1;
+    let (mut kills, mut scale, mut store) = (0, 1.0f64, dir.join("killed-0.sqlite"));
+    for attempt in 0..6 {
+        store = dir.join(format!("killed-{attempt}.sqlite"));
+        kills = 0;
+        let mut first = true;
+        for _ in 0..12 {
+            let args = if first { start_args(&store, "2") } else { vec!["--resume".into(), store.display().to_string(), "--quiet".into()] };
+            first = false;
+            let mut child = nasc().arg("evolve").args(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+            let ms = (full_ms as f64 * scale * (0.03 + 0.12 * rng.unit())) as u64;
+            std::thread::sleep(Duration::from_millis(ms));
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap(); // SIGKILL
+                kills += 1;
+            }
+            let _ = child.wait();
+            if kills >= 5 {
+                break;
+            }
         }
-        let _ = child.wait();
         if kills >= 5 {
             break;
         }
+        scale /= 2.0;
     }
     assert!(kills >= 5, "only {kills} kills hit a running process");
+    println!("{kills} SIGKILLs hit the run in {} (uninterrupted run: {full_ms} ms)", store.display());
     let out = run(&["--resume".into(), store.display().to_string(), "--quiet".into()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let got = export(&store);
