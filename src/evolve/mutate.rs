@@ -248,7 +248,7 @@ fn alpha_edit(file: &File, run: &Run, block_ops: usize, cfg: &MutationConfig, rn
     let (target, changes) = mutate_properties(&orig, output, cfg, rng);
     let synth = SynthConfig { seed: rng.next_u64(), original_len: Some(ops.len()), ..SynthConfig::default() };
     let fill = synthesize(&target, &synth).map_err(|e| format!("{}: {}: synthesis failed: {e}", run.block, changes))?;
-    let description = format!("{}: {changes}; {} → {}", run.block, op_names(ops), op_names(&fill.ops));
+    let description = format!("{}: {changes}; {}", run.block, change_text(ops, &fill.ops));
     let properties = json!({
         "block": run.block,
         "subgraph": ops_text(ops),
@@ -308,7 +308,7 @@ fn random_edit(file: &File, run: &Run, block_ops: usize, cfg: &MutationConfig, r
         len += 1;
     }
     let ops = random_chain(run.shape_after(a), run.shape_after(b), len, rng)?;
-    let description = format!("{}: random {} ops; {} → {}", run.block, len, op_names(&run.ops[a..b]), op_names(&ops));
+    let description = format!("{}: random {} ops; {}", run.block, len, change_text(&run.ops[a..b], &ops));
     let properties = json!({ "block": run.block, "subgraph": ops_text(&run.ops[a..b]), "replacement": ops_text(&ops) });
     Ok(Edit { file: splice(file, run, a, b, &ops), description, properties, verify: None })
 }
@@ -350,9 +350,15 @@ fn primer_edit(file: &File, run: &Run, automl_zero: bool, rng: &mut Rng) -> Resu
             "randomised the chain".to_string()
         }
     };
-    let description = format!("{}: {what}; {} → {}", run.block, op_names(&run.ops), op_names(&ops));
+    let description = format!("{}: {what}; {}", run.block, change_text(&run.ops, &ops));
     let properties = json!({ "block": run.block, "edit": what, "before": ops_text(&run.ops), "after": ops_text(&ops) });
     Ok(Edit { file: splice(file, run, 0, n, &ops), description, properties, verify: None })
+}
+
+/// `conv·relu → conv·gelu`, or the ops with their arguments when only arguments changed.
+fn change_text(before: &[ChainOp], after: &[ChainOp]) -> String {
+    let (b, a) = (op_names(before), op_names(after));
+    if a == b { format!("{} → {}", ops_text(before), ops_text(after)) } else { format!("{b} → {a}") }
 }
 
 /// Other settings of the same op (kernel, dilation, groups, features, activation stays).
