@@ -413,6 +413,12 @@ fn splice(file: &File, run: &Run, a: usize, b: usize, new: &[ChainOp]) -> File {
     let span = crate::diag::Span::default();
     let stages = new.iter().map(|o| op_stage(o, span)).collect();
     replace_stages(&mut file, &run.block, run.chain, run.start + a, b - a, stages);
+    // The block's doc described the old body.
+    for item in &mut file.items {
+        if matches!(&item.kind, crate::syntax::ast::ItemKind::Block(d) if d.name.name == run.block) {
+            item.doc = vec![" Rewritten by `nasc evolve`.".into()];
+        }
+    }
     file
 }
 
