@@ -8,34 +8,13 @@ use nasc::evolve::mutate::{MutationConfig, Strategy, mutate};
 use nasc::evolve::report::size;
 use nasc::evolve::select::{Individual, SelectionConfig, select_parent};
 use nasc::evolve::seed_source;
-use nasc::evolve::store::{Record, Status, Store};
+use nasc::evolve::store::{Record, Store};
 use nasc::rng::Rng;
 use std::path::Path;
 use std::time::Duration;
 
 fn record(id: i64, source: &str, mutation: &str) -> Record {
-    Record {
-        id,
-        parent: Some(0),
-        strategy: "alpha".into(),
-        mutation: mutation.into(),
-        source: source.into(),
-        fingerprint: String::new(),
-        properties: "{}".into(),
-        status: Status::Pending,
-        accuracy: None,
-        params: None,
-        macs: None,
-        curve: None,
-        reused_from: None,
-        error: None,
-        seed: id,
-        throughput: None,
-        train_seconds: None,
-        controller_ms: None,
-        created_at: 0.0,
-        finished_at: None,
-    }
+    Record { seed: id, ..Record::new(id, Some(0), "alpha", mutation, source.into(), String::new(), "{}".into()) }
 }
 
 fn bench(c: &mut Criterion) {

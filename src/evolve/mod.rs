@@ -249,28 +249,7 @@ impl Evolution {
     }
 
     fn new_record(&self, id: usize, parent: Option<i64>, mutation: &str, source: String, fingerprint: String, properties: String) -> Record {
-        Record {
-            id: id as i64,
-            parent,
-            strategy: self.settings.strategy.name().into(),
-            mutation: mutation.into(),
-            source,
-            fingerprint,
-            properties,
-            status: Status::Pending,
-            accuracy: None,
-            params: None,
-            macs: None,
-            curve: None,
-            reused_from: None,
-            error: None,
-            seed: 0,
-            throughput: None,
-            train_seconds: None,
-            controller_ms: None,
-            created_at: now(),
-            finished_at: None,
-        }
+        Record::new(id as i64, parent, self.settings.strategy.name(), mutation, source, fingerprint, properties)
     }
 }
 

@@ -78,6 +78,34 @@ pub struct Record {
     pub finished_at: Option<f64>,
 }
 
+impl Record {
+    /// A pending candidate created now, with nothing measured yet.
+    pub fn new(id: i64, parent: Option<i64>, strategy: &str, mutation: &str, source: String, fingerprint: String, properties: String) -> Record {
+        Record {
+            id,
+            parent,
+            strategy: strategy.into(),
+            mutation: mutation.into(),
+            source,
+            fingerprint,
+            properties,
+            status: Status::Pending,
+            accuracy: None,
+            params: None,
+            macs: None,
+            curve: None,
+            reused_from: None,
+            error: None,
+            seed: 0,
+            throughput: None,
+            train_seconds: None,
+            controller_ms: None,
+            created_at: now(),
+            finished_at: None,
+        }
+    }
+}
+
 /// What training reports for a candidate.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Outcome {
@@ -248,28 +276,8 @@ mod tests {
     use super::*;
 
     fn record(id: i64) -> Record {
-        Record {
-            id,
-            parent: None,
-            strategy: "alpha".into(),
-            mutation: "seed".into(),
-            source: "model M(x: [B, 2]) -> [B, 2] { return x }".into(),
-            fingerprint: "f".into(),
-            properties: "{}".into(),
-            status: Status::Pending,
-            accuracy: None,
-            params: Some(0),
-            macs: Some(0),
-            curve: None,
-            reused_from: None,
-            error: None,
-            seed: -5,
-            throughput: None,
-            train_seconds: None,
-            controller_ms: Some(1.0),
-            created_at: 1.0,
-            finished_at: None,
-        }
+        let source = "model M(x: [B, 2]) -> [B, 2] { return x }".to_string();
+        Record { seed: -5, params: Some(0), macs: Some(0), ..Record::new(id, None, "alpha", "seed", source, "f".into(), "{}".into()) }
     }
 
     #[test]
