@@ -19,7 +19,7 @@ pub fn emit_rust(g: &Graph, inputs: &[String], origin: &str, params: Option<i64>
     for &t in g.nodes.iter().flat_map(|n| &n.inputs).chain(&g.outputs) {
         uses[t] += 1;
     }
-    let mut e = Emitter { g, fields: vec![], inits: vec![], body: vec![], needs_kernels: false, names: vec![], uses };
+    let mut e = Emitter { g, fields: vec![], inits: vec![], body: vec![], needs_kernels: false, uses };
     let batch = g.batch_symbol.clone();
     for n in &g.nodes {
         let NodeKind::Op { op, attrs } = &n.kind else {
@@ -91,7 +91,6 @@ struct Emitter<'a> {
     inits: Vec<String>,
     body: Vec<String>,
     needs_kernels: bool,
-    names: Vec<String>,
     /// Uses of each tensor not emitted yet: all but the last take a clone.
     uses: Vec<usize>,
 }
@@ -137,7 +136,6 @@ impl Emitter<'_> {
         let name = format!("{base}_{}", self.fields.len());
         self.fields.push((name.clone(), ty.to_string()));
         self.inits.push(init);
-        self.names.push(name.clone());
         format!("self.{name}")
     }
 
