@@ -175,6 +175,23 @@ fn user_errors_are_messages() {
     let bad = format!("{root}/tests/suite/residual_shape_mismatch.nas");
     let e = stderr_of(&["evolve", &bad, "--data", "digits", "--store", store.to_str().unwrap()]);
     assert!(e.contains("does not check") && e.contains("E0301"), "{e}");
+    // A second process cannot run a store that a live one is running.
+    let busy = dir.join("busy.sqlite");
+    let mut args = start_args(&busy, "1");
+    let k = args.iter().position(|a| a == "--trials").unwrap();
+    args[k + 1] = "500".into();
+    let mut running = nasc().arg("evolve").args(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    for _ in 0..200 {
+        if busy.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let e = stderr_of(&["evolve", "--resume", busy.to_str().unwrap(), "--quiet"]);
+    running.kill().unwrap();
+    let _ = running.wait();
+    assert!(e.contains("another nasc process") && e.contains("is running this store"), "{e}");
     std::fs::write(&store, "not a database").unwrap();
     let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--store", store.to_str().unwrap()]);
     assert!(e.contains("already exists") && e.contains("--resume"), "{e}");

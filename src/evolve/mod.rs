@@ -126,6 +126,13 @@ impl Evolution {
 
     /// Run until every trial is recorded. `jobs` trainings run at once (subprocess evaluator).
     pub fn run(&mut self, jobs: usize, eval: &Evaluator, on_event: &mut dyn FnMut(&Evolution, Event)) -> Result<(), String> {
+        self.store.claim()?;
+        let r = self.run_claimed(jobs, eval, on_event);
+        self.store.release();
+        r
+    }
+
+    fn run_claimed(&mut self, jobs: usize, eval: &Evaluator, on_event: &mut dyn FnMut(&Evolution, Event)) -> Result<(), String> {
         let (tx, rx) = std::sync::mpsc::channel::<(i64, Result<Outcome, String>)>();
         let mut queue: VecDeque<i64> = self.records.iter().filter(|r| r.status == Status::Pending).map(|r| r.id).collect();
         let mut running = 0usize;

@@ -150,6 +150,15 @@ fn err(e: rusqlite::Error) -> String {
     format!("store: {e}")
 }
 
+/// Whether `pid` is a live nasc process (Linux `/proc`; elsewhere never, so no lock).
+fn process_alive(pid: &str) -> bool {
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // A zombie (state Z) has exited.
+    let zombie = stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'));
+    !cmd.is_empty() && String::from_utf8_lossy(&cmd).contains("nasc") && !zombie
+}
+
 pub fn now() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
@@ -187,6 +196,24 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(not_store)?;
         conn.execute_batch(SCHEMA).map_err(not_store)?;
         Ok(Store { conn })
+    }
+
+    /// Mark this process as the one running the store. Fails while another live `nasc`
+    /// process holds it; a holder that died (killed, crashed) is replaced.
+    pub fn claim(&mut self) -> Result<(), String> {
+        let me = std::process::id().to_string();
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
+        let owner: Option<String> = tx.query_row("SELECT value FROM run WHERE key = 'owner'", [], |r| r.get(0)).optional().map_err(err)?;
+        if let Some(pid) = owner.filter(|p| *p != me && process_alive(p)) {
+            return Err(format!("another nasc process (pid {pid}) is running this store; wait for it, or stop it first"));
+        }
+        tx.execute("INSERT OR REPLACE INTO run (key, value) VALUES ('owner', ?1)", params![me]).map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// Give up the claim (the run ended or stopped with an error).
+    pub fn release(&mut self) {
+        let _ = self.conn.execute("DELETE FROM run WHERE key = 'owner' AND value = ?1", params![std::process::id().to_string()]);
     }
 
     pub fn settings_json(&self) -> Result<String, String> {
