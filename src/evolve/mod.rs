@@ -70,7 +70,7 @@ pub fn seed_source(path: &Path) -> Result<String, String> {
         return Err(format!("`{}` does not check: [{}] {} (run `nasc check {0}`)", path.display(), d.code, d.message));
     }
     if checked.graphs.iter().any(|g| g.holes().next().is_some()) {
-        return Err(format!("`{}` has holes: fill them first with `nasc build {0} > filled.nas`", path.display()));
+        return Err(format!("`{}` has holes: fill them first with `nasc build {0} --emit nas > filled.nas`", path.display()));
     }
     if prog.models().len() != 1 {
         return Err(format!("`{}` must define exactly one `model` to evolve", path.display()));
