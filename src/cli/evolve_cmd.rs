@@ -182,10 +182,7 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
     for kv in &a.set {
         apply_setting(kv, &mut mutation, &mut selection)?;
     }
-    let lr = a.lr.unwrap_or(match a.optimizer {
-        Optimizer::Adam => 3e-3,
-        Optimizer::Sgd => 0.05,
-    });
+    let lr = a.lr.unwrap_or(a.optimizer.default_lr());
     let settings = Settings {
         file: file.display().to_string(),
         seed_source,

@@ -130,10 +130,7 @@ pub fn train(a: &TrainArgs, color: bool) -> ExitCode {
     if lowered != params {
         eprintln!("warning: the lowered module has {lowered} parameters, the report says {params}");
     }
-    let lr = a.lr.unwrap_or(match a.optimizer {
-        Optimizer::Adam => 3e-3,
-        Optimizer::Sgd => 0.05,
-    });
+    let lr = a.lr.unwrap_or(a.optimizer.default_lr());
     let cfg = TrainConfig {
         epochs: a.epochs,
         batch: a.batch,

@@ -15,9 +15,8 @@ pub fn size(text: &str) -> Result<(i64, i64), String> {
     let entry = select_model(&prog, None).map_err(|d| d.message)?;
     let g = checked.graph(&entry.def.name.name).ok_or("no model graph")?;
     let r = crate::report::report(&prog, g);
-    let batch_one = |s: &str| (Some(s) == g.batch_symbol.as_deref()).then(crate::shape::Dim::one);
-    let macs = r.macs.0.substitute(&batch_one).ok().and_then(|d| d.as_int());
-    match (r.params.as_int(), macs) {
+    // The report's MACs are already per example (batch 1).
+    match (r.params.as_int(), r.macs.as_int()) {
         (Some(p), Some(m)) => Ok((p, m)),
         _ => Err("the candidate's size is not a number (symbolic input shape)".into()),
     }

@@ -60,22 +60,12 @@ pub fn reachable_blocks(prog: &Program) -> BTreeSet<String> {
 }
 
 fn called_names(def: &BlockDef) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut body = def.body.clone();
-    for_each_chain(&mut body, &mut |stages| {
-        for s in stages.iter() {
-            if let Stage::Call { callee, .. } = s {
-                out.push(callee.name.clone());
-            }
-        }
-    });
     let mut calls = Vec::new();
     for stmt in &def.body {
         let (StmtKind::Let { value, .. } | StmtKind::Return(value)) = &stmt.kind;
         collect_calls(value, &mut calls);
     }
-    out.extend(calls);
-    out
+    calls
 }
 
 fn collect_calls(e: &Expr, out: &mut Vec<String>) {
@@ -86,7 +76,8 @@ fn collect_calls(e: &Expr, out: &mut Vec<String>) {
         }
         ExprKind::Pipe { input, stage } => {
             collect_calls(input, out);
-            if let Stage::Call { args, .. } = stage.as_ref() {
+            if let Stage::Call { callee, args, .. } = stage.as_ref() {
+                out.push(callee.name.clone());
                 args.iter().for_each(|a| collect_calls(&a.value, out));
             }
         }

@@ -108,15 +108,24 @@ fn int(a: &Attrs, name: &str) -> Result<i64, LowerError> {
 }
 
 impl Emitter<'_> {
-    /// A shape as a Rust array expression (the batch symbol becomes the `b` variable).
-    fn dims(&self, t: usize) -> Result<String, LowerError> {
+    /// A shape's dims as Rust expressions (the batch symbol becomes the `b` variable).
+    fn dim_list(&self, t: usize) -> Result<Vec<String>, LowerError> {
         let bsym = self.g.batch_symbol.as_deref();
-        let parts = self.g.shape(t).0.iter().map(|d| match d.as_int() {
-            Some(n) => Ok(n.to_string()),
-            None if bsym.is_some_and(|s| *d == Dim::sym(s)) => Ok(ident(&bsym.unwrap_or("b").to_lowercase())),
-            None => Err(LowerError(format!("dim {d} must be a number to emit Rust"))),
-        });
-        Ok(format!("[{}]", parts.collect::<Result<Vec<_>, _>>()?.join(", ")))
+        self.g
+            .shape(t)
+            .0
+            .iter()
+            .map(|d| match d.as_int() {
+                Some(n) => Ok(n.to_string()),
+                None if bsym.is_some_and(|s| *d == Dim::sym(s)) => Ok(ident(&bsym.unwrap_or("b").to_lowercase())),
+                None => Err(LowerError(format!("dim {d} must be a number to emit Rust"))),
+            })
+            .collect()
+    }
+
+    /// A shape as a Rust array expression.
+    fn dims(&self, t: usize) -> Result<String, LowerError> {
+        Ok(format!("[{}]", self.dim_list(t)?.join(", ")))
     }
 
     fn rank(&self, t: usize) -> usize {
@@ -147,15 +156,7 @@ impl Emitter<'_> {
 
     /// `v` (tensor `x`) brought to the output's rank (leading 1s) and expanded to its shape.
     fn broadcast(&self, v: &str, x: usize, out: usize) -> Result<String, LowerError> {
-        let (rx, ro) = (self.rank(x), self.rank(out));
-        let mut e = v.to_string();
-        if rx < ro {
-            let mut d: Vec<String> = vec!["1".into(); ro - rx];
-            let inner = self.dims(x)?;
-            d.extend(inner.trim_matches(|c| c == '[' || c == ']').split(", ").filter(|s| !s.is_empty()).map(str::to_string));
-            e = format!("{e}.reshape([{}])", d.join(", "));
-        }
-        Ok(format!("{e}.expand({})", self.dims(out)?))
+        self.lift(v, x, &self.dim_list(out)?)
     }
 
     fn node(&mut self, op: OpKind, a: &Attrs, ins: &[usize], outs: &[usize]) -> Result<(), LowerError> {
@@ -207,7 +208,7 @@ impl Emitter<'_> {
                 let c = self.channels(x)?;
                 let f = self.field("group_norm", "GroupNorm", format!("GroupNormConfig::new({}, {c}).init(device)", int(a, "groups")?));
                 let spatial: i64 = self.g.shape(x).0[1..r - 1].iter().map(|d| d.as_int().unwrap_or(1)).product();
-                let b = self.dims(x)?.trim_start_matches('[').split(", ").next().unwrap_or("1").to_string();
+                let b = self.dim_list(x)?.swap_remove(0);
                 format!("{f}.forward({tx}.reshape([{b}, {spatial}, {c}]).swap_dims(1, 2)).swap_dims(1, 2).reshape({})", self.dims(y)?)
             }
             OpKind::Dropout => {
@@ -292,11 +293,6 @@ impl Emitter<'_> {
         let (t, b) = same_padding(n(1)?, k as usize, s as usize, d as usize);
         let (l, r) = same_padding(n(2)?, k as usize, s as usize, d as usize);
         Ok(format!("PaddingConfig2d::Explicit({t}, {l}, {b}, {r})"))
-    }
-
-    fn dim_list(&self, t: usize) -> Result<Vec<String>, LowerError> {
-        let d = self.dims(t)?;
-        Ok(d.trim_matches(|c| c == '[' || c == ']').split(", ").filter(|s| !s.is_empty()).map(str::to_string).collect())
     }
 
     /// `t` reshaped to `shape`'s rank with leading 1s and expanded to `shape`.

@@ -38,6 +38,16 @@ pub enum Optimizer {
     Adam,
 }
 
+impl Optimizer {
+    /// The peak learning rate used when none is given.
+    pub fn default_lr(self) -> f64 {
+        match self {
+            Optimizer::Adam => 3e-3,
+            Optimizer::Sgd => 0.05,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct TrainConfig {
     pub epochs: usize,
