@@ -6,6 +6,7 @@
 //! only here). Burn chooses the backend at run time from the `Device`.
 
 pub mod concrete;
+pub mod cpu;
 pub mod emit;
 pub mod kernels;
 
@@ -293,11 +294,15 @@ fn step_in_layout(step: &Step, layer: &Layer, ins: Vec<(Tensor<RANK>, Layout)>, 
     };
     let same_layouts = ins.windows(2).all(|w| w[0].1 == w[1].1);
     let same_shapes = step.in_shapes.windows(2).all(|w| w[0] == w[1]);
+    let nhwc_kernels = rank4 && ins.first().is_some_and(|(t, _)| cpu::runs_here(t));
+    if nhwc_kernels && let Some(y) = nhwc_step(step, layer, &ins) {
+        return vec![(y, Layout::Last)];
+    }
     match (step.op, layer) {
         (OpKind::Conv, Layer::Conv(c)) if rank4 => spatial(first(ins).remove(0), &|t| c.forward(t)),
         (OpKind::MaxPool, Layer::MaxPool(p)) if rank4 => spatial(first(ins).remove(0), &|t| p.forward(t)),
         (OpKind::AvgPool, Layer::AvgPool(p)) if rank4 => spatial(first(ins).remove(0), &|t| p.forward(t)),
-        (OpKind::BatchNorm, Layer::BatchNorm(bn)) if rank4 => {
+        (OpKind::BatchNorm, Layer::BatchNorm(bn)) if rank4 && !nhwc_kernels => {
             let x = first(ins).remove(0);
             vec![(bn.forward(x.swap_dims(1, 3)).swap_dims(1, 3), Layout::First)]
         }
@@ -320,6 +325,54 @@ fn step_in_layout(step: &Step, layer: &Layer, ins: Vec<(Tensor<RANK>, Layout)>, 
             run_step(step, layer, last, bsym).into_iter().map(|t| (t, Layout::Last)).collect()
         }
     }
+}
+
+/// A convolution or pool through nasc's channels-last CPU kernels (`cpu/`); `None` for other
+/// ops, which run as before.
+fn nhwc_step(step: &Step, layer: &Layer, ins: &[(Tensor<RANK>, Layout)]) -> Option<Tensor<RANK>> {
+    if !matches!(step.op, OpKind::Conv | OpKind::MaxPool | OpKind::AvgPool) {
+        return None;
+    }
+    let (x, l) = ins.first()?.clone();
+    let d = x.dims();
+    let input = [d[2], d[3], d[4], d[5]];
+    let input = if l == Layout::First { [input[0], input[2], input[3], input[1]] } else { input };
+    let x4: Tensor<4> = channels_last(x, l).reshape(input);
+    let out = step.out_shapes.first()?;
+    let dim = |k: usize| out.get(k).and_then(Dim::as_int).map(|v| v as usize);
+    let (oh, ow, oc) = (dim(1)?, dim(2)?, dim(3)?);
+    let a = &step.attrs;
+    let y = match (step.op, layer) {
+        (OpKind::Conv, Layer::Conv(c)) => {
+            let [k, s, dil, groups] = ["kernel", "stride", "dilation", "groups"].map(|n| int_attr(a, n).unwrap_or(1));
+            let pad = [same_padding(input[1], k, s, dil).0, same_padding(input[2], k, s, dil).0];
+            let geom = cpu::ConvGeom {
+                batch: input[0],
+                input: [input[1], input[2], input[3]],
+                output: [oh, ow, oc],
+                kernel: [k, k],
+                stride: [s, s],
+                dilation: [dil, dil],
+                pad,
+                groups,
+            };
+            let y = cpu::conv2d_nhwc(x4, c.weight.val(), geom);
+            match &c.bias {
+                Some(b) => y + b.val().reshape([1, 1, 1, oc]),
+                None => y,
+            }
+        }
+        (OpKind::MaxPool | OpKind::AvgPool, _) => {
+            let [w, s] = ["window", "stride"].map(|n| int_attr(a, n).unwrap_or(1));
+            let pad = [same_padding(input[1], w, s, 1).0, same_padding(input[2], w, s, 1).0];
+            let geom = cpu::PoolGeom { batch: input[0], input: [input[1], input[2], input[3]], output: [oh, ow], window: [w, w], stride: [s, s], pad };
+            let kind = if step.op == OpKind::MaxPool { cpu::PoolKind::Max } else { cpu::PoolKind::Avg };
+            cpu::pool2d_nhwc(x4, geom, kind)
+        }
+        _ => return None,
+    };
+    let [b, h, w, c] = y.dims();
+    Some(y.reshape([1, 1, b, h, w, c]))
 }
 
 fn shape_of(dims: &[Dim], bsym: Option<(&str, usize)>) -> [usize; RANK] {

@@ -1,0 +1,510 @@
+//! 2-D convolution on channels-last (NHWC) f32 buffers: forward, input gradient and weight
+//! gradient, by im2col + gemm (the `gemm` crate burn-flex itself uses), with a direct kernel for
+//! depthwise convolutions and no im2col at all for 1×1 stride-1 convolutions.
+//!
+//! Weights stay in burn's `[out, in / groups, kh, kw]` layout (so modules, saved weights and the
+//! emitted Rust are unchanged); each call permutes them to `[kh, kw, in / groups, out]` per group,
+//! which is small next to the activations.
+//!
+//! Rows (output pixels) are processed in blocks of whole images whose size depends only on the
+//! shapes, and every sum runs in a fixed order, so results do not depend on the thread count.
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+/// Everything about one convolution call that is not data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConvGeom {
+    pub batch: usize,
+    /// Input height, width, channels.
+    pub input: [usize; 3],
+    /// Output height, width, channels.
+    pub output: [usize; 3],
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub dilation: [usize; 2],
+    /// Padding before the first row and column (the rest is implied by the output size).
+    pub pad: [usize; 2],
+    pub groups: usize,
+}
+
+/// The most f32s an im2col block holds (8 MB): big enough for efficient gemm calls, small enough
+/// to stay near the caches.
+const BLOCK_FLOATS: usize = 1 << 21;
+
+impl ConvGeom {
+    fn cin_g(&self) -> usize {
+        self.input[2] / self.groups
+    }
+    fn cout_g(&self) -> usize {
+        self.output[2] / self.groups
+    }
+    /// Length of one im2col row: `kh · kw · in / groups`.
+    fn k(&self) -> usize {
+        self.kernel[0] * self.kernel[1] * self.cin_g()
+    }
+    fn rows_per_image(&self) -> usize {
+        self.output[0] * self.output[1]
+    }
+    fn image_len(&self) -> usize {
+        self.input[0] * self.input[1] * self.input[2]
+    }
+    /// A 1×1, stride-1, unpadded, ungrouped convolution: the input rows are the im2col rows.
+    fn is_pointwise(&self) -> bool {
+        self.kernel == [1, 1] && self.stride == [1, 1] && self.pad == [0, 0] && self.groups == 1 && self.input[..2] == self.output[..2]
+    }
+    /// One input channel per output channel.
+    pub fn is_depthwise(&self) -> bool {
+        self.groups > 1 && self.groups == self.input[2] && self.groups == self.output[2]
+    }
+    pub fn weight_len(&self) -> usize {
+        self.output[2] * self.k()
+    }
+    pub fn input_len(&self) -> usize {
+        self.batch * self.image_len()
+    }
+    pub fn output_len(&self) -> usize {
+        self.batch * self.rows_per_image() * self.output[2]
+    }
+    /// Images per im2col block.
+    fn images_per_block(&self) -> usize {
+        let per_image = (self.rows_per_image() * self.k()).max(1);
+        (BLOCK_FLOATS / per_image).clamp(1, self.batch.max(1))
+    }
+    fn blocks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let step = self.images_per_block();
+        (0..self.batch).step_by(step).map(move |n0| (n0, (n0 + step).min(self.batch)))
+    }
+    /// The input pixel that kernel tap (i, j) of output pixel (oy, ox) reads, if inside.
+    #[inline]
+    fn source(&self, oy: usize, ox: usize, i: usize, j: usize) -> Option<(usize, usize)> {
+        let y = (oy * self.stride[0] + i * self.dilation[0]).checked_sub(self.pad[0])?;
+        let x = (ox * self.stride[1] + j * self.dilation[1]).checked_sub(self.pad[1])?;
+        (y < self.input[0] && x < self.input[1]).then_some((y, x))
+    }
+}
+
+/// Weights `[out, in/g, kh, kw]` → per group `[kh, kw, in/g, out/g]`.
+fn weights_to_gemm(g: &ConvGeom, w: &[f32]) -> Vec<f32> {
+    let (cin_g, cout_g, [kh, kw]) = (g.cin_g(), g.cout_g(), g.kernel);
+    let k = g.k();
+    let mut out = vec![0.0; w.len()];
+    for (o, filter) in w.chunks_exact(k).enumerate() {
+        let (grp, co) = (o / cout_g, o % cout_g);
+        let dst = &mut out[grp * k * cout_g..];
+        for ci in 0..cin_g {
+            for t in 0..kh * kw {
+                dst[(t * cin_g + ci) * cout_g + co] = filter[ci * kh * kw + t];
+            }
+        }
+    }
+    out
+}
+
+/// The inverse of [`weights_to_gemm`].
+fn weights_from_gemm(g: &ConvGeom, wt: &[f32]) -> Vec<f32> {
+    let (cin_g, cout_g, [kh, kw]) = (g.cin_g(), g.cout_g(), g.kernel);
+    let k = g.k();
+    let mut out = vec![0.0; wt.len()];
+    for (o, filter) in out.chunks_exact_mut(k).enumerate() {
+        let (grp, co) = (o / cout_g, o % cout_g);
+        let src = &wt[grp * k * cout_g..];
+        for ci in 0..cin_g {
+            for t in 0..kh * kw {
+                filter[ci * kh * kw + t] = src[(t * cin_g + ci) * cout_g + co];
+            }
+        }
+    }
+    out
+}
+
+/// im2col rows for images `n0..n1` and one group: row `r` holds, for each kernel tap, the
+/// group's input channels at the pixel that tap reads (zeros outside the image).
+fn im2col(g: &ConvGeom, x: &[f32], (n0, n1): (usize, usize), group: usize, col: &mut [f32]) {
+    let (k, cin_g, rpi) = (g.k(), g.cin_g(), g.rows_per_image());
+    let [h, w, c] = g.input;
+    let [kh, kw] = g.kernel;
+    let ow = g.output[1];
+    let col = &mut col[..(n1 - n0) * rpi * k];
+    col.par_chunks_mut(k * 64).enumerate().for_each(|(chunk, rows)| {
+        for (r, row) in rows.chunks_exact_mut(k).enumerate() {
+            let r = chunk * 64 + r;
+            let (n, p) = (n0 + r / rpi, r % rpi);
+            let (oy, ox) = (p / ow, p % ow);
+            for i in 0..kh {
+                for j in 0..kw {
+                    let dst = &mut row[(i * kw + j) * cin_g..][..cin_g];
+                    match g.source(oy, ox, i, j) {
+                        Some((y, xx)) => {
+                            let src = ((n * h + y) * w + xx) * c + group * cin_g;
+                            dst.copy_from_slice(&x[src..src + cin_g]);
+                        }
+                        None => dst.fill(0.0),
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// The adjoint of [`im2col`]: adds each im2col row back onto the input pixels it was read from.
+fn col2im(g: &ConvGeom, col: &[f32], (n0, n1): (usize, usize), group: usize, dx: &mut [f32]) {
+    let (k, cin_g, rpi) = (g.k(), g.cin_g(), g.rows_per_image());
+    let [_, w, c] = g.input;
+    let [kh, kw] = g.kernel;
+    let ow = g.output[1];
+    let image = g.image_len();
+    dx[n0 * image..n1 * image].par_chunks_mut(image).enumerate().for_each(|(b, dimg)| {
+        let rows = &col[b * rpi * k..(b + 1) * rpi * k];
+        for (p, row) in rows.chunks_exact(k).enumerate() {
+            let (oy, ox) = (p / ow, p % ow);
+            for i in 0..kh {
+                for j in 0..kw {
+                    if let Some((y, xx)) = g.source(oy, ox, i, j) {
+                        let dst = &mut dimg[(y * w + xx) * c + group * cin_g..][..cin_g];
+                        let src = &row[(i * kw + j) * cin_g..][..cin_g];
+                        for (d, s) in dst.iter_mut().zip(src) {
+                            *d += s;
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// A row-major matrix view for `gemm`: pointer, row stride, column stride.
+#[derive(Clone, Copy)]
+struct Mat {
+    ptr: *const f32,
+    rs: isize,
+    cs: isize,
+}
+
+impl Mat {
+    fn rows(s: &[f32], offset: usize, rs: usize) -> Mat {
+        Mat { ptr: s[offset..].as_ptr(), rs: rs as isize, cs: 1 }
+    }
+    fn t(self) -> Mat {
+        Mat { ptr: self.ptr, rs: self.cs, cs: self.rs }
+    }
+}
+
+/// `dst[m×n] (+)= a[m×k] · b[k×n]`; `dst` is row-major with row stride `dst_rs` from `offset`.
+fn matmul(dst: &mut [f32], offset: usize, dst_rs: usize, accumulate: bool, a: Mat, b: Mat, [m, n, k]: [usize; 3]) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    debug_assert!(dst.len() >= offset + (m - 1) * dst_rs + n);
+    // SAFETY: every caller passes views whose extents (m, n, k with their strides) lie inside
+    // the slices they were made from; `dst` is exclusively borrowed.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst[offset..].as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            a.ptr,
+            a.cs,
+            a.rs,
+            b.ptr,
+            b.cs,
+            b.rs,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::Rayon(0),
+        );
+    }
+}
+
+/// `y = conv(x, w)`, NHWC in and out.
+pub fn forward(g: &ConvGeom, x: &[f32], w: &[f32]) -> Vec<f32> {
+    if g.is_depthwise() {
+        return depthwise::forward(g, x, w);
+    }
+    let mut y = vec![0.0; g.output_len()];
+    let (k, rpi, cout, cout_g) = (g.k(), g.rows_per_image(), g.output[2], g.cout_g());
+    let wt = weights_to_gemm(g, w);
+    if g.is_pointwise() {
+        let rows = g.batch * rpi;
+        matmul(&mut y, 0, cout, false, Mat::rows(x, 0, k), Mat::rows(&wt, 0, cout), [rows, cout, k]);
+        return y;
+    }
+    let mut col = vec![0.0; g.images_per_block() * rpi * k];
+    for block in g.blocks() {
+        let rows = (block.1 - block.0) * rpi;
+        for grp in 0..g.groups {
+            im2col(g, x, block, grp, &mut col);
+            let b = Mat::rows(&wt, grp * k * cout_g, cout_g);
+            matmul(&mut y, block.0 * rpi * cout + grp * cout_g, cout, false, Mat::rows(&col, 0, k), b, [rows, cout_g, k]);
+        }
+    }
+    y
+}
+
+/// `dL/dx` from `dL/dy`.
+pub fn backward_input(g: &ConvGeom, dy: &[f32], w: &[f32]) -> Vec<f32> {
+    if g.is_depthwise() {
+        return depthwise::backward_input(g, dy, w);
+    }
+    let mut dx = vec![0.0; g.input_len()];
+    let (k, rpi, cout, cout_g) = (g.k(), g.rows_per_image(), g.output[2], g.cout_g());
+    let wt = weights_to_gemm(g, w);
+    if g.is_pointwise() {
+        let rows = g.batch * rpi;
+        let wt_t = Mat::rows(&wt, 0, cout).t();
+        matmul(&mut dx, 0, k, false, Mat::rows(dy, 0, cout), wt_t, [rows, k, cout]);
+        return dx;
+    }
+    let mut col = vec![0.0; g.images_per_block() * rpi * k];
+    for block in g.blocks() {
+        let rows = (block.1 - block.0) * rpi;
+        for grp in 0..g.groups {
+            let a = Mat::rows(dy, block.0 * rpi * cout + grp * cout_g, cout);
+            let wt_t = Mat::rows(&wt, grp * k * cout_g, cout_g).t();
+            matmul(&mut col, 0, k, false, a, wt_t, [rows, k, cout_g]);
+            col2im(g, &col, block, grp, &mut dx);
+        }
+    }
+    dx
+}
+
+/// `dL/dw` (burn's `[out, in/g, kh, kw]` layout) from the input and `dL/dy`.
+pub fn backward_weight(g: &ConvGeom, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    if g.is_depthwise() {
+        return depthwise::backward_weight(g, x, dy);
+    }
+    let (k, rpi, cout, cout_g) = (g.k(), g.rows_per_image(), g.output[2], g.cout_g());
+    let mut dwt = vec![0.0; g.weight_len()];
+    if g.is_pointwise() {
+        let rows = g.batch * rpi;
+        matmul(&mut dwt, 0, cout, false, Mat::rows(x, 0, k).t(), Mat::rows(dy, 0, cout), [k, cout, rows]);
+        return weights_from_gemm(g, &dwt);
+    }
+    let mut col = vec![0.0; g.images_per_block() * rpi * k];
+    for (b, block) in g.blocks().enumerate() {
+        let rows = (block.1 - block.0) * rpi;
+        for grp in 0..g.groups {
+            im2col(g, x, block, grp, &mut col);
+            let a = Mat::rows(&col, 0, k).t();
+            let dyb = Mat::rows(dy, block.0 * rpi * cout + grp * cout_g, cout);
+            matmul(&mut dwt, grp * k * cout_g, cout_g, b > 0, a, dyb, [k, cout_g, rows]);
+        }
+    }
+    weights_from_gemm(g, &dwt)
+}
+
+/// Column sums of `dy` viewed as `[rows, channels]`: the bias gradient.
+pub fn bias_grad(dy: &[f32], channels: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; channels];
+    for row in dy.chunks_exact(channels) {
+        for (o, v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
+    out
+}
+
+/// Depthwise convolutions (one input channel per output channel): a direct kernel whose inner
+/// loop runs over contiguous channels, which a gemm per channel would waste.
+mod depthwise {
+    use super::ConvGeom;
+    use rayon::prelude::*;
+
+    /// Weights `[c, 1, kh, kw]` → `[kh, kw, c]`.
+    fn taps(g: &ConvGeom, w: &[f32]) -> Vec<f32> {
+        let (c, t) = (g.output[2], g.kernel[0] * g.kernel[1]);
+        let mut out = vec![0.0; w.len()];
+        for ch in 0..c {
+            for tap in 0..t {
+                out[tap * c + ch] = w[ch * t + tap];
+            }
+        }
+        out
+    }
+
+    /// Calls `f(output pixel index, input pixel index, tap)` for every in-bounds tap of one image.
+    fn for_each_tap(g: &ConvGeom, mut f: impl FnMut(usize, usize, usize)) {
+        let [oh, ow, _] = g.output;
+        let [kh, kw] = g.kernel;
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for i in 0..kh {
+                    for j in 0..kw {
+                        if let Some((y, x)) = g.source(oy, ox, i, j) {
+                            f(oy * ow + ox, y * g.input[1] + x, i * kw + j);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn axpy(dst: &mut [f32], a: &[f32], b: &[f32]) {
+        for ((d, a), b) in dst.iter_mut().zip(a).zip(b) {
+            *d += a * b;
+        }
+    }
+
+    pub fn forward(g: &ConvGeom, x: &[f32], w: &[f32]) -> Vec<f32> {
+        let c = g.output[2];
+        let wt = taps(g, w);
+        let mut y = vec![0.0; g.output_len()];
+        let out_image = g.rows_per_image() * c;
+        y.par_chunks_mut(out_image).zip(x.par_chunks(g.image_len())).for_each(|(yi, xi)| {
+            for_each_tap(g, |o, i, t| axpy(&mut yi[o * c..][..c], &xi[i * c..][..c], &wt[t * c..][..c]));
+        });
+        y
+    }
+
+    pub fn backward_input(g: &ConvGeom, dy: &[f32], w: &[f32]) -> Vec<f32> {
+        let c = g.output[2];
+        let wt = taps(g, w);
+        let mut dx = vec![0.0; g.input_len()];
+        let out_image = g.rows_per_image() * c;
+        dx.par_chunks_mut(g.image_len()).zip(dy.par_chunks(out_image)).for_each(|(dxi, dyi)| {
+            for_each_tap(g, |o, i, t| axpy(&mut dxi[i * c..][..c], &dyi[o * c..][..c], &wt[t * c..][..c]));
+        });
+        dx
+    }
+
+    pub fn backward_weight(g: &ConvGeom, x: &[f32], dy: &[f32]) -> Vec<f32> {
+        let (c, t) = (g.output[2], g.kernel[0] * g.kernel[1]);
+        let out_image = g.rows_per_image() * c;
+        // One partial sum per image, added in image order: the same result on any thread count.
+        let partials: Vec<Vec<f32>> = x
+            .par_chunks(g.image_len())
+            .zip(dy.par_chunks(out_image))
+            .map(|(xi, dyi)| {
+                let mut acc = vec![0.0; t * c];
+                for_each_tap(g, |o, i, tap| axpy(&mut acc[tap * c..][..c], &xi[i * c..][..c], &dyi[o * c..][..c]));
+                acc
+            })
+            .collect();
+        let mut sum = vec![0.0f32; t * c];
+        for p in &partials {
+            for (s, v) in sum.iter_mut().zip(p) {
+                *s += v;
+            }
+        }
+        let mut out = vec![0.0; t * c];
+        for ch in 0..c {
+            for tap in 0..t {
+                out[ch * t + tap] = sum[tap * c + ch];
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The convolution by its definition, for checking the fast paths.
+    fn naive(g: &ConvGeom, x: &[f32], w: &[f32]) -> Vec<f32> {
+        let [oh, ow, cout] = g.output;
+        let [h, wd, c] = g.input;
+        let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
+        let mut y = vec![0.0; g.output_len()];
+        for n in 0..g.batch {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    for o in 0..cout {
+                        let grp = o / cout_g;
+                        let mut s = 0.0;
+                        for ci in 0..cin_g {
+                            for i in 0..g.kernel[0] {
+                                for j in 0..g.kernel[1] {
+                                    if let Some((yy, xx)) = g.source(oy, ox, i, j) {
+                                        let xv = x[((n * h + yy) * wd + xx) * c + grp * cin_g + ci];
+                                        s += xv * w[((o * cin_g + ci) * g.kernel[0] + i) * g.kernel[1] + j];
+                                    }
+                                }
+                            }
+                        }
+                        y[((n * oh + oy) * ow + ox) * cout + o] = s;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn data(len: usize, seed: u32) -> Vec<f32> {
+        (0..len).map(|i| (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 1000) as f32 / 500.0 - 1.0).collect()
+    }
+
+    fn dot(a: &[f32], b: &[f32]) -> f64 {
+        a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
+    }
+
+    fn geoms() -> Vec<ConvGeom> {
+        let g = |input: [usize; 3], cout: usize, kernel: usize, stride: usize, dilation: usize, groups: usize| {
+            let [h, w, _] = input;
+            let (oh, ow) = (h.div_ceil(stride), w.div_ceil(stride));
+            let pad = |n: usize, o: usize| ((o - 1) * stride + (kernel - 1) * dilation + 1).saturating_sub(n) / 2;
+            ConvGeom {
+                batch: 2,
+                input,
+                output: [oh, ow, cout],
+                kernel: [kernel, kernel],
+                stride: [stride, stride],
+                dilation: [dilation, dilation],
+                pad: [pad(h, oh), pad(w, ow)],
+                groups,
+            }
+        };
+        vec![
+            g([5, 6, 3], 4, 3, 1, 1, 1),
+            g([7, 7, 4], 6, 3, 2, 1, 2),
+            g([6, 5, 8], 8, 3, 1, 2, 8),
+            g([8, 8, 6], 6, 5, 2, 1, 6),
+            g([4, 4, 5], 7, 1, 1, 1, 1),
+            g([6, 6, 4], 8, 1, 2, 1, 1),
+            g([6, 6, 4], 8, 3, 1, 1, 4),
+        ]
+    }
+
+    #[test]
+    fn forward_matches_the_definition() {
+        for g in geoms() {
+            let x = data(g.input_len(), 1);
+            let w = data(g.weight_len(), 2);
+            let (fast, slow) = (forward(&g, &x, &w), naive(&g, &x, &w));
+            for (a, b) in fast.iter().zip(&slow) {
+                assert!((a - b).abs() < 1e-4, "{g:?}: {a} vs {b}");
+            }
+        }
+    }
+
+    /// The gradients are the adjoints of the forward map: <dy, conv(x, w)> = <dx, x> = <dw, w>.
+    #[test]
+    fn gradients_are_adjoints() {
+        for g in geoms() {
+            let x = data(g.input_len(), 3);
+            let w = data(g.weight_len(), 4);
+            let dy = data(g.output_len(), 5);
+            let y = naive(&g, &x, &w);
+            let lhs = dot(&dy, &y);
+            let dx = backward_input(&g, &dy, &w);
+            let dw = backward_weight(&g, &x, &dy);
+            assert!((lhs - dot(&dx, &x)).abs() < 1e-3 * lhs.abs().max(1.0), "{g:?} input");
+            assert!((lhs - dot(&dw, &w)).abs() < 1e-3 * lhs.abs().max(1.0), "{g:?} weight");
+        }
+    }
+
+    #[test]
+    fn weight_layouts_round_trip() {
+        for g in geoms() {
+            let w = data(g.weight_len(), 6);
+            assert_eq!(weights_from_gemm(&g, &weights_to_gemm(&g, &w)), w);
+        }
+    }
+}

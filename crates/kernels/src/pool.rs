@@ -1,0 +1,174 @@
+//! Max and average pooling on channels-last (NHWC) f32 buffers, forward and backward.
+//! Padded positions never win a max and are not counted in an average (the language's pools).
+
+use rayon::prelude::*;
+
+/// Everything about one pooling call that is not data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PoolGeom {
+    pub batch: usize,
+    /// Input height, width, channels.
+    pub input: [usize; 3],
+    /// Output height and width (channels are the input's).
+    pub output: [usize; 2],
+    pub window: [usize; 2],
+    pub stride: [usize; 2],
+    /// Padding before the first row and column.
+    pub pad: [usize; 2],
+}
+
+impl PoolGeom {
+    pub fn input_len(&self) -> usize {
+        self.batch * self.input.iter().product::<usize>()
+    }
+    pub fn output_len(&self) -> usize {
+        self.batch * self.output[0] * self.output[1] * self.input[2]
+    }
+    fn image_len(&self) -> usize {
+        self.input.iter().product()
+    }
+    fn out_image_len(&self) -> usize {
+        self.output[0] * self.output[1] * self.input[2]
+    }
+    /// The in-bounds input rows and columns of output pixel (oy, ox)'s window.
+    fn window_of(&self, oy: usize, ox: usize) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let span = |o: usize, d: usize| {
+            let start = o * self.stride[d];
+            let lo = start.saturating_sub(self.pad[d]);
+            let hi = (start + self.window[d]).saturating_sub(self.pad[d]).min(self.input[d]);
+            lo..hi.max(lo)
+        };
+        (span(oy, 0), span(ox, 1))
+    }
+    /// Calls `f(output pixel offset, input pixel offsets of its window)` for one image.
+    fn for_each_window(&self, mut f: impl FnMut(usize, &mut dyn Iterator<Item = usize>, usize)) {
+        let [_, w, c] = self.input;
+        let [oh, ow] = self.output;
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let (rows, cols) = self.window_of(oy, ox);
+                let count = rows.len() * cols.len();
+                let mut it = rows.flat_map(|y| cols.clone().map(move |x| (y * w + x) * c));
+                f((oy * ow + ox) * c, &mut it, count);
+            }
+        }
+    }
+}
+
+/// Max pooling: the output and, per output element, the flat index within its image of the
+/// input element that won (for the backward pass).
+pub fn max_forward(g: &PoolGeom, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
+    let c = g.input[2];
+    let mut y = vec![f32::NEG_INFINITY; g.output_len()];
+    let mut arg = vec![0u32; g.output_len()];
+    y.par_chunks_mut(g.out_image_len())
+        .zip(arg.par_chunks_mut(g.out_image_len()))
+        .zip(x.par_chunks(g.image_len()))
+        .for_each(|((yi, ai), xi)| {
+            g.for_each_window(|o, window, _| {
+                let (out, idx) = (&mut yi[o..o + c], &mut ai[o..o + c]);
+                for i in window {
+                    for (ch, (v, a)) in out.iter_mut().zip(idx.iter_mut()).enumerate() {
+                        // `>` keeps the first maximum, and a NaN input propagates as burn's does.
+                        let xv = xi[i + ch];
+                        if xv > *v || xv.is_nan() {
+                            *v = xv;
+                            *a = (i + ch) as u32;
+                        }
+                    }
+                }
+            });
+        });
+    (y, arg)
+}
+
+/// The max-pool input gradient: each output's gradient goes to the input element that won.
+pub fn max_backward(g: &PoolGeom, dy: &[f32], arg: &[u32]) -> Vec<f32> {
+    let mut dx = vec![0.0; g.input_len()];
+    dx.par_chunks_mut(g.image_len())
+        .zip(dy.par_chunks(g.out_image_len()).zip(arg.par_chunks(g.out_image_len())))
+        .for_each(|(dxi, (dyi, ai))| {
+            for (d, &a) in dyi.iter().zip(ai) {
+                dxi[a as usize] += d;
+            }
+        });
+    dx
+}
+
+/// Average pooling over the in-bounds part of each window.
+pub fn avg_forward(g: &PoolGeom, x: &[f32]) -> Vec<f32> {
+    let c = g.input[2];
+    let mut y = vec![0.0; g.output_len()];
+    y.par_chunks_mut(g.out_image_len()).zip(x.par_chunks(g.image_len())).for_each(|(yi, xi)| {
+        g.for_each_window(|o, window, count| {
+            let out = &mut yi[o..o + c];
+            for i in window {
+                for (v, xv) in out.iter_mut().zip(&xi[i..i + c]) {
+                    *v += xv;
+                }
+            }
+            let inv = 1.0 / count.max(1) as f32;
+            out.iter_mut().for_each(|v| *v *= inv);
+        });
+    });
+    y
+}
+
+/// The average-pool input gradient.
+pub fn avg_backward(g: &PoolGeom, dy: &[f32]) -> Vec<f32> {
+    let c = g.input[2];
+    let mut dx = vec![0.0; g.input_len()];
+    dx.par_chunks_mut(g.image_len()).zip(dy.par_chunks(g.out_image_len())).for_each(|(dxi, dyi)| {
+        g.for_each_window(|o, window, count| {
+            let inv = 1.0 / count.max(1) as f32;
+            let d = &dyi[o..o + c];
+            for i in window {
+                for (v, dv) in dxi[i..i + c].iter_mut().zip(d) {
+                    *v += dv * inv;
+                }
+            }
+        });
+    });
+    dx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geom() -> PoolGeom {
+        // 5×5 input, window 3, stride 2, one padded row/column before: outputs 3×3.
+        PoolGeom { batch: 2, input: [5, 5, 3], output: [3, 3], window: [3, 3], stride: [2, 2], pad: [1, 1] }
+    }
+
+    fn data(len: usize) -> Vec<f32> {
+        (0..len).map(|i| ((i * 37 % 101) as f32) / 10.0 - 5.0).collect()
+    }
+
+    #[test]
+    fn max_pool_takes_the_window_maximum_and_routes_gradients_to_it() {
+        let g = geom();
+        let x = data(g.input_len());
+        let (y, arg) = max_forward(&g, &x);
+        // Output (0, 0) of image 0, channel 1: window rows 0..2, cols 0..2.
+        let want = [0, 1].iter().flat_map(|r| [0, 1].map(|c| x[(r * 5 + c) * 3 + 1])).fold(f32::NEG_INFINITY, f32::max);
+        assert_eq!(y[1], want);
+        let dx = max_backward(&g, &vec![1.0; g.output_len()], &arg);
+        assert_eq!(dx.iter().sum::<f32>(), g.output_len() as f32);
+        assert_eq!(dx[arg[1] as usize], dx[arg[1] as usize].max(1.0));
+    }
+
+    #[test]
+    fn average_pool_counts_only_pixels_inside() {
+        let g = geom();
+        let x = vec![1.0; g.input_len()];
+        assert!(avg_forward(&g, &x).iter().all(|v| (v - 1.0).abs() < 1e-6));
+        let dy = data(g.output_len());
+        let dx = avg_backward(&g, &dy);
+        let xr = data(g.input_len());
+        // Adjoint: <dy, avg(x)> = <avg'(dy), x>.
+        let lhs: f32 = dy.iter().zip(avg_forward(&g, &xr)).map(|(a, b)| a * b).sum();
+        let rhs: f32 = dx.iter().zip(&xr).map(|(a, b)| a * b).sum();
+        assert!((lhs - rhs).abs() < 1e-2 * lhs.abs().max(1.0));
+    }
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Training throughput of nasc against PyTorch, measured in one run on the same machine.
+
+For each model and batch size, runs `nasc bench` on benches/models/<model>.nas and
+../shared/bench/torch_reference.py on the same architecture, one after the other (nasc first,
+then torch, then the next model), and prints images/s of both and their ratio. Both use
+--threads (nasc through RAYON_NUM_THREADS, torch through torch.set_num_threads).
+
+Usage (from the repository root):
+    python3 scripts/compare_torch.py --python /path/to/venv/bin/python \
+        [--nasc target/release/nasc] [--batches 64] [--steps 30] [--threads 2] \
+        [--models mlp_digits,cnn_small,resnet18_cifar,dwsep_cifar] [--json]
+The venv needs `pip install torch`; nothing here downloads anything.
+"""
+import argparse, json, os, subprocess, sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TORCH_SCRIPT = os.path.join(ROOT, "..", "shared", "bench", "torch_reference.py")
+
+
+def run_json(cmd, env):
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    lines = [l for l in out.splitlines() if l.startswith("{")]
+    if not lines:
+        sys.exit(f"no JSON from {' '.join(cmd)}:\n{out}")
+    return json.loads(lines[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--python", default=sys.executable, help="a Python with torch installed")
+    ap.add_argument("--nasc", default=os.path.join(ROOT, "target", "release", "nasc"))
+    ap.add_argument("--torch-script", default=TORCH_SCRIPT)
+    ap.add_argument("--models", default="mlp_digits,cnn_small,resnet18_cifar,dwsep_cifar")
+    ap.add_argument("--batches", default="64", help="comma-separated batch sizes")
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", action="store_true", help="one JSON line per model and batch")
+    a = ap.parse_args()
+    env = dict(os.environ, RAYON_NUM_THREADS=str(a.threads))
+    if not a.json:
+        print(f"{'model':<16}{'batch':>6}{'nasc img/s':>13}{'torch img/s':>13}{'ratio':>8}")
+    for batch in [int(b) for b in a.batches.split(",")]:
+        for model in a.models.split(","):
+            # Fewer steps for the big model at big batches, so a full table stays under an hour.
+            steps = a.steps if model != "resnet18_cifar" or batch < 64 else max(3, a.steps // 6)
+            common = ["--batch", str(batch), "--steps", str(steps), "--warmup", str(min(a.warmup, steps))]
+            nasc = run_json([a.nasc, "bench", os.path.join(ROOT, "benches", "models", model + ".nas")] + common, env)
+            torch = run_json([a.python, a.torch_script, "--models", model, "--threads", str(a.threads)] + common, env)
+            ratio = nasc["images_per_sec"] / torch["images_per_sec"]
+            if a.json:
+                print(json.dumps({"model": model, "batch": batch, "steps": steps, "nasc": nasc["images_per_sec"],
+                                  "torch": torch["images_per_sec"], "ratio": round(ratio, 3)}), flush=True)
+            else:
+                print(f"{model:<16}{batch:>6}{nasc['images_per_sec']:>13.1f}{torch['images_per_sec']:>13.1f}{ratio:>7.2f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()

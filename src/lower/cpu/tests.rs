@@ -1,0 +1,134 @@
+//! The kernels against burn's own ops (the reference): forward and every gradient within 1e-4
+//! relative, on random shapes, strides, dilations, groups (depthwise included) and SAME paddings.
+
+use super::*;
+use crate::lower::same_padding;
+use crate::rng::Rng;
+use burn::module::Param;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2dConfig;
+use burn::nn::pool::{AvgPool2dConfig, MaxPool2dConfig};
+use burn::tensor::{Device, Distribution};
+
+fn device() -> Device {
+    Device::flex().autodiff()
+}
+
+/// Largest |a - b| over the largest |b| (a relative difference that tolerates zeros).
+fn rel_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+    let scale = b.clone().abs().max().into_scalar::<f32>().max(1e-6);
+    (a - b).abs().max().into_scalar::<f32>() / scale
+}
+
+fn nchw(x: Tensor<4>) -> Tensor<4> {
+    x.permute([0, 3, 1, 2])
+}
+
+fn nhwc(x: Tensor<4>) -> Tensor<4> {
+    x.permute([0, 2, 3, 1])
+}
+
+struct ConvCase {
+    geom: ConvGeom,
+    padding: PaddingConfig2d,
+}
+
+fn random_conv(rng: &mut Rng) -> ConvCase {
+    let groups = *rng.pick(&[1, 1, 2, 0]); // 0: depthwise
+    let cin = if groups == 0 { 2 + rng.below(6) } else { groups * (1 + rng.below(4)) };
+    let (groups, cout) = if groups == 0 { (cin, cin) } else { (groups, groups * (1 + rng.below(4))) };
+    let kernel = *rng.pick(&[1, 3, 3, 5]);
+    let stride = 1 + rng.below(2);
+    let dilation = if kernel > 1 { 1 + rng.below(2) } else { 1 };
+    let (h, w) = (stride * (2 + rng.below(4)), stride * (2 + rng.below(4)));
+    let (t, b) = same_padding(h, kernel, stride, dilation);
+    let (l, r) = same_padding(w, kernel, stride, dilation);
+    ConvCase {
+        geom: ConvGeom {
+            batch: 1 + rng.below(3),
+            input: [h, w, cin],
+            output: [h / stride, w / stride, cout],
+            kernel: [kernel, kernel],
+            stride: [stride, stride],
+            dilation: [dilation, dilation],
+            pad: [t, l],
+            groups,
+        },
+        padding: PaddingConfig2d::Explicit(t, l, b, r),
+    }
+}
+
+#[test]
+fn convolution_matches_burn_forward_and_gradients() {
+    let mut rng = Rng::new(11);
+    let dev = device();
+    for _ in 0..40 {
+        let ConvCase { geom: g, padding } = random_conv(&mut rng);
+        let reference = Conv2dConfig::new([g.input[2], g.output[2]], g.kernel)
+            .with_stride(g.stride)
+            .with_dilation(g.dilation)
+            .with_groups(g.groups)
+            .with_bias(false)
+            .with_padding(padding)
+            .init(&dev);
+        let w = reference.weight.val().detach().require_grad();
+        let x = Tensor::<4>::random([g.batch, g.input[0], g.input[1], g.input[2]], Distribution::Normal(0.0, 1.0), &dev).require_grad();
+        let dy = Tensor::<4>::random([g.batch, g.output[0], g.output[1], g.output[2]], Distribution::Normal(0.0, 1.0), &dev);
+
+        let ours = conv2d_nhwc(x.clone(), w.clone(), g);
+        let grads = (ours.clone() * dy.clone()).sum().backward();
+        let (dx, dw) = (x.grad(&grads).unwrap(), w.grad(&grads).unwrap());
+
+        let (x2, w2) = (x.clone().detach().require_grad(), w.clone().detach().require_grad());
+        let conv = burn::nn::conv::Conv2d { weight: Param::from_tensor(w2.clone()), ..reference };
+        let theirs = nhwc(conv.forward(nchw(x2.clone())));
+        let grads2 = (theirs.clone() * dy).sum().backward();
+        let (dx2, dw2) = (x2.grad(&grads2).unwrap(), conv.weight.val().grad(&grads2).unwrap());
+
+        assert!(rel_diff(ours.inner(), theirs.inner()) < 1e-4, "forward {g:?}");
+        assert!(rel_diff(dx, dx2) < 1e-4, "input gradient {g:?}");
+        assert!(rel_diff(dw, dw2) < 1e-4, "weight gradient {g:?}");
+    }
+}
+
+#[test]
+fn pools_match_burn_forward_and_gradients() {
+    let mut rng = Rng::new(12);
+    let dev = device();
+    for case in 0..30 {
+        let window = 1 + rng.below(3);
+        let stride = 1 + rng.below(2);
+        let (h, w, c) = (stride * (2 + rng.below(4)), stride * (2 + rng.below(4)), 1 + rng.below(5));
+        let (t, b) = same_padding(h, window, stride, 1);
+        let (l, r) = same_padding(w, window, stride, 1);
+        let g = PoolGeom { batch: 1 + rng.below(3), input: [h, w, c], output: [h / stride, w / stride], window: [window; 2], stride: [stride; 2], pad: [t, l] };
+        let padding = PaddingConfig2d::Explicit(t, l, b, r);
+        let x = Tensor::<4>::random([g.batch, h, w, c], Distribution::Normal(0.0, 1.0), &dev).require_grad();
+        let dy = Tensor::<4>::random([g.batch, g.output[0], g.output[1], c], Distribution::Normal(0.0, 1.0), &dev);
+        for kind in [PoolKind::Max, PoolKind::Avg] {
+            let ours = pool2d_nhwc(x.clone(), g, kind);
+            let dx = x.grad(&(ours.clone() * dy.clone()).sum().backward()).unwrap();
+            let x2 = x.clone().detach().require_grad();
+            let theirs = match kind {
+                PoolKind::Max => MaxPool2dConfig::new(g.window).with_strides(g.stride).with_padding(padding.clone()).init().forward(nchw(x2.clone())),
+                PoolKind::Avg => AvgPool2dConfig::new(g.window)
+                    .with_strides(g.stride)
+                    .with_padding(padding.clone())
+                    .with_count_include_pad(false)
+                    .init()
+                    .forward(nchw(x2.clone())),
+            };
+            let theirs = nhwc(theirs);
+            let dx2 = x2.grad(&(theirs.clone() * dy.clone()).sum().backward()).unwrap();
+            assert!(rel_diff(ours.inner(), theirs.inner()) < 1e-5, "{kind:?} forward, case {case}: {g:?}");
+            assert!(rel_diff(dx, dx2) < 1e-5, "{kind:?} gradient, case {case}: {g:?}");
+        }
+    }
+}
+
+#[test]
+fn kernels_run_on_flex_only() {
+    let x = Tensor::<4>::zeros([1, 2, 2, 1], &Device::flex());
+    assert!(runs_here(&x));
+    assert!(runs_here(&Tensor::<4>::zeros([1, 2, 2, 1], &device())));
+}
