@@ -404,6 +404,7 @@ fn run_step(step: &Step, layer: &Layer, mut ins: Vec<Tensor<RANK>>, bsym: Option
         (OpKind::Conv, Layer::Conv(c)) => channels_first(x, out_shape(), |t| c.forward(t)),
         (OpKind::MaxPool, Layer::MaxPool(p)) => channels_first(x, out_shape(), |t| p.forward(t)),
         (OpKind::AvgPool, Layer::AvgPool(p)) => channels_first(x, out_shape(), |t| p.forward(t)),
+        (OpKind::BatchNorm, Layer::BatchNorm(bn)) if cpu::runs_here(&x) => cpu::batch_norm_nhwc(bn, x),
         (OpKind::BatchNorm, Layer::BatchNorm(bn)) => bn.forward(x.swap_dims(1, RANK - 1)).swap_dims(1, RANK - 1),
         (OpKind::LayerNorm, Layer::LayerNorm(ln)) => ln.forward(x),
         (OpKind::GroupNorm, Layer::GroupNorm(gn)) => {

@@ -14,9 +14,10 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
+use burn::backend::{Autodiff, AutodiffBackend, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
+use burn::nn::BatchNorm;
 use burn::tensor::{DType, Tensor, TensorData};
-pub use nasc_kernels::{ConvGeom, PoolGeom, conv, pool};
+pub use nasc_kernels::{ConvGeom, PoolGeom, conv, norm, pool};
 use std::sync::Arc;
 
 /// Which pooling.
@@ -32,6 +33,14 @@ pub trait CpuKernels: Backend {
     fn conv2d_nhwc(x: FloatTensor<Self>, weight: FloatTensor<Self>, geom: ConvGeom) -> FloatTensor<Self>;
     /// `x` NHWC.
     fn pool2d_nhwc(x: FloatTensor<Self>, geom: PoolGeom, kind: PoolKind) -> FloatTensor<Self>;
+    /// Training-mode batch norm of `x` `[rows, channels]`: the output, the batch mean and the
+    /// batch's biased variance (for the running statistics; not differentiated).
+    fn batch_norm_rows(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
 /// A contiguous f32 copy-free view (copied only when the tensor is strided).
@@ -70,6 +79,20 @@ impl CpuKernels for Flex {
         };
         flex_tensor(y, pool_out_shape(&geom))
     }
+
+    fn batch_norm_rows(x: FlexTensor, gamma: FlexTensor, beta: FlexTensor, epsilon: f64) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let (y, stats) = batch_norm_forward(&x, &gamma, &beta, epsilon);
+        let c = stats.mean.len();
+        (y, flex_tensor(stats.mean, [c]), flex_tensor(stats.variance, [c]))
+    }
+}
+
+fn batch_norm_forward(x: &FlexTensor, gamma: &FlexTensor, beta: &FlexTensor, epsilon: f64) -> (FlexTensor, norm::BatchStats) {
+    let (x, gamma, beta) = (contiguous(x), contiguous(gamma), contiguous(beta));
+    let shape = x.layout().shape().to_vec();
+    let channels = shape.last().copied().unwrap_or(1);
+    let (y, stats) = norm::forward(values(&x), channels, values(&gamma), values(&beta), epsilon);
+    (flex_tensor(y, shape), stats)
 }
 
 #[derive(Debug)]
@@ -114,6 +137,30 @@ impl Backward<Flex, 1> for PoolBackward {
     }
 }
 
+#[derive(Debug)]
+struct BatchNormBackward;
+
+impl Backward<Flex, 3> for BatchNormBackward {
+    type State = (FlexTensor, FlexTensor, Arc<norm::BatchStats>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let dy = contiguous(&grads.consume::<Flex>(&ops.node));
+        let (x, gamma, stats) = ops.state;
+        let c = stats.mean.len();
+        let (dx, dgamma, dbeta) = norm::backward(values(&x), values(&dy), c, values(&gamma), &stats);
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, flex_tensor(dx, x.layout().shape().to_vec()));
+        }
+        if let Some(node) = node_gamma {
+            grads.register::<Flex>(node.id, flex_tensor(dgamma, [c]));
+        }
+        if let Some(node) = node_beta {
+            grads.register::<Flex>(node.id, flex_tensor(dbeta, [c]));
+        }
+    }
+}
+
 impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
     fn conv2d_nhwc(x: FloatTensor<Self>, weight: FloatTensor<Self>, geom: ConvGeom) -> FloatTensor<Self> {
         let (xp, wp) = (contiguous(x.primitive()), contiguous(weight.primitive()));
@@ -139,6 +186,24 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
+
+    fn batch_norm_rows(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let (xp, gp) = (contiguous(x.primitive()), contiguous(gamma.primitive()));
+        let (y, stats) = batch_norm_forward(&xp, &gp, beta.primitive(), epsilon);
+        let c = stats.mean.len();
+        let mean = Self::from_inner(flex_tensor(stats.mean.clone(), [c]));
+        let variance = Self::from_inner(flex_tensor(stats.variance.clone(), [c]));
+        let y = match BatchNormBackward.prepare::<C>([x.node(), gamma.node(), beta.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish((xp, gp, Arc::new(stats)), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        };
+        (y, mean, variance)
+    }
 }
 
 /// Whether the kernels here can run on this tensor: f32 on the flex device (with or without
@@ -153,6 +218,28 @@ pub fn runs_here<const D: usize>(x: &Tensor<D>) -> bool {
 /// Convolution of an NHWC tensor with burn-layout weights (no bias) on the flex device.
 pub fn conv2d_nhwc(x: Tensor<4>, weight: Tensor<4>, geom: ConvGeom) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as CpuKernels>::conv2d_nhwc(x.into_dispatch(), weight.into_dispatch(), geom))
+}
+
+/// burn's `BatchNorm` in training or inference mode on a channels-last tensor of any rank,
+/// normalising over every dim but the last; training mode updates the running statistics as
+/// burn's own forward does.
+pub fn batch_norm_nhwc<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    let dims = x.dims();
+    let c = dims[D - 1];
+    let rows = dims.iter().product::<usize>() / c.max(1);
+    if !(x.device().is_autodiff() && bn.training.is_enabled()) {
+        let scale = bn.gamma.val() / (bn.running_var.value().add_scalar(bn.epsilon)).sqrt();
+        let shift = bn.beta.val() - bn.running_mean.value() * scale.clone();
+        let x2: Tensor<2> = x.reshape([rows, c]);
+        return (x2 * scale.unsqueeze::<2>() + shift.unsqueeze::<2>()).reshape(dims);
+    }
+    let x2: Tensor<2> = x.reshape([rows, c]);
+    let (y, mean, var) = <Dispatch as CpuKernels>::batch_norm_rows(x2.into_dispatch(), bn.gamma.val().into_dispatch(), bn.beta.val().into_dispatch(), bn.epsilon);
+    let (mean, var) = (Tensor::<1>::from_dispatch(mean), Tensor::<1>::from_dispatch(var));
+    let m = bn.momentum;
+    bn.running_mean.update(bn.running_mean.value_sync().mul_scalar(1.0 - m).add(mean.detach().mul_scalar(m)).detach());
+    bn.running_var.update(bn.running_var.value_sync().mul_scalar(1.0 - m).add(var.detach().mul_scalar(m)).detach());
+    Tensor::<2>::from_dispatch(y).reshape(dims)
 }
 
 /// Pooling of an NHWC tensor on the flex device.

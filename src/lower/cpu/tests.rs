@@ -132,3 +132,44 @@ fn kernels_run_on_flex_only() {
     assert!(runs_here(&x));
     assert!(runs_here(&Tensor::<4>::zeros([1, 2, 2, 1], &device())));
 }
+
+#[test]
+fn batch_norm_matches_burn_in_training_and_inference() {
+    use burn::module::Module;
+    use burn::nn::BatchNormConfig;
+    let dev = device();
+    for (case, dims) in [[2usize, 5, 4, 3], [3, 2, 7, 6], [1, 1, 9, 2]].into_iter().enumerate() {
+        let c = dims[3];
+        let ours_bn = BatchNormConfig::new(c).init(&dev);
+        let gamma = Tensor::<1>::random([c], Distribution::Normal(1.0, 0.3), &dev);
+        let beta = Tensor::<1>::random([c], Distribution::Normal(0.0, 0.3), &dev);
+        let ours_bn = BatchNorm { gamma: Param::from_tensor(gamma.clone()), beta: Param::from_tensor(beta.clone()), ..ours_bn };
+        let theirs_bn = BatchNorm { gamma: Param::from_tensor(gamma.detach().require_grad()), beta: Param::from_tensor(beta.detach().require_grad()), ..BatchNormConfig::new(c).init(&dev) };
+        let x = Tensor::<4>::random(dims, Distribution::Normal(0.5, 2.0), &dev).require_grad();
+        let dy = Tensor::<4>::random(dims, Distribution::Normal(0.0, 1.0), &dev);
+
+        let ours = batch_norm_nhwc(&ours_bn, x.clone());
+        let g1 = (ours.clone() * dy.clone()).sum().backward();
+        let x2 = x.clone().detach().require_grad();
+        let theirs = nhwc(theirs_bn.forward(nchw(x2.clone())));
+        let g2 = (theirs.clone() * dy.clone()).sum().backward();
+
+        assert!(rel_diff(ours.inner(), theirs.inner()) < 1e-4, "forward, case {case}");
+        assert!(rel_diff(x.grad(&g1).unwrap(), x2.grad(&g2).unwrap()) < 1e-4, "input gradient, case {case}");
+        let (dg1, dg2) = (ours_bn.gamma.val().grad(&g1).unwrap(), theirs_bn.gamma.val().grad(&g2).unwrap());
+        assert!(rel_diff(dg1, dg2) < 1e-4, "gamma gradient, case {case}");
+        let (db1, db2) = (ours_bn.beta.val().grad(&g1).unwrap(), theirs_bn.beta.val().grad(&g2).unwrap());
+        assert!(rel_diff(db1, db2) < 1e-4, "beta gradient, case {case}");
+        let (rm1, rm2) = (ours_bn.running_mean.value(), theirs_bn.running_mean.value());
+        assert!(rel_diff(rm1, rm2) < 1e-5, "running mean, case {case}");
+        let (rv1, rv2) = (ours_bn.running_var.value(), theirs_bn.running_var.value());
+        assert!(rel_diff(rv1, rv2) < 1e-5, "running variance, case {case}");
+
+        // Inference mode uses the running statistics.
+        let (ours_eval, theirs_eval) = (ours_bn.valid(), theirs_bn.valid());
+        let xi = x.clone().inner();
+        let a = batch_norm_nhwc(&ours_eval, xi.clone());
+        let b = nhwc(theirs_eval.forward(nchw(xi)));
+        assert!(rel_diff(a, b) < 1e-5, "inference, case {case}");
+    }
+}
