@@ -13,9 +13,9 @@ import collections, sys
 # First match wins, searched from the innermost frame outwards. Patterns are substrings of
 # demangled Rust symbols.
 OPS = [
-    ("conv (nasc kernels)", ["nasc_kernels::conv"]),
-    ("pool (nasc kernels)", ["nasc_kernels::pool"]),
-    ("batch norm (nasc kernels)", ["nasc_kernels::norm"]),
+    ("conv (nasc kernels)", ["nasc_kernels::conv", "cpu::conv2d_nhwc", "ConvBackward"]),
+    ("pool (nasc kernels)", ["nasc_kernels::pool", "cpu::pool2d_nhwc", "PoolBackward"]),
+    ("batch norm (nasc kernels)", ["nasc_kernels::norm", "batch_norm_nhwc", "BatchNormBackward", "batch_norm_rows"]),
     ("conv (burn)", ["conv2d", "conv_transpose2d", "ConvOptions"]),
     ("batch norm (burn)", ["batch_norm"]),
     ("pool (burn)", ["max_pool2d", "avg_pool2d", "adaptive_avg_pool"]),
@@ -26,12 +26,14 @@ OPS = [
     ("add / mul (element-wise)", ["float_add", "float_mul", "float_sub", "float_div", "binary_op"]),
     ("layout copies (permute, reshape, contiguous)", ["to_contiguous", "copy_2d_tiled", "copy_contiguous", "permute", "swap_dims", "reshape"]),
     ("random inputs / data", ["Distribution", "random"]),
+    ("gemm on a worker thread (conv or dense)", ["gemm_f32", "gemm_common"]),
 ]
 PHASES = [
     ("optimizer", ["burn_optim", "Optimizer", "GradientsParams"]),
     ("backward", ["AutodiffServer::backward", "::backward"]),
     ("forward", ["Net::forward", "lower::Net", "nasc::lower"]),
 ]
+IDLE = ["sched_yield", "futex", "rayon_core::sleep", "__schedule"]
 ALLOC = ["malloc", "free", "realloc", "clear_page", "page_fault", "do_anonymous_page", "memset", "munmap", "mmap"]
 
 
@@ -41,7 +43,11 @@ def classify(frames):
     leaf = frames[0] if frames else ""
     if any(a in leaf for a in ALLOC):
         return phase, "allocation / page faults"
-    for f in frames:
+    if any(i in f for f in frames[:4] for i in IDLE):
+        return phase, "idle / waiting threads"
+    # Outermost op first: a batch norm's element-wise adds count as batch norm. Samples on rayon
+    # worker threads have no caller frames, so only their leaf tells the op.
+    for f in reversed(frames):
         for name, pats in OPS:
             if any(p in f for p in pats):
                 return phase, name

@@ -40,16 +40,36 @@ impl PoolGeom {
         };
         (span(oy, 0), span(ox, 1))
     }
-    /// Calls `f(output pixel offset, input pixel offsets of its window)` for one image.
-    fn for_each_window(&self, mut f: impl FnMut(usize, &mut dyn Iterator<Item = usize>, usize)) {
+    /// Calls `f(output pixel offset, window)` for one image, where `window` calls its argument
+    /// with the offset of every in-bounds input pixel, and gives their count.
+    fn for_each_window(&self, mut f: impl FnMut(usize, Window)) {
         let [_, w, c] = self.input;
         let [oh, ow] = self.output;
         for oy in 0..oh {
             for ox in 0..ow {
                 let (rows, cols) = self.window_of(oy, ox);
-                let count = rows.len() * cols.len();
-                let mut it = rows.flat_map(|y| cols.clone().map(move |x| (y * w + x) * c));
-                f((oy * ow + ox) * c, &mut it, count);
+                f((oy * ow + ox) * c, Window { rows, cols, row_len: w * c, c });
+            }
+        }
+    }
+}
+
+/// The in-bounds input pixels of one pooling window.
+struct Window {
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    row_len: usize,
+    c: usize,
+}
+
+impl Window {
+    fn count(&self) -> usize {
+        self.rows.len() * self.cols.len()
+    }
+    fn each(&self, mut f: impl FnMut(usize)) {
+        for y in self.rows.clone() {
+            for x in self.cols.clone() {
+                f(y * self.row_len + x * self.c);
             }
         }
     }
@@ -65,18 +85,17 @@ pub fn max_forward(g: &PoolGeom, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
         .zip(arg.par_chunks_mut(g.out_image_len()))
         .zip(x.par_chunks(g.image_len()))
         .for_each(|((yi, ai), xi)| {
-            g.for_each_window(|o, window, _| {
+            g.for_each_window(|o, window| {
                 let (out, idx) = (&mut yi[o..o + c], &mut ai[o..o + c]);
-                for i in window {
-                    for (ch, (v, a)) in out.iter_mut().zip(idx.iter_mut()).enumerate() {
+                window.each(|i| {
+                    for (ch, ((v, a), &xv)) in out.iter_mut().zip(idx.iter_mut()).zip(&xi[i..i + c]).enumerate() {
                         // `>` keeps the first maximum, and a NaN input propagates as burn's does.
-                        let xv = xi[i + ch];
                         if xv > *v || xv.is_nan() {
                             *v = xv;
                             *a = (i + ch) as u32;
                         }
                     }
-                }
+                });
             });
         });
     (y, arg)
@@ -100,14 +119,14 @@ pub fn avg_forward(g: &PoolGeom, x: &[f32]) -> Vec<f32> {
     let c = g.input[2];
     let mut y = vec![0.0; g.output_len()];
     y.par_chunks_mut(g.out_image_len()).zip(x.par_chunks(g.image_len())).for_each(|(yi, xi)| {
-        g.for_each_window(|o, window, count| {
+        g.for_each_window(|o, window| {
             let out = &mut yi[o..o + c];
-            for i in window {
+            window.each(|i| {
                 for (v, xv) in out.iter_mut().zip(&xi[i..i + c]) {
                     *v += xv;
                 }
-            }
-            let inv = 1.0 / count.max(1) as f32;
+            });
+            let inv = 1.0 / window.count().max(1) as f32;
             out.iter_mut().for_each(|v| *v *= inv);
         });
     });
@@ -119,14 +138,14 @@ pub fn avg_backward(g: &PoolGeom, dy: &[f32]) -> Vec<f32> {
     let c = g.input[2];
     let mut dx = vec![0.0; g.input_len()];
     dx.par_chunks_mut(g.image_len()).zip(dy.par_chunks(g.out_image_len())).for_each(|(dxi, dyi)| {
-        g.for_each_window(|o, window, count| {
-            let inv = 1.0 / count.max(1) as f32;
+        g.for_each_window(|o, window| {
+            let inv = 1.0 / window.count().max(1) as f32;
             let d = &dyi[o..o + c];
-            for i in window {
+            window.each(|i| {
                 for (v, dv) in dxi[i..i + c].iter_mut().zip(d) {
                     *v += dv * inv;
                 }
-            }
+            });
         });
     });
     dx
