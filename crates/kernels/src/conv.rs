@@ -118,57 +118,68 @@ fn weights_from_gemm(g: &ConvGeom, wt: &[f32]) -> Vec<f32> {
     out
 }
 
+/// The input pixels one im2col row reads, kernel row by kernel row: calls
+/// `f(col offset, input pixel offset within the image, length)` for every run of taps that is
+/// contiguous in both the row and the (ungrouped) input, and `f(col offset, None, length)` for
+/// taps outside the image. Contiguous runs (a whole kernel row, when the dilation is 1 and the
+/// convolution has one group) make im2col one copy per kernel row instead of one per tap.
+#[inline]
+fn for_each_run(g: &ConvGeom, oy: usize, ox: usize, mut f: impl FnMut(usize, Option<usize>, usize)) {
+    let (cin_g, [kh, kw]) = (g.cin_g(), g.kernel);
+    let [_, w, c] = g.input;
+    let whole_rows = g.dilation[1] == 1 && g.groups == 1;
+    for i in 0..kh {
+        let first = g.source(oy, ox, i, 0);
+        let last = g.source(oy, ox, i, kw - 1);
+        match (first, last) {
+            (Some((y, x0)), Some(_)) if whole_rows => f(i * kw * cin_g, Some((y * w + x0) * c), kw * cin_g),
+            _ => {
+                for j in 0..kw {
+                    let at = (i * kw + j) * cin_g;
+                    f(at, g.source(oy, ox, i, j).map(|(y, x)| (y * w + x) * c), cin_g);
+                }
+            }
+        }
+    }
+}
+
 /// im2col rows for images `n0..n1` and one group: row `r` holds, for each kernel tap, the
 /// group's input channels at the pixel that tap reads (zeros outside the image).
 fn im2col(g: &ConvGeom, x: &[f32], (n0, n1): (usize, usize), group: usize, col: &mut [f32]) {
-    let (k, cin_g, rpi) = (g.k(), g.cin_g(), g.rows_per_image());
-    let [h, w, c] = g.input;
-    let [kh, kw] = g.kernel;
+    let (k, cin_g, rpi, image) = (g.k(), g.cin_g(), g.rows_per_image(), g.image_len());
     let ow = g.output[1];
     let col = &mut col[..(n1 - n0) * rpi * k];
     col.par_chunks_mut(k * 64).enumerate().for_each(|(chunk, rows)| {
         for (r, row) in rows.chunks_exact_mut(k).enumerate() {
             let r = chunk * 64 + r;
             let (n, p) = (n0 + r / rpi, r % rpi);
-            let (oy, ox) = (p / ow, p % ow);
-            for i in 0..kh {
-                for j in 0..kw {
-                    let dst = &mut row[(i * kw + j) * cin_g..][..cin_g];
-                    match g.source(oy, ox, i, j) {
-                        Some((y, xx)) => {
-                            let src = ((n * h + y) * w + xx) * c + group * cin_g;
-                            dst.copy_from_slice(&x[src..src + cin_g]);
-                        }
-                        None => dst.fill(0.0),
-                    }
+            let xi = &x[n * image + group * cin_g..];
+            for_each_run(g, p / ow, p % ow, |at, src, len| {
+                let dst = &mut row[at..at + len];
+                match src {
+                    Some(s) => dst.copy_from_slice(&xi[s..s + len]),
+                    None => dst.fill(0.0),
                 }
-            }
+            });
         }
     });
 }
 
 /// The adjoint of [`im2col`]: adds each im2col row back onto the input pixels it was read from.
 fn col2im(g: &ConvGeom, col: &[f32], (n0, n1): (usize, usize), group: usize, dx: &mut [f32]) {
-    let (k, cin_g, rpi) = (g.k(), g.cin_g(), g.rows_per_image());
-    let [_, w, c] = g.input;
-    let [kh, kw] = g.kernel;
+    let (k, cin_g, rpi, image) = (g.k(), g.cin_g(), g.rows_per_image(), g.image_len());
     let ow = g.output[1];
-    let image = g.image_len();
     dx[n0 * image..n1 * image].par_chunks_mut(image).enumerate().for_each(|(b, dimg)| {
         let rows = &col[b * rpi * k..(b + 1) * rpi * k];
+        let dimg = &mut dimg[group * cin_g..];
         for (p, row) in rows.chunks_exact(k).enumerate() {
-            let (oy, ox) = (p / ow, p % ow);
-            for i in 0..kh {
-                for j in 0..kw {
-                    if let Some((y, xx)) = g.source(oy, ox, i, j) {
-                        let dst = &mut dimg[(y * w + xx) * c + group * cin_g..][..cin_g];
-                        let src = &row[(i * kw + j) * cin_g..][..cin_g];
-                        for (d, s) in dst.iter_mut().zip(src) {
-                            *d += s;
-                        }
+            for_each_run(g, p / ow, p % ow, |at, dst, len| {
+                if let Some(d) = dst {
+                    for (d, s) in dimg[d..d + len].iter_mut().zip(&row[at..at + len]) {
+                        *d += s;
                     }
                 }
-            }
+            });
         }
     });
 }
