@@ -1,0 +1,42 @@
+//! Times the convolution kernels on ResNet-18 (CIFAR) layer shapes, batch 64, and prints GFLOP/s:
+//! `cargo run --release -p nasc-kernels --example conv_speed` (or in the dev profile, which
+//! optimises this crate fully).
+use nasc_kernels::conv::{self, ConvGeom};
+use std::time::Instant;
+
+fn geom(hw: usize, cin: usize, cout: usize, k: usize, stride: usize) -> ConvGeom {
+    let pad = (k - 1) / 2;
+    ConvGeom { batch: 64, input: [hw, hw, cin], output: [hw / stride, hw / stride, cout], kernel: [k, k], stride: [stride; 2], dilation: [1, 1], pad: [if stride == 2 && k == 3 { 0 } else { pad }; 2], groups: 1 }
+}
+
+fn time(f: impl Fn()) -> f64 {
+    f();
+    let reps = 3;
+    let t = Instant::now();
+    for _ in 0..reps {
+        f();
+    }
+    t.elapsed().as_secs_f64() / reps as f64
+}
+
+fn main() {
+    for (name, g) in [
+        ("3x3 64->64 32x32", geom(32, 64, 64, 3, 1)),
+        ("3x3 128->128 16x16", geom(16, 128, 128, 3, 1)),
+        ("3x3 256->256 8x8", geom(8, 256, 256, 3, 1)),
+        ("3x3 512->512 4x4", geom(4, 512, 512, 3, 1)),
+        ("1x1 64->128 s2", geom(32, 64, 128, 1, 2)),
+    ] {
+        let x = vec![0.5f32; g.input_len()];
+        let w = vec![0.1f32; g.weight_len()];
+        let dy = vec![0.2f32; g.output_len()];
+        let flops = 2.0 * (g.output_len() * g.weight_len() / g.output[2]) as f64;
+        let f = time(|| drop(conv::forward(&g, &x, &w)));
+        let bi = time(|| drop(conv::backward_input(&g, &dy, &w)));
+        let bw = time(|| drop(conv::backward_weight(&g, &x, &dy)));
+        println!(
+            "{name:<20} forward {:7.1} ms {:6.1} GFLOP/s | input grad {:7.1} ms {:6.1} | weight grad {:7.1} ms {:6.1}",
+            f * 1e3, flops / f / 1e9, bi * 1e3, flops / bi / 1e9, bw * 1e3, flops / bw / 1e9
+        );
+    }
+}
