@@ -356,11 +356,7 @@ fn nhwc_step(step: &Step, layer: &Layer, ins: &[(Tensor<RANK>, Layout)]) -> Opti
                 pad,
                 groups,
             };
-            let y = cpu::conv2d_nhwc(x4, c.weight.val(), geom);
-            match &c.bias {
-                Some(b) => y + b.val().reshape([1, 1, 1, oc]),
-                None => y,
-            }
+            cpu::conv2d_nhwc(x4, c.weight.val(), c.bias.as_ref().map(|b| b.val()), geom)
         }
         (OpKind::MaxPool | OpKind::AvgPool, _) => {
             let [w, s] = ["window", "stride"].map(|n| int_attr(a, n).unwrap_or(1));

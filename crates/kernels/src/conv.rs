@@ -311,6 +311,15 @@ pub fn backward_weight(g: &ConvGeom, x: &[f32], dy: &[f32]) -> Vec<f32> {
     weights_from_gemm(g, &dwt)
 }
 
+/// Adds `bias` to every row of `y` (`[rows, channels]`).
+pub fn add_bias(y: &mut [f32], bias: &[f32]) {
+    y.par_chunks_mut(bias.len() * 256).for_each(|rows| {
+        for row in rows.chunks_exact_mut(bias.len()) {
+            row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+        }
+    });
+}
+
 /// Column sums of `dy` viewed as `[rows, channels]`: the bias gradient.
 pub fn bias_grad(dy: &[f32], channels: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; channels];

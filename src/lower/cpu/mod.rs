@@ -12,6 +12,7 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::NodeId;
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, AutodiffBackend, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
@@ -31,6 +32,8 @@ pub enum PoolKind {
 pub trait CpuKernels: Backend {
     /// `x` NHWC, `weight` `[out, in/groups, kh, kw]`; no bias.
     fn conv2d_nhwc(x: FloatTensor<Self>, weight: FloatTensor<Self>, geom: ConvGeom) -> FloatTensor<Self>;
+    /// The same plus a bias `[out]`, added in the same pass.
+    fn conv2d_bias_nhwc(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, geom: ConvGeom) -> FloatTensor<Self>;
     /// `x` NHWC.
     fn pool2d_nhwc(x: FloatTensor<Self>, geom: PoolGeom, kind: PoolKind) -> FloatTensor<Self>;
     /// Training-mode batch norm of `x` `[rows, channels]`: the output, the batch mean and the
@@ -71,6 +74,13 @@ impl CpuKernels for Flex {
         flex_tensor(conv::forward(&geom, values(&x), values(&w)), conv_out_shape(&geom))
     }
 
+    fn conv2d_bias_nhwc(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, geom: ConvGeom) -> FlexTensor {
+        let (x, w, b) = (contiguous(&x), contiguous(&weight), contiguous(&bias));
+        let mut y = conv::forward(&geom, values(&x), values(&w));
+        conv::add_bias(&mut y, values(&b));
+        flex_tensor(y, conv_out_shape(&geom))
+    }
+
     fn pool2d_nhwc(x: FlexTensor, geom: PoolGeom, kind: PoolKind) -> FlexTensor {
         let x = contiguous(&x);
         let y = match kind {
@@ -98,20 +108,40 @@ fn batch_norm_forward(x: &FlexTensor, gamma: &FlexTensor, beta: &FlexTensor, eps
 #[derive(Debug)]
 struct ConvBackward;
 
+/// Registers the input and weight gradients of a convolution, for the parents that want them.
+fn conv_grads([x_id, w_id]: [Option<NodeId>; 2], dy: &FlexTensor, grads: &mut Gradients, (x, w, g): (FlexTensor, FlexTensor, ConvGeom)) {
+    if let Some(id) = x_id {
+        let dx = conv::backward_input(&g, values(dy), values(&w));
+        grads.register::<Flex>(id, flex_tensor(dx, [g.batch, g.input[0], g.input[1], g.input[2]]));
+    }
+    if let Some(id) = w_id {
+        let dw = conv::backward_weight(&g, values(&x), values(dy));
+        grads.register::<Flex>(id, flex_tensor(dw, w.layout().shape().to_vec()));
+    }
+}
+
 impl Backward<Flex, 2> for ConvBackward {
     type State = (FlexTensor, FlexTensor, ConvGeom);
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_x, node_w] = ops.parents;
         let dy = contiguous(&grads.consume::<Flex>(&ops.node));
-        let (x, w, g) = ops.state;
-        if let Some(node) = node_x {
-            let dx = conv::backward_input(&g, values(&dy), values(&w));
-            grads.register::<Flex>(node.id, flex_tensor(dx, [g.batch, g.input[0], g.input[1], g.input[2]]));
-        }
-        if let Some(node) = node_w {
-            let dw = conv::backward_weight(&g, values(&x), values(&dy));
-            grads.register::<Flex>(node.id, flex_tensor(dw, w.layout().shape().to_vec()));
+        conv_grads(ops.parents.map(|p| p.map(|n| n.id)), &dy, grads, ops.state);
+    }
+}
+
+#[derive(Debug)]
+struct ConvBiasBackward;
+
+impl Backward<Flex, 3> for ConvBiasBackward {
+    type State = (FlexTensor, FlexTensor, ConvGeom);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [x_id, w_id, b_id] = ops.parents.map(|p| p.map(|n| n.id));
+        let cout = ops.state.2.output[2];
+        let dy = contiguous(&grads.consume::<Flex>(&ops.node));
+        conv_grads([x_id, w_id], &dy, grads, ops.state);
+        if let Some(id) = b_id {
+            grads.register::<Flex>(id, flex_tensor(conv::bias_grad(values(&dy), cout), [cout]));
         }
     }
 }
@@ -171,6 +201,15 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
         }
     }
 
+    fn conv2d_bias_nhwc(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, geom: ConvGeom) -> FloatTensor<Self> {
+        let (xp, wp) = (contiguous(x.primitive()), contiguous(weight.primitive()));
+        let y = <Flex as CpuKernels>::conv2d_bias_nhwc(xp.clone(), wp.clone(), bias.primitive().clone(), geom);
+        match ConvBiasBackward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish((xp, wp, geom), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
     fn pool2d_nhwc(x: FloatTensor<Self>, geom: PoolGeom, kind: PoolKind) -> FloatTensor<Self> {
         let xp = contiguous(x.primitive());
         let (y, arg) = match kind {
@@ -215,9 +254,13 @@ pub fn runs_here<const D: usize>(x: &Tensor<D>) -> bool {
     enabled && x.dtype() == DType::F32 && matches!(x.device().as_dispatch().clone().inner(), DispatchDevice::Flex(_))
 }
 
-/// Convolution of an NHWC tensor with burn-layout weights (no bias) on the flex device.
-pub fn conv2d_nhwc(x: Tensor<4>, weight: Tensor<4>, geom: ConvGeom) -> Tensor<4> {
-    Tensor::from_dispatch(<Dispatch as CpuKernels>::conv2d_nhwc(x.into_dispatch(), weight.into_dispatch(), geom))
+/// Convolution of an NHWC tensor with burn-layout weights and an optional bias on the flex device.
+pub fn conv2d_nhwc(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, geom: ConvGeom) -> Tensor<4> {
+    let (x, w) = (x.into_dispatch(), weight.into_dispatch());
+    Tensor::from_dispatch(match bias {
+        Some(b) => <Dispatch as CpuKernels>::conv2d_bias_nhwc(x, w, b.into_dispatch(), geom),
+        None => <Dispatch as CpuKernels>::conv2d_nhwc(x, w, geom),
+    })
 }
 
 /// burn's `BatchNorm` in training or inference mode on a channels-last tensor of any rank,

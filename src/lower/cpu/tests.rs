@@ -75,7 +75,7 @@ fn convolution_matches_burn_forward_and_gradients() {
         let x = Tensor::<4>::random([g.batch, g.input[0], g.input[1], g.input[2]], Distribution::Normal(0.0, 1.0), &dev).require_grad();
         let dy = Tensor::<4>::random([g.batch, g.output[0], g.output[1], g.output[2]], Distribution::Normal(0.0, 1.0), &dev);
 
-        let ours = conv2d_nhwc(x.clone(), w.clone(), g);
+        let ours = conv2d_nhwc(x.clone(), w.clone(), None, g);
         let grads = (ours.clone() * dy.clone()).sum().backward();
         let (dx, dw) = (x.grad(&grads).unwrap(), w.grad(&grads).unwrap());
 
@@ -88,6 +88,31 @@ fn convolution_matches_burn_forward_and_gradients() {
         assert!(rel_diff(ours.inner(), theirs.inner()) < 1e-4, "forward {g:?}");
         assert!(rel_diff(dx, dx2) < 1e-4, "input gradient {g:?}");
         assert!(rel_diff(dw, dw2) < 1e-4, "weight gradient {g:?}");
+    }
+}
+
+#[test]
+fn convolution_with_bias_matches_burn() {
+    let mut rng = Rng::new(13);
+    let dev = device();
+    for _ in 0..10 {
+        let ConvCase { geom: g, padding } = random_conv(&mut rng);
+        let reference = Conv2dConfig::new([g.input[2], g.output[2]], g.kernel)
+            .with_stride(g.stride)
+            .with_dilation(g.dilation)
+            .with_groups(g.groups)
+            .with_padding(padding)
+            .init(&dev);
+        let (w, b) = (reference.weight.val(), reference.bias.as_ref().map(|b| b.val()).unwrap());
+        let x = Tensor::<4>::random([g.batch, g.input[0], g.input[1], g.input[2]], Distribution::Normal(0.0, 1.0), &dev).require_grad();
+        let dy = Tensor::<4>::random([g.batch, g.output[0], g.output[1], g.output[2]], Distribution::Normal(0.0, 1.0), &dev);
+        let ours = conv2d_nhwc(x.clone(), w.clone(), Some(b.clone()), g);
+        let grads = (ours.clone() * dy.clone()).sum().backward();
+        let theirs = nhwc(reference.forward(nchw(x.clone().detach())));
+        let grads2 = (theirs.clone() * dy).sum().backward();
+        assert!(rel_diff(ours.inner(), theirs.inner()) < 1e-4, "forward {g:?}");
+        assert!(rel_diff(b.grad(&grads).unwrap(), b.grad(&grads2).unwrap()) < 1e-4, "bias gradient {g:?}");
+        assert!(rel_diff(w.grad(&grads).unwrap(), w.grad(&grads2).unwrap()) < 1e-4, "weight gradient {g:?}");
     }
 }
 
