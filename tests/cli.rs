@@ -172,3 +172,33 @@ fn props_shows_mixing_depth_and_holes() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v[0]["holes"][0]["output"], "[B, H/2, W/2, 2*C]");
 }
+
+#[test]
+fn devices_lists_cpu_and_why_cuda_is_not_usable() {
+    let out = nasc(&["devices"]);
+    assert!(out.status.success());
+    let s = text(&out.stdout);
+    assert!(s.lines().any(|l| l.starts_with("cpu") && l.contains("usable")), "{s}");
+    let cuda = s.lines().find(|l| l.starts_with("cuda")).expect("a cuda line");
+    // This machine and CI have no NVIDIA driver; a CPU-only build says so too.
+    assert!(cuda.contains("not usable") && (cuda.contains("libcuda.so.1 not found") || cuda.contains("built without CUDA")), "{cuda}");
+    let json = nasc(&["devices", "--json"]);
+    let first: serde_json::Value = serde_json::from_str(text(&json.stdout).lines().next().unwrap()).expect("JSON");
+    assert_eq!(first["name"], "cpu");
+    assert_eq!(first["usable"], true);
+}
+
+#[test]
+fn cuda_without_a_gpu_is_a_clear_error() {
+    for args in [
+        &["train", "examples/cnn_digits.nas", "--data", "digits", "--epochs", "1", "--device", "cuda"][..],
+        &["bench", "benches/models/mlp_digits.nas", "--device", "cuda"][..],
+    ] {
+        let out = nasc(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = text(&out.stderr);
+        let clear = err.contains("built without CUDA: build it with `cargo build --release --features cuda`")
+            || err.contains("cannot use CUDA here: NVIDIA driver library libcuda.so.1 not found: install the NVIDIA driver");
+        assert!(clear && !err.contains("panicked"), "{args:?}: {err}");
+    }
+}

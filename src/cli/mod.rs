@@ -135,6 +135,13 @@ pub enum Command {
     /// Internal: train one candidate for `nasc evolve` (a job on stdin, the result on stdout).
     #[command(hide = true)]
     EvolveWorker,
+    /// List the devices `--device` accepts and whether each works here; for CUDA, what is
+    /// missing (driver, NVRTC, headers) and what to install. Exit 0 either way.
+    Devices {
+        /// One JSON object per device instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub(crate) fn print_diags(diags: &[Diagnostic], sources: &SourceMap, color: bool) {
@@ -178,6 +185,16 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Bench(a) => train_cmd::bench(&a, color),
         Command::Evolve(a) => evolve_cmd::run(&a),
         Command::EvolveWorker => crate::evolve::worker::worker_main(),
+        Command::Devices { json } => {
+            for d in crate::train::devices::list() {
+                if json {
+                    println!("{}", serde_json::to_string(&d).unwrap_or_default());
+                } else {
+                    println!("{:<5} {:<12} {}", d.name, if d.usable { "usable" } else { "not usable" }, d.detail);
+                }
+            }
+            ExitCode::SUCCESS
+        }
         Command::Ops => {
             for s in crate::ops::catalog() {
                 println!("{:<60} {}", s.signature(), s.doc);

@@ -1,9 +1,11 @@
 //! Lowering: a checked, hole-free graph → a burn module that runs it in topological order.
 //!
 //! Activations are carried as rank-6 tensors, the language's logical shape right-aligned with
-//! leading 1s, so one tensor type serves every rank. The language is channels-last; burn's
-//! convolutions and pools are channels-first, so those ops permute around the burn call (and
-//! only here). Burn chooses the backend at run time from the `Device`.
+//! leading 1s, so one tensor type serves every rank. The language is channels-last. On the CPU
+//! (flex) device, convolutions, pools and batch norms run in nasc's channels-last kernels
+//! (`cpu/`), so nothing is permuted; on other devices they run as burn's channels-first modules,
+//! permuted around the burn call (and only here). Burn chooses the backend at run time from the
+//! `Device`.
 
 pub mod concrete;
 pub mod cpu;

@@ -3,6 +3,7 @@
 //! Divergence (a NaN or infinite loss) stops the run with an error.
 
 pub mod data;
+pub mod devices;
 
 use crate::lower::{Net, pad, unpad};
 use crate::rng::Rng;
@@ -21,10 +22,14 @@ use std::time::Instant;
 pub fn device(name: &str) -> Result<Device, String> {
     match name {
         "cpu" => Ok(Device::flex()),
+        // Checked first: cudarc panics when the driver or NVRTC cannot be loaded.
         #[cfg(feature = "cuda")]
-        "cuda" => Ok(Device::cuda(0)),
+        "cuda" => match devices::cuda_problems() {
+            Ok(_) => Ok(Device::cuda(0)),
+            Err(problems) => Err(format!("cannot use CUDA here: {} (`nasc devices` lists what works)", problems.join("; "))),
+        },
         #[cfg(not(feature = "cuda"))]
-        "cuda" => Err("this nasc was built without CUDA: build it with `cargo build --release --features cuda`".into()),
+        "cuda" => Err("this nasc was built without CUDA: build it with `cargo build --release --features cuda` (`nasc devices` lists what works)".into()),
         other => Err(format!("unknown device `{other}`: use `cpu` or `cuda`")),
     }
 }

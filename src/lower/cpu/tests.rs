@@ -58,19 +58,24 @@ fn random_conv(rng: &mut Rng) -> ConvCase {
     }
 }
 
+/// burn's Conv2d for the same convolution (channels-first).
+fn reference_conv(g: &ConvGeom, padding: PaddingConfig2d, bias: bool, dev: &Device) -> burn::nn::conv::Conv2d {
+    Conv2dConfig::new([g.input[2], g.output[2]], g.kernel)
+        .with_stride(g.stride)
+        .with_dilation(g.dilation)
+        .with_groups(g.groups)
+        .with_bias(bias)
+        .with_padding(padding)
+        .init(dev)
+}
+
 #[test]
 fn convolution_matches_burn_forward_and_gradients() {
     let mut rng = Rng::new(11);
     let dev = device();
     for _ in 0..40 {
         let ConvCase { geom: g, padding } = random_conv(&mut rng);
-        let reference = Conv2dConfig::new([g.input[2], g.output[2]], g.kernel)
-            .with_stride(g.stride)
-            .with_dilation(g.dilation)
-            .with_groups(g.groups)
-            .with_bias(false)
-            .with_padding(padding)
-            .init(&dev);
+        let reference = reference_conv(&g, padding, false, &dev);
         let w = reference.weight.val().detach().require_grad();
         let x = Tensor::<4>::random([g.batch, g.input[0], g.input[1], g.input[2]], Distribution::Normal(0.0, 1.0), &dev).require_grad();
         let dy = Tensor::<4>::random([g.batch, g.output[0], g.output[1], g.output[2]], Distribution::Normal(0.0, 1.0), &dev);
@@ -97,12 +102,7 @@ fn convolution_with_bias_matches_burn() {
     let dev = device();
     for _ in 0..10 {
         let ConvCase { geom: g, padding } = random_conv(&mut rng);
-        let reference = Conv2dConfig::new([g.input[2], g.output[2]], g.kernel)
-            .with_stride(g.stride)
-            .with_dilation(g.dilation)
-            .with_groups(g.groups)
-            .with_padding(padding)
-            .init(&dev);
+        let reference = reference_conv(&g, padding, true, &dev);
         let (w, b) = (reference.weight.val(), reference.bias.as_ref().map(|b| b.val()).unwrap());
         let x = Tensor::<4>::random([g.batch, g.input[0], g.input[1], g.input[2]], Distribution::Normal(0.0, 1.0), &dev).require_grad();
         let dy = Tensor::<4>::random([g.batch, g.output[0], g.output[1], g.output[2]], Distribution::Normal(0.0, 1.0), &dev);
