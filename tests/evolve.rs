@@ -175,6 +175,10 @@ fn user_errors_are_messages() {
     let bad = format!("{root}/tests/suite/residual_shape_mismatch.nas");
     let e = stderr_of(&["evolve", &bad, "--data", "digits", "--store", store.to_str().unwrap()]);
     assert!(e.contains("does not check") && e.contains("E0301"), "{e}");
+    // No GPU here (nor a CUDA build in CI): one clear error before any candidate.
+    let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--device", "cuda", "--store", store.to_str().unwrap()]);
+    assert!(e.contains("built without CUDA") || e.contains("cannot use CUDA here: NVIDIA driver library libcuda.so.1 not found"), "{e}");
+    assert!(!store.exists(), "nothing is stored");
     // A second process cannot run a store that a live one is running.
     let busy = dir.join("busy.sqlite");
     let mut args = start_args(&busy, "1");

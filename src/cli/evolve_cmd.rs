@@ -56,6 +56,11 @@ pub struct EvolveArgs {
     /// Compute threads per training.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Where candidates train: `cpu` or `cuda` (GPU 0). Each worker process opens its own CUDA
+    /// context, so `--jobs N` puts N trainings on the one GPU at once: GPU memory is the limit
+    /// (start with --jobs 2).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
     /// A candidate's parent is chosen among candidates at least this many ids older (1 = the
     /// paper's sequential loop; --jobs above it cannot add parallelism).
     #[arg(long, default_value_t = 4)]
@@ -170,6 +175,8 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
     if a.trials == 0 {
         return Err("--trials must be at least 1".into());
     }
+    // Checked here so a missing GPU is one clear error, not a failure per candidate.
+    crate::train::device(&a.device)?;
     let seed_source = seed_source(file)?;
     let seed_params = crate::evolve::report::size(&seed_source)?.0;
     let max_params = match a.max_params {
@@ -200,6 +207,7 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
             weight_decay: a.weight_decay,
             time_budget: a.time_budget,
             threads: a.threads.max(1),
+            device: a.device.clone(),
         },
         mutation,
         selection,

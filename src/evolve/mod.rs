@@ -60,6 +60,13 @@ pub struct TrainSettings {
     pub time_budget: Option<f64>,
     /// Compute threads per training.
     pub threads: usize,
+    /// `cpu` or `cuda` (stores written before this field existed trained on the CPU).
+    #[serde(default = "cpu")]
+    pub device: String,
+}
+
+fn cpu() -> String {
+    "cpu".into()
 }
 
 /// Seed settings from a `.nas` file: flatten it (imports copied in) and check it.
@@ -285,7 +292,7 @@ mod tests {
             strategy: Strategy::Alpha,
             window: 1,
             max_params: Some(30_000),
-            train: TrainSettings { epochs: 1, batch: 64, lr: 3e-3, optimizer: crate::train::Optimizer::Adam, weight_decay: 0.0, time_budget: None, threads: 1 },
+            train: TrainSettings { epochs: 1, batch: 64, lr: 3e-3, optimizer: crate::train::Optimizer::Adam, weight_decay: 0.0, time_budget: None, threads: 1, device: cpu() },
             mutation: MutationConfig::default(),
             selection: SelectionConfig::default(),
         }

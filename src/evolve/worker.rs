@@ -124,7 +124,7 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
     let graph = checked.graph(&entry.def.name.name).ok_or("no model graph")?;
     let src: DataSource = job.data.parse()?;
     let data = load(&src, job.data_seed).map_err(|e| e.to_string())?;
-    let dev = device("cpu")?.autodiff();
+    let dev = device(&job.train.device)?.autodiff();
     dev.seed(job.seed);
     let net = lower(graph, &dev).map_err(|e| e.to_string())?;
     let t = &job.train;
