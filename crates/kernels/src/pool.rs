@@ -88,12 +88,13 @@ pub fn max_forward(g: &PoolGeom, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
             g.for_each_window(|o, window| {
                 let (out, idx) = (&mut yi[o..o + c], &mut ai[o..o + c]);
                 window.each(|i| {
-                    for (ch, ((v, a), &xv)) in out.iter_mut().zip(idx.iter_mut()).zip(&xi[i..i + c]).enumerate() {
-                        // `>` keeps the first maximum, and a NaN input propagates as burn's does.
-                        if xv > *v || xv.is_nan() {
-                            *v = xv;
-                            *a = (i + ch) as u32;
-                        }
+                    let xs = &xi[i..i + c];
+                    // Branch-free so it vectorises. `>` keeps the first maximum, and a NaN input
+                    // propagates as burn's does.
+                    for ch in 0..c {
+                        let take = xs[ch] > out[ch] || xs[ch].is_nan();
+                        out[ch] = if take { xs[ch] } else { out[ch] };
+                        idx[ch] = if take { (i + ch) as u32 } else { idx[ch] };
                     }
                 });
             });
