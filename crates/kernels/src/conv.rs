@@ -234,6 +234,26 @@ fn matmul(dst: &mut [f32], offset: usize, dst_rs: usize, accumulate: bool, a: Ma
     }
 }
 
+thread_local! {
+    /// The im2col buffer, kept between calls: a fresh multi-megabyte buffer per call costs page
+    /// faults and zeroing on every step.
+    static COL: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on an im2col buffer of `len` floats whose contents are unspecified (every user
+/// writes each element before reading it).
+fn with_col<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    COL.with(|cell| {
+        let mut buf = cell.take();
+        if buf.len() < len {
+            buf.resize(len, 0.0);
+        }
+        let r = f(&mut buf[..len]);
+        cell.replace(buf);
+        r
+    })
+}
+
 /// `y = conv(x, w)`, NHWC in and out.
 pub fn forward(g: &ConvGeom, x: &[f32], w: &[f32]) -> Vec<f32> {
     if g.is_depthwise() {
@@ -247,15 +267,16 @@ pub fn forward(g: &ConvGeom, x: &[f32], w: &[f32]) -> Vec<f32> {
         matmul(&mut y, 0, cout, false, Mat::rows(x, 0, k), Mat::rows(&wt, 0, cout), [rows, cout, k]);
         return y;
     }
-    let mut col = vec![0.0; g.images_per_block() * rpi * k];
-    for block in g.blocks() {
-        let rows = (block.1 - block.0) * rpi;
-        for grp in 0..g.groups {
-            im2col(g, x, block, grp, &mut col);
-            let b = Mat::rows(&wt, grp * k * cout_g, cout_g);
-            matmul(&mut y, block.0 * rpi * cout + grp * cout_g, cout, false, Mat::rows(&col, 0, k), b, [rows, cout_g, k]);
+    with_col(g.images_per_block() * rpi * k, |col| {
+        for block in g.blocks() {
+            let rows = (block.1 - block.0) * rpi;
+            for grp in 0..g.groups {
+                im2col(g, x, block, grp, col);
+                let b = Mat::rows(&wt, grp * k * cout_g, cout_g);
+                matmul(&mut y, block.0 * rpi * cout + grp * cout_g, cout, false, Mat::rows(col, 0, k), b, [rows, cout_g, k]);
+            }
         }
-    }
+    });
     y
 }
 
@@ -273,16 +294,17 @@ pub fn backward_input(g: &ConvGeom, dy: &[f32], w: &[f32]) -> Vec<f32> {
         matmul(&mut dx, 0, k, false, Mat::rows(dy, 0, cout), wt_t, [rows, k, cout]);
         return dx;
     }
-    let mut col = vec![0.0; g.images_per_block() * rpi * k];
-    for block in g.blocks() {
-        let rows = (block.1 - block.0) * rpi;
-        for grp in 0..g.groups {
-            let a = Mat::rows(dy, block.0 * rpi * cout + grp * cout_g, cout);
-            let wt_t = Mat::rows(&wt, grp * k * cout_g, cout_g).t();
-            matmul(&mut col, 0, k, false, a, wt_t, [rows, k, cout_g]);
-            col2im(g, &col, block, grp, &mut dx);
+    with_col(g.images_per_block() * rpi * k, |col| {
+        for block in g.blocks() {
+            let rows = (block.1 - block.0) * rpi;
+            for grp in 0..g.groups {
+                let a = Mat::rows(dy, block.0 * rpi * cout + grp * cout_g, cout);
+                let wt_t = Mat::rows(&wt, grp * k * cout_g, cout_g).t();
+                matmul(col, 0, k, false, a, wt_t, [rows, k, cout_g]);
+                col2im(g, col, block, grp, &mut dx);
+            }
         }
-    }
+    });
     dx
 }
 
@@ -298,16 +320,17 @@ pub fn backward_weight(g: &ConvGeom, x: &[f32], dy: &[f32]) -> Vec<f32> {
         matmul(&mut dwt, 0, cout, false, Mat::rows(x, 0, k).t(), Mat::rows(dy, 0, cout), [k, cout, rows]);
         return weights_from_gemm(g, &dwt);
     }
-    let mut col = vec![0.0; g.images_per_block() * rpi * k];
-    for (b, block) in g.blocks().enumerate() {
-        let rows = (block.1 - block.0) * rpi;
-        for grp in 0..g.groups {
-            im2col(g, x, block, grp, &mut col);
-            let a = Mat::rows(&col, 0, k).t();
-            let dyb = Mat::rows(dy, block.0 * rpi * cout + grp * cout_g, cout);
-            matmul(&mut dwt, grp * k * cout_g, cout_g, b > 0, a, dyb, [k, cout_g, rows]);
+    with_col(g.images_per_block() * rpi * k, |col| {
+        for (b, block) in g.blocks().enumerate() {
+            let rows = (block.1 - block.0) * rpi;
+            for grp in 0..g.groups {
+                im2col(g, x, block, grp, col);
+                let a = Mat::rows(col, 0, k).t();
+                let dyb = Mat::rows(dy, block.0 * rpi * cout + grp * cout_g, cout);
+                matmul(&mut dwt, grp * k * cout_g, cout_g, b > 0, a, dyb, [k, cout_g, rows]);
+            }
         }
-    }
+    });
     weights_from_gemm(g, &dwt)
 }
 
