@@ -1,12 +1,14 @@
 //! nasc's own CPU kernels for the ops that dominate training time on burn's `flex` backend:
-//! convolutions and pools on channels-last tensors, with hand-written backward passes.
+//! convolutions, pools and training-mode batch norm on channels-last tensors, with hand-written
+//! backward passes (the arithmetic is in the `nasc-kernels` crate, `crates/kernels`).
 //!
 //! burn-flex runs convolutions channels-first and derives their gradients from generic
-//! transposed convolutions, so the lowering permuted every activation around every conv and pool
-//! and spent most of a step in the backward pass (`benches/README.md` has the profile). Here the
-//! language's NHWC layout goes straight into im2col + gemm. The kernels are a burn backend
-//! extension: implemented for `Flex` (forward) and `Autodiff<Flex>` (forward + backward); any
-//! other device (CUDA) takes burn's own modules through [`conv2d`]'s and [`pool2d`]'s fallback.
+//! transposed convolutions, and its batch norm takes a dozen element-wise passes, so the lowering
+//! permuted every activation around every conv, pool and norm and spent most of a step there
+//! (`benches/README.md` has the profile). Here the language's NHWC layout goes straight into
+//! im2col + gemm. The kernels are a burn backend extension, implemented for `Flex` (forward) and
+//! `Autodiff<Flex>` (forward + backward). [`runs_here`] says whether a tensor can use them; on
+//! any other device (CUDA) the lowering keeps burn's own modules.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -46,7 +48,7 @@ pub trait CpuKernels: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
-/// A contiguous f32 copy-free view (copied only when the tensor is strided).
+/// The tensor with contiguous storage (copied only when it is strided).
 fn contiguous(t: &FlexTensor) -> FlexTensor {
     t.to_contiguous()
 }
