@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Training throughput of nasc against PyTorch, measured in one run on the same machine.
+r"""Training throughput of nasc against PyTorch, measured in one run on the same machine.
 
 For each model and batch size, runs `nasc bench` on benches/models/<model>.nas and
 ../shared/bench/torch_reference.py on the same architecture, one after the other (nasc first,
@@ -19,7 +19,13 @@ TORCH_SCRIPT = os.path.join(ROOT, "..", "shared", "bench", "torch_reference.py")
 
 
 def run_json(cmd, env):
-    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    try:
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    except OSError as e:
+        sys.exit(f"cannot run {cmd[0]}: {e} (see --help: --python needs a Python with torch, --nasc a built nasc)")
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{done.stderr.strip()}")
+    out = done.stdout
     lines = [l for l in out.splitlines() if l.startswith("{")]
     if not lines:
         sys.exit(f"no JSON from {' '.join(cmd)}:\n{out}")
@@ -31,7 +37,8 @@ def main():
     ap.add_argument("--python", default=sys.executable, help="a Python with torch installed")
     release = os.path.join(ROOT, "target", "release", "nasc")
     # The dev build optimises burn, gemm and nasc's kernels fully (Cargo.toml), so it times the same.
-    ap.add_argument("--nasc", default=release if os.path.exists(release) else os.path.join(ROOT, "target", "debug", "nasc"))
+    ap.add_argument("--nasc", default=release if os.path.exists(release) else os.path.join(ROOT, "target", "debug", "nasc"),
+                    help="the nasc binary (default: target/release/nasc if built, else target/debug/nasc)")
     ap.add_argument("--torch-script", default=TORCH_SCRIPT)
     ap.add_argument("--models", default="mlp_digits,cnn_small,resnet18_cifar,dwsep_cifar")
     ap.add_argument("--batches", default="64", help="comma-separated batch sizes")
