@@ -332,7 +332,7 @@ fn step_in_layout(step: &Step, layer: &Layer, ins: Vec<(Tensor<RANK>, Layout)>, 
 /// A convolution or pool through nasc's channels-last CPU kernels (`cpu/`); `None` for other
 /// ops, which run as before.
 fn nhwc_step(step: &Step, layer: &Layer, ins: &[(Tensor<RANK>, Layout)]) -> Option<Tensor<RANK>> {
-    if !matches!(step.op, OpKind::Conv | OpKind::MaxPool | OpKind::AvgPool) {
+    if !matches!(layer, Layer::Conv(_) | Layer::MaxPool(_) | Layer::AvgPool(_)) {
         return None;
     }
     let (x, l) = ins.first()?.clone();
@@ -343,34 +343,42 @@ fn nhwc_step(step: &Step, layer: &Layer, ins: &[(Tensor<RANK>, Layout)]) -> Opti
     let out = step.out_shapes.first()?;
     let dim = |k: usize| out.get(k).and_then(Dim::as_int).map(|v| v as usize);
     let (oh, ow, oc) = (dim(1)?, dim(2)?, dim(3)?);
-    let a = &step.attrs;
-    let y = match (step.op, layer) {
-        (OpKind::Conv, Layer::Conv(c)) => {
-            let [k, s, dil, groups] = ["kernel", "stride", "dilation", "groups"].map(|n| int_attr(a, n).unwrap_or(1));
-            let pad = [same_padding(input[1], k, s, dil).0, same_padding(input[2], k, s, dil).0];
+    // The geometry is the burn layer's, built once by `layer_for`: both paths run the same conv.
+    let (batch, inp) = (input[0], [input[1], input[2], input[3]]);
+    let y = match layer {
+        Layer::Conv(c) => {
             let geom = cpu::ConvGeom {
-                batch: input[0],
-                input: [input[1], input[2], input[3]],
+                batch,
+                input: inp,
                 output: [oh, ow, oc],
-                kernel: [k, k],
-                stride: [s, s],
-                dilation: [dil, dil],
-                pad,
-                groups,
+                kernel: c.kernel_size,
+                stride: c.stride,
+                dilation: c.dilation,
+                pad: top_left(&c.padding)?,
+                groups: c.groups,
             };
             cpu::conv2d_nhwc(x4, c.weight.val(), c.bias.as_ref().map(|b| b.val()), geom)
         }
-        (OpKind::MaxPool | OpKind::AvgPool, _) => {
-            let [w, s] = ["window", "stride"].map(|n| int_attr(a, n).unwrap_or(1));
-            let pad = [same_padding(input[1], w, s, 1).0, same_padding(input[2], w, s, 1).0];
-            let geom = cpu::PoolGeom { batch: input[0], input: [input[1], input[2], input[3]], output: [oh, ow], window: [w, w], stride: [s, s], pad };
-            let kind = if step.op == OpKind::MaxPool { cpu::PoolKind::Max } else { cpu::PoolKind::Avg };
-            cpu::pool2d_nhwc(x4, geom, kind)
+        Layer::MaxPool(p) => {
+            let geom = cpu::PoolGeom { batch, input: inp, output: [oh, ow], window: p.kernel_size, stride: p.stride, pad: top_left(&p.padding)? };
+            cpu::pool2d_nhwc(x4, geom, cpu::PoolKind::Max)
+        }
+        Layer::AvgPool(p) => {
+            let geom = cpu::PoolGeom { batch, input: inp, output: [oh, ow], window: p.kernel_size, stride: p.stride, pad: top_left(&p.padding)? };
+            cpu::pool2d_nhwc(x4, geom, cpu::PoolKind::Avg)
         }
         _ => return None,
     };
     let [b, h, w, c] = y.dims();
     Some(y.reshape([1, 1, b, h, w, c]))
+}
+
+/// The padding before the first row and column (`layer_for` always pads explicitly).
+fn top_left(p: &PaddingConfig2d) -> Option<[usize; 2]> {
+    match p {
+        PaddingConfig2d::Explicit(top, left, _, _) => Some([*top, *left]),
+        _ => None,
+    }
 }
 
 fn shape_of(dims: &[Dim], bsym: Option<(&str, usize)>) -> [usize; RANK] {

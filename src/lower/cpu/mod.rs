@@ -84,12 +84,7 @@ impl CpuKernels for Flex {
     }
 
     fn pool2d_nhwc(x: FlexTensor, geom: PoolGeom, kind: PoolKind) -> FlexTensor {
-        let x = contiguous(&x);
-        let y = match kind {
-            PoolKind::Max => pool::max_forward(&geom, values(&x)).0,
-            PoolKind::Avg => pool::avg_forward(&geom, values(&x)),
-        };
-        flex_tensor(y, pool_out_shape(&geom))
+        pool_forward(&x, geom, kind).0
     }
 
     fn batch_norm_rows(x: FlexTensor, gamma: FlexTensor, beta: FlexTensor, epsilon: f64) -> (FlexTensor, FlexTensor, FlexTensor) {
@@ -97,6 +92,19 @@ impl CpuKernels for Flex {
         let c = stats.mean.len();
         (y, flex_tensor(stats.mean, [c]), flex_tensor(stats.variance, [c]))
     }
+}
+
+/// A pool's output and, for a max pool, the winners its backward pass needs.
+fn pool_forward(x: &FlexTensor, geom: PoolGeom, kind: PoolKind) -> (FlexTensor, Option<Arc<Vec<u32>>>) {
+    let x = contiguous(x);
+    let (y, arg) = match kind {
+        PoolKind::Max => {
+            let (y, arg) = pool::max_forward(&geom, values(&x));
+            (y, Some(Arc::new(arg)))
+        }
+        PoolKind::Avg => (pool::avg_forward(&geom, values(&x)), None),
+    };
+    (flex_tensor(y, pool_out_shape(&geom)), arg)
 }
 
 fn batch_norm_forward(x: &FlexTensor, gamma: &FlexTensor, beta: &FlexTensor, epsilon: f64) -> (FlexTensor, norm::BatchStats) {
@@ -213,15 +221,7 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
     }
 
     fn pool2d_nhwc(x: FloatTensor<Self>, geom: PoolGeom, kind: PoolKind) -> FloatTensor<Self> {
-        let xp = contiguous(x.primitive());
-        let (y, arg) = match kind {
-            PoolKind::Max => {
-                let (y, arg) = pool::max_forward(&geom, values(&xp));
-                (y, Some(Arc::new(arg)))
-            }
-            PoolKind::Avg => (pool::avg_forward(&geom, values(&xp)), None),
-        };
-        let y = flex_tensor(y, pool_out_shape(&geom));
+        let (y, arg) = pool_forward(x.primitive(), geom, kind);
         match PoolBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => prep.finish((arg, geom), y),
             OpsKind::UnTracked(prep) => prep.finish(y),

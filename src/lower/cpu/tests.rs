@@ -28,6 +28,13 @@ fn nhwc(x: Tensor<4>) -> Tensor<4> {
     x.permute([0, 2, 3, 1])
 }
 
+/// SAME padding of an h×w input: the kernels' (top, left) and burn's explicit config.
+fn same(h: usize, w: usize, kernel: usize, stride: usize, dilation: usize) -> ([usize; 2], PaddingConfig2d) {
+    let (t, b) = same_padding(h, kernel, stride, dilation);
+    let (l, r) = same_padding(w, kernel, stride, dilation);
+    ([t, l], PaddingConfig2d::Explicit(t, l, b, r))
+}
+
 struct ConvCase {
     geom: ConvGeom,
     padding: PaddingConfig2d,
@@ -41,8 +48,7 @@ fn random_conv(rng: &mut Rng) -> ConvCase {
     let stride = 1 + rng.below(2);
     let dilation = if kernel > 1 { 1 + rng.below(2) } else { 1 };
     let (h, w) = (stride * (2 + rng.below(4)), stride * (2 + rng.below(4)));
-    let (t, b) = same_padding(h, kernel, stride, dilation);
-    let (l, r) = same_padding(w, kernel, stride, dilation);
+    let (pad, padding) = same(h, w, kernel, stride, dilation);
     ConvCase {
         geom: ConvGeom {
             batch: 1 + rng.below(3),
@@ -51,10 +57,10 @@ fn random_conv(rng: &mut Rng) -> ConvCase {
             kernel: [kernel, kernel],
             stride: [stride, stride],
             dilation: [dilation, dilation],
-            pad: [t, l],
+            pad,
             groups,
         },
-        padding: PaddingConfig2d::Explicit(t, l, b, r),
+        padding,
     }
 }
 
@@ -124,10 +130,8 @@ fn pools_match_burn_forward_and_gradients() {
         let window = 1 + rng.below(3);
         let stride = 1 + rng.below(2);
         let (h, w, c) = (stride * (2 + rng.below(4)), stride * (2 + rng.below(4)), 1 + rng.below(5));
-        let (t, b) = same_padding(h, window, stride, 1);
-        let (l, r) = same_padding(w, window, stride, 1);
-        let g = PoolGeom { batch: 1 + rng.below(3), input: [h, w, c], output: [h / stride, w / stride], window: [window; 2], stride: [stride; 2], pad: [t, l] };
-        let padding = PaddingConfig2d::Explicit(t, l, b, r);
+        let (pad, padding) = same(h, w, window, stride, 1);
+        let g = PoolGeom { batch: 1 + rng.below(3), input: [h, w, c], output: [h / stride, w / stride], window: [window; 2], stride: [stride; 2], pad };
         let x = Tensor::<4>::random([g.batch, h, w, c], Distribution::Normal(0.0, 1.0), &dev).require_grad();
         let dy = Tensor::<4>::random([g.batch, g.output[0], g.output[1], c], Distribution::Normal(0.0, 1.0), &dev);
         for kind in [PoolKind::Max, PoolKind::Avg] {
