@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod diag;
 pub mod evolve;
+pub mod files;
 pub mod ir;
 pub mod lower;
 pub mod lsp;

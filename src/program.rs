@@ -34,6 +34,34 @@ pub struct Program {
     pub diagnostics: Vec<Diagnostic>,
     /// Block name → index of its first definition in `blocks`.
     index: std::collections::HashMap<String, usize>,
+    /// Imports must resolve inside this directory (canonical): the root file's.
+    tree: Option<PathBuf>,
+}
+
+/// The largest source file read (a `.nas` file is a few KB; this stops `/dev/zero`-like input).
+pub const MAX_SOURCE_BYTES: u64 = 16 << 20;
+
+/// Set to `1` to let `use a.b` follow symlinks out of the root file's directory tree.
+pub const IMPORT_ANYWHERE_ENV: &str = "NASC_IMPORT_ANYWHERE";
+
+/// Read a source file: only a regular file (a FIFO or device would block or never end), at most
+/// `MAX_SOURCE_BYTES`. The error is a sentence for a diagnostic.
+pub fn read_source(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".to_string());
+    }
+    if meta.len() > MAX_SOURCE_BYTES {
+        return Err(format!("{} bytes, more than the {} MiB a source file may have", meta.len(), MAX_SOURCE_BYTES >> 20));
+    }
+    let mut bytes = Vec::new();
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    file.take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(format!("more than the {} MiB a source file may have", MAX_SOURCE_BYTES >> 20));
+    }
+    Ok(bytes)
 }
 
 impl Program {
@@ -41,15 +69,16 @@ impl Program {
     pub fn load(path: &Path) -> Program {
         let mut p = Program::default();
         let name = path.display().to_string();
-        match std::fs::read(path) {
+        match read_source(path) {
             Ok(bytes) => {
                 let dir = path.parent().map(Path::to_path_buf);
+                p.tree = canonical_dir(dir.as_deref());
                 p.root = p.add_bytes(&name, bytes, dir);
             }
             Err(e) => {
                 p.root = p.sources.add(&name, String::new());
                 let span = Span::new(p.root, 0, 0);
-                p.diagnostics.push(Diagnostic::error("E0006", format!("cannot read `{name}`: {e}"), span));
+                p.diagnostics.push(Diagnostic::error(codes::CANNOT_READ, format!("cannot read `{name}`: {e}"), span));
             }
         }
         p
@@ -62,7 +91,7 @@ impl Program {
 
     /// Compile text whose relative imports resolve from `dir`.
     pub fn from_source_in(name: &str, text: &str, dir: Option<&Path>) -> Program {
-        let mut p = Program::default();
+        let mut p = Program { tree: canonical_dir(dir), ..Program::default() };
         p.root = p.add_text(name, text.to_string(), dir.map(Path::to_path_buf));
         p
     }
@@ -150,7 +179,7 @@ impl Program {
         if self.sources.find(&name).is_some() {
             return;
         }
-        match std::fs::read(&full) {
+        match self.read_import(&full) {
             Ok(bytes) => {
                 let sub = full.parent().map(Path::to_path_buf);
                 self.add_bytes(&name, bytes, sub);
@@ -162,4 +191,24 @@ impl Program {
             ),
         }
     }
+
+    /// An import's bytes, refused when a symlink takes it out of the root file's directory tree
+    /// or to something that is not a `.nas` file: its text would be echoed in diagnostics.
+    fn read_import(&self, full: &Path) -> Result<Vec<u8>, String> {
+        let real = std::fs::canonicalize(full).map_err(|e| e.to_string())?;
+        let anywhere = std::env::var(IMPORT_ANYWHERE_ENV).is_ok_and(|v| v == "1");
+        if real.extension().is_none_or(|e| e != "nas") {
+            return Err(format!("it leads to `{}`, which is not a .nas file", real.display()));
+        }
+        if let Some(tree) = self.tree.as_deref().filter(|t| !anywhere && !real.starts_with(t)) {
+            return Err(format!("it leads to `{}`, outside `{}` (set {IMPORT_ANYWHERE_ENV}=1 to allow)", real.display(), tree.display()));
+        }
+        read_source(&real)
+    }
+}
+
+/// The canonical form of the directory imports resolve from (`None`: the current directory).
+fn canonical_dir(dir: Option<&Path>) -> Option<PathBuf> {
+    let dir = dir.filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::canonicalize(dir).ok()
 }

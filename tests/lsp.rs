@@ -66,6 +66,11 @@ impl Client {
         self.stdin.flush().expect("flush");
     }
 
+    fn send_raw(&mut self, bytes: &[u8]) {
+        self.stdin.write_all(bytes).expect("write");
+        self.stdin.flush().expect("flush");
+    }
+
     fn notify(&mut self, method: &str, params: Value) {
         self.send(json!({ "jsonrpc": "2.0", "method": method, "params": params }));
     }
@@ -189,5 +194,29 @@ fn change_to_diagnostics_latency() {
         println!("{name}: change → diagnostics median {:.1} ms, p95 {:.1} ms (debounce {} ms included)", times[10], times[18], nasc::lsp::DEBOUNCE.as_millis());
         c.notify("textDocument/didClose", json!({ "textDocument": { "uri": URI } }));
         c.diagnostics(URI);
+    }
+}
+
+/// Each malformed frame is skipped (answered with an error when it has an id); the server lives
+/// on and answers the next request.
+#[test]
+fn bad_frames_do_not_end_the_server() {
+    let mut c = Client::start();
+    open(&mut c, GOOD);
+    assert!(c.diagnostics(URI).is_empty());
+    let bad: Vec<Vec<u8>> = vec![
+        b"Content-Length: 9\r\n\r\n{not json".to_vec(),
+        b"no header at all\r\n\r\n".to_vec(),
+        b"Content-Length: abc\r\n\r\n{}".to_vec(),
+        b"Content-Length: 99999999999999\r\n\r\n".to_vec(),
+        b"Content-Length: 4\r\n\r\n{\"jsonrpc\":\"2.0\",\"method\":\"x\"}".to_vec(),
+        b"Content-Length: 4\r\n\r\n\xff\xfe\xfd\xfc".to_vec(),
+        b"Content-Length: 6\r\n\r\n[1, 2]".to_vec(),
+        b"Content-Length: 23\r\n\r\n{\"id\": 99, \"method\": 5}".to_vec(),
+    ];
+    for frame in bad {
+        c.send_raw(&frame);
+        let hover = c.request("textDocument/hover", json!({ "textDocument": { "uri": URI }, "position": { "line": 1, "character": 8 } }));
+        assert_eq!(hover["contents"]["value"], "`y`: `[B, 8, 8, 16]`", "after {:?}", String::from_utf8_lossy(&frame));
     }
 }

@@ -114,7 +114,7 @@ pub fn run(a: &EvolveArgs) -> ExitCode {
         return export(fmt, path);
     }
     if let Some(path) = &a.status {
-        return match Evolution::resume(path) {
+        return match Evolution::inspect(path) {
             Ok(ev) => {
                 print!("{}", status_text(&ev));
                 ExitCode::SUCCESS
@@ -189,6 +189,7 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
     for kv in &a.set {
         apply_setting(kv, &mut mutation, &mut selection)?;
     }
+    mutation.validate().and_then(|_| selection.validate()).map_err(|e| format!("`--set`: {e}"))?;
     let lr = a.lr.unwrap_or(a.optimizer.default_lr());
     let settings = Settings {
         file: file.display().to_string(),
@@ -283,7 +284,7 @@ pub fn drive(ev: &mut Evolution, jobs: usize, eval: &Evaluator, quiet: bool) -> 
 }
 
 fn export(fmt: ExportFormat, path: &Path) -> ExitCode {
-    let ev = match Evolution::resume(path) {
+    let ev = match Evolution::inspect(path) {
         Ok(ev) => ev,
         Err(e) => return fail(e),
     };
@@ -308,5 +309,9 @@ mod tests {
         assert!(apply_setting("p_mixing", &mut m, &mut s).unwrap_err().contains("KEY=VALUE"));
         assert!(apply_setting("p_mixing=high", &mut m, &mut s).unwrap_err().contains("not a number"));
         assert!(apply_setting("attempts=1.5", &mut m, &mut s).is_err());
+        apply_setting("top_fraction=0", &mut m, &mut s).unwrap();
+        assert_eq!(s.validate().unwrap_err(), "`top_fraction` must be above 0 and at most 1, found 0");
+        apply_setting("p_random_grow=1", &mut m, &mut s).unwrap();
+        assert_eq!(m.validate().unwrap_err(), "`p_random_grow` must be from 0 to 0.99, found 1");
     }
 }

@@ -145,10 +145,7 @@ pub enum Command {
 }
 
 pub(crate) fn print_diags(diags: &[Diagnostic], sources: &SourceMap, color: bool) {
-    let mut err = std::io::stderr().lock();
-    for d in diags {
-        let _ = write!(err, "{}", d.render(sources, color));
-    }
+    let _ = write!(std::io::stderr().lock(), "{}", crate::diag::render_all(diags, sources, color));
 }
 
 fn summary(diags: &[Diagnostic]) -> Option<String> {
@@ -342,7 +339,7 @@ fn cmd_fmt(files: &[PathBuf], check_only: bool, stdout: bool, color: bool) -> Ex
             if check_only {
                 eprintln!("{}: would be reformatted", f.display());
                 status = ExitCode::FAILURE;
-            } else if let Err(e) = std::fs::write(f, &text) {
+            } else if let Err(e) = crate::files::write_atomic(f, text.as_bytes()) {
                 eprintln!("error: cannot write {}: {e}", f.display());
                 status = ExitCode::FAILURE;
             } else {

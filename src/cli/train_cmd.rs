@@ -48,6 +48,9 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Refuse models with more parameters than this (default: what fits in the memory available).
+    #[arg(long)]
+    pub max_params: Option<u64>,
 }
 
 #[derive(Args, Debug)]
@@ -92,7 +95,7 @@ fn prepare(file: &Path, seed: u64, color: bool) -> Result<(Program, Checked), Ex
     Ok((prog, checked))
 }
 
-fn build(file: &Path, model: Option<&str>, seed: u64, dev: &burn::tensor::Device, color: bool) -> Result<(Net, i64, String), ExitCode> {
+fn build(file: &Path, model: Option<&str>, seed: u64, max_params: Option<u64>, dev: &burn::tensor::Device, color: bool) -> Result<(Net, i64, String), ExitCode> {
     let (prog, checked) = prepare(file, seed, color)?;
     let entry = select_model(&prog, model).map_err(|d| {
         print_diags(&[d], &prog.sources, color);
@@ -101,6 +104,7 @@ fn build(file: &Path, model: Option<&str>, seed: u64, dev: &burn::tensor::Device
     let name = entry.def.name.name.clone();
     let graph = checked.graph(&name).ok_or(ExitCode::FAILURE)?;
     let params = crate::report::report(&prog, graph).params.as_int().unwrap_or(-1);
+    crate::train::check_param_budget(params, max_params).map_err(fail)?;
     dev.seed(seed);
     let net = lower(graph, dev).map_err(fail)?;
     Ok((net, params, name))
@@ -115,10 +119,15 @@ pub fn train(a: &TrainArgs, color: bool) -> ExitCode {
         Ok(d) => d.autodiff(),
         Err(e) => return fail(e),
     };
-    let (net, params, name) = match build(&a.file, a.model.as_deref(), a.seed, &dev, color) {
+    let (net, params, name) = match build(&a.file, a.model.as_deref(), a.seed, a.max_params, &dev, color) {
         Ok(x) => x,
         Err(code) => return code,
     };
+    // Fail now, not after the whole run, if the results cannot be written.
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&name));
+    if let Err(e) = crate::files::ensure_writable_dir(&out) {
+        return fail(e);
+    }
     let data = match load_data(&a.data, a.seed) {
         Ok(d) => d,
         Err(code) => return code,
@@ -165,21 +174,21 @@ pub fn train(a: &TrainArgs, color: bool) -> ExitCode {
             m.epoch, m.train_loss, m.train_accuracy, m.test_loss, m.test_accuracy, m.images_per_sec
         );
     }
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&name));
-    if let Err(e) = std::fs::create_dir_all(&out) {
-        return fail(format!("cannot create {}: {e}", out.display()));
-    }
     let report = serde_json::json!({
         "model": name, "file": a.file.display().to_string(), "data": a.data.to_string(),
         "params": params, "config": cfg, "epochs": metrics,
         "test_accuracy": metrics.last().map(|m| m.test_accuracy),
     });
     let metrics_path = out.join("metrics.json");
-    if let Err(e) = std::fs::write(&metrics_path, serde_json::to_string_pretty(&report).unwrap_or_default()) {
+    if let Err(e) = crate::files::write_atomic(&metrics_path, serde_json::to_string_pretty(&report).unwrap_or_default().as_bytes()) {
         return fail(format!("cannot write {}: {e}", metrics_path.display()));
     }
     let weights = out.join("weights.bpk");
-    if let Err(e) = net.valid().save_file(&weights) {
+    // Saved beside and renamed, so an interrupted save never leaves a truncated weights file.
+    let partial = out.join(format!(".weights-{}.bpk", std::process::id()));
+    let saved = net.valid().save_file(&partial).map_err(|e| e.to_string()).and_then(|_| std::fs::rename(&partial, &weights).map_err(|e| e.to_string()));
+    if let Err(e) = saved {
+        let _ = std::fs::remove_file(&partial);
         return fail(format!("cannot write {}: {e}", weights.display()));
     }
     eprintln!("wrote {} and {}", metrics_path.display(), weights.display());
@@ -192,7 +201,7 @@ pub fn eval(a: &EvalArgs, color: bool) -> ExitCode {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
-    let (net, _, name) = match build(&a.file, a.model.as_deref(), a.seed, &dev, color) {
+    let (net, _, name) = match build(&a.file, a.model.as_deref(), a.seed, None, &dev, color) {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -238,7 +247,7 @@ pub fn bench(a: &BenchArgs, color: bool) -> ExitCode {
         Err(e) => return fail(e),
     };
     for file in &a.files {
-        let (mut net, params, name) = match build(file, None, 0, &dev, color) {
+        let (mut net, params, name) = match build(file, None, 0, None, &dev, color) {
             Ok(x) => x,
             Err(code) => return code,
         };

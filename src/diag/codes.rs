@@ -1,11 +1,14 @@
 //! Every diagnostic code in one place. Codes never change meaning once released.
 //! E00xx syntax, E01xx names and items, E02xx arguments, E03xx shapes, E04xx holes, W01xx lints.
 
+/// A bug in nasc, caught and reported instead of crashing.
+pub const INTERNAL: &str = "E0000";
 pub const UNEXPECTED_CHAR: &str = "E0001";
 pub const BAD_LITERAL: &str = "E0002";
 pub const UNTERMINATED_STRING: &str = "E0003";
 pub const TOO_DEEP: &str = "E0004";
 pub const NOT_UTF8: &str = "E0005";
+pub const CANNOT_READ: &str = "E0006";
 pub const UNEXPECTED_TOKEN: &str = "E0010";
 pub const UNEXPECTED_EOF: &str = "E0011";
 
@@ -20,6 +23,7 @@ pub const NO_MODEL: &str = "E0108";
 pub const BAD_TYPE: &str = "E0109";
 pub const NO_RETURN: &str = "E0110";
 pub const UNKNOWN_ATTR: &str = "E0111";
+pub const TOO_LARGE: &str = "E0112";
 
 pub const MISSING_ARG: &str = "E0201";
 pub const UNKNOWN_ARG: &str = "E0202";

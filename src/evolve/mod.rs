@@ -107,7 +107,18 @@ impl Evolution {
     }
 
     pub fn resume(path: &Path) -> Result<Evolution, String> {
-        let store = Store::open(path)?;
+        let ev = Evolution::load(Store::open(path)?, path)?;
+        Store::check_integrity(&ev.records)?;
+        ev.settings.mutation.validate().and_then(|_| ev.settings.selection.validate()).map_err(|e| format!("`{}` holds settings out of range: {e}", path.display()))?;
+        Ok(ev)
+    }
+
+    /// A run's store opened read-only, to report on it.
+    pub fn inspect(path: &Path) -> Result<Evolution, String> {
+        Evolution::load(Store::open_read_only(path)?, path)
+    }
+
+    fn load(store: Store, path: &Path) -> Result<Evolution, String> {
         let settings: Settings = serde_json::from_str(&store.settings_json()?)
             .map_err(|e| format!("`{}` holds settings this nasc cannot read: {e}", path.display()))?;
         let records = store.all()?;

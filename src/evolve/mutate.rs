@@ -87,6 +87,29 @@ impl Default for MutationConfig {
     }
 }
 
+impl MutationConfig {
+    /// Every value in its meaningful range (they can come from `--set`); the message names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        let probabilities = [("p_duplicate", self.p_duplicate), ("p_delete", self.p_delete), ("p_depth", self.p_depth), ("p_mixing", self.p_mixing), ("p_shape", self.p_shape)];
+        for (key, p) in probabilities {
+            in_range(key, p, 0.0, 1.0)?;
+        }
+        // A growth probability of 1 would never stop growing.
+        in_range("p_grow", self.p_grow, 0.0, 0.99)?;
+        in_range("p_random_grow", self.p_random_grow, 0.0, 0.99)?;
+        if !(self.max_fraction > 0.0 && self.max_fraction <= 1.0) {
+            return Err(format!("`max_fraction` must be above 0 and at most 1, found {}", self.max_fraction));
+        }
+        in_range("depth_delta_max", self.depth_delta_max as f64, 0.0, 64.0)?;
+        in_range("attempts", self.attempts as f64, 1.0, 100.0)
+    }
+}
+
+/// `Err` naming `key` unless `lo <= v <= hi`.
+pub fn in_range(key: &str, v: f64, lo: f64, hi: f64) -> Result<(), String> {
+    if (lo..=hi).contains(&v) { Ok(()) } else { Err(format!("`{key}` must be from {lo} to {hi}, found {v}")) }
+}
+
 /// A child architecture.
 #[derive(Clone, Debug)]
 pub struct Mutation {

@@ -158,7 +158,7 @@ pub fn write_outputs(records: &[Record], dir: &Path) -> Result<Vec<std::path::Pa
             thousands(r.macs.unwrap_or(0)),
             r.mutation
         );
-        std::fs::write(&p, header + &r.source).map_err(|e| format!("cannot write `{}`: {e}", p.display()))?;
+        crate::files::write_atomic(&p, (header + &r.source).as_bytes()).map_err(|e| format!("cannot write `{}`: {e}", p.display()))?;
         written.push(p);
     }
     let svg = dir.join("pareto.svg");

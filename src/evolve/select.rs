@@ -60,6 +60,19 @@ impl Default for SelectionConfig {
     }
 }
 
+impl SelectionConfig {
+    /// Every value in its meaningful range (they can come from `--set`); the message names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        use super::mutate::in_range;
+        in_range("min_accuracy", self.min_accuracy, 0.0, 1.0)?;
+        in_range("p_accuracy_only", self.p_accuracy_only, 0.0, 1.0)?;
+        if !(self.top_fraction > 0.0 && self.top_fraction <= 1.0) {
+            return Err(format!("`top_fraction` must be above 0 and at most 1, found {}", self.top_fraction));
+        }
+        in_range("min_to_select", self.min_to_select as f64, 1.0, 1e9)
+    }
+}
+
 /// Pick a parent id; `None` when no individual passes the accuracy filter.
 pub fn select_parent(pop: &[Individual], cfg: &SelectionConfig, rng: &mut Rng) -> Option<i64> {
     let pop: Vec<&Individual> = pop.iter().filter(|i| i.accuracy >= cfg.min_accuracy && i.accuracy.is_finite()).collect();
@@ -76,7 +89,7 @@ pub fn select_parent(pop: &[Individual], cfg: &SelectionConfig, rng: &mut Rng) -
     };
     let mut order: Vec<usize> = (0..pop.len()).collect();
     order.sort_by(|&a, &b| weights[a].total_cmp(&weights[b]).then(pop[a].id.cmp(&pop[b].id)));
-    let keep = ((cfg.top_fraction * pop.len() as f64).ceil() as usize).max(cfg.min_to_select).min(pop.len());
+    let keep = ((cfg.top_fraction * pop.len() as f64).ceil() as usize).max(cfg.min_to_select).clamp(1, pop.len());
     order.truncate(keep);
     let (lo, hi) = (weights[order[0]], weights[order[keep - 1]]);
     // Rescale to [0, 1] and sample ∝ 10^-w: the best kept is 10× as likely as the worst.

@@ -146,6 +146,10 @@ CREATE TABLE IF NOT EXISTS candidates (
 CREATE INDEX IF NOT EXISTS candidates_fingerprint ON candidates(fingerprint);
 ";
 
+/// SQLite's `application_id` of a nasc store ("nasc"): a store is recognised before anything is
+/// written, so pointing `--status` at someone else's database never changes it.
+const APPLICATION_ID: i64 = 0x6E61_7363;
+
 fn err(e: rusqlite::Error) -> String {
     format!("store: {e}")
 }
@@ -173,18 +177,58 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
         }
         let s = Store::connect(path)?;
+        s.conn.pragma_update(None, "application_id", APPLICATION_ID).map_err(err)?;
         s.conn.execute("INSERT INTO run (key, value) VALUES ('settings', ?1)", params![settings_json]).map_err(err)?;
         Ok(s)
     }
 
-    /// Open an existing store.
+    /// Open an existing store to continue it (verified read-only first).
     pub fn open(path: &Path) -> Result<Store, String> {
-        if !path.exists() {
+        Store::open_read_only(path)?;
+        let s = Store::connect(path)?;
+        s.conn.pragma_update(None, "application_id", APPLICATION_ID).map_err(err)?;
+        Ok(s)
+    }
+
+    /// Open an existing store without writing to it (`--status`, `--export`).
+    pub fn open_read_only(path: &Path) -> Result<Store, String> {
+        if !path.is_file() {
             return Err(format!("no store at `{}`", path.display()));
         }
-        let s = Store::connect(path)?;
-        s.settings_json()?;
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| format!("cannot open the store `{}`: {e}", path.display()))?;
+        let s = Store { conn };
+        s.verify().map_err(|why| format!("`{}` is not a nasc store: {why}", path.display()))?;
         Ok(s)
+    }
+
+    /// A nasc store: our application id, or (stores written before it was set) our two tables
+    /// with the run's settings.
+    fn verify(&self) -> Result<(), String> {
+        let app: i64 = self.conn.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(|e| e.to_string())?;
+        if app != APPLICATION_ID && app != 0 {
+            return Err(format!("its application id is {app:#x}"));
+        }
+        let tables: Vec<String> = {
+            let mut st = self.conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").map_err(|e| e.to_string())?;
+            let names = st.query_map([], |r| r.get(0)).map_err(|e| e.to_string())?;
+            names.collect::<Result<_, _>>().map_err(|e| e.to_string())?
+        };
+        if !["run", "candidates"].iter().all(|t| tables.iter().any(|n| n == t)) {
+            return Err("it has no `run` and `candidates` tables".to_string());
+        }
+        self.settings_json().map(|_| ())
+    }
+
+    /// The candidates' ids must be 0, 1, 2, …: a gap means rows were deleted by hand or lost.
+    pub fn check_integrity(records: &[Record]) -> Result<(), String> {
+        match records.iter().enumerate().find(|(k, r)| r.id != *k as i64) {
+            None => Ok(()),
+            Some((k, r)) => Err(format!(
+                "the store is damaged: candidate #{k} is missing (the next row is #{}); export what is there with `--export json`",
+                r.id
+            )),
+        }
     }
 
     fn connect(path: &Path) -> Result<Store, String> {
@@ -340,5 +384,27 @@ mod tests {
         assert!(e.contains("not a nasc store") || e.contains("cannot open"), "{e}");
         assert!(Store::open(&dir.join("missing.sqlite")).err().unwrap().contains("no store"));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn someone_elses_database_is_refused_and_left_unchanged() {
+        let dir = std::env::temp_dir().join(format!("nasc-store-foreign-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("other.db");
+        let _ = std::fs::remove_file(&path);
+        Connection::open(&path).unwrap().execute_batch("CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('mine');").unwrap();
+        let before = std::fs::read(&path).unwrap();
+        for e in [Store::open_read_only(&path).err().unwrap(), Store::open(&path).err().unwrap()] {
+            assert_eq!(e, format!("`{}` is not a nasc store: it has no `run` and `candidates` tables", path.display()));
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), before, "the file is not modified");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_gap_in_the_ids_is_reported() {
+        let e = Store::check_integrity(&[record(0), record(2)]).unwrap_err();
+        assert!(e.starts_with("the store is damaged: candidate #1 is missing (the next row is #2)"), "{e}");
+        assert!(Store::check_integrity(&[record(0), record(1)]).is_ok());
     }
 }

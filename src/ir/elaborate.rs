@@ -15,6 +15,11 @@ use crate::syntax::ast::{self, BinOp, CmpOp, ConstraintValue, Expr, ExprKind, St
 /// The most times `|> f * n` may repeat a stage.
 const MAX_REPEAT: i64 = 1000;
 
+/// The most op nodes one entry may inline to. Repeats and block calls multiply (`R * 1000` of a
+/// block that repeats `* 1000`, or blocks calling the next twice), so without a budget a short
+/// file can ask for billions of nodes. The largest shipped example (ViT-S/16) has under 2,000.
+pub const MAX_NODES: usize = 200_000;
+
 #[derive(Clone, Debug)]
 pub enum Val {
     Tensor(TensorId),
@@ -77,9 +82,6 @@ impl Env {
     fn has(&self, name: &str) -> bool {
         self.vars.iter().any(|b| b.name == name)
     }
-    fn names(&self) -> Vec<String> {
-        self.vars.iter().map(|b| b.name.clone()).collect()
-    }
 }
 
 /// Elaborates one entry (a model or a block checked generically) into one graph.
@@ -90,11 +92,15 @@ pub struct Elaborator<'p> {
     /// Blocks being elaborated, outermost first, with the span of each call.
     stack: Vec<(String, Span)>,
     scope: ScopeId,
+    /// Set once the node budget is spent; every later call is then an error already reported.
+    over_budget: bool,
+    /// Unknown-name suggestions made so far (see `MAX_NAME_SUGGESTIONS`).
+    suggestions: usize,
 }
 
 /// Elaborate `entry`: a model with its declared shapes, or a block generically.
 pub fn elaborate(prog: &Program, entry: &BlockEntry) -> (Graph, Vec<Diagnostic>) {
-    let mut e = Elaborator { prog, graph: Graph::default(), diags: Vec::new(), stack: Vec::new(), scope: 0 };
+    let mut e = Elaborator { prog, graph: Graph::default(), diags: Vec::new(), stack: Vec::new(), scope: 0, over_budget: false, suggestions: 0 };
     e.graph.name = entry.def.name.name.clone();
     e.graph.scopes.push(Scope { block: e.graph.name.clone(), parent: None, call_span: entry.def.name.span, outputs: vec![] });
     e.stack.push((entry.def.name.name.clone(), entry.def.name.span));
@@ -131,21 +137,33 @@ fn tensors_of(v: &Val) -> Vec<TensorId> {
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
     for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
+        cur[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
         }
-        prev = cur;
+        std::mem::swap(&mut prev, &mut cur);
     }
     prev[b.len()]
 }
 
 /// `did you mean ...?` from the closest candidate, if close enough.
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    let best = candidates.into_iter().map(|c| (edit_distance(name, c), c)).filter(|(d, c)| *d > 0 && *d <= (c.len().max(name.len()) / 3).max(1)).min()?;
+    let limit = |c: &str| (c.len().max(name.len()) / 3).max(1);
+    // The length difference bounds the distance from below: most candidates are skipped cheaply.
+    let best = candidates
+        .into_iter()
+        .filter(|c| c.len().abs_diff(name.len()) <= limit(c))
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, c)| *d > 0 && *d <= limit(c))
+        .min()?;
     Some(format!("did you mean `{}`?", best.1))
 }
+
+/// Unknown names get a suggestion each up to this many per entry: each one compares the name
+/// with every name in scope, so 8,000 unknown names in a long block took seconds.
+const MAX_NAME_SUGGESTIONS: usize = 100;
 
 impl<'p> Elaborator<'p> {
     fn sources(&self) -> &SourceMap {
@@ -471,10 +489,11 @@ impl<'p> Elaborator<'p> {
                     .with_hint(format!("call it: `x |> {n}` or `{n}(x)`")),
             );
         }
-        let names = env.names();
         let mut d = Diagnostic::error(c::UNKNOWN_NAME, format!("cannot find value `{n}` in this scope"), span)
             .with_primary_label("not found");
-        if let Some(h) = suggest(n, names.iter().map(String::as_str)) {
+        self.suggestions += 1;
+        let hint = (self.suggestions <= MAX_NAME_SUGGESTIONS).then(|| suggest(n, env.vars.iter().map(|b| b.name.as_str()))).flatten();
+        if let Some(h) = hint {
             d = d.with_hint(h);
         }
         self.error(d)
@@ -605,6 +624,9 @@ impl<'p> Elaborator<'p> {
     }
 
     fn call(&mut self, callee: &ast::Ident, piped: Option<ArgVal>, args: Vec<ArgVal>, span: Span) -> Val {
+        if self.over_budget {
+            return Val::Error;
+        }
         let mut all: Vec<ArgVal> = piped.into_iter().collect();
         all.extend(args);
         if let Some(spec) = ops::lookup(&callee.name) {
@@ -744,6 +766,9 @@ impl<'p> Elaborator<'p> {
     }
 
     fn apply_op(&mut self, spec: &'static OpSpec, inputs: Vec<(TensorId, Span)>, attrs: Attrs, span: Span, symbol: Option<&str>) -> Val {
+        if self.graph.nodes.len() >= MAX_NODES {
+            return self.budget_spent(span);
+        }
         let shapes: Vec<Shape> = inputs.iter().map(|(t, _)| self.graph.shape(*t).clone()).collect();
         match (spec.shape)(&shapes, &attrs) {
             Ok(outs) => {
@@ -782,6 +807,18 @@ impl<'p> Elaborator<'p> {
                 self.error(d)
             }
         }
+    }
+
+    /// The node budget is spent: one diagnostic naming the call chain that got here.
+    fn budget_spent(&mut self, span: Span) -> Val {
+        self.over_budget = true;
+        let chain: Vec<&str> = self.stack.iter().map(|(b, _)| b.as_str()).collect();
+        self.error(
+            Diagnostic::error(c::TOO_LARGE, format!("the program inlines to more than {MAX_NODES} ops"), span)
+                .with_primary_label("the budget ran out here")
+                .with_note(format!("call chain: {}", chain.join(" → ")))
+                .with_hint("blocks and repeats are inlined, and nested repeats multiply: check the repeat counts"),
+        )
     }
 
     fn call_block(&mut self, entry: &'p BlockEntry, args: Vec<ArgVal>, span: Span) -> Val {

@@ -2,7 +2,7 @@
 
 use super::position::{to_offset, to_range};
 use crate::check::{Checked, check};
-use crate::diag::{Diagnostic, Severity, Span};
+use crate::diag::{Diagnostic, Severity, Span, codes};
 use crate::ir::Graph;
 use crate::program::Program;
 use crate::syntax::ast::{Expr, ExprKind, Hole, ItemKind, Stage, StmtKind};
@@ -49,7 +49,8 @@ fn path_uri(path: &str) -> String {
 fn ident_at(text: &str, offset: usize) -> Option<(usize, usize, &str)> {
     let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let offset = offset.min(text.len());
-    let start = text[..offset].rfind(|c: char| !is_ident(c)).map_or(0, |i| i + 1);
+    // Past the non-identifier char before the word, which may be several bytes long (`é`).
+    let start = text[..offset].char_indices().rev().find(|(_, c)| !is_ident(*c)).map_or(0, |(i, c)| i + c.len_utf8());
     let end = text[offset..].find(|c: char| !is_ident(c)).map_or(text.len(), |i| offset + i);
     (start < end).then(|| (start, end, &text[start..end]))
 }
@@ -66,6 +67,19 @@ impl Analysis {
         let program = Program::from_source_in(&name, text, dir.as_deref());
         let checked = check(&program);
         Analysis { uri: uri.clone(), text: text.to_string(), program, checked }
+    }
+
+    /// `new`, but a panic in a phase becomes one diagnostic instead of ending the server (and
+    /// the user's unsaved work with it).
+    pub fn guarded(uri: &Uri, text: &str) -> Analysis {
+        let run = std::panic::AssertUnwindSafe(|| Analysis::new(uri, text));
+        std::panic::catch_unwind(run).unwrap_or_else(|_| {
+            let program = Program::from_source(uri.as_str(), "");
+            let mut checked = check(&program);
+            let span = Span::new(program.root, 0, 0);
+            checked.diagnostics.push(Diagnostic::error(codes::INTERNAL, "internal error while checking this file", span).with_hint("please report it with the file"));
+            Analysis { uri: uri.clone(), text: text.to_string(), program, checked }
+        })
     }
 
     fn in_root(&self, s: &Span) -> bool {
@@ -329,5 +343,41 @@ fn hole_in(e: &Expr, span: Span) -> Option<&Hole> {
         ExprKind::Neg(x) => hole_in(x, span),
         ExprKind::List(v) | ExprKind::Tuple(v) => v.iter().find_map(|x| hole_in(x, span)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every request at every kind of position (past the end, inside multi-byte characters,
+    /// on odd lines) answers without a panic, on every example and some hostile text.
+    #[test]
+    fn requests_anywhere_never_panic() {
+        let mut texts: Vec<String> = ["examples/cnn_digits.nas", "examples/resnet50.nas", "examples/holes/conv_down_hole.nas"]
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .collect();
+        texts.push("model Mé(x: [B, 8]) -> [B, 8] { let é = x |> relu\n return é }".into());
+        texts.push("é(é(é".into());
+        let uri: Uri = "file:///tmp/hostile.nas".parse().expect("uri");
+        let mut rng = crate::rng::Rng::new(3);
+        for text in &texts {
+            let a = Analysis::guarded(&uri, text);
+            let lines = text.lines().count() as u32 + 2;
+            for _ in 0..300 {
+                let p = Position { line: rng.below(lines as usize) as u32, character: rng.below(90) as u32 };
+                let q = Position { line: p.line + rng.below(3) as u32, character: rng.below(90) as u32 };
+                let _ = a.hover(p);
+                let _ = a.definition(p);
+                let _ = a.completion(p);
+                if rng.below(10) == 0 {
+                    let _ = a.code_actions(Range { start: p, end: q }); // fills holes: slower
+                }
+            }
+            let _ = a.symbols();
+            let _ = a.format();
+            let _ = a.lsp_diagnostics();
+        }
     }
 }

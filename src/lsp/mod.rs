@@ -3,6 +3,7 @@
 
 mod analysis;
 mod position;
+pub mod transport;
 
 use analysis::Analysis;
 use lsp_server::{Connection, Message, Notification, Request, RequestId, Response};
@@ -30,7 +31,7 @@ struct Server {
 }
 
 pub fn run_stdio() -> Result<(), String> {
-    let (conn, io) = Connection::stdio();
+    let (conn, io) = transport::stdio();
     let caps = serde_json::json!({
         "positionEncoding": "utf-16",
         "textDocumentSync": 1,
@@ -46,7 +47,7 @@ pub fn run_stdio() -> Result<(), String> {
     let mut server = Server { conn, docs: HashMap::new() };
     server.main_loop()?;
     drop(server);
-    io.join().map_err(|e| format!("LSP I/O: {e}"))
+    io.join()
 }
 
 impl Server {
@@ -142,7 +143,7 @@ impl Server {
     fn analysis(&mut self, key: &str) -> Option<&Analysis> {
         let (uri, doc) = self.docs.get_mut(key)?;
         if doc.analysis.is_none() {
-            doc.analysis = Some(Analysis::new(uri, &doc.text));
+            doc.analysis = Some(Analysis::guarded(uri, &doc.text));
         }
         doc.analysis.as_ref()
     }
@@ -150,8 +151,9 @@ impl Server {
     fn publish(&mut self, key: &str) {
         let Some((uri, doc)) = self.docs.get_mut(key) else { return };
         doc.dirty_since = None;
-        let a = Analysis::new(uri, &doc.text);
-        let params = serde_json::json!({ "uri": uri, "version": doc.version, "diagnostics": a.lsp_diagnostics() });
+        let a = Analysis::guarded(uri, &doc.text);
+        let diagnostics = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| a.lsp_diagnostics())).unwrap_or_default();
+        let params = serde_json::json!({ "uri": uri, "version": doc.version, "diagnostics": diagnostics });
         doc.analysis = Some(a);
         self.send(Message::Notification(Notification::new("textDocument/publishDiagnostics".into(), params)));
     }

@@ -307,22 +307,45 @@ fn spatial_level(kernel: i64, stride: i64, dilation: i64, n: Option<i64>) -> Lev
         // symbolic attributes: one-to-one is all we know, and only without strides
         return if stride == 1 { Level::O } else { Level::X };
     }
-    let Some(n) = n.filter(|n| *n > 0) else {
-        let covers = stride == 1 || (dilation == 1 && stride <= kernel);
-        return match (covers, kernel > 1) {
-            (false, _) => Level::X,
-            (true, true) => Level::M,
-            (true, false) => Level::O,
-        };
-    };
+    match n.filter(|n| *n > 0) {
+        Some(n) if n <= EXACT_SPATIAL => exact_spatial_level(kernel, stride, dilation, n),
+        // A huge size (10^12 aborted allocating one flag per position): the window's reach
+        // decides. When the dim is at least the reach, the symbolic rule below holds; when both
+        // are huge, x is a sound lower bound.
+        Some(n) if (kernel as i128 - 1) * dilation as i128 + 1 > n as i128 => Level::X,
+        _ => symbolic_spatial_level(kernel, stride, dilation),
+    }
+}
+
+/// Sizes up to this are checked position by position (at most this squared steps).
+const EXACT_SPATIAL: i64 = 4096;
+
+fn symbolic_spatial_level(kernel: i64, stride: i64, dilation: i64) -> Level {
+    let covers = stride == 1 || (dilation == 1 && stride <= kernel);
+    match (covers, kernel > 1) {
+        (false, _) => Level::X,
+        (true, true) => Level::M,
+        (true, false) => Level::O,
+    }
+}
+
+fn exact_spatial_level(kernel: i64, stride: i64, dilation: i64, n: i64) -> Level {
     let out_n = n / stride;
     if out_n == 0 {
         return Level::X;
     }
-    let total = ((out_n - 1) * stride + (kernel - 1) * dilation + 1 - n).max(0);
-    let taps = |o: i64| (0..kernel).map(move |t| o * stride + t * dilation - total / 2).filter(move |p| (0..n).contains(p));
+    // i128: kernel and dilation are user numbers and their product may not fit in i64.
+    let (k, s, d, n128) = (kernel as i128, stride as i128, dilation as i128, n as i128);
+    let total = ((out_n as i128 - 1) * s + (k - 1) * d + 1 - n128).max(0);
+    // Only the taps that land inside the dim, found in closed form (kernel may be huge).
+    let taps = |o: i128| {
+        let first = o * s - total / 2;
+        let lo = if first >= 0 { 0 } else { (-first + d - 1) / d };
+        let hi = k.min((n128 - first + d - 1) / d).max(lo);
+        (lo..hi).map(move |t| first + t * d)
+    };
     let mut read = vec![false; n as usize];
-    for o in 0..out_n {
+    for o in 0..out_n as i128 {
         for p in taps(o) {
             read[p as usize] = true;
         }
@@ -330,8 +353,8 @@ fn spatial_level(kernel: i64, stride: i64, dilation: i64, n: Option<i64>) -> Lev
     if read.iter().any(|r| !r) {
         return Level::X;
     }
-    match taps(out_n / 2).count() as i64 {
-        c if c == n => Level::A,
+    match taps(out_n as i128 / 2).count() as i128 {
+        c if c == n128 => Level::A,
         c if c > 1 => Level::M,
         _ => Level::O,
     }

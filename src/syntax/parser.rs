@@ -14,6 +14,11 @@ pub struct ParseErrorAt;
 /// of stack on a pathological file.
 pub const MAX_NESTING: usize = 128;
 
+/// Operators nest too: `x |> relu |> …` and `a + b + …` are left-nested, `- - x` right-nested,
+/// so one statement with more operators than this is refused before parsing (a million-stage
+/// pipe overflowed the checker's stack). Counted per statement, over-approximating the depth.
+pub const MAX_OPERATORS: usize = 4096;
+
 /// Parse one file. Always returns an AST (possibly partial) and every syntax error found.
 pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
     let lexed = lex(src);
@@ -79,17 +84,28 @@ fn lex_error(file: FileId, src: &str, kind: LexErrorKind, start: usize, end: usi
 
 fn nesting_error(file: FileId, tokens: &[(usize, Tok, usize)]) -> Option<Diagnostic> {
     let mut depth = 0usize;
+    let mut operators = 0usize;
     for (l, t, r) in tokens {
         match t {
             Tok::LParen | Tok::LBracket | Tok::LBrace | Tok::Lt => depth += 1,
             Tok::RParen | Tok::RBracket | Tok::RBrace | Tok::Gt => depth = depth.saturating_sub(1),
+            Tok::Pipe | Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash => operators += 1,
+            Tok::Let | Tok::Return | Tok::Block | Tok::Model | Tok::Use | Tok::At => operators = 0,
             _ => {}
         }
+        let span = Span::new(file, *l, *r);
         if depth > MAX_NESTING {
             return Some(
-                Diagnostic::error("E0004", "brackets nested too deeply", Span::new(file, *l, *r))
+                Diagnostic::error("E0004", "brackets nested too deeply", span)
                     .with_primary_label(format!("more than {MAX_NESTING} levels of nesting here"))
                     .with_hint("split the expression with `let` bindings"),
+            );
+        }
+        if operators > MAX_OPERATORS {
+            return Some(
+                Diagnostic::error("E0004", "expression too long", span)
+                    .with_primary_label(format!("more than {MAX_OPERATORS} operators in one statement"))
+                    .with_hint("split the expression with `let` bindings, or repeat a stage: `x |> f * n`"),
             );
         }
     }

@@ -87,12 +87,24 @@ impl Dataset {
     }
 }
 
+/// The most bytes one data file may decompress to: a gzip bomb stops here, not at the end of
+/// memory (ImageNet-sized IDX files are far beyond what nasc trains on anyway).
+pub const MAX_DECOMPRESSED: u64 = 4 << 30;
+
 fn gunzip_if_needed(bytes: Vec<u8>, name: &str) -> Result<Vec<u8>, DataError> {
+    gunzip_limited(bytes, name, MAX_DECOMPRESSED)
+}
+
+fn gunzip_limited(bytes: Vec<u8>, name: &str, limit: u64) -> Result<Vec<u8>, DataError> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(bytes.as_slice())
+            .take(limit + 1)
             .read_to_end(&mut out)
             .map_err(|e| DataError(format!("{name}: corrupt gzip data ({e})")))?;
+        if out.len() as u64 > limit {
+            return err(format!("{name}: decompresses to more than {} MiB; refusing it", limit >> 20));
+        }
         Ok(out)
     } else {
         Ok(bytes)
@@ -288,6 +300,10 @@ pub fn load(src: &DataSource, seed: u64) -> Result<Dataset, DataError> {
     };
     let augment = matches!(src, DataSource::Cifar10(_));
     let shape = train.shape;
+    if let Some(t) = test.as_ref().filter(|t| t.shape != shape) {
+        let dims = |s: [usize; 3]| format!("{}×{}×{}", s[0], s[1], s[2]);
+        return err(format!("{src}: the training images are {} but the test images are {}", dims(shape), dims(t.shape)));
+    }
     let (mut tr, mut te) = match test {
         Some(test) => {
             let all_train: Vec<usize> = (0..train.labels.len()).collect();
@@ -340,6 +356,17 @@ mod tests {
         assert_eq!(d.train.len(), 1797 * 4 / 5);
         let again = load(&DataSource::Digits, 0).expect("bundled");
         assert_eq!(d.test.labels, again.test.labels);
+    }
+
+    #[test]
+    fn gzip_bombs_are_refused() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&vec![0u8; 2 << 20]).unwrap();
+        let bytes = gz.finish().unwrap();
+        let e = gunzip_limited(bytes.clone(), "bomb.gz", 1 << 20).unwrap_err();
+        assert_eq!(e.0, "bomb.gz: decompresses to more than 1 MiB; refusing it");
+        assert_eq!(gunzip_limited(bytes, "ok.gz", 2 << 20).unwrap().len(), 2 << 20);
     }
 
     #[test]

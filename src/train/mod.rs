@@ -106,6 +106,41 @@ impl std::fmt::Display for TrainError {
     }
 }
 
+/// Bytes of memory training needs per parameter: the weight, its gradient and Adam's two moments.
+const TRAIN_BYTES_PER_PARAM: u64 = 16;
+
+/// Refuse a model before allocating it when its parameters cannot fit: more than `max` (the
+/// user's `--max-params`) or, without one, more than the memory available now allows.
+/// `params` is the report's count; negative means it overflowed or is unknown.
+pub fn check_param_budget(params: i64, max: Option<u64>) -> Result<(), TrainError> {
+    let Ok(n) = u64::try_from(params) else {
+        return Err(TrainError("the model's parameter count is unknown or does not fit in 64 bits".into()));
+    };
+    if let Some(max) = max {
+        if n > max {
+            return Err(TrainError(format!("the model has {n} parameters, more than --max-params {max}")));
+        }
+        return Ok(());
+    }
+    match available_memory() {
+        Some(avail) if n.saturating_mul(TRAIN_BYTES_PER_PARAM) > avail => Err(TrainError(format!(
+            "the model has {n} parameters: training needs about {} GiB ({TRAIN_BYTES_PER_PARAM} bytes each) but {} GiB are available; \
+             pass --max-params to override",
+            n.saturating_mul(TRAIN_BYTES_PER_PARAM) >> 30,
+            avail >> 30
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `MemAvailable` from /proc/meminfo, in bytes (`None` off Linux).
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// Check that the model takes the data's images and has an output per class.
 pub fn check_fits(net: &Net, data: &Dataset) -> Result<(), TrainError> {
     let plan = &net.plan;
@@ -245,4 +280,18 @@ pub fn train(
         }
     }
     Ok((net, metrics))
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::check_param_budget;
+
+    #[test]
+    fn parameter_budget() {
+        assert!(check_param_budget(1000, None).is_ok());
+        assert_eq!(check_param_budget(5000, Some(4000)).unwrap_err().0, "the model has 5000 parameters, more than --max-params 4000");
+        assert!(check_param_budget(-1, None).unwrap_err().0.contains("unknown"));
+        let e = check_param_budget(i64::MAX, None).unwrap_err().0;
+        assert!(e.contains("GiB are available"), "{e}");
+    }
 }

@@ -1,0 +1,240 @@
+//! Hostile input, files and flags (issue 16): each case exits 0 or 1 with a message, never a
+//! panic (101), an abort (signal) or a hang. Every case is a repro that failed before its fix.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+
+/// Generous for a debug build on a busy 2-core machine; the release binary answers in < 2 s.
+const LIMIT: Duration = Duration::from_secs(60);
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn nasc_in(dir: Option<&Path>, args: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nasc"));
+    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
+    let child = cmd.spawn().expect("nasc runs");
+    let pid = child.id();
+    // Output is read while waiting: a child blocked on a full pipe would look like a hang.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let Output { status, stdout, stderr } = match rx.recv_timeout(LIMIT) {
+        Ok(out) => out.expect("output"),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!("nasc {args:?} ran past {LIMIT:?}");
+        }
+    };
+    Run { code: status.code(), stdout: String::from_utf8_lossy(&stdout).into(), stderr: String::from_utf8_lossy(&stderr).into() }
+}
+
+fn nasc(args: &[&str]) -> Run {
+    nasc_in(None, args)
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nasc-hostile-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    dir
+}
+
+fn file(name: &str, text: &str) -> PathBuf {
+    let p = temp_dir(name).join("m.nas");
+    std::fs::write(&p, text).expect("write");
+    p
+}
+
+/// Exit 1 with `needle` on stderr.
+fn refused(r: &Run, needle: &str) {
+    assert_eq!(r.code, Some(1), "stderr: {}", r.stderr);
+    assert!(r.stderr.contains(needle), "expected `{needle}` in: {}", r.stderr);
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn a_million_stage_pipe_is_an_error_not_a_stack_overflow() {
+    let chain = " |> relu".repeat(1_000_000);
+    let p = file("pipe", &format!("model M(x: [B, 8]) -> [B, 8] {{ return x{chain} }}"));
+    refused(&nasc(&["check", s(&p)]), "[E0004] Error: expression too long");
+}
+
+#[test]
+fn a_million_unary_minus_signs_are_an_error() {
+    let p = file("neg", &format!("model M(x: [B, 8]) -> [B, 8] {{ return x |> dense({}1) }}", "-".repeat(1_000_000)));
+    refused(&nasc(&["check", s(&p)]), "more than 4096 operators in one statement");
+}
+
+#[test]
+fn nested_repeats_hit_the_node_budget() {
+    let src = "block R0(x: [B, 8]) -> [B, 8] { return x |> relu }
+block R1(x: [B, 8]) -> [B, 8] { return x |> R0 * 1000 }
+block R2(x: [B, 8]) -> [B, 8] { return x |> R1 * 1000 }
+block R3(x: [B, 8]) -> [B, 8] { return x |> R2 * 1000 }
+model M(x: [B, 8]) -> [B, 8] { return x |> R3 }
+";
+    let r = nasc(&["check", s(&file("repeats", src))]);
+    refused(&r, "[E0112] Error: the program inlines to more than 200000 ops");
+    assert!(r.stderr.contains("call chain: R2 → R1 → R0"), "{}", r.stderr);
+}
+
+#[test]
+fn blocks_calling_the_next_twice_hit_the_node_budget() {
+    let mut src = "block D0(x: [B, 8]) -> [B, 8] { return x |> relu }\n".to_string();
+    for k in 1..40 {
+        src += &format!("block D{k}(x: [B, 8]) -> [B, 8] {{ return x |> D{} |> D{} }}\n", k - 1, k - 1);
+    }
+    src += "model M(x: [B, 8]) -> [B, 8] { return x |> D39 }\n";
+    refused(&nasc(&["check", s(&file("doubling", &src))]), "[E0112]");
+}
+
+#[test]
+fn a_huge_spatial_size_has_properties_without_allocating_per_position() {
+    let p = file("huge", "model M(x: [B, 1000000000000, 8, 4]) -> [B, 1000000000000, 8, 4] { return x |> conv(4, kernel: 3) }");
+    let r = nasc(&["props", s(&p)]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let hole = file("huge-hole", "model M(x: [B, 1000000000, 8, 4]) -> [B, 1000000000, 8, 4] { return ?<depth >= 1, mixing >= conv>(x) }");
+    let r = nasc(&["build", s(&hole), "--report", "json"]);
+    assert!(matches!(r.code, Some(0 | 1)), "{}", r.stderr);
+}
+
+#[test]
+fn eight_thousand_errors_render_quickly() {
+    let lets: String = (0..8000).map(|i| format!("    let a{i} = nope{i}\n")).collect();
+    let p = file("many", &format!("model M(x: [B, 8]) -> [B, 8] {{\n{lets}    return x\n}}\n"));
+    let start = Instant::now();
+    let r = nasc(&["check", s(&p)]);
+    refused(&r, "8000 errors");
+    // Quadratic rendering took > 20 s here; linear takes well under one.
+    assert!(start.elapsed() < Duration::from_secs(20), "{:?}", start.elapsed());
+}
+
+#[test]
+fn out_of_range_settings_are_refused_before_the_run() {
+    let store = temp_dir("set").join("s.sqlite");
+    let r = nasc(&["evolve", "examples/cnn_digits.nas", "--data", "digits", "--trials", "2", "--store", s(&store), "--set", "top_fraction=0", "--set", "min_to_select=0"]);
+    refused(&r, "`--set`: `top_fraction` must be above 0 and at most 1, found 0");
+    assert!(!store.exists(), "nothing is created");
+}
+
+fn idx_images(n: u32, side: u32) -> Vec<u8> {
+    let mut b = [2051u32, n, side, side].iter().flat_map(|v| v.to_be_bytes()).collect::<Vec<u8>>();
+    b.extend(std::iter::repeat_n(7u8, (n * side * side) as usize));
+    b
+}
+
+fn idx_labels(n: u32) -> Vec<u8> {
+    let mut b = [2049u32, n].iter().flat_map(|v| v.to_be_bytes()).collect::<Vec<u8>>();
+    b.extend((0..n).map(|i| (i % 10) as u8));
+    b
+}
+
+#[test]
+fn test_images_of_another_size_are_an_error() {
+    let dir = temp_dir("sizes");
+    std::fs::write(dir.join("train-images-idx3-ubyte"), idx_images(20, 8)).expect("write");
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), idx_labels(20)).expect("write");
+    std::fs::write(dir.join("t10k-images-idx3-ubyte"), idx_images(10, 9)).expect("write");
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx_labels(10)).expect("write");
+    let data = format!("mnist:{}", dir.display());
+    let out = dir.join("out");
+    let r = nasc(&["train", "examples/cnn_digits.nas", "--data", &data, "--epochs", "1", "--out", s(&out)]);
+    refused(&r, "the training images are 8×8×1 but the test images are 9×9×1");
+}
+
+#[test]
+fn a_billion_wide_dense_is_refused_before_allocating() {
+    let p = file("wide", "model M(x: [B, 8, 8, 1]) -> [B, 10] { return x |> flatten |> dense(1000000000) |> dense(10) }");
+    let out = p.with_file_name("out");
+    refused(&nasc(&["train", s(&p), "--data", "digits", "--epochs", "1", "--out", s(&out)]), "GiB are available; pass --max-params to override");
+    refused(&nasc(&["train", s(&p), "--data", "digits", "--max-params", "1000", "--out", s(&out)]), "more than --max-params 1000");
+}
+
+#[test]
+fn an_i64_max_dense_is_an_error_not_a_panic() {
+    let p = file("max", "model M(x: [B, 8, 8, 1]) -> [B, 10] { return x |> flatten |> dense(9223372036854775807) |> dense(10) }");
+    let r = nasc(&["train", s(&p), "--data", "digits", "--epochs", "1", "--out", s(&p.with_file_name("out"))]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked") && !r.stderr.contains("internal compiler error"), "{}", r.stderr);
+}
+
+#[test]
+fn an_unwritable_output_fails_before_training() {
+    let start = Instant::now();
+    let r = nasc(&["train", "examples/cnn_digits.nas", "--data", "digits", "--epochs", "50", "--out", "/proc/nasc/out"]);
+    refused(&r, "cannot create /proc/nasc/out");
+    assert!(!r.stderr.contains("epoch"), "no training happened: {}", r.stderr);
+    assert!(start.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn devices_and_fifos_are_not_read() {
+    refused(&nasc(&["check", "/dev/zero"]), "cannot read `/dev/zero`: not a regular file");
+    let dir = temp_dir("fifo");
+    let fifo = dir.join("pipe.nas");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success());
+    refused(&nasc(&["check", s(&fifo)]), "not a regular file");
+}
+
+#[test]
+fn imports_do_not_follow_symlinks_out_of_the_tree_or_to_non_sources() {
+    let dir = temp_dir("imports");
+    let secret = temp_dir("secret").join("secret.nas");
+    std::fs::write(&secret, "TOP SECRET PASSWORD hunter2").expect("write");
+    std::fs::create_dir_all(dir.join("a")).expect("dir");
+    let links = [("zero", Path::new("/dev/zero")), ("secret", secret.as_path()), ("passwd", Path::new("/etc/passwd"))];
+    for (name, target) in links {
+        std::os::unix::fs::symlink(target, dir.join("a").join(format!("{name}.nas"))).expect("symlink");
+    }
+    let fifo = dir.join("a").join("fifo.nas");
+    assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    for (module, why) in [("zero", "not a .nas file"), ("secret", "outside"), ("passwd", "not a .nas file"), ("fifo", "not a regular file")] {
+        let m = dir.join(format!("use_{module}.nas"));
+        std::fs::write(&m, format!("use a.{module}\nmodel M(x: [B, 8]) -> [B, 8] {{ return x }}\n")).expect("write");
+        let r = nasc(&["check", s(&m)]);
+        refused(&r, &format!("cannot import `a.{module}`"));
+        assert!(r.stderr.contains(why), "{module}: {}", r.stderr);
+        assert!(!r.stderr.contains("hunter2") && !r.stderr.contains("root:"), "file content leaked: {}", r.stderr);
+    }
+}
+
+#[test]
+fn a_newline_in_a_file_name_stays_in_the_comment_of_generated_rust() {
+    let dir = temp_dir("newline");
+    let p = dir.join("m\npub fn injected() {}\n.nas");
+    std::fs::write(&p, "model M(x: [B, 8]) -> [B, 2] { return x |> dense(2) }\n").expect("write");
+    let r = nasc(&["build", s(&p), "--emit", "rust"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stdout.contains("m\\npub fn injected() {}\\n.nas"), "{}", r.stdout);
+    assert!(!r.stdout.lines().any(|l| l.starts_with("pub fn injected")), "{}", r.stdout);
+}
+
+#[test]
+fn status_on_someone_elses_database_changes_nothing() {
+    let db = temp_dir("foreign").join("other.db");
+    let made = Command::new("sqlite3").arg(&db).arg("CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('mine');").status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("sqlite3 is not installed; the store's unit test covers this");
+        return;
+    }
+    let before = std::fs::read(&db).expect("read");
+    refused(&nasc(&["evolve", "--status", s(&db)]), "is not a nasc store: it has no `run` and `candidates` tables");
+    refused(&nasc(&["evolve", "--export", "json", "--store", s(&db)]), "is not a nasc store");
+    assert_eq!(std::fs::read(&db).expect("read"), before, "the database is untouched");
+    let names: Vec<_> = std::fs::read_dir(db.parent().expect("dir")).expect("ls").filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+    assert_eq!(names.len(), 1, "no journal or WAL files were created: {names:?}");
+}
