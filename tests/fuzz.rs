@@ -1,5 +1,8 @@
-//! Randomized robustness: mutated example files and random token soup go through the parser and
-//! checker. Nothing may panic, and every failure must come back as diagnostics with valid spans.
+//! Randomized robustness (issue 16): generated programs, mutated examples, random token soup and
+//! the corpus of inputs that once failed go through every phase (check, render, fmt, props,
+//! hole filling, the language server). Nothing may panic or hang, and every failure must come
+//! back as diagnostics with valid spans. `NASC_FUZZ_SECONDS` (default 30) bounds the open-ended
+//! run; CI runs it with the default as part of `cargo test`.
 
 use nasc::program::Program;
 use nasc::syntax::generate::Rng;
@@ -48,28 +51,58 @@ fn mutate(rng: &mut Rng, src: &str) -> String {
     s
 }
 
+/// Every phase a user or an editor can reach: check and render, fmt (print + reparse), props,
+/// hole filling (`nasc build`) and the language server's requests. On a thread with a time
+/// limit: a hang fails the test instead of stalling it.
 fn assert_survives(name: &str, text: &str) {
     let text = text.to_string();
-    let name = name.to_string();
-    let result = std::thread::Builder::new()
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
         .stack_size(64 << 20)
         .spawn(move || {
-            let prog = Program::from_source("fuzz.nas", &text);
-            let checked = nasc::check::check(&prog);
-            for d in &checked.diagnostics {
-                let f = prog.sources.get(d.primary.span.file).expect("span file exists");
-                assert!(d.primary.span.end <= f.text.len() && d.primary.span.start <= d.primary.span.end);
-                assert!(!d.message.is_empty());
-                let _ = d.render(&prog.sources, false);
-            }
-            if let Some(ast) = prog.root_ast() {
-                let _ = nasc::syntax::print_file(ast);
-            }
-            (text, checked.has_errors())
+            let ok = std::panic::catch_unwind(|| every_target(&text)).is_ok();
+            let _ = tx.send(ok);
         })
-        .expect("spawn")
-        .join();
-    assert!(result.is_ok(), "{name}: nasc panicked");
+        .expect("spawn");
+    match rx.recv_timeout(std::time::Duration::from_secs(LIMIT_SECONDS)) {
+        Ok(true) => {}
+        Ok(false) => panic!("{name}: nasc panicked"),
+        Err(_) => panic!("{name}: nasc ran past {LIMIT_SECONDS} s"),
+    }
+}
+
+/// Per input; the slowest corpus input takes well under a second.
+const LIMIT_SECONDS: u64 = 30;
+
+fn every_target(text: &str) {
+    let prog = Program::from_source("fuzz.nas", text);
+    let checked = nasc::check::check(&prog);
+    for d in &checked.diagnostics {
+        let f = prog.sources.get(d.primary.span.file).expect("span file exists");
+        assert!(d.primary.span.end <= f.text.len() && d.primary.span.start <= d.primary.span.end);
+        assert!(!d.message.is_empty());
+    }
+    let _ = nasc::diag::render_all(&checked.diagnostics, &prog.sources, false);
+    if let Some(ast) = prog.root_ast().filter(|_| prog.diagnostics.is_empty()) {
+        let printed = nasc::syntax::print_file(ast);
+        let again = Program::from_source("fuzz.nas", &printed);
+        assert!(again.diagnostics.is_empty(), "fmt output does not parse:\n{printed}");
+    }
+    for g in &checked.graphs {
+        let _ = nasc::props::infer_graph(g);
+    }
+    if !checked.has_errors() {
+        let cfg = nasc::synth::SynthConfig { max_states: 2000, ..Default::default() };
+        let _ = nasc::synth::fill::fill_holes(&prog, &checked, &cfg);
+    }
+    let uri: lsp_types::Uri = "file:///tmp/fuzz.nas".parse().expect("uri");
+    let a = nasc::lsp::analysis::Analysis::guarded(&uri, text);
+    let lines = text.lines().count() as u32;
+    for (line, character) in [(0, 0), (lines / 2, 7), (lines, 0), (lines + 5, 99)] {
+        let p = lsp_types::Position { line, character };
+        let _ = (a.hover(p), a.definition(p), a.completion(p));
+    }
+    let _ = (a.symbols(), a.format(), a.lsp_diagnostics());
 }
 
 #[test]
@@ -109,4 +142,52 @@ fn pathological_inputs_are_diagnostics() {
     assert_survives("empty", "");
     assert_survives("huge repeat", "model M(x: [B, 8]) -> [B, 8] { return x |> relu * 99999999 }");
     assert_survives("huge dims", "model M(x: [B, 9223372036854775807, 9223372036854775807]) -> [B, 8] { return x |> flatten |> dense(8) }");
+}
+
+#[test]
+fn corpus_inputs_survive_every_phase() {
+    let mut files: Vec<_> = std::fs::read_dir("tests/fuzz-corpus").expect("corpus").filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    files.sort();
+    assert!(files.len() >= 8, "the corpus is in the repository");
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("text");
+        assert_survives(&f.display().to_string(), &text);
+    }
+}
+
+/// Generated, mutated and byte-damaged programs until the time budget is spent.
+#[test]
+fn fuzz_for_a_while() {
+    let seconds: u64 = std::env::var("NASC_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
+    let sources = examples();
+    let mut rng = Rng::new(std::env::var("NASC_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1));
+    let start = std::time::Instant::now();
+    let mut runs = 0;
+    while start.elapsed().as_secs() < seconds {
+        let src = &sources[rng.below(sources.len())];
+        let text = match rng.below(3) {
+            0 => nasc::syntax::print_file(&nasc::syntax::generate::random_file(&mut rng)),
+            1 => mutate(&mut rng, src),
+            _ => damage_bytes(&mut rng, src),
+        };
+        assert_survives(&format!("fuzz input {runs} (NASC_FUZZ_SEED to replay)"), &text);
+        runs += 1;
+    }
+    eprintln!("fuzzed {runs} inputs in {seconds} s");
+}
+
+/// Byte-level damage: random bytes overwritten, the result decoded as nasc decodes files.
+fn damage_bytes(rng: &mut Rng, src: &str) -> String {
+    let mut b = src.as_bytes().to_vec();
+    for _ in 0..1 + rng.below(8) {
+        if b.is_empty() {
+            break;
+        }
+        let i = rng.below(b.len());
+        b[i] = rng.below(256) as u8;
+    }
+    match nasc::syntax::decode(nasc::diag::FileId::default(), b) {
+        Ok(t) => t,
+        Err((_, lossy)) => lossy,
+    }
 }

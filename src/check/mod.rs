@@ -36,11 +36,21 @@ pub fn check(prog: &Program) -> Checked {
     }
     item_rules(prog, &mut diags);
     let mut graphs = Vec::new();
+    let mut budget = crate::ir::elaborate::MAX_NODES;
     for entry in prog.blocks.iter().filter(|b| b.file == prog.root) {
         if !checkable_generically(entry) {
             continue;
         }
-        let (g, d) = elaborate(prog, entry);
+        // The budget is shared: once one entry spends it, the rest are not elaborated (their
+        // errors would only repeat it).
+        if budget == 0 {
+            break;
+        }
+        let (g, d) = elaborate(prog, entry, budget);
+        budget = budget.saturating_sub(g.nodes.len());
+        if d.iter().any(|d| d.code == c::TOO_LARGE) {
+            budget = 0;
+        }
         diags.extend(d);
         graphs.push(g);
     }

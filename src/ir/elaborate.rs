@@ -15,9 +15,10 @@ use crate::syntax::ast::{self, BinOp, CmpOp, ConstraintValue, Expr, ExprKind, St
 /// The most times `|> f * n` may repeat a stage.
 const MAX_REPEAT: i64 = 1000;
 
-/// The most op nodes one entry may inline to. Repeats and block calls multiply (`R * 1000` of a
-/// block that repeats `* 1000`, or blocks calling the next twice), so without a budget a short
-/// file can ask for billions of nodes. The largest shipped example (ViT-S/16) has under 2,000.
+/// The most op nodes one check may inline to, over all its entries. Repeats and block calls
+/// multiply (`R * 1000` of a block that repeats `* 1000`, or blocks calling the next twice), so
+/// without a budget a short file can ask for billions of nodes (each costs about 1 KB). The
+/// largest shipped example (ViT-S/16) has under 2,000.
 pub const MAX_NODES: usize = 200_000;
 
 #[derive(Clone, Debug)]
@@ -92,15 +93,18 @@ pub struct Elaborator<'p> {
     /// Blocks being elaborated, outermost first, with the span of each call.
     stack: Vec<(String, Span)>,
     scope: ScopeId,
+    /// Nodes this entry may still add (see `MAX_NODES`).
+    budget: usize,
     /// Set once the node budget is spent; every later call is then an error already reported.
     over_budget: bool,
     /// Unknown-name suggestions made so far (see `MAX_NAME_SUGGESTIONS`).
     suggestions: usize,
 }
 
-/// Elaborate `entry`: a model with its declared shapes, or a block generically.
-pub fn elaborate(prog: &Program, entry: &BlockEntry) -> (Graph, Vec<Diagnostic>) {
-    let mut e = Elaborator { prog, graph: Graph::default(), diags: Vec::new(), stack: Vec::new(), scope: 0, over_budget: false, suggestions: 0 };
+/// Elaborate `entry`: a model with its declared shapes, or a block generically, adding at most
+/// `budget` op nodes (an error says so when it runs out).
+pub fn elaborate(prog: &Program, entry: &BlockEntry, budget: usize) -> (Graph, Vec<Diagnostic>) {
+    let mut e = Elaborator { prog, graph: Graph::default(), diags: Vec::new(), stack: Vec::new(), scope: 0, budget, over_budget: false, suggestions: 0 };
     e.graph.name = entry.def.name.name.clone();
     e.graph.scopes.push(Scope { block: e.graph.name.clone(), parent: None, call_span: entry.def.name.span, outputs: vec![] });
     e.stack.push((entry.def.name.name.clone(), entry.def.name.span));
@@ -766,7 +770,7 @@ impl<'p> Elaborator<'p> {
     }
 
     fn apply_op(&mut self, spec: &'static OpSpec, inputs: Vec<(TensorId, Span)>, attrs: Attrs, span: Span, symbol: Option<&str>) -> Val {
-        if self.graph.nodes.len() >= MAX_NODES {
+        if self.graph.nodes.len() >= self.budget {
             return self.budget_spent(span);
         }
         let shapes: Vec<Shape> = inputs.iter().map(|(t, _)| self.graph.shape(*t).clone()).collect();

@@ -1,7 +1,7 @@
 //! `nasc lsp`: a language server over stdio (lsp-server + lsp-types). It runs the same phases as
 //! the CLI — parse, check, report, fill — so editors show the same codes and messages.
 
-mod analysis;
+pub mod analysis;
 mod position;
 pub mod transport;
 

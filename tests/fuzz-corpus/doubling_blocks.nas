@@ -1,0 +1,42 @@
+// issue 16: each block calls the next twice: 2^40 inlined nodes
+block D0(x: [B, 8]) -> [B, 8] { return x |> relu }
+block D1(x: [B, 8]) -> [B, 8] { return x |> D0 |> D0 }
+block D2(x: [B, 8]) -> [B, 8] { return x |> D1 |> D1 }
+block D3(x: [B, 8]) -> [B, 8] { return x |> D2 |> D2 }
+block D4(x: [B, 8]) -> [B, 8] { return x |> D3 |> D3 }
+block D5(x: [B, 8]) -> [B, 8] { return x |> D4 |> D4 }
+block D6(x: [B, 8]) -> [B, 8] { return x |> D5 |> D5 }
+block D7(x: [B, 8]) -> [B, 8] { return x |> D6 |> D6 }
+block D8(x: [B, 8]) -> [B, 8] { return x |> D7 |> D7 }
+block D9(x: [B, 8]) -> [B, 8] { return x |> D8 |> D8 }
+block D10(x: [B, 8]) -> [B, 8] { return x |> D9 |> D9 }
+block D11(x: [B, 8]) -> [B, 8] { return x |> D10 |> D10 }
+block D12(x: [B, 8]) -> [B, 8] { return x |> D11 |> D11 }
+block D13(x: [B, 8]) -> [B, 8] { return x |> D12 |> D12 }
+block D14(x: [B, 8]) -> [B, 8] { return x |> D13 |> D13 }
+block D15(x: [B, 8]) -> [B, 8] { return x |> D14 |> D14 }
+block D16(x: [B, 8]) -> [B, 8] { return x |> D15 |> D15 }
+block D17(x: [B, 8]) -> [B, 8] { return x |> D16 |> D16 }
+block D18(x: [B, 8]) -> [B, 8] { return x |> D17 |> D17 }
+block D19(x: [B, 8]) -> [B, 8] { return x |> D18 |> D18 }
+block D20(x: [B, 8]) -> [B, 8] { return x |> D19 |> D19 }
+block D21(x: [B, 8]) -> [B, 8] { return x |> D20 |> D20 }
+block D22(x: [B, 8]) -> [B, 8] { return x |> D21 |> D21 }
+block D23(x: [B, 8]) -> [B, 8] { return x |> D22 |> D22 }
+block D24(x: [B, 8]) -> [B, 8] { return x |> D23 |> D23 }
+block D25(x: [B, 8]) -> [B, 8] { return x |> D24 |> D24 }
+block D26(x: [B, 8]) -> [B, 8] { return x |> D25 |> D25 }
+block D27(x: [B, 8]) -> [B, 8] { return x |> D26 |> D26 }
+block D28(x: [B, 8]) -> [B, 8] { return x |> D27 |> D27 }
+block D29(x: [B, 8]) -> [B, 8] { return x |> D28 |> D28 }
+block D30(x: [B, 8]) -> [B, 8] { return x |> D29 |> D29 }
+block D31(x: [B, 8]) -> [B, 8] { return x |> D30 |> D30 }
+block D32(x: [B, 8]) -> [B, 8] { return x |> D31 |> D31 }
+block D33(x: [B, 8]) -> [B, 8] { return x |> D32 |> D32 }
+block D34(x: [B, 8]) -> [B, 8] { return x |> D33 |> D33 }
+block D35(x: [B, 8]) -> [B, 8] { return x |> D34 |> D34 }
+block D36(x: [B, 8]) -> [B, 8] { return x |> D35 |> D35 }
+block D37(x: [B, 8]) -> [B, 8] { return x |> D36 |> D36 }
+block D38(x: [B, 8]) -> [B, 8] { return x |> D37 |> D37 }
+block D39(x: [B, 8]) -> [B, 8] { return x |> D38 |> D38 }
+model M(x: [B, 8]) -> [B, 8] { return x |> D39 }
