@@ -220,3 +220,42 @@ fn bad_frames_do_not_end_the_server() {
         assert_eq!(hover["contents"]["value"], "`y`: `[B, 8, 8, 16]`", "after {:?}", String::from_utf8_lossy(&frame));
     }
 }
+
+/// A document that is slow to check holds up neither requests about other documents nor their
+/// diagnostics: each analysis runs on its own thread, and a newer version cancels an older one.
+#[test]
+fn a_slow_document_does_not_hold_up_the_others() {
+    let mut c = Client::start();
+    let slow_uri = "file:///tmp/nasc-lsp-test/slow.nas";
+    let slow = std::fs::read_to_string("tests/fuzz-corpus/doubling_blocks.nas").expect("corpus file");
+    c.notify("textDocument/didOpen", json!({ "textDocument": { "uri": slow_uri, "languageId": "nas", "version": 1, "text": slow } }));
+    open(&mut c, GOOD);
+    let id = c.next_id;
+    c.next_id += 1;
+    c.send(json!({ "jsonrpc": "2.0", "id": id, "method": "textDocument/hover",
+        "params": { "textDocument": { "uri": URI }, "position": { "line": 1, "character": 8 } } }));
+    let mut order = Vec::new();
+    while order.len() < 3 {
+        let m = c.rx.recv_timeout(Duration::from_secs(60)).expect("messages");
+        if m["id"] == id {
+            assert_eq!(m["result"]["contents"]["value"], "`y`: `[B, 8, 8, 16]`");
+            order.push("hover");
+        } else if m["method"] == "textDocument/publishDiagnostics" {
+            order.push(if m["params"]["uri"] == slow_uri { "slow" } else { "good" });
+        }
+    }
+    assert_eq!(order.last(), Some(&"slow"), "the slow document finished last: {order:?}");
+    // Edits in a burst: only the newest version's diagnostics are published.
+    for v in 2..6 {
+        c.notify("textDocument/didChange", json!({ "textDocument": { "uri": slow_uri, "version": v }, "contentChanges": [{ "text": format!("{slow}// {v}\n") }] }));
+    }
+    c.notify("textDocument/didChange", json!({ "textDocument": { "uri": slow_uri, "version": 6 }, "contentChanges": [{ "text": GOOD }] }));
+    loop {
+        let m = c.rx.recv_timeout(Duration::from_secs(60)).expect("diagnostics");
+        if m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == slow_uri {
+            assert_eq!(m["params"]["version"], 6, "stale versions are cancelled, not published");
+            assert_eq!(m["params"]["diagnostics"], json!([]));
+            break;
+        }
+    }
+}

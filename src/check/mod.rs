@@ -3,7 +3,7 @@
 
 use crate::diag::{Diagnostic, codes as c, dedup};
 use crate::ir::Graph;
-use crate::ir::elaborate::{elaborate, suggest};
+use crate::ir::elaborate::{Stop, elaborate, suggest};
 use crate::ops;
 use crate::program::{BlockEntry, Program};
 use crate::syntax::ast::TypeExpr;
@@ -28,6 +28,12 @@ impl Checked {
 }
 
 pub fn check(prog: &Program) -> Checked {
+    check_until(prog, Stop::default())
+}
+
+/// `check`, giving up early when `stop` says so: a cancelled check's result is meaningless (and
+/// dropped); one past its deadline says so in a diagnostic.
+pub fn check_until<'p>(prog: &'p Program, stop: Stop<'p>) -> Checked {
     let mut diags = prog.diagnostics.clone();
     // A file that does not parse would give confusing follow-on errors: stop at syntax.
     if diags.iter().any(Diagnostic::is_error) {
@@ -43,16 +49,20 @@ pub fn check(prog: &Program) -> Checked {
         }
         // The budget is shared: once one entry spends it, the rest are not elaborated (their
         // errors would only repeat it).
-        if budget == 0 {
+        if budget == 0 || stop.cancelled() || stop.past_deadline() {
             break;
         }
-        let (g, d) = elaborate(prog, entry, budget);
+        let (g, d) = elaborate(prog, entry, budget, stop);
         budget = budget.saturating_sub(g.nodes.len());
         if d.iter().any(|d| d.code == c::TOO_LARGE) {
             budget = 0;
         }
         diags.extend(d);
         graphs.push(g);
+    }
+    if stop.past_deadline() {
+        let span = crate::diag::Span::new(prog.root, 0, 0);
+        diags.push(Diagnostic::error(c::TOO_LARGE, "checking ran out of time and stopped", span).with_hint("the rest of the file was not checked; `nasc check` checks it without a time limit"));
     }
     dedup(&mut diags);
     Checked { graphs, diagnostics: diags }

@@ -85,6 +85,23 @@ impl Env {
     }
 }
 
+/// When to give up checking early: the result is no longer wanted (the language server got a
+/// newer version of the document) or a time budget ran out. The default never stops.
+#[derive(Clone, Copy, Default)]
+pub struct Stop<'a> {
+    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
+    pub deadline: Option<std::time::Instant>,
+}
+
+impl Stop<'_> {
+    pub fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+    }
+    pub fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|d| std::time::Instant::now() > d)
+    }
+}
+
 /// Elaborates one entry (a model or a block checked generically) into one graph.
 pub struct Elaborator<'p> {
     prog: &'p Program,
@@ -95,6 +112,7 @@ pub struct Elaborator<'p> {
     scope: ScopeId,
     /// Nodes this entry may still add (see `MAX_NODES`).
     budget: usize,
+    stop: Stop<'p>,
     /// Set once the node budget is spent; every later call is then an error already reported.
     over_budget: bool,
     /// Unknown-name suggestions made so far (see `MAX_NAME_SUGGESTIONS`).
@@ -103,8 +121,8 @@ pub struct Elaborator<'p> {
 
 /// Elaborate `entry`: a model with its declared shapes, or a block generically, adding at most
 /// `budget` op nodes (an error says so when it runs out).
-pub fn elaborate(prog: &Program, entry: &BlockEntry, budget: usize) -> (Graph, Vec<Diagnostic>) {
-    let mut e = Elaborator { prog, graph: Graph::default(), diags: Vec::new(), stack: Vec::new(), scope: 0, budget, over_budget: false, suggestions: 0 };
+pub fn elaborate<'p>(prog: &'p Program, entry: &BlockEntry, budget: usize, stop: Stop<'p>) -> (Graph, Vec<Diagnostic>) {
+    let mut e = Elaborator { prog, graph: Graph::default(), diags: Vec::new(), stack: Vec::new(), scope: 0, budget, stop, over_budget: false, suggestions: 0 };
     e.graph.name = entry.def.name.name.clone();
     e.graph.scopes.push(Scope { block: e.graph.name.clone(), parent: None, call_span: entry.def.name.span, outputs: vec![] });
     e.stack.push((entry.def.name.name.clone(), entry.def.name.span));
@@ -772,6 +790,11 @@ impl<'p> Elaborator<'p> {
     fn apply_op(&mut self, spec: &'static OpSpec, inputs: Vec<(TensorId, Span)>, attrs: Attrs, span: Span, symbol: Option<&str>) -> Val {
         if self.graph.nodes.len() >= self.budget {
             return self.budget_spent(span);
+        }
+        // Checked every 256 nodes: an atomic load and a clock read cost next to nothing then.
+        if self.graph.nodes.len() % 256 == 255 && (self.stop.cancelled() || self.stop.past_deadline()) {
+            self.over_budget = true;
+            return Val::Error;
         }
         let shapes: Vec<Shape> = inputs.iter().map(|(t, _)| self.graph.shape(*t).clone()).collect();
         match (spec.shape)(&shapes, &attrs) {

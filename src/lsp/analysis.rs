@@ -1,7 +1,8 @@
 //! One document's analysis and the editor features computed from it.
 
 use super::position::{to_offset, to_range};
-use crate::check::{Checked, check};
+use crate::check::{Checked, check, check_until};
+use crate::ir::elaborate::Stop;
 use crate::diag::{Diagnostic, Severity, Span, codes};
 use crate::ir::Graph;
 use crate::program::Program;
@@ -61,18 +62,28 @@ fn markdown(s: String) -> Value {
 
 impl Analysis {
     pub fn new(uri: &Uri, text: &str) -> Analysis {
+        Analysis::until(uri, text, Stop::default())
+    }
+
+    /// `new`, giving up when `stop` says so (a newer version arrived, or the time budget ran out).
+    pub fn until(uri: &Uri, text: &str, stop: Stop) -> Analysis {
         let path = uri_path(uri);
         let name = path.as_ref().map_or_else(|| uri.as_str().to_string(), |p| p.display().to_string());
         let dir = path.as_ref().and_then(|p| p.parent().map(PathBuf::from));
         let program = Program::from_source_in(&name, text, dir.as_deref());
-        let checked = check(&program);
+        let checked = check_until(&program, stop);
         Analysis { uri: uri.clone(), text: text.to_string(), program, checked }
     }
 
     /// `new`, but a panic in a phase becomes one diagnostic instead of ending the server (and
     /// the user's unsaved work with it).
     pub fn guarded(uri: &Uri, text: &str) -> Analysis {
-        let run = std::panic::AssertUnwindSafe(|| Analysis::new(uri, text));
+        Analysis::guarded_until(uri, text, Stop::default())
+    }
+
+    /// `guarded` with a `stop` (see `until`).
+    pub fn guarded_until(uri: &Uri, text: &str, stop: Stop) -> Analysis {
+        let run = std::panic::AssertUnwindSafe(|| Analysis::until(uri, text, stop));
         std::panic::catch_unwind(run).unwrap_or_else(|_| {
             let program = Program::from_source(uri.as_str(), "");
             let mut checked = check(&program);

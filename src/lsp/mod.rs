@@ -11,23 +11,58 @@ use lsp_types::{
     CodeActionParams, CompletionParams, DidChangeTextDocumentParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams,
     DocumentDiagnosticParams, DocumentFormattingParams, DocumentSymbolParams, GotoDefinitionParams, HoverParams, Uri,
 };
+use crate::ir::elaborate::Stop;
+use crossbeam_channel::{Receiver, Sender, unbounded};
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Wait this long after a change before checking, so a burst of keystrokes is checked once.
 pub const DEBOUNCE: Duration = Duration::from_millis(25);
 
+/// An analysis that takes longer than this stops and says so (a pathological file must not keep
+/// the worker from the user's other documents forever).
+pub const ANALYSIS_BUDGET: Duration = Duration::from_secs(10);
+
+/// The checker's thread stack: deeply nested programs recurse deeply (as on the CLI).
+const WORKER_STACK: usize = 256 << 20;
+
 struct Doc {
     text: String,
     version: i32,
-    /// When the newest change arrived and has not been published yet.
+    /// When the newest change arrived, while its analysis has not been started.
     dirty_since: Option<Instant>,
+    /// The started analysis's version and its cancel flag.
+    running: Option<(i32, Arc<AtomicBool>)>,
+    /// The analysis of `version`, once finished.
     analysis: Option<Analysis>,
+    /// Requests about this document waiting for the analysis of `version`.
+    waiting: Vec<Request>,
+}
+
+/// Work for an analysis thread, and what it hands back.
+struct Job {
+    key: String,
+    uri: Uri,
+    version: i32,
+    text: String,
+    cancel: Arc<AtomicBool>,
+}
+
+struct Done {
+    key: String,
+    version: i32,
+    analysis: Analysis,
 }
 
 struct Server {
     conn: Connection,
     docs: HashMap<String, (Uri, Doc)>,
+    /// Each analysis runs on its own thread (a slow document must not hold up the others) and
+    /// reports here.
+    done_tx: Sender<Done>,
+    done: Receiver<Done>,
 }
 
 pub fn run_stdio() -> Result<(), String> {
@@ -44,34 +79,46 @@ pub fn run_stdio() -> Result<(), String> {
         "diagnosticProvider": { "interFileDependencies": true, "workspaceDiagnostics": false },
     });
     conn.initialize(caps).map_err(|e| format!("LSP initialize failed: {e}"))?;
-    let mut server = Server { conn, docs: HashMap::new() };
+    let (done_tx, done) = unbounded::<Done>();
+    let mut server = Server { conn, docs: HashMap::new(), done_tx, done };
     server.main_loop()?;
     drop(server);
     io.join()
+}
+
+/// One analysis, stopped early when cancelled (a newer version arrived) or over budget.
+fn analyse(job: Job, done: &Sender<Done>) {
+    let stop = Stop { cancel: Some(&job.cancel), deadline: Some(Instant::now() + ANALYSIS_BUDGET) };
+    let analysis = Analysis::guarded_until(&job.uri, &job.text, stop);
+    if !job.cancel.load(Ordering::Relaxed) {
+        let _ = done.send(Done { key: job.key, version: job.version, analysis });
+    }
 }
 
 impl Server {
     fn main_loop(&mut self) -> Result<(), String> {
         loop {
             let timeout = self.next_deadline().map_or(Duration::from_secs(3600), |d| d.saturating_duration_since(Instant::now()));
-            match self.conn.receiver.recv_timeout(timeout) {
-                Ok(Message::Request(req)) => {
-                    if self.conn.handle_shutdown(&req).map_err(|e| e.to_string())? {
-                        return Ok(());
+            crossbeam_channel::select! {
+                recv(self.conn.receiver) -> m => match m {
+                    Ok(Message::Request(req)) => {
+                        if self.conn.handle_shutdown(&req).map_err(|e| e.to_string())? {
+                            return Ok(());
+                        }
+                        self.request_or_wait(req);
                     }
-                    self.flush_all();
-                    let resp = self.request(req);
-                    self.send(Message::Response(resp));
-                }
-                Ok(Message::Notification(n)) => self.notification(n),
-                Ok(Message::Response(_)) => {}
-                Err(crossbeam_timeout) => {
-                    if crossbeam_timeout.is_disconnected() {
-                        return Ok(());
+                    Ok(Message::Notification(n)) => self.notification(n),
+                    Ok(Message::Response(_)) => {}
+                    Err(_) => return Ok(()),
+                },
+                recv(self.done) -> d => {
+                    if let Ok(d) = d {
+                        self.finished(d);
                     }
                 }
+                default(timeout) => {}
             }
-            self.publish_due();
+            self.start_due();
         }
     }
 
@@ -87,11 +134,20 @@ impl Server {
         match n.method.as_str() {
             "textDocument/didOpen" => {
                 if let Ok(p) = n.extract::<DidOpenTextDocumentParams>("textDocument/didOpen") {
-                    let doc = Doc { text: p.text_document.text, version: p.text_document.version, dirty_since: None, analysis: None };
+                    let doc = Doc {
+                        text: p.text_document.text,
+                        version: p.text_document.version,
+                        dirty_since: None,
+                        running: None,
+                        analysis: None,
+                        waiting: Vec::new(),
+                    };
                     let key = p.text_document.uri.as_str().to_string();
-                    self.docs.insert(key.clone(), (p.text_document.uri, doc));
+                    if let Some((_, old)) = self.docs.insert(key.clone(), (p.text_document.uri, doc)) {
+                        self.retire(old);
+                    }
                     // Opening is not typing: check at once.
-                    self.publish(&key);
+                    self.start(&key);
                 }
             }
             "textDocument/didChange" => {
@@ -104,13 +160,19 @@ impl Server {
                             doc.version = p.text_document.version;
                             doc.dirty_since = Some(Instant::now());
                             doc.analysis = None;
+                            // The running analysis is of an older text: stop it.
+                            if let Some((_, cancel)) = doc.running.take() {
+                                cancel.store(true, Ordering::Relaxed);
+                            }
                         }
                     }
                 }
             }
             "textDocument/didClose" => {
                 if let Ok(p) = n.extract::<DidCloseTextDocumentParams>("textDocument/didClose") {
-                    self.docs.remove(p.text_document.uri.as_str());
+                    if let Some((_, old)) = self.docs.remove(p.text_document.uri.as_str()) {
+                        self.retire(old);
+                    }
                     let clear = serde_json::json!({ "uri": p.text_document.uri, "diagnostics": [] });
                     self.send(Message::Notification(Notification::new("textDocument/publishDiagnostics".into(), clear)));
                 }
@@ -119,7 +181,18 @@ impl Server {
         }
     }
 
-    fn publish_due(&mut self) {
+    /// A document that is gone: stop its analysis and answer what waited for it.
+    fn retire(&self, doc: Doc) {
+        if let Some((_, cancel)) = doc.running {
+            cancel.store(true, Ordering::Relaxed);
+        }
+        for req in doc.waiting {
+            self.send(Message::Response(Response::new_ok(req.id, serde_json::Value::Null)));
+        }
+    }
+
+    /// Start the analyses whose debounce time has passed.
+    fn start_due(&mut self) {
         let now = Instant::now();
         let due: Vec<String> = self
             .docs
@@ -128,34 +201,65 @@ impl Server {
             .map(|(k, _)| k.clone())
             .collect();
         for k in due {
-            self.publish(&k);
+            self.start(&k);
         }
     }
 
-    /// Check every document with pending changes now (before answering a request about it).
-    fn flush_all(&mut self) {
-        let dirty: Vec<String> = self.docs.iter().filter(|(_, (_, d))| d.dirty_since.is_some()).map(|(k, _)| k.clone()).collect();
-        for k in dirty {
-            self.publish(&k);
-        }
-    }
-
-    fn analysis(&mut self, key: &str) -> Option<&Analysis> {
-        let (uri, doc) = self.docs.get_mut(key)?;
-        if doc.analysis.is_none() {
-            doc.analysis = Some(Analysis::guarded(uri, &doc.text));
-        }
-        doc.analysis.as_ref()
-    }
-
-    fn publish(&mut self, key: &str) {
+    /// Hand the document's current version to the analysis thread (unless already there).
+    fn start(&mut self, key: &str) {
         let Some((uri, doc)) = self.docs.get_mut(key) else { return };
         doc.dirty_since = None;
-        let a = Analysis::guarded(uri, &doc.text);
-        let diagnostics = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| a.lsp_diagnostics())).unwrap_or_default();
+        if doc.analysis.is_some() || doc.running.as_ref().is_some_and(|(v, _)| *v == doc.version) {
+            return;
+        }
+        let cancel = Arc::new(AtomicBool::new(false));
+        doc.running = Some((doc.version, cancel.clone()));
+        let job = Job { key: key.to_string(), uri: uri.clone(), version: doc.version, text: doc.text.clone(), cancel };
+        let done = self.done_tx.clone();
+        let spawned = std::thread::Builder::new().name("nasc-analysis".into()).stack_size(WORKER_STACK).spawn(move || analyse(job, &done));
+        if spawned.is_err() {
+            // No thread to be had: analyse here rather than never (the result arrives as usual).
+            let job = Job { key: key.to_string(), uri: uri.clone(), version: doc.version, text: doc.text.clone(), cancel: Arc::default() };
+            analyse(job, &self.done_tx);
+        }
+    }
+
+    /// An analysis finished: keep and publish it if it is of the current version, then answer
+    /// the requests that waited for it.
+    fn finished(&mut self, d: Done) {
+        let Some((uri, doc)) = self.docs.get_mut(&d.key) else { return };
+        if d.version != doc.version {
+            return;
+        }
+        doc.running = None;
+        let diagnostics = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| d.analysis.lsp_diagnostics())).unwrap_or_default();
         let params = serde_json::json!({ "uri": uri, "version": doc.version, "diagnostics": diagnostics });
-        doc.analysis = Some(a);
+        doc.analysis = Some(d.analysis);
+        let waiting = std::mem::take(&mut doc.waiting);
         self.send(Message::Notification(Notification::new("textDocument/publishDiagnostics".into(), params)));
+        for req in waiting {
+            let resp = self.request(req);
+            self.send(Message::Response(resp));
+        }
+    }
+
+    /// Answer now when the document's analysis is current; otherwise start it and answer when it
+    /// is done. Only requests about that document wait.
+    fn request_or_wait(&mut self, req: Request) {
+        let key = req.params.pointer("/textDocument/uri").and_then(|u| u.as_str()).map(str::to_string);
+        if let Some(key) = key.filter(|k| self.docs.get(k).is_some_and(|(_, d)| d.analysis.is_none())) {
+            self.start(&key);
+            if let Some((_, doc)) = self.docs.get_mut(&key) {
+                doc.waiting.push(req);
+                return;
+            }
+        }
+        let resp = self.request(req);
+        self.send(Message::Response(resp));
+    }
+
+    fn analysis(&self, key: &str) -> Option<&Analysis> {
+        self.docs.get(key)?.1.analysis.as_ref()
     }
 
     fn request(&mut self, req: Request) -> Response {
