@@ -38,6 +38,7 @@ pub fn check_until<'p>(prog: &'p Program, stop: Stop<'p>) -> Checked {
     // A file that does not parse would give confusing follow-on errors: stop at syntax.
     if diags.iter().any(Diagnostic::is_error) {
         dedup(&mut diags);
+        cap(&mut diags);
         return Checked { graphs: Vec::new(), diagnostics: diags };
     }
     item_rules(prog, &mut diags);
@@ -65,7 +66,25 @@ pub fn check_until<'p>(prog: &'p Program, stop: Stop<'p>) -> Checked {
         diags.push(Diagnostic::error(c::TOO_LARGE, "checking ran out of time and stopped", span).with_hint("the rest of the file was not checked; `nasc check` checks it without a time limit"));
     }
     dedup(&mut diags);
+    cap(&mut diags);
     Checked { graphs, diagnostics: diags }
+}
+
+/// The most diagnostics one check keeps: 300,000 unused `let`s took 850 MB and seconds to print,
+/// and nobody reads past the first screens.
+pub const MAX_DIAGNOSTICS: usize = 10_000;
+
+/// Keep the first `MAX_DIAGNOSTICS` (by position) and one diagnostic counting the rest, an error
+/// when errors were among them so the outcome does not change.
+fn cap(diags: &mut Vec<Diagnostic>) {
+    if diags.len() <= MAX_DIAGNOSTICS {
+        return;
+    }
+    let rest = diags.split_off(MAX_DIAGNOSTICS);
+    let errors = rest.iter().filter(|d| d.is_error()).count();
+    let message = format!("{} more diagnostics not shown ({errors} of them errors)", rest.len());
+    let span = rest[0].primary.span;
+    diags.push(if errors > 0 { Diagnostic::error(c::TOO_LARGE, message, span) } else { Diagnostic::warning(c::MORE_NOT_SHOWN, message, span) });
 }
 
 /// A block with a `bool` or `str` parameter without a default is only checked at its calls.
