@@ -162,3 +162,42 @@ pub fn select_model<'a>(prog: &'a Program, name: Option<&str>) -> Result<&'a Blo
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+
+    const SRC: &str = "block A(x: [B, 8]) -> [B, 8] { return x |> relu }\nmodel M(x: [B, 8]) -> [B, 8] { return x |> A }\n";
+
+    #[test]
+    fn a_check_past_its_deadline_says_so() {
+        let prog = Program::from_source("m.nas", SRC);
+        let past = Instant::now().checked_sub(Duration::from_secs(1));
+        let checked = check_until(&prog, Stop { cancel: None, deadline: past });
+        let d = checked.diagnostics.iter().find(|d| d.code == c::TOO_LARGE).expect("a diagnostic");
+        assert_eq!(d.message, "checking ran out of time and stopped");
+        assert!(checked.has_errors());
+    }
+
+    #[test]
+    fn a_cancelled_check_stops_before_elaborating() {
+        let prog = Program::from_source("m.nas", SRC);
+        let cancel = AtomicBool::new(true);
+        let checked = check_until(&prog, Stop { cancel: Some(&cancel), deadline: None });
+        assert!(checked.graphs.is_empty());
+        assert_eq!(check(&prog).graphs.len(), 2);
+    }
+
+    #[test]
+    fn diagnostics_past_the_cap_are_counted_in_one() {
+        let span = crate::diag::Span::default();
+        let mut diags: Vec<Diagnostic> = (0..MAX_DIAGNOSTICS + 5).map(|_| Diagnostic::warning(c::UNUSED_BINDING, "w", span)).collect();
+        diags.push(Diagnostic::error(c::UNKNOWN_NAME, "e", span));
+        cap(&mut diags);
+        assert_eq!(diags.len(), MAX_DIAGNOSTICS + 1);
+        let last = diags.last().expect("the count");
+        assert_eq!((last.code, last.message.as_str()), (c::TOO_LARGE, "6 more diagnostics not shown (1 of them errors)"));
+    }
+}
