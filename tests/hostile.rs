@@ -181,6 +181,14 @@ fn an_unwritable_output_fails_before_training() {
 }
 
 #[test]
+fn an_unwritable_evolve_output_fails_before_the_search() {
+    let store = temp_dir("evolve-out").join("s.sqlite");
+    let r = nasc(&["evolve", "examples/cnn_digits.nas", "--data", "digits", "--trials", "2", "--store", s(&store), "--out", "/proc/nasc/front"]);
+    refused(&r, "cannot create /proc/nasc/front");
+    assert!(!store.exists(), "nothing is created");
+}
+
+#[test]
 fn devices_and_fifos_are_not_read() {
     refused(&nasc(&["check", "/dev/zero"]), "cannot read `/dev/zero`: not a regular file");
     let dir = temp_dir("fifo");

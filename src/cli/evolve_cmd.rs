@@ -122,6 +122,10 @@ pub fn run(a: &EvolveArgs) -> ExitCode {
             Err(e) => fail(e),
         };
     }
+    // Fail now, not after the whole search, if the Pareto front cannot be written.
+    if let Some(Err(e)) = a.out.as_deref().map(crate::files::ensure_writable_dir) {
+        return fail(e);
+    }
     let (ev, store) = match &a.resume {
         Some(path) => (Evolution::resume(path), path.clone()),
         None => match start(a) {
