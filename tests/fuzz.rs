@@ -173,7 +173,17 @@ fn fuzz_for_a_while() {
         assert_survives(&format!("fuzz input {runs} (NASC_FUZZ_SEED to replay)"), &text);
         runs += 1;
     }
-    eprintln!("fuzzed {runs} inputs in {seconds} s");
+    let peak = peak_memory_kib();
+    eprintln!("fuzzed {runs} inputs in {seconds} s; peak memory of this test process {} MiB", peak >> 10);
+    // Every test of this file shares the process; one runaway allocation shows here.
+    assert!(peak < 2 << 20, "peak memory {} MiB", peak >> 10);
+}
+
+/// `VmHWM` (peak resident memory) of this process in KiB; 0 where /proc is missing.
+fn peak_memory_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap_or("");
+    line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 /// Byte-level damage: random bytes overwritten, the result decoded as nasc decodes files.
