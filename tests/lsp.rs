@@ -259,3 +259,21 @@ fn a_slow_document_does_not_hold_up_the_others() {
         }
     }
 }
+
+/// Every input that once crashed or hung nasc, opened in the editor: diagnostics come back and
+/// the server answers the next request.
+#[test]
+fn hostile_files_get_diagnostics_and_the_server_lives_on() {
+    let mut c = Client::start();
+    let mut files: Vec<_> = std::fs::read_dir("tests/fuzz-corpus").expect("corpus").filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    files.sort();
+    for (v, f) in files.iter().enumerate() {
+        let text = std::fs::read_to_string(f).expect("text");
+        c.notify("textDocument/didOpen", json!({ "textDocument": { "uri": URI, "languageId": "nas", "version": v, "text": text } }));
+        c.diagnostics(URI);
+        let hover = c.request("textDocument/hover", json!({ "textDocument": { "uri": URI }, "position": { "line": 1, "character": 5 } }));
+        assert!(hover.is_null() || hover["contents"].is_object(), "{}: {hover}", f.display());
+    }
+    open(&mut c, GOOD);
+    assert!(c.diagnostics(URI).is_empty());
+}
