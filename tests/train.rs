@@ -204,3 +204,13 @@ fn train_then_eval_reports_the_same_accuracy() {
     let (a, b) = (metrics["test_accuracy"].as_f64().expect("acc"), v["test_accuracy"].as_f64().expect("acc"));
     assert!((a - b).abs() < 1e-9, "{a} vs {b}");
 }
+
+/// `fashion:DIR` reads the MNIST layout under its own name; `--train-subset` trains on a seeded
+/// stratified subset and leaves the test split alone.
+#[test]
+fn fashion_source_and_training_subset() {
+    let out = temp_dir("subset");
+    let (code, err) = nasc(&["train", "examples/cnn_mnist.nas", "--data", "fashion:data/mnist5k", "--train-subset", "300", "--epochs", "1", "--quiet", "--out", out.to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("on fashion (300 train / 1000 test images)"), "{err}");
+}

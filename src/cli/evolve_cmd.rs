@@ -29,9 +29,13 @@ pub struct EvolveArgs {
     /// The seed architecture (.nas, one model, no holes).
     #[arg(required_unless_present_any = ["resume", "status", "export"])]
     pub file: Option<PathBuf>,
-    /// Data: `digits`, `mnist:DIR` or `cifar10:DIR`.
+    /// Data: `digits`, `mnist:DIR`, `fashion:DIR` (e.g. ../shared/data/fashion) or `cifar10:DIR`.
     #[arg(long)]
     pub data: Option<DataSource>,
+    /// Train each candidate on a seeded, stratified subset of this many training images
+    /// (the test split is untouched); a fast search on a large data set.
+    #[arg(long)]
+    pub train_subset: Option<usize>,
     /// Candidates to create, the seed included.
     #[arg(long, default_value_t = 30)]
     pub trials: usize,
@@ -173,6 +177,7 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
     let data = a.data.clone().ok_or("--data is required: `digits`, `mnist:DIR` or `cifar10:DIR`")?;
     let data = match data {
         DataSource::Mnist(d) => DataSource::Mnist(absolute(&d)?),
+        DataSource::Fashion(d) => DataSource::Fashion(absolute(&d)?),
         DataSource::Cifar10(d) => DataSource::Cifar10(absolute(&d)?),
         DataSource::Digits => DataSource::Digits,
     };
@@ -213,6 +218,7 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
             time_budget: a.time_budget,
             threads: a.threads.max(1),
             device: a.device.clone(),
+            train_subset: a.train_subset,
         },
         mutation,
         selection,

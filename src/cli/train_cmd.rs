@@ -5,7 +5,7 @@ use crate::check::{Checked, check, select_model};
 use crate::lower::{Net, lower};
 use crate::program::Program;
 use crate::synth::SynthConfig;
-use crate::train::data::{DataSource, Dataset, load};
+use crate::train::data::{DataSource, Dataset, load, load_subset};
 use crate::train::{Optimizer, TrainConfig, check_fits, device, evaluate, train as run_train};
 use burn::module::Module;
 use clap::Args;
@@ -16,9 +16,13 @@ use std::process::ExitCode;
 pub struct TrainArgs {
     /// The .nas file.
     pub file: PathBuf,
-    /// Data: `digits` (bundled 8×8 digits), `mnist:DIR` (IDX files) or `cifar10:DIR` (binary batches).
+    /// Data: `digits` (bundled 8×8 digits), `mnist:DIR` or `fashion:DIR` (IDX files, e.g.
+    /// ../shared/data/fashion) or `cifar10:DIR` (binary batches).
     #[arg(long)]
     pub data: DataSource,
+    /// Train on a seeded, stratified subset of this many training images (test split untouched).
+    #[arg(long)]
+    pub train_subset: Option<usize>,
     /// The model, when the file has several.
     #[arg(long)]
     pub model: Option<String>,
@@ -128,9 +132,9 @@ pub fn train(a: &TrainArgs, color: bool) -> ExitCode {
     if let Err(e) = crate::files::ensure_writable_dir(&out) {
         return fail(e);
     }
-    let data = match load_data(&a.data, a.seed) {
+    let data = match load_subset(&a.data, a.seed, a.train_subset) {
         Ok(d) => d,
-        Err(code) => return code,
+        Err(e) => return fail(e),
     };
     if let Err(e) = check_fits(&net, &data) {
         return fail(e);

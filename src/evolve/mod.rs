@@ -63,6 +63,9 @@ pub struct TrainSettings {
     /// `cpu` or `cuda` (stores written before this field existed trained on the CPU).
     #[serde(default = "cpu")]
     pub device: String,
+    /// Train on a seeded stratified subset of this many training images (`--train-subset`).
+    #[serde(default)]
+    pub train_subset: Option<usize>,
 }
 
 fn cpu() -> String {
@@ -303,7 +306,7 @@ mod tests {
             strategy: Strategy::Alpha,
             window: 1,
             max_params: Some(30_000),
-            train: TrainSettings { epochs: 1, batch: 64, lr: 3e-3, optimizer: crate::train::Optimizer::Adam, weight_decay: 0.0, time_budget: None, threads: 1, device: cpu() },
+            train: TrainSettings { epochs: 1, batch: 64, lr: 3e-3, optimizer: crate::train::Optimizer::Adam, weight_decay: 0.0, time_budget: None, threads: 1, device: cpu(), train_subset: None },
             mutation: MutationConfig::default(),
             selection: SelectionConfig::default(),
         }

@@ -7,7 +7,7 @@ use super::TrainSettings;
 use super::store::Outcome;
 use crate::check::select_model;
 use crate::lower::lower;
-use crate::train::data::{DataSource, load};
+use crate::train::data::{DataSource, load_subset};
 use crate::train::{TrainConfig, device, train};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Read, Write};
@@ -123,7 +123,7 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
     let entry = select_model(&prog, None).map_err(|d| d.message)?;
     let graph = checked.graph(&entry.def.name.name).ok_or("no model graph")?;
     let src: DataSource = job.data.parse()?;
-    let data = load(&src, job.data_seed).map_err(|e| e.to_string())?;
+    let data = load_subset(&src, job.data_seed, job.train.train_subset).map_err(|e| e.to_string())?;
     let dev = device(&job.train.device)?.autodiff();
     dev.seed(job.seed);
     let net = lower(graph, &dev).map_err(|e| e.to_string())?;

@@ -23,11 +23,13 @@ fn err<T>(m: impl Into<String>) -> Result<T, DataError> {
     Err(DataError(m.into()))
 }
 
-/// Where training data comes from: `digits`, `mnist:DIR`, `cifar10:DIR`.
+/// Where training data comes from: `digits`, `mnist:DIR`, `fashion:DIR`, `cifar10:DIR`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DataSource {
     Digits,
     Mnist(PathBuf),
+    /// Fashion-MNIST: the MNIST IDX layout, named apart so reports say what was trained on.
+    Fashion(PathBuf),
     Cifar10(PathBuf),
 }
 
@@ -37,8 +39,9 @@ impl FromStr for DataSource {
         match s.split_once(':') {
             None if s == "digits" => Ok(DataSource::Digits),
             Some(("mnist", dir)) if !dir.is_empty() => Ok(DataSource::Mnist(dir.into())),
+            Some(("fashion", dir)) if !dir.is_empty() => Ok(DataSource::Fashion(dir.into())),
             Some(("cifar10", dir)) if !dir.is_empty() => Ok(DataSource::Cifar10(dir.into())),
-            _ => Err(format!("unknown data `{s}`: use `digits`, `mnist:DIR` or `cifar10:DIR`")),
+            _ => Err(format!("unknown data `{s}`: use `digits`, `mnist:DIR`, `fashion:DIR` or `cifar10:DIR`")),
         }
     }
 }
@@ -48,6 +51,7 @@ impl std::fmt::Display for DataSource {
         match self {
             DataSource::Digits => write!(f, "digits"),
             DataSource::Mnist(d) => write!(f, "mnist:{}", d.display()),
+            DataSource::Fashion(d) => write!(f, "fashion:{}", d.display()),
             DataSource::Cifar10(d) => write!(f, "cifar10:{}", d.display()),
         }
     }
@@ -289,13 +293,47 @@ pub fn permutation(n: usize, rng: &mut Rng) -> Vec<usize> {
     v
 }
 
+/// A seeded, stratified choice of `n` of `idx` (each class keeps its share, rounded by largest
+/// remainder), in index order. All of `idx` when `n` is at least its length.
+pub fn stratified_subset(idx: &[usize], labels: &[u8], n: usize, seed: u64) -> Vec<usize> {
+    if n >= idx.len() {
+        return idx.to_vec();
+    }
+    let mut by_class: std::collections::BTreeMap<u8, Vec<usize>> = std::collections::BTreeMap::new();
+    for &i in idx {
+        by_class.entry(labels[i]).or_default().push(i);
+    }
+    let total = idx.len();
+    let mut quotas: Vec<(u8, usize, usize)> = by_class.iter().map(|(&c, v)| (c, v.len() * n / total, (v.len() * n) % total)).collect();
+    let short = n - quotas.iter().map(|q| q.1).sum::<usize>();
+    let mut order: Vec<usize> = (0..quotas.len()).collect();
+    order.sort_by(|&a, &b| quotas[b].2.cmp(&quotas[a].2).then(quotas[a].0.cmp(&quotas[b].0)));
+    for &k in order.iter().take(short) {
+        quotas[k].1 += 1;
+    }
+    let mut chosen = Vec::with_capacity(n);
+    for (c, quota, _) in quotas {
+        let members = &by_class[&c];
+        let mut rng = Rng::new(seed ^ 0x5B5E_7000 ^ u64::from(c));
+        chosen.extend(permutation(members.len(), &mut rng).into_iter().take(quota).map(|k| members[k]));
+    }
+    chosen.sort_unstable();
+    chosen
+}
+
 pub fn load(src: &DataSource, seed: u64) -> Result<Dataset, DataError> {
+    load_subset(src, seed, None)
+}
+
+/// `load`, training on a seeded stratified subset of `train_subset` images when given.
+pub fn load_subset(src: &DataSource, seed: u64, train_subset: Option<usize>) -> Result<Dataset, DataError> {
     let (name, (train, test)) = match src {
         DataSource::Digits => {
             let raw = idx_pair(DIGITS_IMAGES.to_vec(), DIGITS_LABELS.to_vec(), "digits images", "digits labels", 16.0)?;
             ("digits".to_string(), (raw, None))
         }
         DataSource::Mnist(dir) => ("mnist".to_string(), mnist(dir)?),
+        DataSource::Fashion(dir) => ("fashion".to_string(), mnist(dir)?),
         DataSource::Cifar10(dir) => ("cifar10".to_string(), cifar10(dir)?),
     };
     let augment = matches!(src, DataSource::Cifar10(_));
@@ -308,12 +346,14 @@ pub fn load(src: &DataSource, seed: u64) -> Result<Dataset, DataError> {
         Some(test) => {
             let all_train: Vec<usize> = (0..train.labels.len()).collect();
             let all_test: Vec<usize> = (0..test.labels.len()).collect();
-            (to_split(&train, &all_train), to_split(&test, &all_test))
+            let chosen = stratified_subset(&all_train, &train.labels, train_subset.unwrap_or(usize::MAX), seed);
+            (to_split(&train, &chosen), to_split(&test, &all_test))
         }
         None => {
             let order = permutation(train.labels.len(), &mut Rng::new(seed ^ 0xDA7A));
             let cut = train.labels.len() * 4 / 5;
-            (to_split(&train, &order[..cut]), to_split(&train, &order[cut..]))
+            let chosen = stratified_subset(&order[..cut], &train.labels, train_subset.unwrap_or(usize::MAX), seed);
+            (to_split(&train, &chosen), to_split(&train, &order[cut..]))
         }
     };
     if tr.is_empty() || te.is_empty() {
@@ -356,6 +396,22 @@ mod tests {
         assert_eq!(d.train.len(), 1797 * 4 / 5);
         let again = load(&DataSource::Digits, 0).expect("bundled");
         assert_eq!(d.test.labels, again.test.labels);
+    }
+
+    #[test]
+    fn subsets_are_stratified_seeded_and_complete() {
+        let labels: Vec<u8> = (0..1000).map(|i| if i < 700 { 0 } else if i < 900 { 1 } else { 2 }).collect();
+        let idx: Vec<usize> = (0..1000).collect();
+        let pick = stratified_subset(&idx, &labels, 101, 5);
+        assert_eq!(pick.len(), 101);
+        let count = |c: u8| pick.iter().filter(|&&i| labels[i] == c).count();
+        assert_eq!((count(0), count(1), count(2)), (71, 20, 10), "70.7 / 20.2 / 10.1 by largest remainder");
+        assert_eq!(pick, stratified_subset(&idx, &labels, 101, 5), "same seed, same subset");
+        assert_ne!(pick, stratified_subset(&idx, &labels, 101, 6));
+        assert_eq!(stratified_subset(&idx, &labels, 5000, 5), idx);
+        let d = load_subset(&DataSource::Digits, 0, Some(100)).unwrap();
+        assert_eq!(d.train.len(), 100);
+        assert_eq!(d.test.len(), load(&DataSource::Digits, 0).unwrap().test.len(), "the test split is untouched");
     }
 
     #[test]
