@@ -174,7 +174,7 @@ pub fn run(a: &EvolveArgs) -> ExitCode {
 
 fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String> {
     let file = a.file.as_ref().ok_or("give a seed .nas file, or --resume STORE")?;
-    let data = a.data.clone().ok_or("--data is required: `digits`, `mnist:DIR` or `cifar10:DIR`")?;
+    let data = a.data.clone().ok_or("--data is required: `digits`, `mnist:DIR`, `fashion:DIR` or `cifar10:DIR`")?;
     let data = match data {
         DataSource::Mnist(d) => DataSource::Mnist(absolute(&d)?),
         DataSource::Fashion(d) => DataSource::Fashion(absolute(&d)?),

@@ -34,7 +34,7 @@ pub struct Settings {
     pub file: String,
     /// The seed architecture as one self-contained `.nas` text.
     pub seed_source: String,
-    /// `digits`, `mnist:DIR` or `cifar10:DIR` (directories made absolute).
+    /// `digits`, `mnist:DIR`, `fashion:DIR` or `cifar10:DIR` (directories made absolute).
     pub data: String,
     pub trials: usize,
     pub seed: u64,

@@ -434,6 +434,6 @@ mod tests {
         let mut short = vec![0, 0, 8, 3, 0, 0, 0, 5, 0, 0, 0, 2, 0, 0, 0, 2];
         short.extend([1, 2, 3]);
         assert!(parse_idx_images(&short, "x").unwrap_err().0.contains("truncated: header promises 5 images"));
-        assert_eq!("mnist:".parse::<DataSource>().unwrap_err(), "unknown data `mnist:`: use `digits`, `mnist:DIR` or `cifar10:DIR`");
+        assert_eq!("mnist:".parse::<DataSource>().unwrap_err(), "unknown data `mnist:`: use `digits`, `mnist:DIR`, `fashion:DIR` or `cifar10:DIR`");
     }
 }
