@@ -88,7 +88,7 @@ model M(x: [B, 8]) -> [B, 8] { return x |> R3 }
 ";
     let r = nasc(&["check", s(&file("repeats", src))]);
     refused(&r, "[E0112] Error: the program inlines to more than 200000 ops");
-    assert!(r.stderr.contains("call chain: R2 → R1 → R0"), "{}", r.stderr);
+    assert!(r.stderr.contains("call chain: M → R3 → R2 → R1 → R0"), "{}", r.stderr);
 }
 
 #[test]
@@ -261,4 +261,17 @@ fn three_hundred_thousand_lets_are_linear_and_capped() {
     assert_eq!(all[10_000]["message"], "290000 more diagnostics not shown (0 of them errors)");
     // Binding lookups were a linear scan: 180 s before; about a second now (debug build).
     assert!(start.elapsed() < Duration::from_secs(30), "{:?}", start.elapsed());
+}
+
+#[test]
+fn a_valid_program_of_deeply_nested_blocks_checks_with_a_warning() {
+    let mut src = String::new();
+    for i in 0..500 {
+        let inner = if i > 0 { format!(" |> Block{}", i - 1) } else { String::new() };
+        src += &format!("block Block{i}(x: [B, H, W, C]) -> [B, H, W, C] {{\n    let y = x |> conv(C, kernel: 3, bias: false) |> batch_norm |> relu\n    let y = y{inner} |> conv(C, kernel: 3, bias: false) |> batch_norm\n    return relu(x + y)\n}}\n\n");
+    }
+    src += "model Big(x: [B, 32, 32, 16]) -> [B, 10] {\n    return x |> Block499 |> mean(axes: [1, 2]) |> dense(10)\n}\n";
+    let r = nasc(&["check", s(&file("nested", &src))]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stderr.contains("[W0104] Warning:") && r.stderr.contains("block(s) were not checked on their own"), "{}", r.stderr);
 }

@@ -42,24 +42,42 @@ pub fn check_until<'p>(prog: &'p Program, stop: Stop<'p>) -> Checked {
         return Checked { graphs: Vec::new(), diagnostics: diags };
     }
     item_rules(prog, &mut diags);
+    // Models first: they are what gets trained, and every block they call is checked inside
+    // them. The node budget is shared, so blocks checked on their own get what models leave.
+    let mut order: Vec<(usize, &BlockEntry)> = prog.blocks.iter().filter(|b| b.file == prog.root && checkable_generically(b)).enumerate().collect();
+    order.sort_by_key(|(k, b)| (!b.def.is_model, *k));
     let mut graphs = Vec::new();
     let mut budget = crate::ir::elaborate::MAX_NODES;
-    for entry in prog.blocks.iter().filter(|b| b.file == prog.root) {
-        if !checkable_generically(entry) {
-            continue;
-        }
-        // The budget is shared: once one entry spends it, the rest are not elaborated (their
-        // errors would only repeat it).
-        if budget == 0 || stop.cancelled() || stop.past_deadline() {
+    let mut unchecked: Vec<&str> = Vec::new();
+    for (k, entry) in order {
+        if stop.cancelled() || stop.past_deadline() {
             break;
         }
+        if budget == 0 {
+            unchecked.push(&entry.def.name.name);
+            continue;
+        }
         let (g, d) = elaborate(prog, entry, budget, stop);
-        budget = budget.saturating_sub(g.nodes.len());
-        if d.iter().any(|d| d.code == c::TOO_LARGE) {
-            budget = 0;
+        let spent = d.iter().any(|d| d.code == c::TOO_LARGE);
+        budget = if spent { 0 } else { budget.saturating_sub(g.nodes.len()) };
+        if spent && !entry.def.is_model {
+            // Too large on its own, but each call of it is checked where it is made.
+            unchecked.push(&entry.def.name.name);
+            continue;
         }
         diags.extend(d);
-        graphs.push(g);
+        graphs.push((k, g));
+    }
+    graphs.sort_by_key(|(k, _)| *k);
+    let graphs = graphs.into_iter().map(|(_, g)| g).collect();
+    if let Some(first) = unchecked.first().and_then(|n| prog.block(n)) {
+        let names = unchecked.iter().take(8).map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+        let more = if unchecked.len() > 8 { format!(" and {} more", unchecked.len() - 8) } else { String::new() };
+        diags.push(
+            Diagnostic::warning(c::NOT_CHECKED_ALONE, format!("{} block(s) were not checked on their own: {names}{more}", unchecked.len()), first.def.name.span)
+                .with_note(format!("the program inlines to more than {} ops in all", crate::ir::elaborate::MAX_NODES))
+                .with_note("every call of a block is still checked where it is made"),
+        );
     }
     if stop.past_deadline() {
         let span = crate::diag::Span::new(prog.root, 0, 0);

@@ -50,3 +50,4 @@ pub const HOLE_UNFILLABLE: &str = "E0405";
 pub const UNUSED_BINDING: &str = "W0101";
 pub const UNUSED_PARAM: &str = "W0102";
 pub const MORE_NOT_SHOWN: &str = "W0103";
+pub const NOT_CHECKED_ALONE: &str = "W0104";
