@@ -204,7 +204,7 @@ pub fn run(cli: Cli) -> ExitCode {
 fn cmd_check(files: &[PathBuf], format: DiagFormat, color: bool) -> ExitCode {
     let mut failed = false;
     let mut json = Vec::new();
-    for f in files {
+    for (i, f) in files.iter().enumerate() {
         let prog = Program::load(f);
         let checked = check(&prog);
         failed |= checked.has_errors();
@@ -217,6 +217,11 @@ fn cmd_check(files: &[PathBuf], format: DiagFormat, color: bool) -> ExitCode {
                 }
             }
             DiagFormat::Json => json.extend(checked.diagnostics.iter().map(|d| d.to_json(&prog.sources))),
+        }
+        // The process ends after the last file: freeing its graphs node by node took a quarter
+        // of a 5,000-line check.
+        if i + 1 == files.len() {
+            std::mem::forget((prog, checked));
         }
     }
     if let DiagFormat::Json = format {
