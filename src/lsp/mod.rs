@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 /// Wait this long after a change before checking, so a burst of keystrokes is checked once.
 pub const DEBOUNCE: Duration = Duration::from_millis(25);
 
-/// An analysis that takes longer than this stops and says so (a pathological file must not keep
-/// the worker from the user's other documents forever).
+/// An analysis that takes longer than this stops and says so: a pathological file must not keep
+/// a thread and a core busy forever.
 pub const ANALYSIS_BUDGET: Duration = Duration::from_secs(10);
 
 /// The checker's thread stack: deeply nested programs recurse deeply (as on the CLI).
