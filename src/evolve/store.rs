@@ -398,6 +398,24 @@ mod tests {
             assert_eq!(e, format!("`{}` is not a nasc store: it has no `run` and `candidates` tables", path.display()));
         }
         assert_eq!(std::fs::read(&path).unwrap(), before, "the file is not modified");
+        let other = dir.join("app.db");
+        let _ = std::fs::remove_file(&other);
+        Connection::open(&other).unwrap().execute_batch("PRAGMA application_id = 5; CREATE TABLE t (x);").unwrap();
+        let e = Store::open_read_only(&other).err().unwrap();
+        assert_eq!(e, format!("`{}` is not a nasc store: its application id is 0x5", other.display()));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn stores_from_before_the_application_id_still_open() {
+        let dir = std::env::temp_dir().join(format!("nasc-store-old-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("old.sqlite");
+        let s = Store::create(&path, "{}").unwrap();
+        s.conn.pragma_update(None, "application_id", 0).unwrap();
+        drop(s);
+        assert!(Store::open_read_only(&path).is_ok());
+        assert!(Store::open(&path).is_ok());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
