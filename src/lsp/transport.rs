@@ -258,6 +258,44 @@ mod tests {
         }
     }
 
+    /// Random bytes and damaged frames: reading always ends, never panics, and parsing what
+    /// comes out never panics either.
+    #[test]
+    fn random_streams_end_without_panics() {
+        let mut rng = crate::rng::Rng::new(17);
+        let good = framed("{\"jsonrpc\":\"2.0\",\"method\":\"initialized\",\"params\":{}}");
+        for _ in 0..2000 {
+            let mut bytes: Vec<u8> = good.repeat(1 + rng.below(3)).into_bytes();
+            for _ in 0..rng.below(12) {
+                let i = rng.below(bytes.len());
+                match rng.below(3) {
+                    0 => bytes[i] = rng.below(256) as u8,
+                    1 => {
+                        let noise = b"Content-Length: \r\n:";
+                        bytes.insert(i, noise[rng.below(noise.len())]);
+                    }
+                    _ => {
+                        bytes.remove(i);
+                    }
+                }
+            }
+            let total = bytes.len();
+            let mut r = FrameReader::new(std::io::BufReader::with_capacity(1 + rng.below(64), bytes.as_slice()));
+            let mut reads = 0;
+            loop {
+                match r.next_frame() {
+                    Frame::Eof => break,
+                    Frame::Body(b) => {
+                        let _ = parse_body(&b);
+                    }
+                    Frame::Bad(_) => {}
+                }
+                reads += 1;
+                assert!(reads <= total + 1, "every read consumes input");
+            }
+        }
+    }
+
     #[test]
     fn a_short_body_ends_the_stream_with_an_error() {
         assert_eq!(frames(b"Content-Length: 10\r\n\r\n{}"), vec![Frame::Bad("input ended inside a 10-byte body".into())]);
