@@ -7,16 +7,24 @@ use std::path::{Path, PathBuf};
 /// renamed over `path`, so a crash or a full disk never leaves half a file (`nasc fmt` rewrites
 /// the user's sources). An existing file keeps its permissions.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = temp_beside(path);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+    replace_via_temp(path, |tmp| {
+        let mut f = std::fs::File::create(tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        f.sync_all()
+    })
+}
+
+/// Let `write` produce the whole file at a temporary path beside `path` (same extension, for
+/// writers that look at it), then rename it over `path`; on failure the temporary file is
+/// removed and `path` is untouched.
+pub fn replace_via_temp(path: &Path, write: impl FnOnce(&Path) -> std::io::Result<()>) -> std::io::Result<()> {
+    let tmp = temp_beside(path);
+    let result = write(&tmp).and_then(|_| {
         if let Ok(meta) = std::fs::metadata(path) {
             std::fs::set_permissions(&tmp, meta.permissions())?;
         }
         std::fs::rename(&tmp, path)
-    })();
+    });
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -33,9 +41,10 @@ pub fn ensure_writable_dir(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// A hidden name in the same directory that ends like `path` (`.nasc-tmp-PID-weights.bpk`).
 fn temp_beside(path: &Path) -> PathBuf {
     let name = path.file_name().map_or("out".into(), |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.nasc-tmp-{}", std::process::id()))
+    path.with_file_name(format!(".nasc-tmp-{}-{name}", std::process::id()))
 }
 
 #[cfg(test)]

@@ -189,10 +189,8 @@ pub fn train(a: &TrainArgs, color: bool) -> ExitCode {
     }
     let weights = out.join("weights.bpk");
     // Saved beside and renamed, so an interrupted save never leaves a truncated weights file.
-    let partial = out.join(format!(".weights-{}.bpk", std::process::id()));
-    let saved = net.valid().save_file(&partial).map_err(|e| e.to_string()).and_then(|_| std::fs::rename(&partial, &weights).map_err(|e| e.to_string()));
+    let saved = crate::files::replace_via_temp(&weights, |tmp| net.valid().save_file(tmp).map_err(|e| std::io::Error::other(e.to_string())));
     if let Err(e) = saved {
-        let _ = std::fs::remove_file(&partial);
         return fail(format!("cannot write {}: {e}", weights.display()));
     }
     eprintln!("wrote {} and {}", metrics_path.display(), weights.display());

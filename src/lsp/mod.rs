@@ -215,12 +215,20 @@ impl Server {
         let cancel = Arc::new(AtomicBool::new(false));
         doc.running = Some((doc.version, cancel.clone()));
         let job = Job { key: key.to_string(), uri: uri.clone(), version: doc.version, text: doc.text.clone(), cancel };
-        let done = self.done_tx.clone();
-        let spawned = std::thread::Builder::new().name("nasc-analysis".into()).stack_size(WORKER_STACK).spawn(move || analyse(job, &done));
+        // The job goes to the thread through a channel, so it is still here if no thread can be
+        // had: then it is analysed on this one (the result arrives as usual).
+        let (give, take) = crossbeam_channel::bounded::<Job>(1);
+        let _ = give.send(job);
+        let (done, from_thread) = (self.done_tx.clone(), take.clone());
+        let spawned = std::thread::Builder::new().name("nasc-analysis".into()).stack_size(WORKER_STACK).spawn(move || {
+            if let Ok(job) = from_thread.recv() {
+                analyse(job, &done);
+            }
+        });
         if spawned.is_err() {
-            // No thread to be had: analyse here rather than never (the result arrives as usual).
-            let job = Job { key: key.to_string(), uri: uri.clone(), version: doc.version, text: doc.text.clone(), cancel: Arc::default() };
-            analyse(job, &self.done_tx);
+            if let Ok(job) = take.try_recv() {
+                analyse(job, &self.done_tx);
+            }
         }
     }
 
