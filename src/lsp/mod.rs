@@ -254,7 +254,9 @@ impl Server {
     /// Answer now when the document's analysis is current; otherwise start it and answer when it
     /// is done. Only requests about that document wait.
     fn request_or_wait(&mut self, req: Request) {
-        let key = req.params.pointer("/textDocument/uri").and_then(|u| u.as_str()).map(str::to_string);
+        // The key as `with_doc` derives it: through `Uri`, which may normalise the text.
+        let uri = req.params.pointer("/textDocument/uri").cloned().and_then(|u| serde_json::from_value::<Uri>(u).ok());
+        let key = uri.map(|u| u.as_str().to_string());
         if let Some(key) = key.filter(|k| self.docs.get(k).is_some_and(|(_, d)| d.analysis.is_none())) {
             self.start(&key);
             if let Some((_, doc)) = self.docs.get_mut(&key) {
