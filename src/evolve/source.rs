@@ -145,8 +145,7 @@ fn repipe(base: Expr, stages: Vec<Stage>, span: Span) -> Expr {
 /// Ops a mutation may replace: single-input ops of the synthesis space. Reshapes, binary ops,
 /// attention pieces and reductions are boundaries (paper §5; the authors' sequential mutator).
 pub fn is_mutable_op(op: OpKind) -> bool {
-    use OpKind::*;
-    matches!(op, Dense | Conv | Relu | Gelu | Silu | Sigmoid | Tanh | Softmax | BatchNorm | LayerNorm | GroupNorm | Dropout | AvgPool | MaxPool | Scale)
+    crate::ops::spec(op).role.mutable()
 }
 
 /// A maximal run of mutable op stages inside one pipe chain of a block, with what the checker

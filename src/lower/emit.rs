@@ -4,9 +4,10 @@
 //! uses, built with the same configurations and in the same order, so the two have the same
 //! parameters in the same order and compute the same function.
 
-use super::{LowerError, same_padding};
+use super::cpu::PoolKind;
+use super::{LayerDesc, LowerError, Stateless, describe};
 use crate::ir::{Graph, NodeKind};
-use crate::ops::{Attrs, OpKind, normalize_axis};
+use crate::ops::{Attrs, OpKind};
 use crate::shape::Dim;
 use std::fmt::Write as _;
 
@@ -106,8 +107,8 @@ fn ident(s: &str) -> String {
     out
 }
 
-fn int(a: &Attrs, name: &str) -> Result<i64, LowerError> {
-    a.int(name).ok_or_else(|| LowerError(format!("`{name}` must be a known integer to emit Rust")))
+fn padding(p: [usize; 4]) -> String {
+    format!("PaddingConfig2d::Explicit({}, {}, {}, {})", p[0], p[1], p[2], p[3])
 }
 
 impl Emitter<'_> {
@@ -135,14 +136,6 @@ impl Emitter<'_> {
         self.g.shape(t).rank()
     }
 
-    fn channels(&self, t: usize) -> Result<i64, LowerError> {
-        self.g.shape(t).last().and_then(Dim::as_int).ok_or_else(|| LowerError("the channel count must be a number to emit Rust".into()))
-    }
-
-    fn axis(&self, a: &Attrs, name: &str, rank: usize) -> usize {
-        normalize_axis(&a.dim(name), rank).unwrap_or(0)
-    }
-
     /// A new field; returns `self.<name>`.
     fn field(&mut self, base: &str, ty: &str, init: String) -> String {
         let name = format!("{base}_{}", self.fields.len());
@@ -163,139 +156,127 @@ impl Emitter<'_> {
     }
 
     fn node(&mut self, op: OpKind, a: &Attrs, ins: &[usize], outs: &[usize]) -> Result<(), LowerError> {
+        let shapes = |ts: &[usize]| ts.iter().map(|&t| self.g.shape(t).0.clone()).collect::<Vec<_>>();
+        let desc = describe(op, a, &shapes(ins), &shapes(outs))?;
         let x = ins.first().copied().unwrap_or(0);
         let y = outs.first().copied().unwrap_or(0);
         let (r, ry) = (if ins.is_empty() { 0 } else { self.rank(x) }, self.rank(y));
         let vars: Vec<String> = ins.iter().map(|&t| self.take(t)).collect();
         let tx = vars.first().cloned().unwrap_or_default();
-        let expr = match op {
-            OpKind::Dense => {
-                let init = format!("LinearConfig::new({}, {}).with_bias({}).init(device)", self.channels(x)?, int(a, "features")?, a.bool("bias"));
-                let f = self.field("dense", "Linear", init);
+        let expr = match desc {
+            LayerDesc::Dense { inputs, features, bias } => {
+                let f = self.field("dense", "Linear", format!("LinearConfig::new({inputs}, {features}).with_bias({bias}).init(device)"));
                 format!("{f}.forward({tx})")
             }
-            OpKind::Conv => {
-                self.need_rank4(op, r)?;
-                let (k, s, d, g) = (int(a, "kernel")?, int(a, "stride")?, int(a, "dilation")?, int(a, "groups")?);
-                let pad = self.padding(x, k, s, d)?;
+            LayerDesc::Conv(c) => {
+                let (k, s, d) = (c.kernel, c.stride, c.dilation);
                 let init = format!(
-                    "Conv2dConfig::new([{}, {}], [{k}, {k}]).with_stride([{s}, {s}]).with_dilation([{d}, {d}]).with_groups({g}).with_bias({}).with_padding({pad}).init(device)",
-                    self.channels(x)?,
-                    int(a, "features")?,
-                    a.bool("bias")
+                    "Conv2dConfig::new([{}, {}], [{k}, {k}]).with_stride([{s}, {s}]).with_dilation([{d}, {d}]).with_groups({}).with_bias({}).with_padding({}).init(device)",
+                    c.channels,
+                    c.features,
+                    c.groups,
+                    c.bias,
+                    padding(c.padding)
                 );
                 let f = self.field("conv", "Conv2d", init);
                 format!("nhwc({tx}, |t| {f}.forward(t))")
             }
-            OpKind::MaxPool | OpKind::AvgPool => {
-                self.need_rank4(op, r)?;
-                let (w, s) = (int(a, "window")?, int(a, "stride")?);
-                let pad = self.padding(x, w, s, 1)?;
-                let f = if op == OpKind::MaxPool {
-                    self.field("max_pool", "MaxPool2d", format!("MaxPool2dConfig::new([{w}, {w}]).with_strides([{s}, {s}]).with_padding({pad}).init()"))
-                } else {
-                    let init = format!("AvgPool2dConfig::new([{w}, {w}]).with_strides([{s}, {s}]).with_padding({pad}).with_count_include_pad(false).init()");
-                    self.field("avg_pool", "AvgPool2d", init)
+            LayerDesc::Pool(p) => {
+                let (w, s, pad) = (p.window, p.stride, padding(p.padding));
+                let f = match p.kind {
+                    PoolKind::Max => {
+                        self.field("max_pool", "MaxPool2d", format!("MaxPool2dConfig::new([{w}, {w}]).with_strides([{s}, {s}]).with_padding({pad}).init()"))
+                    }
+                    PoolKind::Avg => {
+                        let init = format!("AvgPool2dConfig::new([{w}, {w}]).with_strides([{s}, {s}]).with_padding({pad}).with_count_include_pad(false).init()");
+                        self.field("avg_pool", "AvgPool2d", init)
+                    }
                 };
                 format!("nhwc({tx}, |t| {f}.forward(t))")
             }
-            OpKind::BatchNorm => {
-                let f = self.field("batch_norm", "BatchNorm", format!("BatchNormConfig::new({}).init(device)", self.channels(x)?));
+            LayerDesc::BatchNorm { channels } => {
+                let f = self.field("batch_norm", "BatchNorm", format!("BatchNormConfig::new({channels}).init(device)"));
                 if r == 2 { format!("{f}.forward({tx})") } else { format!("{f}.forward({tx}.swap_dims(1, {0})).swap_dims(1, {0})", r - 1) }
             }
-            OpKind::LayerNorm => {
-                let f = self.field("layer_norm", "LayerNorm", format!("LayerNormConfig::new({}).init(device)", self.channels(x)?));
+            LayerDesc::LayerNorm { channels } => {
+                let f = self.field("layer_norm", "LayerNorm", format!("LayerNormConfig::new({channels}).init(device)"));
                 format!("{f}.forward({tx})")
             }
-            OpKind::GroupNorm => {
-                let c = self.channels(x)?;
-                let f = self.field("group_norm", "GroupNorm", format!("GroupNormConfig::new({}, {c}).init(device)", int(a, "groups")?));
+            LayerDesc::GroupNorm { groups, channels } => {
+                let f = self.field("group_norm", "GroupNorm", format!("GroupNormConfig::new({groups}, {channels}).init(device)"));
                 let spatial: i64 = self.g.shape(x).0[1..r - 1].iter().map(|d| d.as_int().unwrap_or(1)).product();
                 let b = self.dim_list(x)?.swap_remove(0);
-                format!("{f}.forward({tx}.reshape([{b}, {spatial}, {c}]).swap_dims(1, 2)).swap_dims(1, 2).reshape({})", self.dims(y)?)
+                format!("{f}.forward({tx}.reshape([{b}, {spatial}, {channels}]).swap_dims(1, 2)).swap_dims(1, 2).reshape({})", self.dims(y)?)
             }
-            OpKind::Dropout => {
-                let f = self.field("dropout", "Dropout", format!("DropoutConfig::new({:?}).init()", a.float("rate")));
+            LayerDesc::Dropout { rate } => {
+                let f = self.field("dropout", "Dropout", format!("DropoutConfig::new({rate:?}).init()"));
                 format!("{f}.forward({tx})")
             }
-            OpKind::Relu => format!("activation::relu({tx})"),
-            OpKind::Gelu => format!("activation::gelu({tx})"),
-            OpKind::Silu => format!("activation::silu({tx})"),
-            OpKind::Sigmoid => format!("activation::sigmoid({tx})"),
-            OpKind::Tanh => format!("{tx}.tanh()"),
-            OpKind::Softmax => format!("activation::softmax({tx}, {})", self.axis(a, "axis", r)),
-            OpKind::Mean => {
-                let mut e = tx.clone();
-                for d in a.dims("axes") {
-                    let _ = write!(e, ".mean_dim({})", normalize_axis(d, r).unwrap_or(0));
-                }
-                format!("{e}.reshape({})", self.dims(y)?)
-            }
-            OpKind::Add | OpKind::Mul => {
-                let sym = if op == OpKind::Add { "+" } else { "*" };
-                format!("{} {sym} {}", self.broadcast(&vars[0], x, y)?, self.broadcast(&vars[1], ins[1], y)?)
-            }
-            OpKind::Scale => format!("{tx}.mul_scalar({:?})", a.float("s")),
-            OpKind::Reshape | OpKind::Flatten => format!("{tx}.reshape({})", self.dims(y)?),
-            OpKind::Transpose => {
-                let perm: Vec<String> = a.dims("perm").iter().map(|p| normalize_axis(p, r).unwrap_or(0).to_string()).collect();
-                format!("{tx}.permute([{}])", perm.join(", "))
-            }
-            OpKind::Concat => {
-                format!("Tensor::cat(vec![{}], {})", vars.join(", "), self.axis(a, "axis", r))
-            }
-            OpKind::Split => {
-                let parts = a.int("parts").unwrap_or(1).max(1);
-                self.body.push(format!("let mut parts = {tx}.chunk({parts}, {});", self.axis(a, "axis", r)));
-                for &o in outs {
-                    self.body.push(format!("let t{o}: Tensor<{}> = parts.remove(0);", self.rank(o)));
-                }
-                return Ok(());
-            }
-            OpKind::Matmul => {
-                let (mut xs, mut ys) = (self.dim_list(y)?, self.dim_list(y)?);
-                let (dx, dy) = (self.dim_list(x)?, self.dim_list(ins[1])?);
-                xs[ry - 1] = dx[dx.len() - 1].clone();
-                ys[ry - 2] = dy[dy.len() - 2].clone();
-                format!("{}.matmul({})", self.lift(&vars[0], x, &xs)?, self.lift(&vars[1], ins[1], &ys)?)
-            }
-            OpKind::Einsum => {
-                self.needs_kernels = true;
-                let out6 = self.padded(y)?;
-                format!(
-                    "nasc_kernels::einsum({:?}, {}, {}, {out6}).reshape({})",
-                    a.str("spec"),
-                    self.pad6(&vars[0], x)?,
-                    self.pad6(&vars[1], ins[1])?,
-                    self.dims(y)?
-                )
-            }
-            OpKind::Broadcast => self.broadcast(&tx, x, y)?,
-            OpKind::Select => format!("{tx}.narrow({}, {}, 1).reshape({})", self.axis(a, "axis", r), a.int("index").unwrap_or(0).max(0), self.dims(y)?),
-            OpKind::Identity => tx,
-            OpKind::Param => {
+            LayerDesc::Param { .. } => {
                 let init = format!("Param::from_tensor(Tensor::random({}, Distribution::Normal(0.0, 0.02), device))", self.dims(y)?);
                 let f = self.field("param", &format!("Param<Tensor<{ry}>>"), init);
                 format!("{f}.val()")
             }
+            LayerDesc::Stateless(op) => match self.stateless(&op, &vars, ins, outs)? {
+                Some(e) => e,
+                None => return Ok(()),
+            },
         };
         self.body.push(format!("let t{y}: Tensor<{ry}> = {expr};"));
         Ok(())
     }
 
-    fn need_rank4(&self, op: OpKind, r: usize) -> Result<(), LowerError> {
-        if r == 4 {
-            return Ok(());
-        }
-        Err(LowerError(format!("`--emit rust` supports `{}` on rank-4 tensors only (this one has rank {r})", crate::ops::spec(op).name)))
-    }
-
-    fn padding(&self, x: usize, k: i64, s: i64, d: i64) -> Result<String, LowerError> {
-        let sh = &self.g.shape(x).0;
-        let n = |i: usize| sh[i].as_int().filter(|v| *v > 0).map(|v| v as usize).ok_or_else(|| LowerError("spatial dims must be numbers to emit Rust".into()));
-        let (t, b) = same_padding(n(1)?, k as usize, s as usize, d as usize);
-        let (l, r) = same_padding(n(2)?, k as usize, s as usize, d as usize);
-        Ok(format!("PaddingConfig2d::Explicit({t}, {l}, {b}, {r})"))
+    /// The expression of a stateless op, or `None` when it wrote its own `let`s (split).
+    fn stateless(&mut self, op: &Stateless, vars: &[String], ins: &[usize], outs: &[usize]) -> Result<Option<String>, LowerError> {
+        let (x, y) = (ins.first().copied().unwrap_or(0), outs.first().copied().unwrap_or(0));
+        let tx = vars.first().cloned().unwrap_or_default();
+        let second = || vars.get(1).cloned().unwrap_or_default();
+        let y_in = || ins.get(1).copied().unwrap_or(0);
+        Ok(Some(match op {
+            Stateless::Activation(a) => a.emit(&tx),
+            Stateless::Softmax { axis } => format!("activation::softmax({tx}, {axis})"),
+            Stateless::Mean { axes } => {
+                let mut e = tx.clone();
+                for a in axes {
+                    let _ = write!(e, ".mean_dim({a})");
+                }
+                format!("{e}.reshape({})", self.dims(y)?)
+            }
+            Stateless::Add | Stateless::Mul => {
+                let sym = if *op == Stateless::Add { "+" } else { "*" };
+                format!("{} {sym} {}", self.broadcast(&tx, x, y)?, self.broadcast(&second(), y_in(), y)?)
+            }
+            Stateless::Scale(s) => format!("{tx}.mul_scalar({s:?})"),
+            Stateless::Reshape => format!("{tx}.reshape({})", self.dims(y)?),
+            Stateless::Transpose { perm } => {
+                let perm: Vec<String> = perm.iter().map(usize::to_string).collect();
+                format!("{tx}.permute([{}])", perm.join(", "))
+            }
+            Stateless::Concat { axis } => format!("Tensor::cat(vec![{}], {axis})", vars.join(", ")),
+            Stateless::Split { axis, parts } => {
+                self.body.push(format!("let mut parts = {tx}.chunk({parts}, {axis});"));
+                for &o in outs {
+                    self.body.push(format!("let t{o}: Tensor<{}> = parts.remove(0);", self.rank(o)));
+                }
+                return Ok(None);
+            }
+            Stateless::Matmul => {
+                let ry = self.rank(y);
+                let (mut xs, mut ys) = (self.dim_list(y)?, self.dim_list(y)?);
+                let (dx, dy) = (self.dim_list(x)?, self.dim_list(y_in())?);
+                xs[ry - 1] = dx[dx.len() - 1].clone();
+                ys[ry - 2] = dy[dy.len() - 2].clone();
+                format!("{}.matmul({})", self.lift(&tx, x, &xs)?, self.lift(&second(), y_in(), &ys)?)
+            }
+            Stateless::Einsum { spec } => {
+                self.needs_kernels = true;
+                let out6 = self.padded(y)?;
+                format!("nasc_kernels::einsum({spec:?}, {}, {}, {out6}).reshape({})", self.pad6(&tx, x)?, self.pad6(&second(), y_in())?, self.dims(y)?)
+            }
+            Stateless::Broadcast => self.broadcast(&tx, x, y)?,
+            Stateless::Select { axis, index } => format!("{tx}.narrow({axis}, {index}, 1).reshape({})", self.dims(y)?),
+            Stateless::Identity => tx,
+        }))
     }
 
     /// `t` reshaped to `shape`'s rank with leading 1s and expanded to `shape`.

@@ -11,10 +11,13 @@ pub mod concrete;
 pub mod cpu;
 pub mod emit;
 pub mod kernels;
+pub mod layer;
 
 use crate::ir::{Graph, NodeKind};
-use crate::ops::{Attrs, OpKind};
+use crate::ops::{LayoutClass, OpKind, State, spec};
 use crate::shape::Dim;
+use cpu::PoolKind;
+pub use layer::{Activation, LayerDesc, Stateless, describe, same_padding};
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
@@ -33,7 +36,8 @@ impl std::fmt::Display for LowerError {
     }
 }
 
-/// The learned part of one node.
+/// One node's burn module, built from its [`LayerDesc`]; stateless ops carry their typed
+/// description, so running a layer is one exhaustive match.
 #[derive(Module, Debug)]
 pub enum Layer {
     Linear(Linear),
@@ -45,14 +49,20 @@ pub enum Layer {
     MaxPool(MaxPool2d),
     AvgPool(AvgPool2d),
     Param(Param<Tensor<RANK>>),
-    Stateless(burn::nn::Identity),
+    Stateless(StatelessLayer),
+}
+
+/// A stateless op: nothing to train or save.
+#[derive(Module, Debug)]
+pub struct StatelessLayer {
+    #[module(skip)]
+    pub op: Stateless,
 }
 
 /// One node of the plan: what to run and on which values.
 #[derive(Clone, Debug)]
 pub struct Step {
     pub op: OpKind,
-    pub attrs: Attrs,
     pub inputs: Vec<usize>,
     pub outputs: Vec<usize>,
     /// Logical shapes (the batch dim may be symbolic).
@@ -79,71 +89,41 @@ pub struct Net {
     pub plan: Plan,
 }
 
-fn int_attr(a: &Attrs, name: &str) -> Result<usize, LowerError> {
-    a.int(name).filter(|v| *v >= 0).map(|v| v as usize).ok_or_else(|| LowerError(format!("`{name}` must be a known integer to lower")))
+fn explicit(p: [usize; 4]) -> PaddingConfig2d {
+    PaddingConfig2d::Explicit(p[0], p[1], p[2], p[3])
 }
 
-fn concrete_dim(d: &Dim, what: &str) -> Result<usize, LowerError> {
-    d.as_int().filter(|v| *v > 0).map(|v| v as usize).ok_or_else(|| LowerError(format!("{what} {d} must be a number to lower")))
-}
-
-/// TF-style SAME padding (the language's): (before, after) for one spatial dim.
-pub(crate) fn same_padding(n: usize, kernel: usize, stride: usize, dilation: usize) -> (usize, usize) {
-    let out = n / stride;
-    let total = ((out.saturating_sub(1)) * stride + (kernel - 1) * dilation + 1).saturating_sub(n);
-    (total / 2, total - total / 2)
-}
-
-fn padding2d(shape: &[Dim], kernel: usize, stride: usize, dilation: usize) -> Result<PaddingConfig2d, LowerError> {
-    let h = concrete_dim(&shape[1], "height")?;
-    let w = concrete_dim(&shape[2], "width")?;
-    let (t, b) = same_padding(h, kernel, stride, dilation);
-    let (l, r) = same_padding(w, kernel, stride, dilation);
-    Ok(PaddingConfig2d::Explicit(t, l, b, r))
-}
-
-fn layer_for(step: &Step, device: &Device) -> Result<Layer, LowerError> {
-    let a = &step.attrs;
-    let x = step.in_shapes.first().cloned().unwrap_or_default();
-    let channels = || x.last().map_or(Err(LowerError("missing input".into())), |d| concrete_dim(d, "channel count"));
-    Ok(match step.op {
-        OpKind::Dense => {
-            Layer::Linear(LinearConfig::new(channels()?, int_attr(a, "features")?).with_bias(a.bool("bias")).init(device))
-        }
-        OpKind::Conv => {
-            let (k, s, d, g) = (int_attr(a, "kernel")?, int_attr(a, "stride")?, int_attr(a, "dilation")?, int_attr(a, "groups")?);
-            let cfg = Conv2dConfig::new([channels()?, int_attr(a, "features")?], [k, k])
-                .with_stride([s, s])
-                .with_dilation([d, d])
-                .with_groups(g)
-                .with_bias(a.bool("bias"))
-                .with_padding(padding2d(&x, k, s, d)?);
-            Layer::Conv(cfg.init(device))
-        }
-        OpKind::BatchNorm => Layer::BatchNorm(BatchNormConfig::new(channels()?).init(device)),
-        OpKind::LayerNorm => Layer::LayerNorm(LayerNormConfig::new(channels()?).init(device)),
-        OpKind::GroupNorm => Layer::GroupNorm(GroupNormConfig::new(int_attr(a, "groups")?, channels()?).init(device)),
-        OpKind::Dropout => Layer::Dropout(DropoutConfig::new(a.float("rate")).init()),
-        OpKind::MaxPool | OpKind::AvgPool => {
-            let (w, s) = (int_attr(a, "window")?, int_attr(a, "stride")?);
-            let pad = padding2d(&x, w, s, 1)?;
-            if step.op == OpKind::MaxPool {
-                Layer::MaxPool(MaxPool2dConfig::new([w, w]).with_strides([s, s]).with_padding(pad).init())
-            } else {
-                Layer::AvgPool(AvgPool2dConfig::new([w, w]).with_strides([s, s]).with_padding(pad).with_count_include_pad(false).init())
+impl Layer {
+    fn build(desc: LayerDesc, device: &Device) -> Layer {
+        match desc {
+            LayerDesc::Dense { inputs, features, bias } => Layer::Linear(LinearConfig::new(inputs, features).with_bias(bias).init(device)),
+            LayerDesc::Conv(c) => {
+                let cfg = Conv2dConfig::new([c.channels, c.features], [c.kernel, c.kernel])
+                    .with_stride([c.stride, c.stride])
+                    .with_dilation([c.dilation, c.dilation])
+                    .with_groups(c.groups)
+                    .with_bias(c.bias)
+                    .with_padding(explicit(c.padding));
+                Layer::Conv(cfg.init(device))
             }
+            LayerDesc::BatchNorm { channels } => Layer::BatchNorm(BatchNormConfig::new(channels).init(device)),
+            LayerDesc::LayerNorm { channels } => Layer::LayerNorm(LayerNormConfig::new(channels).init(device)),
+            LayerDesc::GroupNorm { groups, channels } => Layer::GroupNorm(GroupNormConfig::new(groups, channels).init(device)),
+            LayerDesc::Dropout { rate } => Layer::Dropout(DropoutConfig::new(rate).init()),
+            LayerDesc::Pool(p) => {
+                let (w, s, pad) = ([p.window, p.window], [p.stride, p.stride], explicit(p.padding));
+                match p.kind {
+                    PoolKind::Max => Layer::MaxPool(MaxPool2dConfig::new(w).with_strides(s).with_padding(pad).init()),
+                    PoolKind::Avg => Layer::AvgPool(AvgPool2dConfig::new(w).with_strides(s).with_padding(pad).with_count_include_pad(false).init()),
+                }
+            }
+            LayerDesc::Param { shape } => {
+                let t = Tensor::<RANK>::random(padded_dims(&shape), Distribution::Normal(0.0, 0.02), device);
+                Layer::Param(Param::from_tensor(t))
+            }
+            LayerDesc::Stateless(op) => Layer::Stateless(StatelessLayer { op }),
         }
-        OpKind::Param => {
-            let dims = padded(&step.out_shapes[0], None)?;
-            let t = Tensor::<RANK>::random(dims, Distribution::Normal(0.0, 0.02), device);
-            Layer::Param(Param::from_tensor(t))
-        }
-        OpKind::Relu | OpKind::Gelu | OpKind::Silu | OpKind::Sigmoid | OpKind::Tanh | OpKind::Softmax | OpKind::Mean
-        | OpKind::Add | OpKind::Mul | OpKind::Scale | OpKind::Reshape | OpKind::Flatten | OpKind::Transpose | OpKind::Concat
-        | OpKind::Split | OpKind::Matmul | OpKind::Einsum | OpKind::Broadcast | OpKind::Select | OpKind::Identity => {
-            Layer::Stateless(burn::nn::Identity::new())
-        }
-    })
+    }
 }
 
 /// A logical shape as a rank-6 shape, with the batch symbol set to `batch`.
@@ -156,7 +136,7 @@ fn padded(dims: &[Dim], batch: Option<(&str, usize)>) -> Result<[usize; RANK], L
     for (k, d) in dims.iter().enumerate() {
         out[off + k] = match batch {
             Some((sym, b)) if *d == Dim::sym(sym) => b,
-            _ => concrete_dim(d, "dim")?,
+            _ => layer::concrete(d, "dim")?,
         };
     }
     Ok(out)
@@ -164,22 +144,22 @@ fn padded(dims: &[Dim], batch: Option<(&str, usize)>) -> Result<[usize; RANK], L
 
 /// Lower a checked graph (no holes) to a burn module on `device`.
 pub fn lower(g: &Graph, device: &Device) -> Result<Net, LowerError> {
-    let mut steps = Vec::new();
+    let (mut steps, mut layers) = (Vec::new(), Vec::new());
     let dims = |t: usize| g.shape(t).0.clone();
     for n in &g.nodes {
         let NodeKind::Op { op, attrs } = &n.kind else {
             return Err(LowerError("the model still has a hole; fill it first (`nasc build --emit nas`)".into()));
         };
-        steps.push(Step {
+        let step = Step {
             op: *op,
-            attrs: attrs.clone(),
             inputs: n.inputs.clone(),
             outputs: n.outputs.clone(),
             in_shapes: n.inputs.iter().map(|&t| dims(t)).collect(),
             out_shapes: n.outputs.iter().map(|&t| dims(t)).collect(),
-        });
+        };
+        layers.push(Layer::build(describe(*op, attrs, &step.in_shapes, &step.out_shapes)?, device));
+        steps.push(step);
     }
-    let layers = steps.iter().map(|s| layer_for(s, device)).collect::<Result<Vec<_>, _>>()?;
     let plan = Plan {
         steps,
         inputs: g.inputs.clone(),
@@ -224,7 +204,7 @@ impl Net {
             .layers
             .iter()
             .zip(&self.plan.steps)
-            .filter(|(l, _)| matches!(l, Layer::BatchNorm(_)))
+            .filter(|(_, s)| spec(s.op).role.state == State::LearnedWithStatistics)
             .map(|(_, s)| 2 * s.in_shapes[0].last().and_then(Dim::as_int).unwrap_or(0) as usize)
             .sum();
         self.num_params() - running
@@ -294,34 +274,26 @@ fn step_in_layout(step: &Step, layer: &Layer, ins: Vec<(Tensor<RANK>, Layout)>, 
         let [b, c, h, w] = y.dims();
         vec![(y.reshape([1, 1, b, c, h, w]), Layout::First)]
     };
-    let same_layouts = ins.windows(2).all(|w| w[0].1 == w[1].1);
-    let same_shapes = step.in_shapes.windows(2).all(|w| w[0] == w[1]);
     let nhwc_kernels = rank4 && ins.first().is_some_and(|(t, _)| cpu::runs_here(t));
     if nhwc_kernels && let Some(y) = nhwc_step(step, layer, &ins) {
         return vec![(y, Layout::Last)];
     }
-    match (step.op, layer) {
-        (OpKind::Conv, Layer::Conv(c)) if rank4 => spatial(first(ins).remove(0), &|t| c.forward(t)),
-        (OpKind::MaxPool, Layer::MaxPool(p)) if rank4 => spatial(first(ins).remove(0), &|t| p.forward(t)),
-        (OpKind::AvgPool, Layer::AvgPool(p)) if rank4 => spatial(first(ins).remove(0), &|t| p.forward(t)),
-        (OpKind::BatchNorm, Layer::BatchNorm(bn)) if rank4 && !nhwc_kernels => {
+    // Element-wise ops on equal shapes keep whatever layout their inputs share.
+    let same_layouts = ins.windows(2).all(|w| w[0].1 == w[1].1);
+    let same_shapes = step.in_shapes.windows(2).all(|w| w[0] == w[1]);
+    let elementwise = spec(step.op).role.layout == LayoutClass::Elementwise && same_layouts && same_shapes;
+    match layer {
+        Layer::Conv(c) if rank4 => spatial(first(ins).remove(0), &|t| c.forward(t)),
+        Layer::MaxPool(p) if rank4 => spatial(first(ins).remove(0), &|t| p.forward(t)),
+        Layer::AvgPool(p) if rank4 => spatial(first(ins).remove(0), &|t| p.forward(t)),
+        Layer::BatchNorm(bn) if rank4 && !nhwc_kernels => {
             let x = first(ins).remove(0);
             vec![(bn.forward(x.swap_dims(1, 3)).swap_dims(1, 3), Layout::First)]
         }
-        (OpKind::Relu | OpKind::Gelu | OpKind::Silu | OpKind::Sigmoid | OpKind::Tanh | OpKind::Dropout | OpKind::Scale | OpKind::Identity, _)
-            if rank4 && ins.first().is_some_and(|(_, l)| *l == Layout::First) =>
-        {
-            let layout = ins[0].1;
-            run_step(step, layer, ins.into_iter().map(|(t, _)| t).collect(), bsym).into_iter().map(|t| (t, layout)).collect()
+        _ if rank4 && elementwise && ins.first().is_some_and(|(_, l)| *l == Layout::First) => {
+            run_step(step, layer, ins.into_iter().map(|(t, _)| t).collect(), bsym).into_iter().map(|t| (t, Layout::First)).collect()
         }
-        (OpKind::Add | OpKind::Mul, _) if rank4 && same_layouts && same_shapes && ins.first().is_some_and(|(_, l)| *l == Layout::First) => {
-            let mut it = ins.into_iter().map(|(t, _)| t);
-            let (a, b) = (it.next(), it.next());
-            match (a, b) {
-                (Some(a), Some(b)) => vec![(if step.op == OpKind::Add { a + b } else { a * b }, Layout::First)],
-                _ => vec![],
-            }
-        }
+        // Everything else runs in the language's logical order.
         _ => {
             let last = ins.into_iter().map(|(t, l)| channels_last(t, l)).collect();
             run_step(step, layer, last, bsym).into_iter().map(|t| (t, Layout::Last)).collect()
@@ -386,88 +358,83 @@ fn shape_of(dims: &[Dim], bsym: Option<(&str, usize)>) -> [usize; RANK] {
     padded(dims, bsym).unwrap_or([1; RANK])
 }
 
-/// A logical axis as an index into the rank-6 padded tensor.
-fn padded_axis(d: &Dim, rank: usize) -> usize {
-    RANK - rank + crate::ops::normalize_axis(d, rank).unwrap_or(0)
-}
-
-fn axis(a: &Attrs, name: &str, rank: usize) -> usize {
-    padded_axis(&a.dim(name), rank)
-}
-
-fn run_step(step: &Step, layer: &Layer, mut ins: Vec<Tensor<RANK>>, bsym: Option<(&str, usize)>) -> Vec<Tensor<RANK>> {
+fn run_step(step: &Step, layer: &Layer, ins: Vec<Tensor<RANK>>, bsym: Option<(&str, usize)>) -> Vec<Tensor<RANK>> {
     let out_shape = || shape_of(&step.out_shapes[0], bsym);
     let in_rank = step.in_shapes.first().map_or(0, Vec::len);
-    let a = &step.attrs;
-    if step.op == OpKind::Param {
-        if let Layer::Param(p) = layer {
-            return vec![p.val()];
-        }
-    }
-    let x = ins.remove(0);
-    let y = match (step.op, layer) {
-        (OpKind::Dense, Layer::Linear(l)) => l.forward(x),
-        (OpKind::Conv, Layer::Conv(c)) => channels_first(x, out_shape(), |t| c.forward(t)),
-        (OpKind::MaxPool, Layer::MaxPool(p)) => channels_first(x, out_shape(), |t| p.forward(t)),
-        (OpKind::AvgPool, Layer::AvgPool(p)) => channels_first(x, out_shape(), |t| p.forward(t)),
-        (OpKind::BatchNorm, Layer::BatchNorm(bn)) if cpu::runs_here(&x) => cpu::batch_norm_nhwc(bn, x),
-        (OpKind::BatchNorm, Layer::BatchNorm(bn)) => bn.forward(x.swap_dims(1, RANK - 1)).swap_dims(1, RANK - 1),
-        (OpKind::LayerNorm, Layer::LayerNorm(ln)) => ln.forward(x),
-        (OpKind::GroupNorm, Layer::GroupNorm(gn)) => {
+    let mut ins = ins.into_iter();
+    let x = match (layer, ins.next()) {
+        (Layer::Param(p), _) => return vec![p.val()],
+        (_, Some(x)) => x,
+        // The checker gives every other op its tensor inputs.
+        (_, None) => return vec![],
+    };
+    let y = match layer {
+        Layer::Linear(l) => l.forward(x),
+        Layer::Conv(c) => channels_first(x, out_shape(), |t| c.forward(t)),
+        Layer::MaxPool(p) => channels_first(x, out_shape(), |t| p.forward(t)),
+        Layer::AvgPool(p) => channels_first(x, out_shape(), |t| p.forward(t)),
+        Layer::BatchNorm(bn) if cpu::runs_here(&x) => cpu::batch_norm_nhwc(bn, x),
+        Layer::BatchNorm(bn) => bn.forward(x.swap_dims(1, RANK - 1)).swap_dims(1, RANK - 1),
+        Layer::LayerNorm(ln) => ln.forward(x),
+        Layer::GroupNorm(gn) => {
             let d = x.dims();
             let (b, c) = (d[RANK - in_rank], d[RANK - 1]);
             let m: usize = d[RANK - in_rank + 1..RANK - 1].iter().product();
             let y: Tensor<3> = x.reshape([b, m, c]).swap_dims(1, 2);
             gn.forward(y).swap_dims(1, 2).reshape(d)
         }
-        (OpKind::Dropout, Layer::Dropout(dr)) => dr.forward(x),
-        (OpKind::Relu, _) => activation::relu(x),
-        (OpKind::Gelu, _) => activation::gelu(x),
-        (OpKind::Silu, _) => activation::silu(x),
-        (OpKind::Sigmoid, _) => activation::sigmoid(x),
-        (OpKind::Tanh, _) => x.tanh(),
-        (OpKind::Softmax, _) => activation::softmax(x, axis(a, "axis", in_rank)),
-        (OpKind::Mean, _) => {
-            let mut y = x;
-            for d in a.dims("axes") {
-                y = y.mean_dim(padded_axis(d, in_rank));
-            }
-            y.reshape(out_shape())
+        Layer::Dropout(dr) => dr.forward(x),
+        Layer::Param(p) => p.val(),
+        Layer::Stateless(s) => return run_stateless(&s.op, x, ins.collect(), in_rank, out_shape()),
+    };
+    vec![y]
+}
+
+/// A stateless op on padded tensors; `out` is the padded output shape.
+fn run_stateless(op: &Stateless, x: Tensor<RANK>, mut rest: Vec<Tensor<RANK>>, in_rank: usize, out: [usize; RANK]) -> Vec<Tensor<RANK>> {
+    // A logical axis as an index into the rank-6 padded tensor.
+    let padded = |axis: usize| RANK - in_rank + axis;
+    let mut second = || if rest.is_empty() { None } else { Some(rest.remove(0)) };
+    let y = match op {
+        Stateless::Activation(a) => a.apply(x),
+        Stateless::Softmax { axis } => activation::softmax(x, padded(*axis)),
+        Stateless::Mean { axes } => axes.iter().fold(x, |y, &a| y.mean_dim(padded(a))).reshape(out),
+        Stateless::Add | Stateless::Mul => {
+            let Some(y) = second() else { return vec![] };
+            // Equal shapes need no expansion, which keeps this right in either layout.
+            let (x, y) = if x.dims() == y.dims() { (x, y) } else { (x.expand(out), y.expand(out)) };
+            if *op == Stateless::Add { x + y } else { x * y }
         }
-        (OpKind::Add, _) => x.expand(out_shape()) + ins.remove(0).expand(out_shape()),
-        (OpKind::Mul, _) => x.expand(out_shape()) * ins.remove(0).expand(out_shape()),
-        (OpKind::Scale, _) => x.mul_scalar(a.float("s")),
-        (OpKind::Reshape | OpKind::Flatten, _) => x.reshape(out_shape()),
-        (OpKind::Transpose, _) => {
-            let off = RANK - in_rank;
-            let mut perm: [usize; RANK] = std::array::from_fn(|k| k);
-            for (j, p) in a.dims("perm").iter().enumerate() {
-                perm[off + j] = padded_axis(p, in_rank);
+        Stateless::Scale(s) => x.mul_scalar(*s),
+        Stateless::Reshape => x.reshape(out),
+        Stateless::Transpose { perm } => {
+            let mut full: [usize; RANK] = std::array::from_fn(|k| k);
+            for (j, &p) in perm.iter().enumerate() {
+                full[padded(j)] = padded(p);
             }
-            x.permute(perm)
+            x.permute(full)
         }
-        (OpKind::Concat, _) => {
+        Stateless::Concat { axis } => {
             let mut all = vec![x];
-            all.append(&mut ins);
-            Tensor::cat(all, axis(a, "axis", in_rank))
+            all.append(&mut rest);
+            Tensor::cat(all, padded(*axis))
         }
-        (OpKind::Split, _) => return x.chunk(a.int("parts").unwrap_or(1).max(1) as usize, axis(a, "axis", in_rank)),
-        (OpKind::Matmul, _) => {
-            let y = ins.remove(0);
-            let out = out_shape();
+        Stateless::Split { axis, parts } => return x.chunk(*parts, padded(*axis)),
+        Stateless::Matmul => {
+            let Some(y) = second() else { return vec![] };
             let (xd, yd) = (x.dims(), y.dims());
-            let mut xs = out;
+            let (mut xs, mut ys) = (out, out);
             xs[RANK - 1] = xd[RANK - 1];
-            let mut ys = out;
             ys[RANK - 2] = yd[RANK - 2];
             x.expand(xs).matmul(y.expand(ys))
         }
-        (OpKind::Einsum, _) => einsum(a.str("spec"), x, ins.remove(0), out_shape()),
-        (OpKind::Broadcast, _) => x.expand(out_shape()),
-        (OpKind::Select, _) => x.narrow(axis(a, "axis", in_rank), a.int("index").unwrap_or(0).max(0) as usize, 1).reshape(out_shape()),
-        (OpKind::Identity, _) => x,
-        // A layer that does not match its op cannot be built by `lower`.
-        (_, _) => x,
+        Stateless::Einsum { spec } => {
+            let Some(y) = second() else { return vec![] };
+            einsum(spec, x, y, out)
+        }
+        Stateless::Broadcast => x.expand(out),
+        Stateless::Select { axis, index } => x.narrow(padded(*axis), *index, 1).reshape(out),
+        Stateless::Identity => x,
     };
     vec![y]
 }

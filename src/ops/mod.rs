@@ -162,6 +162,64 @@ impl Attrs {
     }
 }
 
+/// Whether an op has learned state, for the lowerings and the parameter count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Stateless,
+    /// Trainable weights (or a learned tensor).
+    Learned,
+    /// Trainable weights and running statistics that are not parameters (batch norm).
+    LearnedWithStatistics,
+}
+
+/// How an op depends on the memory order of a rank-4 activation: a lowering may keep a tensor
+/// channels-first across `Elementwise` ops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayoutClass {
+    /// Acts on each element alone (binary ops: on equal shapes), in any memory order.
+    Elementwise,
+    /// Mixes space on `[B, H, W, C]` (conv, pooling) or normalises per channel over space.
+    Spatial,
+    /// Needs the language's logical (channels-last) order.
+    Logical,
+}
+
+/// Which dims of its input an op can change besides the ones every op keeps, for the
+/// feasibility check of a hole's `ops in {..}` vocabulary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Changes {
+    pub channels: bool,
+    pub spatial: bool,
+}
+
+/// Where an op stands in synthesis and evolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Synth {
+    /// Not synthesized and not replaced by mutations: a boundary of mutable runs (reshapes,
+    /// binary ops, attention pieces, reductions; paper §5).
+    Boundary,
+    /// A member of the activation class: every such op acts alike on mixing, depth and shape.
+    Activation,
+    /// Synthesized through its own class of `synth/space.rs` (dense, conv, norms, pools...).
+    Class,
+}
+
+/// The facts other phases need about an op, beside its math.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Role {
+    pub state: State,
+    pub layout: LayoutClass,
+    pub changes: Changes,
+    pub synth: Synth,
+}
+
+impl Role {
+    /// Single-input ops the mutation may replace.
+    pub fn mutable(&self) -> bool {
+        self.synth != Synth::Boundary
+    }
+}
+
 /// Why an op's shape rule rejected its inputs. The checker adds spans.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OpError {
@@ -199,6 +257,7 @@ pub struct OpSpec {
     pub doc: &'static str,
     pub args: &'static [ArgSpec],
     pub linearity: Linearity,
+    pub role: Role,
     /// Mixing matrix from an input slot to an output (paper §3.1).
     pub mixing: mixing::MixingFn,
     /// Output shapes from input shapes and attributes.

@@ -1,7 +1,7 @@
 //! The catalog entries and their shape, parameter and MAC rules.
 
 use super::mixing as M;
-use super::{ArgKind as K, ArgSpec, Attrs, DefaultValue as D, Linearity as L, OpError, OpKind, OpSpec};
+use super::{ArgKind as K, ArgSpec, Attrs, Changes, DefaultValue as D, LayoutClass, Linearity as L, OpError, OpKind, OpSpec, Role, State, Synth};
 use crate::diag::codes as c;
 use crate::shape::{Dim, DimError, Shape};
 
@@ -434,14 +434,28 @@ fn select_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
 
 // ---- the catalog ---------------------------------------------------------------------------
 
+const fn role(state: State, layout: LayoutClass, channels: bool, spatial: bool, synth: Synth) -> Role {
+    Role { state, layout, changes: Changes { channels, spatial }, synth }
+}
+
+const ACTIVATION: Role = role(State::Stateless, LayoutClass::Elementwise, false, false, Synth::Activation);
+/// Stateless and element-wise, synthesized through a class of its own (dropout, scale).
+const ELEMENTWISE: Role = role(State::Stateless, LayoutClass::Elementwise, false, false, Synth::Class);
+const BINARY_ELEMENTWISE: Role = role(State::Stateless, LayoutClass::Elementwise, false, false, Synth::Boundary);
+const POOL: Role = role(State::Stateless, LayoutClass::Spatial, false, true, Synth::Class);
+const NORM: Role = role(State::Learned, LayoutClass::Logical, false, false, Synth::Class);
+/// Data movement and reductions: boundaries of mutable runs, in the logical layout.
+const STRUCTURE: Role = role(State::Stateless, LayoutClass::Logical, false, false, Synth::Boundary);
+
 macro_rules! entry {
-    ($kind:ident, $name:literal, $doc:literal, $args:expr, $lin:ident, $mix:expr, $shape:expr, $params:expr, $macs:expr) => {
+    ($kind:ident, $name:literal, $doc:literal, $args:expr, $lin:ident, $role:expr, $mix:expr, $shape:expr, $params:expr, $macs:expr) => {
         OpSpec {
             kind: OpKind::$kind,
             name: $name,
             doc: $doc,
             args: $args,
             linearity: L::$lin,
+            role: $role,
             mixing: $mix,
             shape: $shape,
             params: $params,
@@ -453,60 +467,61 @@ macro_rules! entry {
 pub static CATALOG: &[OpSpec] = &[
     entry!(Dense, "dense", "A dense layer on the last dim: [.., C] -> [.., features].",
         &[X, arg("features", K::Int), opt("bias", K::Bool, D::Bool(true))],
-        Linear, M::last_axis, dense_shape, dense_params, dense_macs),
+        Linear, role(State::Learned, LayoutClass::Logical, true, false, Synth::Class), M::last_axis, dense_shape, dense_params, dense_macs),
     entry!(Conv, "conv", "2-D convolution with same padding on [B, H, W, C]; output [B, H/stride, W/stride, features].",
         &[X, arg("features", K::Int), arg("kernel", K::Int), opt("stride", K::Int, D::Int(1)),
           opt("dilation", K::Int, D::Int(1)), opt("groups", K::Int, D::Int(1)), opt("bias", K::Bool, D::Bool(true))],
-        Linear, M::conv_mix, conv_shape, conv_params, conv_macs),
-    entry!(Relu, "relu", "ReLU, element-wise.", UNARY, NonLinear, M::elementwise, same, no_params, no_macs),
-    entry!(Gelu, "gelu", "GELU, element-wise.", UNARY, NonLinear, M::elementwise, same, no_params, no_macs),
-    entry!(Silu, "silu", "SiLU (swish), element-wise.", UNARY, NonLinear, M::elementwise, same, no_params, no_macs),
-    entry!(Sigmoid, "sigmoid", "Logistic sigmoid, element-wise.", UNARY, NonLinear, M::elementwise, same, no_params, no_macs),
-    entry!(Tanh, "tanh", "tanh, element-wise.", UNARY, NonLinear, M::elementwise, same, no_params, no_macs),
+        Linear, role(State::Learned, LayoutClass::Spatial, true, true, Synth::Class), M::conv_mix, conv_shape, conv_params, conv_macs),
+    entry!(Relu, "relu", "ReLU, element-wise.", UNARY, NonLinear, ACTIVATION, M::elementwise, same, no_params, no_macs),
+    entry!(Gelu, "gelu", "GELU, element-wise.", UNARY, NonLinear, ACTIVATION, M::elementwise, same, no_params, no_macs),
+    entry!(Silu, "silu", "SiLU (swish), element-wise.", UNARY, NonLinear, ACTIVATION, M::elementwise, same, no_params, no_macs),
+    entry!(Sigmoid, "sigmoid", "Logistic sigmoid, element-wise.", UNARY, NonLinear, ACTIVATION, M::elementwise, same, no_params, no_macs),
+    entry!(Tanh, "tanh", "tanh, element-wise.", UNARY, NonLinear, ACTIVATION, M::elementwise, same, no_params, no_macs),
     entry!(Softmax, "softmax", "Softmax along one axis.", &[X, opt("axis", K::Int, D::Int(-1))],
-        NonLinear, M::softmax, softmax_shape, no_params, no_macs),
+        NonLinear, role(State::Stateless, LayoutClass::Logical, false, false, Synth::Class), M::softmax, softmax_shape, no_params, no_macs),
     // Norms are linear for depth, as in the αNAS code (abstract/depth.py): at inference they are
     // affine. BatchNorm mixes like an element-wise op at inference (per-channel affine).
     entry!(BatchNorm, "batch_norm", "Batch normalisation over the channel (last) dim; 2*C parameters.", UNARY,
-        Linear, M::elementwise, same, norm_params, no_macs),
+        Linear, role(State::LearnedWithStatistics, LayoutClass::Spatial, false, false, Synth::Class), M::elementwise, same, norm_params, no_macs),
     entry!(LayerNorm, "layer_norm", "Layer normalisation over the last dim; 2*C parameters.", UNARY,
-        Linear, M::last_axis, same, norm_params, no_macs),
+        Linear, NORM, M::last_axis, same, norm_params, no_macs),
     entry!(GroupNorm, "group_norm", "Group normalisation; `groups` must divide the channels.",
-        &[X, arg("groups", K::Int)], Linear, M::group_norm_mix, group_norm_shape, norm_params, no_macs),
+        &[X, arg("groups", K::Int)], Linear, NORM, M::group_norm_mix, group_norm_shape, norm_params, no_macs),
     entry!(Dropout, "dropout", "Dropout with rate in [0, 1); identity at inference.",
-        &[X, arg("rate", K::Float)], Linear, M::elementwise, dropout_shape, no_params, no_macs),
+        &[X, arg("rate", K::Float)], Linear, ELEMENTWISE, M::elementwise, dropout_shape, no_params, no_macs),
     entry!(AvgPool, "avg_pool", "Average pooling with same padding on [B, H, W, C].",
         &[X, arg("window", K::Int), opt("stride", K::Int, D::SameAs("window"))],
-        Linear, M::pool_mix, pool_shape, no_params, no_macs),
+        Linear, POOL, M::pool_mix, pool_shape, no_params, no_macs),
     // Max pooling counts as linear for depth, as in the αNAS code; the paper is silent.
     entry!(MaxPool, "max_pool", "Max pooling with same padding on [B, H, W, C].",
         &[X, arg("window", K::Int), opt("stride", K::Int, D::SameAs("window"))],
-        Linear, M::pool_mix, pool_shape, no_params, no_macs),
+        Linear, POOL, M::pool_mix, pool_shape, no_params, no_macs),
     entry!(Mean, "mean", "Mean over `axes` (global pooling with axes: [1, 2]).",
         &[X, arg("axes", K::Ints), opt("keepdims", K::Bool, D::Bool(false))],
-        Linear, M::mean_mix, mean_shape, no_params, no_macs),
-    entry!(Add, "add", "Element-wise sum with broadcasting; `x + y`.", BINARY, Linear, M::broadcasting, binary_shape, no_params, no_macs),
-    entry!(Mul, "mul", "Element-wise product with broadcasting; `x * y`.", BINARY, Linear, M::broadcasting, binary_shape, no_params, no_macs),
-    entry!(Scale, "scale", "Multiply by a constant scalar.", &[X, arg("s", K::Float)], Linear, M::elementwise, same, no_params, no_macs),
+        Linear, STRUCTURE, M::mean_mix, mean_shape, no_params, no_macs),
+    entry!(Add, "add", "Element-wise sum with broadcasting; `x + y`.", BINARY, Linear, BINARY_ELEMENTWISE, M::broadcasting, binary_shape, no_params, no_macs),
+    entry!(Mul, "mul", "Element-wise product with broadcasting; `x * y`.", BINARY, Linear, BINARY_ELEMENTWISE, M::broadcasting, binary_shape, no_params, no_macs),
+    entry!(Scale, "scale", "Multiply by a constant scalar.", &[X, arg("s", K::Float)], Linear, ELEMENTWISE, M::elementwise, same, no_params, no_macs),
     entry!(Reshape, "reshape", "Reshape to `shape` (one dim may be -1).", &[X, arg("shape", K::Ints)],
-        Neutral, M::reshape_mix, reshape_shape, no_params, no_macs),
+        Neutral, STRUCTURE, M::reshape_mix, reshape_shape, no_params, no_macs),
     entry!(Flatten, "flatten", "Merge the dims from `start` on into one.", &[X, opt("start", K::Int, D::Int(1))],
-        Neutral, M::reshape_mix, flatten_shape, no_params, no_macs),
+        Neutral, STRUCTURE, M::reshape_mix, flatten_shape, no_params, no_macs),
     entry!(Transpose, "transpose", "Permute the axes: output axis k is input axis perm[k].", &[X, arg("perm", K::Ints)],
-        Neutral, M::transpose, transpose_shape, no_params, no_macs),
+        Neutral, STRUCTURE, M::transpose, transpose_shape, no_params, no_macs),
     entry!(Concat, "concat", "Concatenate a list of tensors along `axis`.", &[arg("xs", K::Tensors), arg("axis", K::Int)],
-        Neutral, M::elementwise, concat_shape, no_params, no_macs),
+        Neutral, STRUCTURE, M::elementwise, concat_shape, no_params, no_macs),
     entry!(Split, "split", "Split into `parts` equal tensors along `axis`; returns a tuple.",
-        &[X, arg("parts", K::Int), opt("axis", K::Int, D::Int(-1))], Neutral, M::split, split_shape, no_params, no_macs),
+        &[X, arg("parts", K::Int), opt("axis", K::Int, D::Int(-1))], Neutral, STRUCTURE, M::split, split_shape, no_params, no_macs),
     entry!(Matmul, "matmul", "Batched matrix product [.., n, k] x [.., k, m] -> [.., n, m].", BINARY,
-        Linear, M::matmul_mix, matmul_shape, no_params, matmul_macs),
+        Linear, STRUCTURE, M::matmul_mix, matmul_shape, no_params, matmul_macs),
     entry!(Einsum, "einsum", "Einstein summation of two tensors, e.g. spec: \"bnhd,bmhd->bhnm\".",
-        &[X, arg("y", K::Tensor), arg("spec", K::Str)], Linear, M::einsum_mix, einsum_shape, no_params, einsum_macs),
+        &[X, arg("y", K::Tensor), arg("spec", K::Str)], Linear, STRUCTURE, M::einsum_mix, einsum_shape, no_params, einsum_macs),
     entry!(Param, "param", "A learned tensor of the given shape (position embedding, class token).",
-        &[arg("shape", K::Ints)], Linear, M::source, param_shape, param_params, no_macs),
+        &[arg("shape", K::Ints)], Linear, role(State::Learned, LayoutClass::Logical, false, false, Synth::Boundary), M::source, param_shape, param_params, no_macs),
     entry!(Broadcast, "broadcast", "Repeat dims of size 1 up to `shape`.", &[X, arg("shape", K::Ints)],
-        Neutral, M::broadcasting, broadcast_shape, no_params, no_macs),
+        Neutral, STRUCTURE, M::broadcasting, broadcast_shape, no_params, no_macs),
     entry!(Select, "select", "Take one `index` along `axis`, removing that axis.",
-        &[X, arg("axis", K::Int), arg("index", K::Int)], Neutral, M::select, select_shape, no_params, no_macs),
-    entry!(Identity, "identity", "The input, unchanged.", UNARY, Neutral, M::elementwise, same, no_params, no_macs),
+        &[X, arg("axis", K::Int), arg("index", K::Int)], Neutral, STRUCTURE, M::select, select_shape, no_params, no_macs),
+    entry!(Identity, "identity", "The input, unchanged.", UNARY, Neutral,
+        role(State::Stateless, LayoutClass::Elementwise, false, false, Synth::Boundary), M::elementwise, same, no_params, no_macs),
 ];

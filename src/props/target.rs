@@ -173,7 +173,7 @@ impl Target {
         let Some(ops) = &self.ops else { return None };
         let names = || ops.iter().map(|o| spec(*o).name).collect::<Vec<_>>().join(", ");
         let (cur, r) = (&self.input, self.input.rank());
-        if r > 0 && cur.0[r - 1] != want.0[r - 1] && !ops.iter().any(|o| matches!(o, OpKind::Dense | OpKind::Conv)) {
+        if r > 0 && cur.0[r - 1] != want.0[r - 1] && !ops.iter().any(|o| spec(*o).role.changes.channels) {
             return Some(format!(
                 "channels must change from {} to {}, but `ops in {{{}}}` has neither dense nor conv",
                 cur.0[r - 1],
@@ -182,7 +182,7 @@ impl Target {
             ));
         }
         let spatial_change = (1..r.saturating_sub(1)).any(|i| cur.0[i] != want.0[i]);
-        if spatial_change && !ops.iter().any(|o| matches!(o, OpKind::Conv | OpKind::AvgPool | OpKind::MaxPool)) {
+        if spatial_change && !ops.iter().any(|o| spec(*o).role.changes.spatial) {
             return Some(format!("spatial dims must shrink, but `ops in {{{}}}` has no conv or pooling", names()));
         }
         None

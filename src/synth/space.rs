@@ -2,14 +2,14 @@
 //! (paper §4.5). Synthesis searches over one representative per class; the concretization pass
 //! picks a member of the class.
 
-use crate::ops::{AttrValue, Attrs, OpKind};
+use crate::ops::{AttrValue, Attrs, OpKind, Synth};
 use crate::props::{ChainOp, Target};
 use crate::shape::{Dim, Shape};
 
 /// Classes of ops that act alike on mixing, depth and shape.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Class {
-    /// relu, gelu, silu, sigmoid, tanh.
+    /// The catalog's activations (relu, gelu, silu, sigmoid, tanh, ...).
     Activation,
     /// batch_norm, dropout, scale: linear and element-wise.
     LinearElementwise,
@@ -144,10 +144,7 @@ pub fn members(rep: &Rep, cur: &Shape, t: &Target) -> Vec<ChainOp> {
 fn members_of(class: &Class, cur: &Shape) -> Vec<ChainOp> {
     let channels = cur.last().cloned().unwrap_or_else(Dim::one);
     match class {
-        Class::Activation => [OpKind::Relu, OpKind::Gelu, OpKind::Silu, OpKind::Sigmoid, OpKind::Tanh]
-            .into_iter()
-            .map(|k| op(k, vec![]))
-            .collect(),
+        Class::Activation => activations().map(|k| op(k, vec![])).collect(),
         Class::LinearElementwise => vec![
             op(OpKind::BatchNorm, vec![]),
             op(OpKind::Dropout, vec![("rate", AttrValue::Float(0.2))]),
@@ -195,6 +192,11 @@ fn members_of(class: &Class, cur: &Shape) -> Vec<ChainOp> {
         ],
         Class::PoolLocal => vec![pool(OpKind::AvgPool, 3, 1), pool(OpKind::MaxPool, 3, 1)],
     }
+}
+
+/// The activation class, in catalog order (relu, its representative, first).
+fn activations() -> impl Iterator<Item = OpKind> {
+    crate::ops::catalog().iter().filter(|s| s.role.synth == Synth::Activation).map(|s| s.kind)
 }
 
 fn divides(g: i64, d: &Dim) -> bool {

@@ -1,0 +1,198 @@
+//! The typed layer description: what one node of a checked graph becomes in a backend.
+//!
+//! `describe` turns a catalog op and its attributes into a [`LayerDesc`] once, with an
+//! exhaustive match over the op kinds; the burn module (`mod.rs`) and the emitted Rust
+//! (`emit.rs`) are both derived from the description, with exhaustive matches too, so an op the
+//! lowering forgot is a compile error, never a silent identity. A new element-wise activation
+//! needs a catalog entry (`ops/`), an `OpKind`, and one variant of [`Activation`] here.
+
+use super::LowerError;
+use super::cpu::PoolKind;
+use crate::ops::{Attrs, OpKind, normalize_axis};
+use crate::shape::Dim;
+use burn::tensor::{Tensor, activation};
+
+/// One node of a lowered model.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LayerDesc {
+    Dense { inputs: usize, features: usize, bias: bool },
+    Conv(ConvDesc),
+    BatchNorm { channels: usize },
+    LayerNorm { channels: usize },
+    GroupNorm { groups: usize, channels: usize },
+    Dropout { rate: f64 },
+    Pool(PoolDesc),
+    /// A learned tensor of this (logical, concrete) shape.
+    Param { shape: Vec<usize> },
+    Stateless(Stateless),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConvDesc {
+    pub channels: usize,
+    pub features: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub dilation: usize,
+    pub groups: usize,
+    pub bias: bool,
+    /// The language's SAME padding: top, left, bottom, right.
+    pub padding: [usize; 4],
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolDesc {
+    pub kind: PoolKind,
+    pub window: usize,
+    pub stride: usize,
+    /// Top, left, bottom, right.
+    pub padding: [usize; 4],
+}
+
+/// Ops without learned state. Axes are logical indices (normalised, counted from the front).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stateless {
+    Activation(Activation),
+    Softmax { axis: usize },
+    Mean { axes: Vec<usize> },
+    Add,
+    Mul,
+    Scale(f64),
+    /// `reshape` and `flatten`: to the output's shape.
+    Reshape,
+    Transpose { perm: Vec<usize> },
+    Concat { axis: usize },
+    Split { axis: usize, parts: usize },
+    Matmul,
+    Einsum { spec: String },
+    /// Expand to the output's shape.
+    Broadcast,
+    Select { axis: usize, index: usize },
+    Identity,
+}
+
+/// Element-wise activations: what each one computes in burn and in emitted Rust.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    Relu,
+    Gelu,
+    Silu,
+    Sigmoid,
+    Tanh,
+}
+
+impl Activation {
+    pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Activation::Relu => activation::relu(x),
+            Activation::Gelu => activation::gelu(x),
+            Activation::Silu => activation::silu(x),
+            Activation::Sigmoid => activation::sigmoid(x),
+            Activation::Tanh => x.tanh(),
+        }
+    }
+
+    /// The same computation as Rust source applied to the expression `x`.
+    pub fn emit(self, x: &str) -> String {
+        match self {
+            Activation::Relu => format!("activation::relu({x})"),
+            Activation::Gelu => format!("activation::gelu({x})"),
+            Activation::Silu => format!("activation::silu({x})"),
+            Activation::Sigmoid => format!("activation::sigmoid({x})"),
+            Activation::Tanh => format!("{x}.tanh()"),
+        }
+    }
+}
+
+/// The description of one node: op `op` with attributes `a` on inputs of shapes `ins`,
+/// producing `outs`. Fails when a dim the backend needs is symbolic.
+pub fn describe(op: OpKind, a: &Attrs, ins: &[Vec<Dim>], outs: &[Vec<Dim>]) -> Result<LayerDesc, LowerError> {
+    let x = ins.first().map_or(&[][..], Vec::as_slice);
+    let rank = x.len();
+    let channels = || x.last().map_or(Err(LowerError("missing input".into())), |d| concrete(d, "the channel count"));
+    let act = |k| Ok(LayerDesc::Stateless(Stateless::Activation(k)));
+    let stateless = |s| Ok(LayerDesc::Stateless(s));
+    match op {
+        OpKind::Dense => Ok(LayerDesc::Dense { inputs: channels()?, features: int(a, "features")?, bias: a.bool("bias") }),
+        OpKind::Conv => {
+            let (kernel, stride, dilation) = (int(a, "kernel")?, int(a, "stride")?, int(a, "dilation")?);
+            Ok(LayerDesc::Conv(ConvDesc {
+                channels: channels()?,
+                features: int(a, "features")?,
+                kernel,
+                stride,
+                dilation,
+                groups: int(a, "groups")?,
+                bias: a.bool("bias"),
+                padding: same_padding_2d(x, kernel, stride, dilation)?,
+            }))
+        }
+        OpKind::BatchNorm => Ok(LayerDesc::BatchNorm { channels: channels()? }),
+        OpKind::LayerNorm => Ok(LayerDesc::LayerNorm { channels: channels()? }),
+        OpKind::GroupNorm => Ok(LayerDesc::GroupNorm { groups: int(a, "groups")?, channels: channels()? }),
+        OpKind::Dropout => Ok(LayerDesc::Dropout { rate: a.float("rate") }),
+        OpKind::MaxPool => pool(PoolKind::Max, a, x),
+        OpKind::AvgPool => pool(PoolKind::Avg, a, x),
+        OpKind::Param => {
+            let shape = outs.first().map_or(&[][..], Vec::as_slice);
+            Ok(LayerDesc::Param { shape: shape.iter().map(|d| concrete(d, "a param dim")).collect::<Result<_, _>>()? })
+        }
+        OpKind::Relu => act(Activation::Relu),
+        OpKind::Gelu => act(Activation::Gelu),
+        OpKind::Silu => act(Activation::Silu),
+        OpKind::Sigmoid => act(Activation::Sigmoid),
+        OpKind::Tanh => act(Activation::Tanh),
+        OpKind::Softmax => stateless(Stateless::Softmax { axis: axis(a, "axis", rank)? }),
+        OpKind::Mean => stateless(Stateless::Mean { axes: axes(a, "axes", rank)? }),
+        OpKind::Add => stateless(Stateless::Add),
+        OpKind::Mul => stateless(Stateless::Mul),
+        OpKind::Scale => stateless(Stateless::Scale(a.float("s"))),
+        OpKind::Reshape | OpKind::Flatten => stateless(Stateless::Reshape),
+        OpKind::Transpose => stateless(Stateless::Transpose { perm: axes(a, "perm", rank)? }),
+        OpKind::Concat => stateless(Stateless::Concat { axis: axis(a, "axis", rank)? }),
+        OpKind::Split => stateless(Stateless::Split { axis: axis(a, "axis", rank)?, parts: int(a, "parts")?.max(1) }),
+        OpKind::Matmul => stateless(Stateless::Matmul),
+        OpKind::Einsum => stateless(Stateless::Einsum { spec: a.str("spec").to_string() }),
+        OpKind::Broadcast => stateless(Stateless::Broadcast),
+        OpKind::Select => stateless(Stateless::Select { axis: axis(a, "axis", rank)?, index: int(a, "index")? }),
+        OpKind::Identity => stateless(Stateless::Identity),
+    }
+}
+
+fn pool(kind: PoolKind, a: &Attrs, x: &[Dim]) -> Result<LayerDesc, LowerError> {
+    let (window, stride) = (int(a, "window")?, int(a, "stride")?);
+    Ok(LayerDesc::Pool(PoolDesc { kind, window, stride, padding: same_padding_2d(x, window, stride, 1)? }))
+}
+
+fn int(a: &Attrs, name: &str) -> Result<usize, LowerError> {
+    a.int(name).filter(|v| *v >= 0).map(|v| v as usize).ok_or_else(|| LowerError(format!("`{name}` must be a known integer to lower")))
+}
+
+pub(super) fn concrete(d: &Dim, what: &str) -> Result<usize, LowerError> {
+    d.as_int().filter(|v| *v > 0).map(|v| v as usize).ok_or_else(|| LowerError(format!("{what} {d} must be a number to lower")))
+}
+
+fn axis(a: &Attrs, name: &str, rank: usize) -> Result<usize, LowerError> {
+    normalize_axis(&a.dim(name), rank).ok_or_else(|| LowerError(format!("`{name}` must be a known axis to lower")))
+}
+
+fn axes(a: &Attrs, name: &str, rank: usize) -> Result<Vec<usize>, LowerError> {
+    a.dims(name).iter().map(|d| normalize_axis(d, rank).ok_or_else(|| LowerError(format!("`{name}` must list known axes to lower")))).collect()
+}
+
+/// TF-style SAME padding (the language's): (before, after) for one spatial dim.
+pub fn same_padding(n: usize, kernel: usize, stride: usize, dilation: usize) -> (usize, usize) {
+    let out = n / stride;
+    let total = ((out.saturating_sub(1)) * stride + (kernel - 1) * dilation + 1).saturating_sub(n);
+    (total / 2, total - total / 2)
+}
+
+/// SAME padding of a `[B, H, W, C]` input: top, left, bottom, right.
+fn same_padding_2d(x: &[Dim], kernel: usize, stride: usize, dilation: usize) -> Result<[usize; 4], LowerError> {
+    if x.len() != 4 {
+        return Err(LowerError(format!("convolutions and pools need a rank-4 input [B, H, W, C] to lower, found rank {}", x.len())));
+    }
+    let (t, b) = same_padding(concrete(&x[1], "the height")?, kernel, stride, dilation);
+    let (l, r) = same_padding(concrete(&x[2], "the width")?, kernel, stride, dilation);
+    Ok([t, l, b, r])
+}
