@@ -345,7 +345,8 @@ fn cases() -> Vec<(OpKind, Attrs, Vec<Vec<usize>>, usize, usize)> {
     let img = vec![2, 6, 6, 4];
     let seq = vec![2, 5, 4];
     let mut v = vec![];
-    for k in [OpKind::Relu, OpKind::Gelu, OpKind::Silu, OpKind::Sigmoid, OpKind::Tanh, OpKind::BatchNorm, OpKind::Identity, OpKind::LayerNorm] {
+    let activations = nasc::ops::catalog().iter().filter(|s| s.role.synth == nasc::ops::Synth::Activation).map(|s| s.kind);
+    for k in activations.chain([OpKind::BatchNorm, OpKind::Identity, OpKind::LayerNorm]) {
         v.push((k, Attrs::default(), vec![img.clone()], 0, 0));
         v.push((k, Attrs::default(), vec![seq.clone()], 0, 0));
     }

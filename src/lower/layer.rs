@@ -196,3 +196,56 @@ fn same_padding_2d(x: &[Dim], kernel: usize, stride: usize, dilation: usize) -> 
     let (l, r) = same_padding(concrete(&x[2], "the width")?, kernel, stride, dilation);
     Ok([t, l, b, r])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, TensorData};
+
+    /// Each activation by its textbook formula, one value at a time.
+    fn reference(a: Activation, x: f64) -> f64 {
+        let sigmoid = |v: f64| 1.0 / (1.0 + (-v).exp());
+        match a {
+            Activation::Relu => x.max(0.0),
+            // burn's gelu is the exact (erf) form; the tanh approximation is within 1e-3.
+            Activation::Gelu => 0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x.powi(3))).tanh()),
+            Activation::Silu => x * sigmoid(x),
+            Activation::Sigmoid => sigmoid(x),
+            Activation::Tanh => x.tanh(),
+        }
+    }
+
+    fn every_activation() -> Vec<Activation> {
+        crate::ops::catalog()
+            .iter()
+            .filter(|s| s.role.synth == crate::ops::Synth::Activation)
+            .map(|s| match describe(s.kind, &Attrs::default(), &[vec![Dim::int(4)]], &[vec![Dim::int(4)]]) {
+                Ok(LayerDesc::Stateless(Stateless::Activation(a))) => a,
+                other => panic!("`{}` has the activation role but lowers to {other:?}", s.name),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn activations_compute_their_formula() {
+        let xs: Vec<f32> = (-40..=40).map(|k| k as f32 * 0.15).collect();
+        let device = Device::default();
+        for a in every_activation() {
+            let t = Tensor::<1>::from_data(TensorData::new(xs.clone(), [xs.len()]), &device);
+            let ys = a.apply(t).into_data().to_vec::<f32>().unwrap_or_default();
+            assert_eq!(ys.len(), xs.len(), "{a:?}");
+            for (x, y) in xs.iter().zip(&ys) {
+                let want = reference(a, f64::from(*x));
+                assert!((f64::from(*y) - want).abs() <= 1e-3 * (1.0 + want.abs()), "{a:?}({x}) = {y}, want {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_activation_emits_a_call_on_its_input() {
+        for a in every_activation() {
+            let e = a.emit("t3");
+            assert!(e.contains("t3") && e != "t3", "{a:?} emits {e:?}");
+        }
+    }
+}
