@@ -109,7 +109,7 @@ fn reads(op: OpKind, a: &Attrs, ins: &[Vec<usize>], out: &[usize]) -> Box<dyn Fn
     let r = x.len();
     let out = out.to_vec();
     match op {
-        OpKind::Relu | OpKind::Gelu | OpKind::Silu | OpKind::Sigmoid | OpKind::Tanh | OpKind::Dropout | OpKind::Scale
+        OpKind::Relu | OpKind::Gelu | OpKind::Silu | OpKind::Sigmoid | OpKind::Tanh | OpKind::HardSwish | OpKind::Dropout | OpKind::Scale
         | OpKind::Identity | OpKind::BatchNorm | OpKind::Reshape | OpKind::Flatten => {
             // element-wise (batch norm at inference), or the same flat index (reshapes)
             Box::new(move |c| {

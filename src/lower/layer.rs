@@ -79,6 +79,7 @@ pub enum Activation {
     Silu,
     Sigmoid,
     Tanh,
+    HardSwish,
 }
 
 impl Activation {
@@ -89,6 +90,7 @@ impl Activation {
             Activation::Silu => activation::silu(x),
             Activation::Sigmoid => activation::sigmoid(x),
             Activation::Tanh => x.tanh(),
+            Activation::HardSwish => activation::hard_swish(x),
         }
     }
 
@@ -100,6 +102,7 @@ impl Activation {
             Activation::Silu => format!("activation::silu({x})"),
             Activation::Sigmoid => format!("activation::sigmoid({x})"),
             Activation::Tanh => format!("{x}.tanh()"),
+            Activation::HardSwish => format!("activation::hard_swish({x})"),
         }
     }
 }
@@ -142,6 +145,7 @@ pub fn describe(op: OpKind, a: &Attrs, ins: &[Vec<Dim>], outs: &[Vec<Dim>]) -> R
         OpKind::Silu => act(Activation::Silu),
         OpKind::Sigmoid => act(Activation::Sigmoid),
         OpKind::Tanh => act(Activation::Tanh),
+        OpKind::HardSwish => act(Activation::HardSwish),
         OpKind::Softmax => stateless(Stateless::Softmax { axis: axis(a, "axis", rank)? }),
         OpKind::Mean => stateless(Stateless::Mean { axes: axes(a, "axes", rank)? }),
         OpKind::Add => stateless(Stateless::Add),
@@ -212,6 +216,7 @@ mod tests {
             Activation::Silu => x * sigmoid(x),
             Activation::Sigmoid => sigmoid(x),
             Activation::Tanh => x.tanh(),
+            Activation::HardSwish => x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
         }
     }
 
@@ -232,7 +237,7 @@ mod tests {
         let device = Device::default();
         for a in every_activation() {
             let t = Tensor::<1>::from_data(TensorData::new(xs.clone(), [xs.len()]), &device);
-            let ys = a.apply(t).into_data().to_vec::<f32>().unwrap_or_default();
+            let ys = a.apply(t).into_data().try_to_vec::<f32>().unwrap_or_default();
             assert_eq!(ys.len(), xs.len(), "{a:?}");
             for (x, y) in xs.iter().zip(&ys) {
                 let want = reference(a, f64::from(*x));

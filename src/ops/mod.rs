@@ -20,6 +20,7 @@ pub enum OpKind {
     Silu,
     Sigmoid,
     Tanh,
+    HardSwish,
     Softmax,
     BatchNorm,
     LayerNorm,

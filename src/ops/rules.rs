@@ -477,6 +477,8 @@ pub static CATALOG: &[OpSpec] = &[
     entry!(Silu, "silu", "SiLU (swish), element-wise.", UNARY, NonLinear, ACTIVATION, M::elementwise, same, no_params, no_macs),
     entry!(Sigmoid, "sigmoid", "Logistic sigmoid, element-wise.", UNARY, NonLinear, ACTIVATION, M::elementwise, same, no_params, no_macs),
     entry!(Tanh, "tanh", "tanh, element-wise.", UNARY, NonLinear, ACTIVATION, M::elementwise, same, no_params, no_macs),
+    entry!(HardSwish, "hard_swish", "Hard swish x * relu6(x + 3) / 6 (MobileNetV3), element-wise.", UNARY, NonLinear, ACTIVATION,
+        M::elementwise, same, no_params, no_macs),
     entry!(Softmax, "softmax", "Softmax along one axis.", &[X, opt("axis", K::Int, D::Int(-1))],
         NonLinear, role(State::Stateless, LayoutClass::Logical, false, false, Synth::Class), M::softmax, softmax_shape, no_params, no_macs),
     // Norms are linear for depth, as in the αNAS code (abstract/depth.py): at inference they are
