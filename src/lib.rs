@@ -50,7 +50,7 @@ impl Module {
     pub fn report(&self, model: Option<&str>) -> Result<report::Report, Diagnostic> {
         let entry = check::select_model(&self.program, model)?;
         let graph = self.checked.graph(&entry.def.name.name).ok_or_else(|| {
-            Diagnostic::error(diag::codes::NO_MODEL, "model was not checked", entry.def.name.span)
+            Diagnostic::error(diag::codes::NoModel, "model was not checked", entry.def.name.span)
         })?;
         Ok(report::report(&self.program, graph))
     }

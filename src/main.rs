@@ -5,6 +5,13 @@ use std::process::ExitCode;
 const STACK_BYTES: usize = 256 * 1024 * 1024;
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, which turns `nasc ops | head` into a panic on the next print; a
+    // command-line tool should end quietly when its reader has gone.
+    #[cfg(unix)]
+    // SAFETY: called before any other thread exists; SIG_DFL is a valid action for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = nasc::cli::Cli::parse();
     let worker = std::thread::Builder::new().stack_size(STACK_BYTES).spawn(move || nasc::cli::run(cli));
     match worker.map(|h| h.join()) {

@@ -78,7 +78,7 @@ impl Program {
             Err(e) => {
                 p.root = p.sources.add(&name, String::new());
                 let span = Span::new(p.root, 0, 0);
-                p.diagnostics.push(Diagnostic::error(codes::CANNOT_READ, format!("cannot read `{name}`: {e}"), span));
+                p.diagnostics.push(Diagnostic::error(codes::CannotRead, format!("cannot read `{name}`: {e}"), span));
             }
         }
         p
@@ -166,7 +166,7 @@ impl Program {
                 None => {
                     let known: Vec<String> = STDLIB.iter().map(|(k, _)| format!("std.{k}")).collect();
                     self.diagnostics.push(
-                        Diagnostic::error(codes::UNKNOWN_IMPORT, format!("no stdlib module `{}`", dotted.join(".")), span)
+                        Diagnostic::error(codes::UnknownImport, format!("no stdlib module `{}`", dotted.join(".")), span)
                             .with_note(format!("the stdlib has {}", known.join(", "))),
                     );
                 }
@@ -185,7 +185,7 @@ impl Program {
                 self.add_bytes(&name, bytes, sub);
             }
             Err(e) => self.diagnostics.push(
-                Diagnostic::error(codes::UNKNOWN_IMPORT, format!("cannot import `{}`", dotted.join(".")), span)
+                Diagnostic::error(codes::UnknownImport, format!("cannot import `{}`", dotted.join(".")), span)
                     .with_primary_label(format!("{name}: {e}"))
                     .with_hint("`use a.b` reads a/b.nas next to this file; `use std.resnet` reads the stdlib"),
             ),

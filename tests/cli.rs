@@ -202,3 +202,18 @@ fn cuda_without_a_gpu_is_a_clear_error() {
         assert!(clear && !err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn explain_prints_a_code_and_refuses_an_unknown_one() {
+    let out = nasc(&["explain", "e0302"]);
+    assert!(out.status.success());
+    let s = text(&out.stdout);
+    assert!(s.starts_with("E0302: inexact division (error)\n\n"), "{s}");
+    assert!(s.contains("a stride must divide the height and width"), "{s}");
+    let out = nasc(&["explain", "E9999"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stderr), "error: `E9999` is not a nasc diagnostic code; `nasc explain` lists them\n");
+    let list = text(&nasc(&["explain"]).stdout);
+    assert_eq!(list.lines().count(), nasc::diag::Code::ALL.len());
+    assert!(list.contains("W0101  unused binding\n"), "{list}");
+}

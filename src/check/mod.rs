@@ -58,7 +58,7 @@ pub fn check_until<'p>(prog: &'p Program, stop: Stop<'p>) -> Checked {
             continue;
         }
         let (g, d) = elaborate(prog, entry, budget, stop);
-        let spent = d.iter().any(|d| d.code == c::TOO_LARGE);
+        let spent = d.iter().any(|d| d.code == c::TooLarge);
         budget = if spent { 0 } else { budget.saturating_sub(g.nodes.len()) };
         if spent && !entry.def.is_model {
             // Too large on its own, but each call of it is checked where it is made.
@@ -74,14 +74,14 @@ pub fn check_until<'p>(prog: &'p Program, stop: Stop<'p>) -> Checked {
         let names = unchecked.iter().take(8).map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
         let more = if unchecked.len() > 8 { format!(" and {} more", unchecked.len() - 8) } else { String::new() };
         diags.push(
-            Diagnostic::warning(c::NOT_CHECKED_ALONE, format!("{} block(s) were not checked on their own: {names}{more}", unchecked.len()), first.def.name.span)
+            Diagnostic::warning(c::NotCheckedAlone, format!("{} block(s) were not checked on their own: {names}{more}", unchecked.len()), first.def.name.span)
                 .with_note(format!("the program inlines to more than {} ops in all", crate::ir::elaborate::MAX_NODES))
                 .with_note("every call of a block is still checked where it is made"),
         );
     }
     if stop.past_deadline() {
         let span = crate::diag::Span::new(prog.root, 0, 0);
-        diags.push(Diagnostic::error(c::TOO_LARGE, "checking ran out of time and stopped", span).with_hint("the rest of the file was not checked; `nasc check` checks it without a time limit"));
+        diags.push(Diagnostic::error(c::TooLarge, "checking ran out of time and stopped", span).with_hint("the rest of the file was not checked; `nasc check` checks it without a time limit"));
     }
     dedup(&mut diags);
     cap(&mut diags);
@@ -102,7 +102,7 @@ fn cap(diags: &mut Vec<Diagnostic>) {
     let errors = rest.iter().filter(|d| d.is_error()).count();
     let message = format!("{} more diagnostics not shown ({errors} of them errors)", rest.len());
     let span = rest[0].primary.span;
-    diags.push(if errors > 0 { Diagnostic::error(c::TOO_LARGE, message, span) } else { Diagnostic::warning(c::MORE_NOT_SHOWN, message, span) });
+    diags.push(if errors > 0 { Diagnostic::error(c::TooLarge, message, span) } else { Diagnostic::warning(c::MoreNotShown, message, span) });
 }
 
 /// A block with a `bool` or `str` parameter without a default is only checked at its calls.
@@ -119,21 +119,21 @@ fn item_rules(prog: &Program, diags: &mut Vec<Diagnostic>) {
         let first = prog.block(&name.name).filter(|p| !std::ptr::eq(*p, b));
         if let Some(prev) = first.filter(|_| k > 0) {
             diags.push(
-                Diagnostic::error(c::DUPLICATE_BLOCK, format!("`{}` is defined twice", name.name), name.span)
+                Diagnostic::error(c::DuplicateBlock, format!("`{}` is defined twice", name.name), name.span)
                     .with_primary_label("defined again here")
                     .with_label(prev.def.name.span, "first defined here"),
             );
         }
         if ops::lookup(&name.name).is_some() {
             diags.push(
-                Diagnostic::error(c::SHADOWS_OP, format!("block `{}` has the name of an op", name.name), name.span)
+                Diagnostic::error(c::ShadowsOp, format!("block `{}` has the name of an op", name.name), name.span)
                     .with_hint("rename the block; op names are reserved"),
             );
         }
         for (j, p) in b.def.params.iter().enumerate() {
             if let Some(prev) = b.def.params[..j].iter().find(|q| q.name.name == p.name.name) {
                 diags.push(
-                    Diagnostic::error(c::DUPLICATE_PARAM, format!("parameter `{}` is declared twice", p.name.name), p.name.span)
+                    Diagnostic::error(c::DuplicateParam, format!("parameter `{}` is declared twice", p.name.name), p.name.span)
                         .with_primary_label("declared again here")
                         .with_label(prev.name.span, "first declared here"),
                 );
@@ -142,7 +142,7 @@ fn item_rules(prog: &Program, diags: &mut Vec<Diagnostic>) {
         let stmt_attrs = b.def.body.iter().flat_map(|s| s.attrs.iter());
         for a in b.attrs.iter().chain(stmt_attrs) {
             if !KNOWN_ATTRS.contains(&a.name.name.as_str()) {
-                let mut d = Diagnostic::error(c::UNKNOWN_ATTR, format!("unknown attribute `@{}`", a.name.name), a.span)
+                let mut d = Diagnostic::error(c::UnknownAttr, format!("unknown attribute `@{}`", a.name.name), a.span)
                     .with_note(format!("known attributes: {}", KNOWN_ATTRS.iter().map(|k| format!("@{k}")).collect::<Vec<_>>().join(", ")));
                 if let Some(h) = suggest(&a.name.name, KNOWN_ATTRS.iter().copied()) {
                     d = d.with_hint(h);
@@ -162,7 +162,7 @@ pub fn select_model<'a>(prog: &'a Program, name: Option<&str>) -> Result<&'a Blo
         Some(n) => match models.iter().find(|m| m.def.name.name == n) {
             Some(m) => Ok(m),
             None => {
-                let mut d = Diagnostic::error(c::NO_MODEL, format!("no model named `{n}`"), span);
+                let mut d = Diagnostic::error(c::NoModel, format!("no model named `{n}`"), span);
                 d = if models.is_empty() { d.with_note("this file has no `model` item") } else { d.with_note(format!("models: {}", list())) };
                 if let Some(h) = suggest(n, models.iter().map(|m| m.def.name.name.as_str())) {
                     d = d.with_hint(h);
@@ -172,9 +172,9 @@ pub fn select_model<'a>(prog: &'a Program, name: Option<&str>) -> Result<&'a Blo
         },
         None => match models.as_slice() {
             [one] => Ok(one),
-            [] => Err(Diagnostic::error(c::NO_MODEL, "this file has no `model`", span)
+            [] => Err(Diagnostic::error(c::NoModel, "this file has no `model`", span)
                 .with_hint("declare an entry point with `model Name(x: [B, ...]) -> [...] { ... }`")),
-            _ => Err(Diagnostic::error(c::NO_MODEL, "this file has several models; choose one", span)
+            _ => Err(Diagnostic::error(c::NoModel, "this file has several models; choose one", span)
                 .with_note(format!("models: {}", list()))
                 .with_hint("pass `--model NAME`")),
         },
@@ -194,7 +194,7 @@ mod tests {
         let prog = Program::from_source("m.nas", SRC);
         let past = Instant::now().checked_sub(Duration::from_secs(1));
         let checked = check_until(&prog, Stop { cancel: None, deadline: past });
-        let d = checked.diagnostics.iter().find(|d| d.code == c::TOO_LARGE).expect("a diagnostic");
+        let d = checked.diagnostics.iter().find(|d| d.code == c::TooLarge).expect("a diagnostic");
         assert_eq!(d.message, "checking ran out of time and stopped");
         assert!(checked.has_errors());
     }
@@ -211,11 +211,11 @@ mod tests {
     #[test]
     fn diagnostics_past_the_cap_are_counted_in_one() {
         let span = crate::diag::Span::default();
-        let mut diags: Vec<Diagnostic> = (0..MAX_DIAGNOSTICS + 5).map(|_| Diagnostic::warning(c::UNUSED_BINDING, "w", span)).collect();
-        diags.push(Diagnostic::error(c::UNKNOWN_NAME, "e", span));
+        let mut diags: Vec<Diagnostic> = (0..MAX_DIAGNOSTICS + 5).map(|_| Diagnostic::warning(c::UnusedBinding, "w", span)).collect();
+        diags.push(Diagnostic::error(c::UnknownName, "e", span));
         cap(&mut diags);
         assert_eq!(diags.len(), MAX_DIAGNOSTICS + 1);
         let last = diags.last().expect("the count");
-        assert_eq!((last.code, last.message.as_str()), (c::TOO_LARGE, "6 more diagnostics not shown (1 of them errors)"));
+        assert_eq!((last.code, last.message.as_str()), (c::TooLarge, "6 more diagnostics not shown (1 of them errors)"));
     }
 }

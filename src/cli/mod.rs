@@ -115,6 +115,12 @@ pub enum Command {
         #[arg(long)]
         stdout: bool,
     },
+    /// Explain a diagnostic code (`nasc explain E0301`): what it means and how to fix it.
+    /// Without a code, list every code with its title.
+    Explain {
+        /// A code such as E0301 (case does not matter).
+        code: Option<String>,
+    },
     /// List the primitive ops with their arguments.
     Ops,
     /// Run the language server on stdin/stdout (for editors; see editors/ in the repository).
@@ -192,6 +198,7 @@ pub fn run(cli: Cli) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Explain { code } => explain(code.as_deref()),
         Command::Ops => {
             for s in crate::ops::catalog() {
                 println!("{:<60} {}", s.signature(), s.doc);
@@ -353,4 +360,25 @@ fn cmd_fmt(files: &[PathBuf], check_only: bool, stdout: bool, color: bool) -> Ex
         }
     }
     status
+}
+
+fn explain(code: Option<&str>) -> ExitCode {
+    use crate::diag::Code;
+    let Some(text) = code else {
+        for c in Code::ALL {
+            println!("{c}  {}", c.title());
+        }
+        return ExitCode::SUCCESS;
+    };
+    match Code::parse(text) {
+        Some(c) => {
+            let severity = if c.severity() == crate::diag::Severity::Error { "error" } else { "warning" };
+            println!("{c}: {} ({severity})\n\n{}", c.title(), c.explanation());
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!("error: `{text}` is not a nasc diagnostic code; `nasc explain` lists them");
+            ExitCode::from(2)
+        }
+    }
 }

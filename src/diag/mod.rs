@@ -3,6 +3,8 @@
 
 pub mod codes;
 
+pub use codes::Code;
+
 use serde::Serialize;
 use std::fmt;
 
@@ -108,7 +110,7 @@ pub struct Label {
 /// secondary labels, notes (facts) and hints (what to do).
 #[derive(Clone, Debug)]
 pub struct Diagnostic {
-    pub code: &'static str,
+    pub code: Code,
     pub severity: Severity,
     pub message: String,
     pub primary: Label,
@@ -118,7 +120,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, message: impl Into<String>, span: Span) -> Diagnostic {
+    pub fn error(code: Code, message: impl Into<String>, span: Span) -> Diagnostic {
         Diagnostic {
             code,
             severity: Severity::Error,
@@ -129,7 +131,7 @@ impl Diagnostic {
             hints: Vec::new(),
         }
     }
-    pub fn warning(code: &'static str, message: impl Into<String>, span: Span) -> Diagnostic {
+    pub fn warning(code: Code, message: impl Into<String>, span: Span) -> Diagnostic {
         Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message, span) }
     }
     /// The text under the primary span.
@@ -285,7 +287,7 @@ mod tests {
     fn renders_code_message_and_labels() {
         let mut sm = SourceMap::default();
         let f = sm.add("m.nas", "let y = x + z\n".to_string());
-        let d = Diagnostic::error("E0301", "shape mismatch in `+`", Span::new(f, 8, 13))
+        let d = Diagnostic::error(codes::ShapeMismatch, "shape mismatch in `+`", Span::new(f, 8, 13))
             .with_label(Span::new(f, 12, 13), "[B, 4]")
             .with_note("a note");
         let text = d.render(&sm, false);

@@ -249,7 +249,7 @@ impl<'p> Elaborator<'p> {
                     env.bind(&p.name.name, val, p.name.span, BindKind::Other);
                 }
                 TypeExpr::Tuple(_, span) => {
-                    self.error(Diagnostic::error(c::BAD_TYPE, "a parameter cannot be a tuple", *span));
+                    self.error(Diagnostic::error(c::BadType, "a parameter cannot be a tuple", *span));
                     env.bind(&p.name.name, Val::Error, p.name.span, BindKind::Other);
                 }
             }
@@ -261,7 +261,7 @@ impl<'p> Elaborator<'p> {
     fn check_scalar_type(&mut self, ty: &ast::Ident, val: &Val, span: Span) -> bool {
         const TYPES: [&str; 4] = ["int", "float", "bool", "str"];
         if !TYPES.contains(&ty.name.as_str()) {
-            let mut d = Diagnostic::error(c::BAD_TYPE, format!("unknown type `{}`", ty.name), ty.span)
+            let mut d = Diagnostic::error(c::BadType, format!("unknown type `{}`", ty.name), ty.span)
                 .with_note("types are a shape like `[B, H, W, C]`, or `int`, `float`, `bool`, `str`");
             if let Some(h) = suggest(&ty.name, TYPES) {
                 d = d.with_hint(h);
@@ -279,7 +279,7 @@ impl<'p> Elaborator<'p> {
         );
         if !ok {
             self.error(
-                Diagnostic::error(c::ARG_TYPE, format!("expected {}, found {}", ty.name, val.describe()), span)
+                Diagnostic::error(c::ArgType, format!("expected {}, found {}", ty.name, val.describe()), span)
                     .with_primary_label(format!("this is {}", val.describe()))
                     .with_label(ty.span, format!("declared `{}` here", ty.name)),
             );
@@ -304,7 +304,7 @@ impl<'p> Elaborator<'p> {
             }
         }
         self.error(
-            Diagnostic::error(c::NO_RETURN, format!("`{}` has no `return`", def.name.name), def.name.span)
+            Diagnostic::error(c::NoReturn, format!("`{}` has no `return`", def.name.name), def.name.span)
                 .with_hint("end the block with `return <value>`"),
         )
     }
@@ -330,7 +330,7 @@ impl<'p> Elaborator<'p> {
                             Val::Tuple(p) => format!("a tuple of {}", p.len()),
                             v => v.describe().to_string(),
                         };
-                        self.error(Diagnostic::error(c::ARG_TYPE, format!("cannot unpack {found} into {} names", names.len()), *span));
+                        self.error(Diagnostic::error(c::ArgType, format!("cannot unpack {found} into {} names", names.len()), *span));
                         vec![Val::Error; names.len()]
                     }
                 };
@@ -361,7 +361,7 @@ impl<'p> Elaborator<'p> {
                 let got = self.graph.shape(*t).clone();
                 if &got != want {
                     let mut d = Diagnostic::error(
-                        c::RETURN_MISMATCH,
+                        c::ReturnMismatch,
                         format!("`{}` returns {got} but its signature says {want}", def.name.name),
                         e.span,
                     )
@@ -376,7 +376,7 @@ impl<'p> Elaborator<'p> {
             (TypeExpr::Tuple(types, tspan), Val::Tuple(vals)) => {
                 if types.len() != vals.len() {
                     let msg = format!("`{}` returns {} values but its signature says {}", def.name.name, vals.len(), types.len());
-                    self.error(Diagnostic::error(c::RETURN_MISMATCH, msg, e.span).with_label(*tspan, "declared here"));
+                    self.error(Diagnostic::error(c::ReturnMismatch, msg, e.span).with_label(*tspan, "declared here"));
                     return;
                 }
                 for (k, (ty, val)) in types.iter().zip(vals).enumerate() {
@@ -385,7 +385,7 @@ impl<'p> Elaborator<'p> {
                         let got = self.graph.shape(*t).clone();
                         if got != want {
                             let msg = format!("output {k} of `{}` is {got} but its signature says {want}", def.name.name);
-                            self.error(Diagnostic::error(c::RETURN_MISMATCH, msg, e.span).with_label(ty.span(), format!("declared {want}")));
+                            self.error(Diagnostic::error(c::ReturnMismatch, msg, e.span).with_label(ty.span(), format!("declared {want}")));
                         }
                     }
                 }
@@ -395,7 +395,7 @@ impl<'p> Elaborator<'p> {
             }
             (ty, v) => {
                 let msg = format!("`{}` returns {} but its signature says {}", def.name.name, v.describe(), crate::syntax::print::print_type(ty));
-                self.error(Diagnostic::error(c::RETURN_MISMATCH, msg, e.span).with_label(ty.span(), "declared here"));
+                self.error(Diagnostic::error(c::ReturnMismatch, msg, e.span).with_label(ty.span(), "declared here"));
             }
         }
     }
@@ -407,13 +407,13 @@ impl<'p> Elaborator<'p> {
             }
             match b.kind {
                 BindKind::Let => {
-                    let d = Diagnostic::warning(c::UNUSED_BINDING, format!("unused binding `{}`", b.name), b.span)
+                    let d = Diagnostic::warning(c::UnusedBinding, format!("unused binding `{}`", b.name), b.span)
                         .with_primary_label("never read")
                         .with_hint(format!("use it, or rename it to `_{}`", b.name));
                     self.diags.push(d);
                 }
                 BindKind::TensorParam => {
-                    let d = Diagnostic::warning(c::UNUSED_PARAM, format!("unused parameter `{}`", b.name), b.span)
+                    let d = Diagnostic::warning(c::UnusedParam, format!("unused parameter `{}`", b.name), b.span)
                         .with_primary_label("never read")
                         .with_hint(format!("use it, or rename it to `_{}`", b.name));
                     self.diags.push(d);
@@ -488,7 +488,7 @@ impl<'p> Elaborator<'p> {
                 Val::Int(d) => Val::Int(d.neg()),
                 Val::Float(f) => Val::Float(-f),
                 Val::Error => Val::Error,
-                v => self.error(Diagnostic::error(c::BAD_OPERATOR, format!("cannot negate {}", v.describe()), e.span)),
+                v => self.error(Diagnostic::error(c::BadOperator, format!("cannot negate {}", v.describe()), e.span)),
             },
             ExprKind::Hole(h) => {
                 let inputs: Vec<(Val, Span)> = h.inputs.iter().map(|x| (self.eval(x, env), x.span)).collect();
@@ -510,11 +510,11 @@ impl<'p> Elaborator<'p> {
         }
         if ops::lookup(n).is_some() || self.prog.block(n).is_some() {
             return self.error(
-                Diagnostic::error(c::UNKNOWN_NAME, format!("`{n}` is an op or block, not a value"), span)
+                Diagnostic::error(c::UnknownName, format!("`{n}` is an op or block, not a value"), span)
                     .with_hint(format!("call it: `x |> {n}` or `{n}(x)`")),
             );
         }
-        let mut d = Diagnostic::error(c::UNKNOWN_NAME, format!("cannot find value `{n}` in this scope"), span)
+        let mut d = Diagnostic::error(c::UnknownName, format!("cannot find value `{n}` in this scope"), span)
             .with_primary_label("not found");
         self.suggestions += 1;
         let hint = (self.suggestions <= MAX_NAME_SUGGESTIONS).then(|| suggest(n, env.vars.iter().map(|b| b.name.as_str()))).flatten();
@@ -538,7 +538,7 @@ impl<'p> Elaborator<'p> {
             Val::Int(d) => Some(d),
             Val::Error => None,
             v => {
-                self.error(Diagnostic::error(c::BAD_TYPE, format!("a dim must be an int, found {}", v.describe()), e.span));
+                self.error(Diagnostic::error(c::BadType, format!("a dim must be an int, found {}", v.describe()), e.span));
                 None
             }
         }
@@ -554,7 +554,7 @@ impl<'p> Elaborator<'p> {
                     BinOp::Mul => OpKind::Mul,
                     BinOp::Sub | BinOp::Div => {
                         let msg = format!("`{}` does not apply to tensors", op.symbol());
-                        return self.error(Diagnostic::error(c::BAD_OPERATOR, msg, span).with_hint("tensors support `+` and `*` (element-wise); use `scale(-1.0)` to negate"));
+                        return self.error(Diagnostic::error(c::BadOperator, msg, span).with_hint("tensors support `+` and `*` (element-wise); use `scale(-1.0)` to negate"));
                     }
                 };
                 self.apply_op(ops::spec(kind), vec![(x, sa), (y, sb)], Attrs::default(), span, Some(op.symbol()))
@@ -576,7 +576,7 @@ impl<'p> Elaborator<'p> {
             (Val::AnyFloat, _) | (_, Val::AnyFloat) => Val::AnyFloat,
             (x, y) => {
                 let msg = format!("cannot apply `{}` to {} and {}", op.symbol(), x.describe(), y.describe());
-                let mut d = Diagnostic::error(c::BAD_OPERATOR, msg, span)
+                let mut d = Diagnostic::error(c::BadOperator, msg, span)
                     .with_label(sa, x.describe())
                     .with_label(sb, y.describe());
                 if matches!((&x, &y), (Val::Tensor(_), Val::Int(_) | Val::Float(_)) | (Val::Int(_) | Val::Float(_), Val::Tensor(_))) {
@@ -596,12 +596,12 @@ impl<'p> Elaborator<'p> {
         };
         match r {
             Ok(d) if d.is_fractional() => self.error(
-                Diagnostic::error(c::INEXACT_DIV, format!("{x} is not divisible by {y}"), span)
+                Diagnostic::error(c::InexactDiv, format!("{x} is not divisible by {y}"), span)
                     .with_primary_label(format!("this is {d}, not a whole number"))
                     .with_note("dims are whole numbers; division must be exact"),
             ),
             Ok(d) => Val::Int(d),
-            Err(e) => self.error(Diagnostic::error(c::DIM_ARITH, format!("cannot compute `{x} {} {y}`: {e}", op.symbol()), span)),
+            Err(e) => self.error(Diagnostic::error(c::DimArith, format!("cannot compute `{x} {} {y}`: {e}", op.symbol()), span)),
         }
     }
 
@@ -624,13 +624,13 @@ impl<'p> Elaborator<'p> {
                             Some(n) if (0..=MAX_REPEAT).contains(&n) => n,
                             _ => {
                                 let msg = format!("repeat count must be a known integer from 0 to {MAX_REPEAT}, found {d}");
-                                return self.error(Diagnostic::error(c::BAD_ARG_VALUE, msg, r.span));
+                                return self.error(Diagnostic::error(c::BadArgValue, msg, r.span));
                             }
                         },
                         Val::Error => return Val::Error,
                         v => {
                             let msg = format!("repeat count must be an int, found {}", v.describe());
-                            return self.error(Diagnostic::error(c::ARG_TYPE, msg, r.span));
+                            return self.error(Diagnostic::error(c::ArgType, msg, r.span));
                         }
                     },
                 };
@@ -665,7 +665,7 @@ impl<'p> Elaborator<'p> {
             .map(|s| s.name)
             .chain(self.prog.blocks.iter().map(|b| b.def.name.name.as_str()))
             .collect();
-        let mut d = Diagnostic::error(c::UNKNOWN_CALLEE, format!("unknown op or block `{}`", callee.name), callee.span)
+        let mut d = Diagnostic::error(c::UnknownCallee, format!("unknown op or block `{}`", callee.name), callee.span)
             .with_primary_label("not an op of the catalog nor a block in scope");
         if let Some(h) = suggest(&callee.name, candidates) {
             d = d.with_hint(h);
@@ -688,7 +688,7 @@ impl<'p> Elaborator<'p> {
                     next += 1;
                     if k >= params.len() {
                         let msg = format!("too many arguments to `{what}`: it takes {}", params.len());
-                        self.error(Diagnostic::error(c::TOO_MANY_ARGS, msg, a.span).with_primary_label("extra argument").with_note(format!("signature: {}", sig())));
+                        self.error(Diagnostic::error(c::TooManyArgs, msg, a.span).with_primary_label("extra argument").with_note(format!("signature: {}", sig())));
                         ok = false;
                         continue;
                     }
@@ -698,7 +698,7 @@ impl<'p> Elaborator<'p> {
                     Some(k) => k,
                     None => {
                         let names: Vec<&str> = params.iter().map(|(p, _)| p.as_str()).collect();
-                        let mut d = Diagnostic::error(c::UNKNOWN_ARG, format!("`{what}` has no argument `{}`", n.name), n.span)
+                        let mut d = Diagnostic::error(c::UnknownArg, format!("`{what}` has no argument `{}`", n.name), n.span)
                             .with_primary_label("unknown argument")
                             .with_note(format!("signature: {}", sig()));
                         if let Some(h) = suggest(&n.name, names) {
@@ -712,7 +712,7 @@ impl<'p> Elaborator<'p> {
             };
             if slots[k].is_some() {
                 let msg = format!("argument `{}` of `{what}` is given twice", params[k].0);
-                self.error(Diagnostic::error(c::DUPLICATE_ARG, msg, a.span).with_primary_label("given again here"));
+                self.error(Diagnostic::error(c::DuplicateArg, msg, a.span).with_primary_label("given again here"));
                 ok = false;
                 continue;
             }
@@ -721,7 +721,7 @@ impl<'p> Elaborator<'p> {
         for (k, (name, has_default)) in params.iter().enumerate() {
             if slots[k].is_none() && !has_default && ok {
                 let msg = format!("`{what}` is missing argument `{name}`");
-                self.error(Diagnostic::error(c::MISSING_ARG, msg, span).with_primary_label(format!("needs `{name}`")).with_note(format!("signature: {}", sig())));
+                self.error(Diagnostic::error(c::MissingArg, msg, span).with_primary_label(format!("needs `{name}`")).with_note(format!("signature: {}", sig())));
                 ok = false;
             }
         }
@@ -782,7 +782,7 @@ impl<'p> Elaborator<'p> {
             (_, v) => v.describe(),
         };
         let msg = format!("argument `{arg}` of `{op}` must be {kind}, found {got}");
-        let mut d = Diagnostic::error(c::ARG_TYPE, msg, a.span).with_primary_label(format!("this is {got}"));
+        let mut d = Diagnostic::error(c::ArgType, msg, a.span).with_primary_label(format!("this is {got}"));
         if kind == ArgKind::Tensor {
             d = d.with_hint(format!("pipe a tensor in: `x |> {op}(...)`"));
         }
@@ -814,9 +814,9 @@ impl<'p> Elaborator<'p> {
             }
             Err(e) => {
                 let name = symbol.unwrap_or(spec.name);
-                let message = if e.code == c::SHAPE_MISMATCH { format!("shape mismatch in `{name}`") } else { e.message.clone() };
+                let message = if e.code == c::ShapeMismatch { format!("shape mismatch in `{name}`") } else { e.message.clone() };
                 let mut d = Diagnostic::error(e.code, message, span).with_primary_label(format!("in this `{name}`"));
-                if e.code == c::SHAPE_MISMATCH {
+                if e.code == c::ShapeMismatch {
                     d = d.with_note(e.message.clone());
                 }
                 let shown: Vec<usize> = match e.input {
@@ -844,7 +844,7 @@ impl<'p> Elaborator<'p> {
         self.over_budget = true;
         let chain: Vec<&str> = self.stack.iter().map(|(b, _)| b.as_str()).collect();
         self.error(
-            Diagnostic::error(c::TOO_LARGE, format!("the program inlines to more than {MAX_NODES} ops"), span)
+            Diagnostic::error(c::TooLarge, format!("the program inlines to more than {MAX_NODES} ops"), span)
                 .with_primary_label("the budget ran out here")
                 .with_note(format!("call chain: {}", chain.join(" → ")))
                 .with_hint("blocks and repeats are inlined, and nested repeats multiply: check the repeat counts"),
@@ -857,7 +857,7 @@ impl<'p> Elaborator<'p> {
         if let Some(pos) = self.stack.iter().position(|(b, _)| *b == name) {
             let chain: Vec<String> = self.stack[pos..].iter().map(|(b, _)| b.clone()).chain([name.clone()]).collect();
             return self.error(
-                Diagnostic::error(c::RECURSIVE_BLOCK, format!("block `{name}` calls itself"), span)
+                Diagnostic::error(c::RecursiveBlock, format!("block `{name}` calls itself"), span)
                     .with_primary_label("recursive call")
                     .with_label(def.name.span, "defined here")
                     .with_note(format!("call chain: {}", chain.join(" → ")))
@@ -926,14 +926,14 @@ impl<'p> Elaborator<'p> {
     fn match_shape(&mut self, def: &ast::BlockDef, p: &ast::Param, dims: &[Expr], tspan: Span, a: &ArgVal, env: &mut Env) -> bool {
         let Val::Tensor(t) = a.val else {
             let msg = format!("argument `{}` of `{}` must be a tensor, found {}", p.name.name, def.name.name, a.val.describe());
-            self.error(Diagnostic::error(c::ARG_TYPE, msg, a.span));
+            self.error(Diagnostic::error(c::ArgType, msg, a.span));
             return false;
         };
         let actual = self.graph.shape(t).clone();
         let declared = crate::syntax::print::print_type(&p.ty);
         if actual.rank() != dims.len() {
             let msg = format!("`{}` expects `{}` of rank {} {declared}, found rank {} {actual}", def.name.name, p.name.name, dims.len(), actual.rank());
-            self.error(Diagnostic::error(c::RANK, msg, a.span).with_primary_label(actual.to_string()).with_label(tspan, "declared here"));
+            self.error(Diagnostic::error(c::Rank, msg, a.span).with_primary_label(actual.to_string()).with_label(tspan, "declared here"));
             return false;
         }
         for (k, (e, got)) in dims.iter().zip(&actual.0).enumerate() {
@@ -949,7 +949,7 @@ impl<'p> Elaborator<'p> {
             };
             if &want != got {
                 let msg = format!("`{}` expects `{}: {declared}`, found {actual}", def.name.name, p.name.name);
-                let mut d = Diagnostic::error(c::SHAPE_MISMATCH, msg, a.span)
+                let mut d = Diagnostic::error(c::ShapeMismatch, msg, a.span)
                     .with_primary_label(format!("this is {actual}"))
                     .with_label(e.span, format!("dim {k} must be {want}, found {got}"));
                 if let Some(n) = self.origin_note(t) {
@@ -973,18 +973,18 @@ impl<'p> Elaborator<'p> {
                 Val::Error => return Val::Error,
                 v => {
                     let msg = format!("hole inputs must be tensors, found {}", v.describe());
-                    return self.error(Diagnostic::error(c::ARG_TYPE, msg, *s));
+                    return self.error(Diagnostic::error(c::ArgType, msg, *s));
                 }
             }
         }
         if ins.is_empty() {
-            return self.error(Diagnostic::error(c::MISSING_ARG, "a hole needs at least one input", h.span).with_hint("write `?<...>(x)` or `x |> ?<...>`"));
+            return self.error(Diagnostic::error(c::MissingArg, "a hole needs at least one input", h.span).with_hint("write `?<...>(x)` or `x |> ?<...>`"));
         }
         let Some(constraints) = constraints else { return Val::Error };
         let shape = constraints.iter().find_map(|c| if let HoleConstraint::Shape(s) = c { Some(s.clone()) } else { None });
         let Some(shape) = shape.or_else(|| expected.cloned()) else {
             return self.error(
-                Diagnostic::error(c::HOLE_SHAPE, "cannot tell the output shape of this hole", h.span)
+                Diagnostic::error(c::HoleShape, "cannot tell the output shape of this hole", h.span)
                     .with_note("a hole's shape comes from its `shape = [..]` constraint, from being returned, or from the other operand of `+` or `*`")
                     .with_hint("add a constraint such as `shape = [B, H, W, C]`"),
             );
@@ -1005,7 +1005,7 @@ impl<'p> Elaborator<'p> {
             let key = (cst.name.name.as_str(), cst.op);
             if seen.contains(&key) {
                 let msg = format!("constraint `{} {}` is given twice", cst.name.name, cst.op.symbol());
-                self.error(Diagnostic::error(c::CONFLICTING_CONSTRAINT, msg, cst.span));
+                self.error(Diagnostic::error(c::ConflictingConstraint, msg, cst.span));
                 ok = false;
                 continue;
             }
@@ -1027,7 +1027,7 @@ impl<'p> Elaborator<'p> {
         if let (Some(lo), Some(hi)) = (lo, hi) {
             if lo > hi {
                 let msg = format!("depth must be at least {lo} and at most {hi}: no subgraph can do both");
-                self.error(Diagnostic::error(c::CONFLICTING_CONSTRAINT, msg, h.span));
+                self.error(Diagnostic::error(c::ConflictingConstraint, msg, h.span));
                 ok = false;
             }
         }
@@ -1038,7 +1038,7 @@ impl<'p> Elaborator<'p> {
         const NAMES: [&str; 6] = ["depth", "mixing", "shape", "params", "macs", "ops"];
         let name = cst.name.name.as_str();
         if !NAMES.contains(&name) {
-            let mut d = Diagnostic::error(c::UNKNOWN_CONSTRAINT, format!("unknown hole constraint `{name}`"), cst.name.span)
+            let mut d = Diagnostic::error(c::UnknownConstraint, format!("unknown hole constraint `{name}`"), cst.name.span)
                 .with_note(format!("constraints are {}", NAMES.join(", ")));
             if let Some(h) = suggest(name, NAMES) {
                 d = d.with_hint(h);
@@ -1059,7 +1059,7 @@ impl<'p> Elaborator<'p> {
         if !allowed.contains(&cst.op) {
             let forms: Vec<String> = allowed.iter().map(|o| format!("`{name} {} ...`", o.symbol())).collect();
             let msg = format!("`{name}` cannot be constrained with `{}`", cst.op.symbol());
-            self.error(Diagnostic::error(c::BAD_CONSTRAINT, msg, cst.span).with_hint(format!("write {}", forms.join(" or "))));
+            self.error(Diagnostic::error(c::BadConstraint, msg, cst.span).with_hint(format!("write {}", forms.join(" or "))));
             return Err(());
         }
         let bound = match cst.op {
@@ -1068,7 +1068,7 @@ impl<'p> Elaborator<'p> {
             _ => Bound::Exactly,
         };
         let bad = |this: &mut Self, msg: String, span: Span| {
-            this.error(Diagnostic::error(c::BAD_CONSTRAINT, msg, span));
+            this.error(Diagnostic::error(c::BadConstraint, msg, span));
             Err(())
         };
         match (&cst.value, name) {
@@ -1078,7 +1078,7 @@ impl<'p> Elaborator<'p> {
                     match ops::lookup(&n.name) {
                         Some(s) => kinds.push(s.kind),
                         None => {
-                            let mut d = Diagnostic::error(c::BAD_CONSTRAINT, format!("`{}` is not an op", n.name), n.span);
+                            let mut d = Diagnostic::error(c::BadConstraint, format!("`{}` is not an op", n.name), n.span);
                             if let Some(h) = suggest(&n.name, ops::catalog().iter().map(|s| s.name)) {
                                 d = d.with_hint(h);
                             }
@@ -1153,7 +1153,7 @@ impl<'p> Elaborator<'p> {
         };
         named.ok_or_else(|| {
             self.error(
-                Diagnostic::error(c::BAD_CONSTRAINT, "not a mixing value", e.span)
+                Diagnostic::error(c::BadConstraint, "not a mixing value", e.span)
                     .with_note("mixing is `pointwise`, `dense`, `conv`, `full`, or a matrix of x/o/m/a rows like [[o, x], [x, a]]"),
             );
         })

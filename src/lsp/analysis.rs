@@ -88,7 +88,7 @@ impl Analysis {
             let program = Program::from_source(uri.as_str(), "");
             let mut checked = check(&program);
             let span = Span::new(program.root, 0, 0);
-            checked.diagnostics.push(Diagnostic::error(codes::INTERNAL, "internal error while checking this file", span).with_hint("please report it with the file"));
+            checked.diagnostics.push(Diagnostic::error(codes::Internal, "internal error while checking this file", span).with_hint("please report it with the file"));
             Analysis { uri: uri.clone(), text: text.to_string(), program, checked }
         })
     }

@@ -224,7 +224,7 @@ impl Role {
 /// Why an op's shape rule rejected its inputs. The checker adds spans.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OpError {
-    pub code: &'static str,
+    pub code: crate::diag::Code,
     pub message: String,
     /// The tensor input the error is about, when it is about one.
     pub input: Option<usize>,
@@ -232,7 +232,7 @@ pub struct OpError {
 }
 
 impl OpError {
-    pub fn new(code: &'static str, message: impl Into<String>) -> OpError {
+    pub fn new(code: crate::diag::Code, message: impl Into<String>) -> OpError {
         OpError { code, message: message.into(), input: None, hint: None }
     }
     pub fn on_input(mut self, i: usize) -> OpError {
@@ -247,7 +247,7 @@ impl OpError {
 
 impl From<DimError> for OpError {
     fn from(e: DimError) -> OpError {
-        OpError::new(crate::diag::codes::DIM_ARITH, e.to_string())
+        OpError::new(crate::diag::codes::DimArith, e.to_string())
     }
 }
 

@@ -19,7 +19,7 @@ const BINARY: &[ArgSpec] = &[X, arg("y", K::Tensor)];
 type ShapeRule = Result<Vec<Shape>, OpError>;
 
 fn first(i: &[Shape]) -> Result<&Shape, OpError> {
-    i.first().ok_or_else(|| OpError::new(c::MISSING_ARG, "missing tensor input"))
+    i.first().ok_or_else(|| OpError::new(c::MissingArg, "missing tensor input"))
 }
 
 fn same(i: &[Shape], _: &Attrs) -> ShapeRule {
@@ -39,7 +39,7 @@ fn positive(a: &Attrs, names: &[&str]) -> Result<(), OpError> {
     for n in names {
         let d = a.dim(n);
         if d.is_nonpositive() {
-            return Err(OpError::new(c::BAD_ARG_VALUE, format!("`{n}` must be positive, found {d}")));
+            return Err(OpError::new(c::BadArgValue, format!("`{n}` must be positive, found {d}")));
         }
     }
     Ok(())
@@ -48,14 +48,14 @@ fn positive(a: &Attrs, names: &[&str]) -> Result<(), OpError> {
 fn exact_div(d: &Dim, by: &Dim, what: &str) -> Result<Dim, OpError> {
     let q = d.div(by)?;
     if q.is_fractional() {
-        return Err(OpError::new(c::INEXACT_DIV, format!("{what} {d} is not divisible by {by}")));
+        return Err(OpError::new(c::InexactDiv, format!("{what} {d} is not divisible by {by}")));
     }
     Ok(q)
 }
 
 fn need_rank(s: &Shape, rank: usize, op: &str, layout: &str) -> Result<(), OpError> {
     if s.rank() != rank {
-        return Err(OpError::new(c::RANK, format!("`{op}` expects a rank-{rank} input {layout}, found rank {} {s}", s.rank()))
+        return Err(OpError::new(c::Rank, format!("`{op}` expects a rank-{rank} input {layout}, found rank {} {s}", s.rank()))
             .on_input(0));
     }
     Ok(())
@@ -63,7 +63,7 @@ fn need_rank(s: &Shape, rank: usize, op: &str, layout: &str) -> Result<(), OpErr
 
 fn need_min_rank(s: &Shape, rank: usize, op: &str) -> Result<(), OpError> {
     if s.rank() < rank {
-        return Err(OpError::new(c::RANK, format!("`{op}` expects rank {rank} or more, found rank {} {s}", s.rank())).on_input(0));
+        return Err(OpError::new(c::Rank, format!("`{op}` expects rank {rank} or more, found rank {} {s}", s.rank())).on_input(0));
     }
     Ok(())
 }
@@ -75,10 +75,10 @@ fn axis(a: &Attrs, name: &str, rank: usize) -> Result<usize, OpError> {
 
 fn axis_value(d: &Dim, name: &str, rank: usize) -> Result<usize, OpError> {
     if !d.is_concrete() {
-        return Err(OpError::new(c::BAD_ARG_VALUE, format!("`{name}` must be a known integer")));
+        return Err(OpError::new(c::BadArgValue, format!("`{name}` must be a known integer")));
     }
     super::normalize_axis(d, rank).ok_or_else(|| {
-        OpError::new(c::AXIS, format!("axis {d} is out of range for rank {rank}"))
+        OpError::new(c::Axis, format!("axis {d} is out of range for rank {rank}"))
             .hint(format!("axes run from 0 to {} (or -{rank} to -1)", rank as i64 - 1))
     })
 }
@@ -160,7 +160,7 @@ fn group_norm_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
 fn dropout_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let r = a.float("rate");
     if !(0.0..1.0).contains(&r) {
-        return Err(OpError::new(c::BAD_ARG_VALUE, format!("dropout rate must be in [0, 1), found {r}")));
+        return Err(OpError::new(c::BadArgValue, format!("dropout rate must be in [0, 1), found {r}")));
     }
     same(i, a)
 }
@@ -188,7 +188,7 @@ fn axes(a: &Attrs, name: &str, rank: usize) -> Result<Vec<usize>, OpError> {
     for d in a.dims(name) {
         let k = axis_value(d, name, rank)?;
         if out.contains(&k) {
-            return Err(OpError::new(c::AXIS, format!("axis {d} is listed twice")));
+            return Err(OpError::new(c::Axis, format!("axis {d} is listed twice")));
         }
         out.push(k);
     }
@@ -199,7 +199,7 @@ fn mean_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     let ax = axes(a, "axes", x.rank())?;
     if ax.is_empty() {
-        return Err(OpError::new(c::BAD_ARG_VALUE, "`mean` needs at least one axis"));
+        return Err(OpError::new(c::BadArgValue, "`mean` needs at least one axis"));
     }
     let keep = a.bool("keepdims");
     let dims = x.0.iter().enumerate().filter_map(|(k, d)| match (ax.contains(&k), keep) {
@@ -224,7 +224,7 @@ fn broadcast_pair(a: &Shape, b: &Shape) -> Result<Shape, OpError> {
         } else if *da == one {
             db
         } else {
-            return Err(OpError::new(c::SHAPE_MISMATCH, format!("shapes {a} and {b} do not match: {da} vs {db}"))
+            return Err(OpError::new(c::ShapeMismatch, format!("shapes {a} and {b} do not match: {da} vs {db}"))
                 .hint("element-wise ops need equal dims (or 1, which broadcasts)"));
         };
         out.push(d.clone());
@@ -235,7 +235,7 @@ fn broadcast_pair(a: &Shape, b: &Shape) -> Result<Shape, OpError> {
 fn binary_shape(i: &[Shape], _: &Attrs) -> ShapeRule {
     match i {
         [a, b] => Ok(vec![broadcast_pair(a, b)?]),
-        _ => Err(OpError::new(c::MISSING_ARG, "needs two tensor inputs")),
+        _ => Err(OpError::new(c::MissingArg, "needs two tensor inputs")),
     }
 }
 
@@ -246,17 +246,17 @@ fn reshape_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let target = a.dims("shape");
     let unknown: Vec<usize> = target.iter().enumerate().filter(|(_, d)| d.as_int() == Some(-1)).map(|(k, _)| k).collect();
     if unknown.len() > 1 {
-        return Err(OpError::new(c::RESHAPE, "at most one dim of a reshape may be -1"));
+        return Err(OpError::new(c::Reshape, "at most one dim of a reshape may be -1"));
     }
     let numel = x.numel()?;
     let mut dims = target.to_vec();
     if let Some(&k) = unknown.first() {
         let rest = dims.iter().enumerate().filter(|(j, _)| *j != k).try_fold(Dim::one(), |acc, (_, d)| acc.mul(d))?;
-        dims[k] = exact_div(&numel, &rest, "element count").map_err(|e| OpError { code: c::RESHAPE, ..e })?;
+        dims[k] = exact_div(&numel, &rest, "element count").map_err(|e| OpError { code: c::Reshape, ..e })?;
     }
     let out = Shape(dims);
     if out.numel()? != numel {
-        return Err(OpError::new(c::RESHAPE, format!("cannot reshape {x} ({numel} elements) into {out} ({} elements)", out.numel()?))
+        return Err(OpError::new(c::Reshape, format!("cannot reshape {x} ({numel} elements) into {out} ({} elements)", out.numel()?))
             .on_input(0));
     }
     Ok(vec![out])
@@ -275,7 +275,7 @@ fn transpose_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     let perm = axes(a, "perm", x.rank())?;
     if perm.len() != x.rank() {
-        return Err(OpError::new(c::AXIS, format!("`perm` must list all {} axes of {x}, found {}", x.rank(), perm.len())));
+        return Err(OpError::new(c::Axis, format!("`perm` must list all {} axes of {x}, found {}", x.rank(), perm.len())));
     }
     Ok(vec![Shape(perm.iter().map(|&k| x.0[k].clone()).collect())])
 }
@@ -286,11 +286,11 @@ fn concat_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let mut total = Dim::zero();
     for (k, s) in i.iter().enumerate() {
         if s.rank() != x.rank() {
-            return Err(OpError::new(c::RANK, format!("concat inputs must have equal rank: {x} and {s}")).on_input(k));
+            return Err(OpError::new(c::Rank, format!("concat inputs must have equal rank: {x} and {s}")).on_input(k));
         }
         for (j, (d0, d)) in x.0.iter().zip(&s.0).enumerate() {
             if j != ax && d0 != d {
-                return Err(OpError::new(c::SHAPE_MISMATCH, format!("concat inputs differ off the concat axis: {x} and {s} at axis {j}"))
+                return Err(OpError::new(c::ShapeMismatch, format!("concat inputs differ off the concat axis: {x} and {s} at axis {j}"))
                     .on_input(k));
             }
         }
@@ -306,10 +306,10 @@ fn split_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let ax = axis(a, "axis", x.rank())?;
     positive(a, &["parts"])?;
     let Some(parts) = a.int("parts") else {
-        return Err(OpError::new(c::BAD_ARG_VALUE, "`parts` must be a known integer"));
+        return Err(OpError::new(c::BadArgValue, "`parts` must be a known integer"));
     };
     if parts > 64 {
-        return Err(OpError::new(c::BAD_ARG_VALUE, format!("`parts` is at most 64, found {parts}")));
+        return Err(OpError::new(c::BadArgValue, format!("`parts` is at most 64, found {parts}")));
     }
     let mut piece = x.clone();
     piece.0[ax] = exact_div(&x.0[ax], &Dim::int(parts), "split dim")?;
@@ -317,16 +317,16 @@ fn split_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
 }
 
 fn matmul_shape(i: &[Shape], _: &Attrs) -> ShapeRule {
-    let [a, b] = i else { return Err(OpError::new(c::MISSING_ARG, "needs two tensor inputs")) };
+    let [a, b] = i else { return Err(OpError::new(c::MissingArg, "needs two tensor inputs")) };
     for (k, s) in [a, b].iter().enumerate() {
         if s.rank() < 2 {
-            return Err(OpError::new(c::RANK, format!("matmul inputs need rank 2 or more, found {s}")).on_input(k));
+            return Err(OpError::new(c::Rank, format!("matmul inputs need rank 2 or more, found {s}")).on_input(k));
         }
     }
     let (ra, rb) = (a.rank(), b.rank());
     let (ka, kb) = (&a.0[ra - 1], &b.0[rb - 2]);
     if ka != kb {
-        return Err(OpError::new(c::SHAPE_MISMATCH, format!("matmul of {a} and {b}: inner dims {ka} and {kb} differ"))
+        return Err(OpError::new(c::ShapeMismatch, format!("matmul of {a} and {b}: inner dims {ka} and {kb} differ"))
             .hint("the last dim of the left input must equal the second-to-last dim of the right input"));
     }
     let batch = broadcast_pair(&Shape(a.0[..ra - 2].to_vec()), &Shape(b.0[..rb - 2].to_vec()))?;
@@ -342,7 +342,7 @@ fn matmul_macs(i: &[Shape], _: &Attrs, o: &[Shape]) -> Result<Dim, DimError> {
 
 /// `"bnhd,bmhd->bhnm"` → operand index letters and output letters.
 fn parse_einsum(spec: &str) -> Result<(Vec<Vec<char>>, Vec<char>), OpError> {
-    let bad = |m: &str| OpError::new(c::BAD_ARG_VALUE, format!("bad einsum spec {spec:?}: {m}"));
+    let bad = |m: &str| OpError::new(c::BadArgValue, format!("bad einsum spec {spec:?}: {m}"));
     let (lhs, out) = spec.split_once("->").ok_or_else(|| bad("expected `->`"))?;
     let ops: Vec<Vec<char>> = lhs.split(',').map(|s| s.trim().chars().collect()).collect();
     let out: Vec<char> = out.trim().chars().collect();
@@ -366,12 +366,12 @@ fn einsum_sizes(i: &[Shape], spec: &str) -> Result<(Vec<(char, Dim)>, Vec<char>)
     let mut sizes: Vec<(char, Dim)> = Vec::new();
     for (k, (letters, s)) in ops.iter().zip(i).enumerate() {
         if letters.len() != s.rank() {
-            return Err(OpError::new(c::RANK, format!("einsum operand {k} has {} indices but shape {s}", letters.len())).on_input(k));
+            return Err(OpError::new(c::Rank, format!("einsum operand {k} has {} indices but shape {s}", letters.len())).on_input(k));
         }
         for (ch, d) in letters.iter().zip(&s.0) {
             match sizes.iter().find(|(c2, _)| c2 == ch) {
                 Some((_, d0)) if d0 != d => {
-                    return Err(OpError::new(c::SHAPE_MISMATCH, format!("einsum index `{ch}` is {d0} in one operand and {d} in another")));
+                    return Err(OpError::new(c::ShapeMismatch, format!("einsum index `{ch}` is {d0} in one operand and {d} in another")));
                 }
                 Some(_) => {}
                 None => sizes.push((*ch, d.clone())),
@@ -397,7 +397,7 @@ fn einsum_macs(i: &[Shape], a: &Attrs, _: &[Shape]) -> Result<Dim, DimError> {
 fn param_shape(_: &[Shape], a: &Attrs) -> ShapeRule {
     let s = Shape(a.dims("shape").to_vec());
     if let Some(d) = s.0.iter().find(|d| d.is_nonpositive()) {
-        return Err(OpError::new(c::BAD_ARG_VALUE, format!("param dims must be positive, found {d} in {s}")));
+        return Err(OpError::new(c::BadArgValue, format!("param dims must be positive, found {d} in {s}")));
     }
     Ok(vec![s])
 }
@@ -412,7 +412,7 @@ fn broadcast_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let ok = x.rank() <= target.rank()
         && x.0.iter().rev().zip(target.0.iter().rev()).all(|(d, t)| d == t || *d == Dim::one());
     if !ok {
-        return Err(OpError::new(c::SHAPE_MISMATCH, format!("cannot broadcast {x} to {target}")).on_input(0)
+        return Err(OpError::new(c::ShapeMismatch, format!("cannot broadcast {x} to {target}")).on_input(0)
             .hint("each dim must equal the target's or be 1"));
     }
     Ok(vec![target])
@@ -424,7 +424,7 @@ fn select_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let idx = a.dim("index");
     if let (Some(k), Some(n)) = (idx.as_int(), x.0[ax].as_int()) {
         if k < 0 || k >= n {
-            return Err(OpError::new(c::AXIS, format!("index {k} is out of range for a dim of size {n}")));
+            return Err(OpError::new(c::Axis, format!("index {k} is out of range for a dim of size {n}")));
         }
     }
     let mut out = x.clone();

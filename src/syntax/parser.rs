@@ -1,6 +1,6 @@
 //! Glue between the logos lexer, the lalrpop parser and diagnostics.
 
-use crate::diag::{Diagnostic, FileId, Span};
+use crate::diag::{Diagnostic, FileId, Span, codes};
 use crate::syntax::ast::File;
 use crate::syntax::comments::attach_comments;
 use crate::syntax::lexer::{LexErrorKind, Tok, lex};
@@ -33,7 +33,7 @@ pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
     // A parse error after a lex error is usually its echo (a dropped token): keep the first.
     let first_lex_error = lexed.errors.first().map_or(usize::MAX, |e| e.start);
     let mut keep = |d: Diagnostic| {
-        let echo = d.code == "E0011" && first_lex_error != usize::MAX;
+        let echo = d.code == codes::UnexpectedEof && first_lex_error != usize::MAX;
         if d.primary.span.start < first_lex_error && !echo {
             diags.push(d);
         }
@@ -61,7 +61,7 @@ pub fn decode(file: FileId, bytes: Vec<u8>) -> Result<String, (Diagnostic, Strin
         let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
         // Offsets past `at` shift in the lossy text; `at` itself is still right, and the bad
         // byte became U+FFFD (3 bytes).
-        let d = Diagnostic::error("E0005", "file is not valid UTF-8", Span::new(file, at, at + '\u{FFFD}'.len_utf8()))
+        let d = Diagnostic::error(codes::NotUtf8, "file is not valid UTF-8", Span::new(file, at, at + '\u{FFFD}'.len_utf8()))
             .with_primary_label(format!("invalid byte 0x{byte:02x} at offset {at}"))
             .with_hint("save the file as UTF-8");
         (d, lossy)
@@ -72,12 +72,12 @@ fn lex_error(file: FileId, src: &str, kind: LexErrorKind, start: usize, end: usi
     let span = Span::new(file, start, end);
     let text = src.get(start..end).unwrap_or("");
     match kind {
-        LexErrorKind::UnknownChar => Diagnostic::error("E0001", format!("unexpected character `{text}`"), span)
+        LexErrorKind::UnknownChar => Diagnostic::error(codes::UnexpectedChar, format!("unexpected character `{text}`"), span)
             .with_primary_label("not part of the language"),
-        LexErrorKind::BadNumber => Diagnostic::error("E0002", format!("invalid literal `{text}`"), span)
+        LexErrorKind::BadNumber => Diagnostic::error(codes::BadLiteral, format!("invalid literal `{text}`"), span)
             .with_primary_label("numbers must fit in 63 bits; strings allow only \\n \\t \\\\ \\\" escapes"),
         LexErrorKind::UnterminatedString => {
-            Diagnostic::error("E0003", "unterminated string", span).with_primary_label("this string has no closing `\"`")
+            Diagnostic::error(codes::UnterminatedString, "unterminated string", span).with_primary_label("this string has no closing `\"`")
         }
     }
 }
@@ -96,14 +96,14 @@ fn nesting_error(file: FileId, tokens: &[(usize, Tok, usize)]) -> Option<Diagnos
         let span = Span::new(file, *l, *r);
         if depth > MAX_NESTING {
             return Some(
-                Diagnostic::error("E0004", "brackets nested too deeply", span)
+                Diagnostic::error(codes::TooDeep, "brackets nested too deeply", span)
                     .with_primary_label(format!("more than {MAX_NESTING} levels of nesting here"))
                     .with_hint("split the expression with `let` bindings"),
             );
         }
         if operators > MAX_OPERATORS {
             return Some(
-                Diagnostic::error("E0004", "expression too long", span)
+                Diagnostic::error(codes::TooDeep, "expression too long", span)
                     .with_primary_label(format!("more than {MAX_OPERATORS} operators in one statement"))
                     .with_hint("split the expression with `let` bindings, or repeat a stage: `x |> f * n`"),
             );
@@ -136,12 +136,12 @@ fn parse_error(file: FileId, src: &str, e: ParseError<usize, Tok, ParseErrorAt>)
     match e {
         ParseError::UnrecognizedEof { location, expected } => {
             let at = location.min(src.len());
-            let d = Diagnostic::error("E0011", "unexpected end of file", Span::new(file, at, at));
+            let d = Diagnostic::error(codes::UnexpectedEof, "unexpected end of file", Span::new(file, at, at));
             let exp = describe_expected(&expected);
             if exp.is_empty() { d } else { d.with_primary_label(format!("expected {exp}")) }
         }
         ParseError::UnrecognizedToken { token: (l, t, r), expected } => {
-            let d = Diagnostic::error("E0010", format!("unexpected {t}"), Span::new(file, l, r));
+            let d = Diagnostic::error(codes::UnexpectedToken, format!("unexpected {t}"), Span::new(file, l, r));
             let exp = describe_expected(&expected);
             let d = if exp.is_empty() { d } else { d.with_primary_label(format!("expected {exp}")) };
             match t {
@@ -152,12 +152,12 @@ fn parse_error(file: FileId, src: &str, e: ParseError<usize, Tok, ParseErrorAt>)
             }
         }
         ParseError::ExtraToken { token: (l, t, r) } => {
-            Diagnostic::error("E0010", format!("unexpected {t}"), Span::new(file, l, r))
+            Diagnostic::error(codes::UnexpectedToken, format!("unexpected {t}"), Span::new(file, l, r))
         }
         ParseError::InvalidToken { location } => {
-            Diagnostic::error("E0001", "invalid token", Span::new(file, location, location))
+            Diagnostic::error(codes::UnexpectedChar, "invalid token", Span::new(file, location, location))
         }
-        ParseError::User { .. } => Diagnostic::error("E0010", "syntax error", Span::new(file, 0, 0)),
+        ParseError::User { .. } => Diagnostic::error(codes::UnexpectedToken, "syntax error", Span::new(file, 0, 0)),
     }
 }
 

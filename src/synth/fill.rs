@@ -60,7 +60,7 @@ pub fn fill_holes(prog: &Program, checked: &Checked, cfg: &SynthConfig) -> Resul
     let checked = check(&program);
     if checked.has_errors() {
         let mut d = checked.diagnostics.clone();
-        d.push(Diagnostic::error(c::HOLE_UNFILLABLE, "internal error: the filled program does not check", Span::new(prog.root, 0, 0)));
+        d.push(Diagnostic::error(c::HoleUnfillable, "internal error: the filled program does not check", Span::new(prog.root, 0, 0)));
         return Err(d);
     }
     Ok(Filled { text, program, checked, holes: fills })
@@ -86,23 +86,23 @@ fn holes_to_fill(checked: &Checked) -> Vec<(&Graph, usize)> {
 
 fn fill_one(g: &Graph, inputs: &[usize], output: Option<usize>, h: &HoleSpec, cfg: &SynthConfig) -> Result<(Target, Fill), Diagnostic> {
     let ([input], Some(output)) = (inputs, output) else {
-        return Err(Diagnostic::error(c::HOLE_UNFILLABLE, "holes with several inputs cannot be filled yet", h.span)
+        return Err(Diagnostic::error(c::HoleUnfillable, "holes with several inputs cannot be filled yet", h.span)
             .with_hint("give the hole one input, e.g. combine the inputs first with `+` or `concat`"));
     };
     let (ishape, oshape) = (g.shape(*input).clone(), g.shape(output).clone());
-    let target = Target::from_hole(h, &ishape, &oshape).map_err(|m| Diagnostic::error(c::BAD_CONSTRAINT, m, h.span))?;
+    let target = Target::from_hole(h, &ishape, &oshape).map_err(|m| Diagnostic::error(c::BadConstraint, m, h.span))?;
     let resource = target.max_params.is_some() || target.max_macs.is_some();
     if resource && ishape.0.iter().skip(1).chain(oshape.0.iter().skip(1)).any(|d| !d.is_concrete()) {
-        return Err(Diagnostic::error(c::HOLE_UNFILLABLE, "a `params` or `macs` bound needs concrete shapes", h.span)
+        return Err(Diagnostic::error(c::HoleUnfillable, "a `params` or `macs` bound needs concrete shapes", h.span)
             .with_note(format!("this hole maps {ishape} to {oshape}"))
             .with_hint("put the bounded hole where the shapes are numbers, e.g. in the model"));
     }
     match synthesize(&target, cfg) {
         Ok(fill) => Ok((target, fill)),
-        Err(SynthError::Infeasible(why)) => Err(Diagnostic::error(c::HOLE_UNFILLABLE, "this hole cannot be filled", h.span)
+        Err(SynthError::Infeasible(why)) => Err(Diagnostic::error(c::HoleUnfillable, "this hole cannot be filled", h.span)
             .with_primary_label(why)
             .with_note(format!("the hole maps {ishape} to {oshape}"))),
-        Err(e @ SynthError::NotFound { .. }) => Err(Diagnostic::error(c::HOLE_UNFILLABLE, "no fill found for this hole", h.span)
+        Err(e @ SynthError::NotFound { .. }) => Err(Diagnostic::error(c::HoleUnfillable, "no fill found for this hole", h.span)
             .with_primary_label(e.to_string())
             .with_hint("relax a constraint, or try another `--seed` or `--synth greedy`")),
     }
