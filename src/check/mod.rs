@@ -1,9 +1,18 @@
 //! Checking a whole program: item-level rules (duplicates, names, attributes), then every block
 //! generically and every model with its declared shapes. All errors of a file in one run.
 
-use crate::diag::{Diagnostic, codes as c, dedup};
+mod call;
+mod elaborate;
+mod env;
+mod expr;
+mod hole;
+mod signature;
+
+pub use elaborate::{MAX_NODES, Stop};
+
+use crate::diag::{Diagnostic, codes as c, dedup, suggest};
 use crate::ir::Graph;
-use crate::ir::elaborate::{Stop, elaborate, suggest};
+use elaborate::elaborate;
 use crate::ops;
 use crate::program::{BlockEntry, Program};
 use crate::syntax::ast::TypeExpr;
@@ -47,7 +56,7 @@ pub fn check_until<'p>(prog: &'p Program, stop: Stop<'p>) -> Checked {
     let mut order: Vec<(usize, &BlockEntry)> = prog.blocks.iter().filter(|b| b.file == prog.root && checkable_generically(b)).enumerate().collect();
     order.sort_by_key(|(k, b)| (!b.def.is_model, *k));
     let mut graphs = Vec::new();
-    let mut budget = crate::ir::elaborate::MAX_NODES;
+    let mut budget = MAX_NODES;
     let mut unchecked: Vec<&str> = Vec::new();
     for (k, entry) in order {
         if stop.cancelled() || stop.past_deadline() {
@@ -75,7 +84,7 @@ pub fn check_until<'p>(prog: &'p Program, stop: Stop<'p>) -> Checked {
         let more = if unchecked.len() > 8 { format!(" and {} more", unchecked.len() - 8) } else { String::new() };
         diags.push(
             Diagnostic::warning(c::NotCheckedAlone, format!("{} block(s) were not checked on their own: {names}{more}", unchecked.len()), first.def.name.span)
-                .with_note(format!("the program inlines to more than {} ops in all", crate::ir::elaborate::MAX_NODES))
+                .with_note(format!("the program inlines to more than {} ops in all", MAX_NODES))
                 .with_note("every call of a block is still checked where it is made"),
         );
     }

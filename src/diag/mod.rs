@@ -2,8 +2,10 @@
 //! ariadne in the terminal and as JSON for tools (and, later, as LSP diagnostics).
 
 pub mod codes;
+mod suggest;
 
 pub use codes::Code;
+pub use suggest::suggest;
 
 use serde::Serialize;
 use std::fmt;

@@ -2,8 +2,6 @@
 //! Block calls are inlined; each node remembers the call (scope) it came from, so reports can
 //! be given per block and evolution can find every instance of a block.
 
-pub mod elaborate;
-
 use crate::diag::Span;
 use crate::ops::{Attrs, OpKind};
 use crate::shape::{Dim, Shape};

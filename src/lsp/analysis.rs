@@ -2,7 +2,7 @@
 
 use super::position::{to_offset, to_range};
 use crate::check::{Checked, check, check_until};
-use crate::ir::elaborate::Stop;
+use crate::check::Stop;
 use crate::diag::{Diagnostic, Severity, Span, codes};
 use crate::ir::Graph;
 use crate::program::Program;

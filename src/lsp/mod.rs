@@ -11,7 +11,7 @@ use lsp_types::{
     CodeActionParams, CompletionParams, DidChangeTextDocumentParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams,
     DocumentDiagnosticParams, DocumentFormattingParams, DocumentSymbolParams, GotoDefinitionParams, HoverParams, Uri,
 };
-use crate::ir::elaborate::Stop;
+use crate::check::Stop;
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use std::collections::HashMap;
 use std::sync::Arc;
