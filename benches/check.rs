@@ -18,9 +18,7 @@ fn bench(c: &mut Criterion) {
     let big = large_program(5000);
     let mut g = c.benchmark_group("parse+check");
     g.bench_function("resnet50.nas", |b| b.iter(|| parse_and_check("resnet50.nas", black_box(&resnet))));
-    g.bench_function(format!("generated {} lines", big.lines().count()), |b| {
-        b.iter(|| parse_and_check("big.nas", black_box(&big)))
-    });
+    g.bench_function(format!("generated {} lines", big.lines().count()), |b| b.iter(|| parse_and_check("big.nas", black_box(&big))));
     g.finish();
 }
 

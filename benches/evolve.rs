@@ -6,8 +6,8 @@
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use nasc::evolve::mutate::{MutationConfig, Strategy, mutate};
 use nasc::evolve::report::size;
-use nasc::evolve::select::{Individual, SelectionConfig, select_parent};
 use nasc::evolve::seed_source;
+use nasc::evolve::select::{Individual, SelectionConfig, select_parent};
 use nasc::evolve::store::{Record, Store};
 use nasc::rng::Rng;
 use std::path::Path;

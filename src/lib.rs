@@ -21,8 +21,8 @@ pub mod props;
 pub mod report;
 pub mod rng;
 pub mod shape;
-pub mod synth;
 pub mod syntax;
+pub mod synth;
 pub mod train;
 
 lalrpop_util::lalrpop_mod!(
@@ -49,9 +49,8 @@ impl Module {
     /// Params, MACs and shapes of a model (`None`: the only model of the file).
     pub fn report(&self, model: Option<&str>) -> Result<report::Report, Diagnostic> {
         let entry = check::select_model(&self.program, model)?;
-        let graph = self.checked.graph(&entry.def.name.name).ok_or_else(|| {
-            Diagnostic::error(diag::codes::NoModel, "model was not checked", entry.def.name.span)
-        })?;
+        let graph =
+            self.checked.graph(&entry.def.name.name).ok_or_else(|| Diagnostic::error(diag::codes::NoModel, "model was not checked", entry.def.name.span))?;
         Ok(report::report(&self.program, graph))
     }
 }

@@ -30,4 +30,3 @@ impl Rng {
         &items[self.below(items.len())]
     }
 }
-

@@ -63,7 +63,8 @@ fn build_report_json_has_totals_and_rows() {
 
 #[test]
 fn build_table_and_model_selection() {
-    let two = temp_file("two.nas", "model A(x: [B, 8]) -> [B, 4] {\n    return x |> dense(4)\n}\n\nmodel Bee(x: [B, 8]) -> [B, 2] {\n    return x |> dense(2)\n}\n");
+    let two =
+        temp_file("two.nas", "model A(x: [B, 8]) -> [B, 4] {\n    return x |> dense(4)\n}\n\nmodel Bee(x: [B, 8]) -> [B, 2] {\n    return x |> dense(2)\n}\n");
     let out = nasc(&["build", two.to_str().expect("utf8 path")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("several models"), "{}", text(&out.stderr));

@@ -10,14 +10,24 @@ use std::collections::VecDeque;
 use std::process::Command;
 
 #[path = "generated/cnn_digits.rs"]
+// Compared byte for byte with what nasc emits: never reformatted.
+#[rustfmt::skip]
 mod cnn_digits;
 #[path = "generated/tiny_vit.rs"]
+// Compared byte for byte with what nasc emits: never reformatted.
+#[rustfmt::skip]
 mod tiny_vit;
 #[path = "generated/resnet34_cifar.rs"]
+// Compared byte for byte with what nasc emits: never reformatted.
+#[rustfmt::skip]
 mod resnet34_cifar;
 #[path = "generated/vit_s16.rs"]
+// Compared byte for byte with what nasc emits: never reformatted.
+#[rustfmt::skip]
 mod vit_s16;
 #[path = "generated/efficientnet_b0.rs"]
+// Compared byte for byte with what nasc emits: never reformatted.
+#[rustfmt::skip]
 mod efficientnet_b0;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");

@@ -24,8 +24,20 @@ fn start_args(store: &Path, jobs: &str) -> Vec<String> {
     let root = env!("CARGO_MANIFEST_DIR");
     [
         &format!("{root}/examples/mlp_digits.nas"),
-        "--data", "digits", "--trials", TRIALS, "--epochs", "1", "--window", "2", "--seed", "7",
-        "--jobs", jobs, "--quiet", "--store",
+        "--data",
+        "digits",
+        "--trials",
+        TRIALS,
+        "--epochs",
+        "1",
+        "--window",
+        "2",
+        "--seed",
+        "7",
+        "--jobs",
+        jobs,
+        "--quiet",
+        "--store",
     ]
     .iter()
     .map(|s| s.to_string())

@@ -10,11 +10,8 @@ use nasc::syntax::{parse, print_file};
 use std::path::Path;
 
 fn nas_files(dir: &str) -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .expect("dir exists")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "nas"))
-        .collect();
+    let mut v: Vec<_> =
+        std::fs::read_dir(dir).expect("dir exists").map(|e| e.expect("entry").path()).filter(|p| p.extension().is_some_and(|e| e == "nas")).collect();
     v.sort();
     v
 }

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-
 /// Generous for a debug build on a busy 2-core machine; the release binary answers in < 2 s.
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -125,7 +124,20 @@ fn eight_thousand_errors_render_quickly() {
 #[test]
 fn out_of_range_settings_are_refused_before_the_run() {
     let store = temp_dir("set").join("s.sqlite");
-    let r = nasc(&["evolve", "examples/cnn_digits.nas", "--data", "digits", "--trials", "2", "--store", s(&store), "--set", "top_fraction=0", "--set", "min_to_select=0"]);
+    let r = nasc(&[
+        "evolve",
+        "examples/cnn_digits.nas",
+        "--data",
+        "digits",
+        "--trials",
+        "2",
+        "--store",
+        s(&store),
+        "--set",
+        "top_fraction=0",
+        "--set",
+        "min_to_select=0",
+    ]);
     refused(&r, "`--set`: `top_fraction` must be above 0 and at most 1, found 0");
     assert!(!store.exists(), "nothing is created");
 }
@@ -268,7 +280,9 @@ fn a_valid_program_of_deeply_nested_blocks_checks_with_a_warning() {
     let mut src = String::new();
     for i in 0..500 {
         let inner = if i > 0 { format!(" |> Block{}", i - 1) } else { String::new() };
-        src += &format!("block Block{i}(x: [B, H, W, C]) -> [B, H, W, C] {{\n    let y = x |> conv(C, kernel: 3, bias: false) |> batch_norm |> relu\n    let y = y{inner} |> conv(C, kernel: 3, bias: false) |> batch_norm\n    return relu(x + y)\n}}\n\n");
+        src += &format!(
+            "block Block{i}(x: [B, H, W, C]) -> [B, H, W, C] {{\n    let y = x |> conv(C, kernel: 3, bias: false) |> batch_norm |> relu\n    let y = y{inner} |> conv(C, kernel: 3, bias: false) |> batch_norm\n    return relu(x + y)\n}}\n\n"
+        );
     }
     src += "model Big(x: [B, 32, 32, 16]) -> [B, 10] {\n    return x |> Block499 |> mean(axes: [1, 2]) |> dense(10)\n}\n";
     let r = nasc(&["check", s(&file("nested", &src))]);

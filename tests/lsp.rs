@@ -46,10 +46,10 @@ impl Client {
                 if r.read_exact(&mut body).is_err() {
                     return;
                 }
-                if let Ok(v) = serde_json::from_slice::<Value>(&body) {
-                    if tx.send(v).is_err() {
-                        return;
-                    }
+                if let Ok(v) = serde_json::from_slice::<Value>(&body)
+                    && tx.send(v).is_err()
+                {
+                    return;
                 }
             }
         });
@@ -105,7 +105,8 @@ impl Drop for Client {
 }
 
 const URI: &str = "file:///tmp/nasc-lsp-test/model.nas";
-const BAD: &str = "model M(x: [B, 8, 8, 3]) -> [B, 8, 8, 16] {\n    let y = x |> conv(16, kernel: 3) |> max_pool(2)\n    return y + (x |> conv(16, kernel: 3))\n}\n";
+const BAD: &str =
+    "model M(x: [B, 8, 8, 3]) -> [B, 8, 8, 16] {\n    let y = x |> conv(16, kernel: 3) |> max_pool(2)\n    return y + (x |> conv(16, kernel: 3))\n}\n";
 const GOOD: &str = "model M(x: [B, 8, 8, 3]) -> [B, 8, 8, 16] {\n    let y = x |> conv(16, kernel: 3)\n    return y + (x |> conv(16, kernel: 3))\n}\n";
 
 fn open(c: &mut Client, text: &str) {
@@ -157,11 +158,14 @@ fn pull_diagnostics_definition_completion_formatting_and_hole_action() {
     assert!(labels.contains(&"conv") && labels.contains(&"Twice"), "{labels:?}");
     let hover = c.request("textDocument/hover", json!({ "textDocument": { "uri": URI }, "position": { "line": 5, "character": 18 } }));
     assert!(hover["contents"]["value"].as_str().unwrap_or("").contains("block Twice(x: [B, C]) -> [B, C]"), "{hover}");
-    let actions = c.request("textDocument/codeAction", json!({
-        "textDocument": { "uri": URI },
-        "range": { "start": { "line": 6, "character": 12 }, "end": { "line": 6, "character": 12 } },
-        "context": { "diagnostics": [] },
-    }));
+    let actions = c.request(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": { "uri": URI },
+            "range": { "start": { "line": 6, "character": 12 }, "end": { "line": 6, "character": 12 } },
+            "context": { "diagnostics": [] },
+        }),
+    );
     let title = actions[0]["title"].as_str().unwrap_or("");
     assert!(title.starts_with("Fill hole with `"), "{actions}");
     let edit = &actions[0]["edit"]["changes"][URI][0];
@@ -247,7 +251,10 @@ fn a_slow_document_does_not_hold_up_the_others() {
     assert_eq!(order.last(), Some(&"slow"), "the slow document finished last: {order:?}");
     // Edits in a burst: only the newest version's diagnostics are published.
     for v in 2..6 {
-        c.notify("textDocument/didChange", json!({ "textDocument": { "uri": slow_uri, "version": v }, "contentChanges": [{ "text": format!("{slow}// {v}\n") }] }));
+        c.notify(
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": slow_uri, "version": v }, "contentChanges": [{ "text": format!("{slow}// {v}\n") }] }),
+        );
     }
     c.notify("textDocument/didChange", json!({ "textDocument": { "uri": slow_uri, "version": 6 }, "contentChanges": [{ "text": GOOD }] }));
     loop {

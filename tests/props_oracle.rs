@@ -9,8 +9,8 @@ use nasc::ops::mixing::{Level, Mixing, op_mixing};
 use nasc::ops::{AttrValue, Attrs, OpKind, spec};
 use nasc::props::{Chain, ChainOp, Target};
 use nasc::shape::{Dim, Shape};
-use nasc::synth::{SynthConfig, representatives, synthesize};
 use nasc::syntax::generate::Rng;
+use nasc::synth::{SynthConfig, representatives, synthesize};
 
 /// For each element of a tensor, the set of input elements it reads (a bitset).
 #[derive(Clone)]
@@ -109,8 +109,18 @@ fn reads(op: OpKind, a: &Attrs, ins: &[Vec<usize>], out: &[usize]) -> Box<dyn Fn
     let r = x.len();
     let out = out.to_vec();
     match op {
-        OpKind::Relu | OpKind::Gelu | OpKind::Silu | OpKind::Sigmoid | OpKind::Tanh | OpKind::HardSwish | OpKind::Dropout | OpKind::Scale
-        | OpKind::Identity | OpKind::BatchNorm | OpKind::Reshape | OpKind::Flatten => {
+        OpKind::Relu
+        | OpKind::Gelu
+        | OpKind::Silu
+        | OpKind::Sigmoid
+        | OpKind::Tanh
+        | OpKind::HardSwish
+        | OpKind::Dropout
+        | OpKind::Scale
+        | OpKind::Identity
+        | OpKind::BatchNorm
+        | OpKind::Reshape
+        | OpKind::Flatten => {
             // element-wise (batch norm at inference), or the same flat index (reshapes)
             Box::new(move |c| {
                 let flat = c.iter().zip(&out).fold(0, |acc, (i, d)| acc * d + i);
@@ -122,12 +132,18 @@ fn reads(op: OpKind, a: &Attrs, ins: &[Vec<usize>], out: &[usize]) -> Box<dyn Fn
             Box::new(move |c| vec![(0, bcast(c, &x)), (1, bcast(c, &y))])
         }
         OpKind::Broadcast => Box::new(move |c| vec![(0, bcast(c, &x))]),
-        OpKind::Dense | OpKind::LayerNorm => Box::new(move |c| {
-            (0..x[r - 1]).map(|k| (0, [&c[..r - 1], &[k]].concat())).collect()
-        }),
+        OpKind::Dense | OpKind::LayerNorm => Box::new(move |c| (0..x[r - 1]).map(|k| (0, [&c[..r - 1], &[k]].concat())).collect()),
         OpKind::Softmax => {
             let ax = axis(a, "axis", r);
-            Box::new(move |c| (0..x[ax]).map(|k| { let mut v = c.to_vec(); v[ax] = k; (0, v) }).collect())
+            Box::new(move |c| {
+                (0..x[ax])
+                    .map(|k| {
+                        let mut v = c.to_vec();
+                        v[ax] = k;
+                        (0, v)
+                    })
+                    .collect()
+            })
         }
         OpKind::GroupNorm => {
             let g = int(a, "groups") as usize;
@@ -173,11 +189,29 @@ fn reads(op: OpKind, a: &Attrs, ins: &[Vec<usize>], out: &[usize]) -> Box<dyn Fn
             })
         }
         OpKind::Mean => {
-            let axes: Vec<usize> = a.dims("axes").iter().map(|d| { let v = d.as_int().expect("int"); if v < 0 { (v + r as i64) as usize } else { v as usize } }).collect();
+            let axes: Vec<usize> = a
+                .dims("axes")
+                .iter()
+                .map(|d| {
+                    let v = d.as_int().expect("int");
+                    if v < 0 { (v + r as i64) as usize } else { v as usize }
+                })
+                .collect();
             let keep = a.bool("keepdims");
             Box::new(move |c| {
                 let mut kept = c.iter();
-                let base: Vec<Option<usize>> = (0..r).map(|i| if axes.contains(&i) { if keep { kept.next(); } None } else { kept.next().copied() }).collect();
+                let base: Vec<Option<usize>> = (0..r)
+                    .map(|i| {
+                        if axes.contains(&i) {
+                            if keep {
+                                kept.next();
+                            }
+                            None
+                        } else {
+                            kept.next().copied()
+                        }
+                    })
+                    .collect();
                 all(&x).into_iter().filter(|ic| base.iter().zip(ic).all(|(b, i)| b.is_none_or(|b| b == *i))).map(|ic| (0, ic)).collect()
             })
         }
@@ -215,7 +249,11 @@ fn reads(op: OpKind, a: &Attrs, ins: &[Vec<usize>], out: &[usize]) -> Box<dyn Fn
         OpKind::Select => {
             let ax = axis(a, "axis", r);
             let idx = int(a, "index") as usize;
-            Box::new(move |c| { let mut v = c.to_vec(); v.insert(ax, idx); vec![(0, v)] })
+            Box::new(move |c| {
+                let mut v = c.to_vec();
+                v.insert(ax, idx);
+                vec![(0, v)]
+            })
         }
         OpKind::Matmul => {
             let y = ins[1].clone();
@@ -250,7 +288,9 @@ fn reads(op: OpKind, a: &Attrs, ins: &[Vec<usize>], out: &[usize]) -> Box<dyn Fn
             Box::new(move |c| {
                 let mut v = Vec::new();
                 for cc in all(&cdims) {
-                    let val = |ch: &char| outl.iter().position(|o| o == ch).map(|p| c[p]).unwrap_or_else(|| cc[contracted.iter().position(|k| k == ch).expect("contracted")]);
+                    let val = |ch: &char| {
+                        outl.iter().position(|o| o == ch).map(|p| c[p]).unwrap_or_else(|| cc[contracted.iter().position(|k| k == ch).expect("contracted")])
+                    };
                     for (slot, o) in ops.iter().enumerate() {
                         v.push((slot, o.iter().map(val).collect()));
                     }
@@ -293,12 +333,16 @@ fn concrete(out: &Deps, in_dims: &[usize]) -> Mixing {
             if positions(&slice, i) < in_dims[i] {
                 continue;
             }
-            m.set(i, j, match positions(centre_deps, i) {
-                0 => Level::X,
-                n if n == in_dims[i] => Level::A,
-                1 => Level::O,
-                _ => Level::M,
-            });
+            m.set(
+                i,
+                j,
+                match positions(centre_deps, i) {
+                    0 => Level::X,
+                    n if n == in_dims[i] => Level::A,
+                    1 => Level::O,
+                    _ => Level::M,
+                },
+            );
         }
     }
     m
@@ -360,7 +404,9 @@ fn cases() -> Vec<(OpKind, Attrs, Vec<Vec<usize>>, usize, usize)> {
     for g in [1, 2, 4] {
         v.push((OpKind::GroupNorm, Attrs(vec![("groups", iv(g))]), vec![img.clone()], 0, 0));
     }
-    for (f, k, s, d, g) in [(4, 1, 1, 1, 1), (8, 3, 1, 1, 1), (4, 3, 2, 1, 1), (4, 5, 1, 2, 1), (4, 3, 1, 1, 2), (4, 3, 1, 1, 4), (8, 1, 2, 1, 1), (6, 2, 2, 1, 2)] {
+    for (f, k, s, d, g) in
+        [(4, 1, 1, 1, 1), (8, 3, 1, 1, 1), (4, 3, 2, 1, 1), (4, 5, 1, 2, 1), (4, 3, 1, 1, 2), (4, 3, 1, 1, 4), (8, 1, 2, 1, 1), (6, 2, 2, 1, 2)]
+    {
         v.push((OpKind::Conv, conv_attrs(f, k, s, d, g), vec![img.clone()], 0, 0));
     }
     for kind in [OpKind::AvgPool, OpKind::MaxPool] {
@@ -395,11 +441,8 @@ fn every_catalog_op_is_below_its_concrete_mixing() {
     let mut covered = std::collections::BTreeSet::new();
     for (op, attrs, in_dims, slot, out) in cases() {
         covered.insert(format!("{op}"));
-        let inputs: Vec<Deps> = in_dims
-            .iter()
-            .enumerate()
-            .map(|(k, d)| if k == slot { Deps::input(d) } else { Deps::empty(d, Deps::input(&in_dims[slot]).words) })
-            .collect();
+        let inputs: Vec<Deps> =
+            in_dims.iter().enumerate().map(|(k, d)| if k == slot { Deps::input(d) } else { Deps::empty(d, Deps::input(&in_dims[slot]).words) }).collect();
         let (deps, _) = apply(op, &attrs, &inputs, out);
         let conc = concrete(&deps, &in_dims[slot]);
         let in_shapes: Vec<Shape> = in_dims.iter().map(|d| shape(d)).collect();

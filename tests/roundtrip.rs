@@ -23,7 +23,8 @@ fn formatting_normalises_layout_and_keeps_comments() {
     let messy = "// header\n\nuse std.resnet\nmodel   M( x:[B,8] )->[B,8]{\n  // lead\n  let y=x|>relu // tail\n\n\n  return y|>gelu}\n// end\n";
     let (ast, diags) = parse(Default::default(), messy);
     assert!(diags.is_empty());
-    let want = "// header\n\nuse std.resnet\n\nmodel M(x: [B, 8]) -> [B, 8] {\n    // lead\n    let y = x |> relu  // tail\n\n    return y |> gelu\n}\n\n// end\n";
+    let want =
+        "// header\n\nuse std.resnet\n\nmodel M(x: [B, 8]) -> [B, 8] {\n    // lead\n    let y = x |> relu  // tail\n\n    return y |> gelu\n}\n\n// end\n";
     assert_eq!(print_file(&ast), want);
     let (again, _) = parse(Default::default(), want);
     assert_eq!(print_file(&again), want);

@@ -90,7 +90,12 @@ fn every_code_has_a_suite_file() {
     for code in Code::ALL {
         let exempt = NOT_IN_SUITE.iter().any(|(c, _)| c == code);
         let in_suite = shown.iter().any(|s| code == &s.as_str());
-        assert!(in_suite != exempt, "{code} ({}): {}", code.title(), if exempt { "has a suite file now; drop it from NOT_IN_SUITE" } else { "add a file to tests/suite/ that shows it" });
+        assert!(
+            in_suite != exempt,
+            "{code} ({}): {}",
+            code.title(),
+            if exempt { "has a suite file now; drop it from NOT_IN_SUITE" } else { "add a file to tests/suite/ that shows it" }
+        );
     }
 }
 

@@ -164,7 +164,8 @@ fn bad_data_is_a_clear_error() {
     assert_eq!(code, 1);
     assert!(err.contains("not a multiple of 3073"), "{err}");
 
-    let (code, err) = nasc(&["train", "examples/mlp_digits.nas", "--data", "digits", "--lr", "1e6", "--quiet", "--out", temp_dir("div").to_str().expect("utf8")]);
+    let (code, err) =
+        nasc(&["train", "examples/mlp_digits.nas", "--data", "digits", "--lr", "1e6", "--quiet", "--out", temp_dir("div").to_str().expect("utf8")]);
     assert_eq!(code, 1);
     assert!(err.contains("training diverged"), "{err}");
 }
@@ -210,7 +211,19 @@ fn train_then_eval_reports_the_same_accuracy() {
 #[test]
 fn fashion_source_and_training_subset() {
     let out = temp_dir("subset");
-    let (code, err) = nasc(&["train", "examples/cnn_mnist.nas", "--data", "fashion:data/mnist5k", "--train-subset", "300", "--epochs", "1", "--quiet", "--out", out.to_str().expect("utf-8")]);
+    let (code, err) = nasc(&[
+        "train",
+        "examples/cnn_mnist.nas",
+        "--data",
+        "fashion:data/mnist5k",
+        "--train-subset",
+        "300",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("on fashion (300 train / 1000 test images)"), "{err}");
 }

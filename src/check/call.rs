@@ -4,17 +4,15 @@
 use super::elaborate::*;
 use super::env::{BindKind, Env};
 use crate::diag::{Diagnostic, Span, codes as c, suggest};
-use crate::ops::{self, ArgKind, AttrValue, Attrs, DefaultValue, OpKind, OpSpec};
 use crate::ir::{Node, NodeKind, Scope, TensorId};
+use crate::ops::{self, ArgKind, AttrValue, Attrs, DefaultValue, OpKind, OpSpec};
 use crate::program::BlockEntry;
 use crate::shape::{Dim, Shape};
 use crate::syntax::ast::{self, Stage, TypeExpr};
 
 impl<'p> Elaborator<'p> {
     pub(super) fn eval_args(&mut self, args: &[ast::Arg], env: &mut Env) -> Vec<ArgVal> {
-        args.iter()
-            .map(|a| ArgVal { name: a.name.clone(), val: self.eval(&a.value, env), span: a.value.span })
-            .collect()
+        args.iter().map(|a| ArgVal { name: a.name.clone(), val: self.eval(&a.value, env), span: a.value.span }).collect()
     }
 
     pub(super) fn stage(&mut self, stage: &Stage, x: Val, xspan: Span, env: &mut Env, expected: Option<&Shape>) -> Val {
@@ -64,11 +62,7 @@ impl<'p> Elaborator<'p> {
         if let Some(entry) = self.prog.block(&callee.name) {
             return self.call_block(entry, all, span);
         }
-        let candidates: Vec<&str> = ops::catalog()
-            .iter()
-            .map(|s| s.name)
-            .chain(self.prog.blocks.iter().map(|b| b.def.name.name.as_str()))
-            .collect();
+        let candidates: Vec<&str> = ops::catalog().iter().map(|s| s.name).chain(self.prog.blocks.iter().map(|b| b.def.name.name.as_str())).collect();
         let mut d = Diagnostic::error(c::UnknownCallee, format!("unknown op or block `{}`", callee.name), callee.span)
             .with_primary_label("not an op of the catalog nor a block in scope");
         if let Some(h) = suggest(&callee.name, candidates) {
@@ -81,7 +75,14 @@ impl<'p> Elaborator<'p> {
 
     /// Match arguments to parameters by position and name. `None` when an error was reported.
     /// `sig` renders the signature for messages (only computed on an error).
-    pub(super) fn bind_args(&mut self, what: &str, sig: &dyn Fn() -> String, params: &[(String, bool)], args: Vec<ArgVal>, span: Span) -> Option<Vec<Option<ArgVal>>> {
+    pub(super) fn bind_args(
+        &mut self,
+        what: &str,
+        sig: &dyn Fn() -> String,
+        params: &[(String, bool)],
+        args: Vec<ArgVal>,
+        span: Span,
+    ) -> Option<Vec<Option<ArgVal>>> {
         let mut slots: Vec<Option<ArgVal>> = vec![None; params.len()];
         let mut ok = true;
         let mut next = 0;
@@ -92,7 +93,9 @@ impl<'p> Elaborator<'p> {
                     next += 1;
                     if k >= params.len() {
                         let msg = format!("too many arguments to `{what}`: it takes {}", params.len());
-                        self.error(Diagnostic::error(c::TooManyArgs, msg, a.span).with_primary_label("extra argument").with_note(format!("signature: {}", sig())));
+                        self.error(
+                            Diagnostic::error(c::TooManyArgs, msg, a.span).with_primary_label("extra argument").with_note(format!("signature: {}", sig())),
+                        );
                         ok = false;
                         continue;
                     }
@@ -125,7 +128,9 @@ impl<'p> Elaborator<'p> {
         for (k, (name, has_default)) in params.iter().enumerate() {
             if slots[k].is_none() && !has_default && ok {
                 let msg = format!("`{what}` is missing argument `{name}`");
-                self.error(Diagnostic::error(c::MissingArg, msg, span).with_primary_label(format!("needs `{name}`")).with_note(format!("signature: {}", sig())));
+                self.error(
+                    Diagnostic::error(c::MissingArg, msg, span).with_primary_label(format!("needs `{name}`")).with_note(format!("signature: {}", sig())),
+                );
                 ok = false;
             }
         }

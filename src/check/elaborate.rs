@@ -55,6 +55,7 @@ impl Val {
     }
 }
 
+/// When to give up checking early: the result is no longer wanted (the language server got a
 /// newer version of the document) or a time budget ran out. The default never stops.
 #[derive(Clone, Copy, Default)]
 pub struct Stop<'a> {
@@ -87,7 +88,6 @@ pub struct Elaborator<'p> {
     /// Unknown-name suggestions made so far (see `MAX_NAME_SUGGESTIONS`).
     pub(super) suggestions: usize,
 }
-
 
 /// Elaborate `entry`: a model with its declared shapes, or a block generically, adding at most
 /// `budget` op nodes (an error says so when it runs out).

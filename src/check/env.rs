@@ -41,8 +41,6 @@ impl Env {
     }
 }
 
-/// When to give up checking early: the result is no longer wanted (the language server got a
-
 impl<'p> Elaborator<'p> {
     pub(super) fn note_binding(&mut self, span: Span, v: &Val) {
         if let (Val::Tensor(t), true) = (v, self.stack.len() == 1) {

@@ -73,12 +73,10 @@ impl<'p> Elaborator<'p> {
         }
         if ops::lookup(n).is_some() || self.prog.block(n).is_some() {
             return self.error(
-                Diagnostic::error(c::UnknownName, format!("`{n}` is an op or block, not a value"), span)
-                    .with_hint(format!("call it: `x |> {n}` or `{n}(x)`")),
+                Diagnostic::error(c::UnknownName, format!("`{n}` is an op or block, not a value"), span).with_hint(format!("call it: `x |> {n}` or `{n}(x)`")),
             );
         }
-        let mut d = Diagnostic::error(c::UnknownName, format!("cannot find value `{n}` in this scope"), span)
-            .with_primary_label("not found");
+        let mut d = Diagnostic::error(c::UnknownName, format!("cannot find value `{n}` in this scope"), span).with_primary_label("not found");
         self.suggestions += 1;
         let hint = (self.suggestions <= MAX_NAME_SUGGESTIONS).then(|| suggest(n, env.vars.iter().map(|b| b.name.as_str()))).flatten();
         if let Some(h) = hint {
@@ -90,12 +88,11 @@ impl<'p> Elaborator<'p> {
     /// An expression used as a dim (in a type or a shape list). `auto` binds unknown names as
     /// new symbols (generic checking of a block signature).
     pub(super) fn dim_expr(&mut self, e: &Expr, env: &mut Env, auto: bool) -> Option<Dim> {
-        if auto {
-            if let ExprKind::Name(n) = &e.kind {
-                if !env.has(n) {
-                    env.bind(n, Val::Int(Dim::sym(n)), e.span, BindKind::Other);
-                }
-            }
+        if auto
+            && let ExprKind::Name(n) = &e.kind
+            && !env.has(n)
+        {
+            env.bind(n, Val::Int(Dim::sym(n)), e.span, BindKind::Other);
         }
         match self.eval(e, env) {
             Val::Int(d) => Some(d),
@@ -117,7 +114,9 @@ impl<'p> Elaborator<'p> {
                     BinOp::Mul => OpKind::Mul,
                     BinOp::Sub | BinOp::Div => {
                         let msg = format!("`{}` does not apply to tensors", op.symbol());
-                        return self.error(Diagnostic::error(c::BadOperator, msg, span).with_hint("tensors support `+` and `*` (element-wise); use `scale(-1.0)` to negate"));
+                        return self.error(
+                            Diagnostic::error(c::BadOperator, msg, span).with_hint("tensors support `+` and `*` (element-wise); use `scale(-1.0)` to negate"),
+                        );
                     }
                 };
                 self.apply_op(ops::spec(kind), vec![(x, sa), (y, sb)], Attrs::default(), span, Some(op.symbol()))
@@ -139,9 +138,7 @@ impl<'p> Elaborator<'p> {
             (Val::AnyFloat, _) | (_, Val::AnyFloat) => Val::AnyFloat,
             (x, y) => {
                 let msg = format!("cannot apply `{}` to {} and {}", op.symbol(), x.describe(), y.describe());
-                let mut d = Diagnostic::error(c::BadOperator, msg, span)
-                    .with_label(sa, x.describe())
-                    .with_label(sb, y.describe());
+                let mut d = Diagnostic::error(c::BadOperator, msg, span).with_label(sa, x.describe()).with_label(sb, y.describe());
                 if matches!((&x, &y), (Val::Tensor(_), Val::Int(_) | Val::Float(_)) | (Val::Int(_) | Val::Float(_), Val::Tensor(_))) {
                     d = d.with_hint("multiply a tensor by a constant with `scale(s)`");
                 }

@@ -3,8 +3,8 @@
 use super::elaborate::*;
 use super::env::Env;
 use crate::diag::{Diagnostic, Span, codes as c, suggest};
-use crate::ops;
 use crate::ir::{Bound, HoleConstraint, HoleSpec, MixingBound, Node, NodeKind};
+use crate::ops;
 use crate::shape::Shape;
 use crate::syntax::ast::{self, CmpOp, ConstraintValue, Expr, ExprKind};
 
@@ -69,12 +69,12 @@ impl<'p> Elaborator<'p> {
             HoleConstraint::Depth(Bound::AtMost | Bound::Exactly, n) => Some(*n),
             _ => None,
         });
-        if let (Some(lo), Some(hi)) = (lo, hi) {
-            if lo > hi {
-                let msg = format!("depth must be at least {lo} and at most {hi}: no subgraph can do both");
-                self.error(Diagnostic::error(c::ConflictingConstraint, msg, h.span));
-                ok = false;
-            }
+        if let (Some(lo), Some(hi)) = (lo, hi)
+            && lo > hi
+        {
+            let msg = format!("depth must be at least {lo} and at most {hi}: no subgraph can do both");
+            self.error(Diagnostic::error(c::ConflictingConstraint, msg, h.span));
+            ok = false;
         }
         ok.then_some(out)
     }

@@ -12,10 +12,10 @@ pub use elaborate::{MAX_NODES, Stop};
 
 use crate::diag::{Diagnostic, codes as c, dedup, suggest};
 use crate::ir::Graph;
-use elaborate::elaborate;
 use crate::ops;
 use crate::program::{BlockEntry, Program};
 use crate::syntax::ast::TypeExpr;
+use elaborate::elaborate;
 
 /// Attributes the compiler knows. `@frozen`: evolution must not touch this block or binding.
 pub const KNOWN_ATTRS: &[&str] = &["frozen"];
@@ -90,7 +90,10 @@ pub fn check_until<'p>(prog: &'p Program, stop: Stop<'p>) -> Checked {
     }
     if stop.past_deadline() {
         let span = crate::diag::Span::new(prog.root, 0, 0);
-        diags.push(Diagnostic::error(c::TooLarge, "checking ran out of time and stopped", span).with_hint("the rest of the file was not checked; `nasc check` checks it without a time limit"));
+        diags.push(
+            Diagnostic::error(c::TooLarge, "checking ran out of time and stopped", span)
+                .with_hint("the rest of the file was not checked; `nasc check` checks it without a time limit"),
+        );
     }
     dedup(&mut diags);
     cap(&mut diags);

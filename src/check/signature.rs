@@ -19,10 +19,10 @@ impl<'p> Elaborator<'p> {
                 TypeExpr::Tensor(dims, span) => {
                     let mut shape = Vec::new();
                     for d in dims {
-                        if let ExprKind::Name(n) = &d.kind {
-                            if !env.has(n) {
-                                env.bind(n, Val::Int(Dim::sym(n)), d.span, BindKind::Other);
-                            }
+                        if let ExprKind::Name(n) = &d.kind
+                            && !env.has(n)
+                        {
+                            env.bind(n, Val::Int(Dim::sym(n)), d.span, BindKind::Other);
                         }
                         shape.push(self.dim_expr(d, env, true));
                     }
@@ -75,11 +75,7 @@ impl<'p> Elaborator<'p> {
         }
         let ok = matches!(
             (ty.name.as_str(), val),
-            (_, Val::Error)
-                | ("int", Val::Int(_))
-                | ("float", Val::Float(_) | Val::AnyFloat | Val::Int(_))
-                | ("bool", Val::Bool(_))
-                | ("str", Val::Str(_))
+            (_, Val::Error) | ("int", Val::Int(_)) | ("float", Val::Float(_) | Val::AnyFloat | Val::Int(_)) | ("bool", Val::Bool(_)) | ("str", Val::Str(_))
         );
         if !ok {
             self.error(
@@ -108,8 +104,7 @@ impl<'p> Elaborator<'p> {
             }
         }
         self.error(
-            Diagnostic::error(c::NoReturn, format!("`{}` has no `return`", def.name.name), def.name.span)
-                .with_hint("end the block with `return <value>`"),
+            Diagnostic::error(c::NoReturn, format!("`{}` has no `return`", def.name.name), def.name.span).with_hint("end the block with `return <value>`"),
         )
     }
 
@@ -131,13 +126,9 @@ impl<'p> Elaborator<'p> {
                 let Some(want) = expected else { return };
                 let got = self.graph.shape(*t).clone();
                 if &got != want {
-                    let mut d = Diagnostic::error(
-                        c::ReturnMismatch,
-                        format!("`{}` returns {got} but its signature says {want}", def.name.name),
-                        e.span,
-                    )
-                    .with_primary_label(format!("this is {got}"))
-                    .with_label(*tspan, format!("declared {want}"));
+                    let mut d = Diagnostic::error(c::ReturnMismatch, format!("`{}` returns {got} but its signature says {want}", def.name.name), e.span)
+                        .with_primary_label(format!("this is {got}"))
+                        .with_label(*tspan, format!("declared {want}"));
                     if let Some(n) = self.origin_note(*t) {
                         d = d.with_note(n);
                     }
@@ -186,11 +177,11 @@ impl<'p> Elaborator<'p> {
             return false;
         }
         for (k, (e, got)) in dims.iter().zip(&actual.0).enumerate() {
-            if let ExprKind::Name(n) = &e.kind {
-                if !env.has(n) {
-                    env.bind(n, Val::Int(got.clone()), e.span, BindKind::Other);
-                    continue;
-                }
+            if let ExprKind::Name(n) = &e.kind
+                && !env.has(n)
+            {
+                env.bind(n, Val::Int(got.clone()), e.span, BindKind::Other);
+                continue;
             }
             let want = match self.eval(e, env) {
                 Val::Int(d) => d,

@@ -10,7 +10,7 @@ use crate::program::Program;
 use crate::report::report;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -237,7 +237,7 @@ fn cmd_check(files: &[PathBuf], format: DiagFormat, color: bool) -> ExitCode {
     if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
-fn cmd_build(file: &PathBuf, model: Option<&str>, format: ReportFormat, emit: Option<Emit>, cfg: &crate::synth::SynthConfig, color: bool) -> ExitCode {
+fn cmd_build(file: &Path, model: Option<&str>, format: ReportFormat, emit: Option<Emit>, cfg: &crate::synth::SynthConfig, color: bool) -> ExitCode {
     let prog = Program::load(file);
     let checked = check(&prog);
     print_diags(&checked.diagnostics, &prog.sources, color);
@@ -285,13 +285,8 @@ fn cmd_build(file: &PathBuf, model: Option<&str>, format: ReportFormat, emit: Op
                 }
             };
             let Some(g) = checked.graph(&entry.def.name.name) else { return ExitCode::FAILURE };
-            let inputs: Vec<String> = entry
-                .def
-                .params
-                .iter()
-                .filter(|p| matches!(p.ty, crate::syntax::ast::TypeExpr::Tensor(..)))
-                .map(|p| p.name.name.clone())
-                .collect();
+            let inputs: Vec<String> =
+                entry.def.params.iter().filter(|p| matches!(p.ty, crate::syntax::ast::TypeExpr::Tensor(..))).map(|p| p.name.name.clone()).collect();
             let params = report(prog, g).params.as_int();
             match crate::lower::emit::emit_rust(g, &inputs, &file.display().to_string(), params) {
                 Ok(src) => {

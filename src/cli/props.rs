@@ -36,13 +36,13 @@ fn block_text(g: &Graph) -> String {
         let ins: Vec<String> = n.inputs.iter().map(|&t| g.shape(t).to_string()).collect();
         let out_shape = n.outputs.first().map(|&t| g.shape(t).to_string()).unwrap_or_default();
         out.push_str(&format!("  hole at byte {}: {} -> {}\n", h.span.start, ins.join(", "), out_shape));
-        if let ([input], Some(&o)) = (n.inputs.as_slice(), n.outputs.first()) {
-            if let Ok(t) = Target::from_hole(h, g.shape(*input), g.shape(o)) {
-                let len = crate::synth::default_max_len(&t);
-                match t.infeasible(len) {
-                    Some(why) => out.push_str(&format!("    infeasible: {why}\n")),
-                    None => out.push_str(&format!("    feasible; synthesis allows up to {len} ops\n")),
-                }
+        if let ([input], Some(&o)) = (n.inputs.as_slice(), n.outputs.first())
+            && let Ok(t) = Target::from_hole(h, g.shape(*input), g.shape(o))
+        {
+            let len = crate::synth::default_max_len(&t);
+            match t.infeasible(len) {
+                Some(why) => out.push_str(&format!("    infeasible: {why}\n")),
+                None => out.push_str(&format!("    feasible; synthesis allows up to {len} ops\n")),
             }
         }
     }

@@ -99,7 +99,14 @@ fn prepare(file: &Path, seed: u64, color: bool) -> Result<(Program, Checked), Ex
     Ok((prog, checked))
 }
 
-fn build(file: &Path, model: Option<&str>, seed: u64, max_params: Option<u64>, dev: &burn::tensor::Device, color: bool) -> Result<(Net, i64, String), ExitCode> {
+fn build(
+    file: &Path,
+    model: Option<&str>,
+    seed: u64,
+    max_params: Option<u64>,
+    dev: &burn::tensor::Device,
+    color: bool,
+) -> Result<(Net, i64, String), ExitCode> {
     let (prog, checked) = prepare(file, seed, color)?;
     let entry = select_model(&prog, model).map_err(|d| {
         print_diags(&[d], &prog.sources, color);
@@ -154,7 +161,13 @@ pub fn train(a: &TrainArgs, color: bool) -> ExitCode {
         seed: a.seed,
         ..Default::default()
     };
-    eprintln!("training {name} ({params} parameters) on {} ({} train / {} test images) for {} epochs", data.name, data.train.len(), data.test.len(), cfg.epochs);
+    eprintln!(
+        "training {name} ({params} parameters) on {} ({} train / {} test images) for {} epochs",
+        data.name,
+        data.train.len(),
+        data.test.len(),
+        cfg.epochs
+    );
     let bar = indicatif::ProgressBar::new((cfg.epochs * data.train.len().div_ceil(cfg.batch.max(1))) as u64);
     if a.quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());

@@ -173,11 +173,7 @@ impl Diagnostic {
                 "start": span.start, "end": span.end,
             })
         };
-        let labels: Vec<_> = self
-            .labels
-            .iter()
-            .map(|l| serde_json::json!({ "span": loc(&l.span), "message": l.message }))
-            .collect();
+        let labels: Vec<_> = self.labels.iter().map(|l| serde_json::json!({ "span": loc(&l.span), "message": l.message })).collect();
         serde_json::json!({
             "code": self.code,
             "severity": self.severity,

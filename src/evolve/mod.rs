@@ -112,7 +112,11 @@ impl Evolution {
     pub fn resume(path: &Path) -> Result<Evolution, String> {
         let ev = Evolution::load(Store::open(path)?, path)?;
         Store::check_integrity(&ev.records)?;
-        ev.settings.mutation.validate().and_then(|_| ev.settings.selection.validate()).map_err(|e| format!("`{}` holds settings out of range: {e}", path.display()))?;
+        ev.settings
+            .mutation
+            .validate()
+            .and_then(|_| ev.settings.selection.validate())
+            .map_err(|e| format!("`{}` holds settings out of range: {e}", path.display()))?;
         Ok(ev)
     }
 
@@ -122,8 +126,8 @@ impl Evolution {
     }
 
     fn load(store: Store, path: &Path) -> Result<Evolution, String> {
-        let settings: Settings = serde_json::from_str(&store.settings_json()?)
-            .map_err(|e| format!("`{}` holds settings this nasc cannot read: {e}", path.display()))?;
+        let settings: Settings =
+            serde_json::from_str(&store.settings_json()?).map_err(|e| format!("`{}` holds settings this nasc cannot read: {e}", path.display()))?;
         let records = store.all()?;
         Ok(Evolution { settings, store, records })
     }
@@ -206,7 +210,13 @@ impl Evolution {
 
     fn job(&self, id: i64) -> Job {
         let r = &self.records[id as usize];
-        Job { source: r.source.clone(), data: self.settings.data.clone(), data_seed: self.settings.seed, seed: r.seed as u64, train: self.settings.train.clone() }
+        Job {
+            source: r.source.clone(),
+            data: self.settings.data.clone(),
+            data_seed: self.settings.seed,
+            seed: r.seed as u64,
+            train: self.settings.train.clone(),
+        }
     }
 
     /// Create candidate `k`: select a parent, mutate, and store it (before any training).
@@ -306,7 +316,17 @@ mod tests {
             strategy: Strategy::Alpha,
             window: 1,
             max_params: Some(30_000),
-            train: TrainSettings { epochs: 1, batch: 64, lr: 3e-3, optimizer: crate::train::Optimizer::Adam, weight_decay: 0.0, time_budget: None, threads: 1, device: cpu(), train_subset: None },
+            train: TrainSettings {
+                epochs: 1,
+                batch: 64,
+                lr: 3e-3,
+                optimizer: crate::train::Optimizer::Adam,
+                weight_decay: 0.0,
+                time_budget: None,
+                threads: 1,
+                device: cpu(),
+                train_subset: None,
+            },
             mutation: MutationConfig::default(),
             selection: SelectionConfig::default(),
         }
@@ -321,7 +341,7 @@ mod tests {
     /// A stand-in for training: accuracy falls with size; every mutant whose seed is divisible
     /// by 3 "diverges".
     fn fake(job: &Job) -> Result<Outcome, String> {
-        if job.seed % 3 == 0 && job.source != SEED {
+        if job.seed.is_multiple_of(3) && job.source != SEED {
             return Err("training diverged: the loss is NaN".into());
         }
         let (params, _) = report::size(&job.source)?;

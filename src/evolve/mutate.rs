@@ -4,7 +4,7 @@
 //! The rewritten block definition is shared by every call of the block: the mutation applies to
 //! every block of the same type (ALGORITHMS.md; the authors' code applies it to a random subset).
 
-use super::source::{Run, compile, fingerprint, op_names, ops_text, replace_stages, runs_of, with_block, for_each_chain};
+use super::source::{Run, compile, fingerprint, for_each_chain, op_names, ops_text, replace_stages, runs_of, with_block};
 use crate::check::Checked;
 use crate::ir::NodeKind;
 use crate::ops::mixing::{Level, Mixing};
@@ -12,11 +12,11 @@ use crate::program::Program;
 use crate::props::{Chain, ChainOp, Target};
 use crate::rng::Rng;
 use crate::shape::Shape;
-use crate::synth::fill::op_stage;
-use crate::synth::{Mode, SynthConfig, members, representatives, synthesize};
 use crate::syntax::ast::{File, Stage};
 use crate::syntax::print::print_stage;
 use crate::syntax::print_file;
+use crate::synth::fill::op_stage;
+use crate::synth::{Mode, SynthConfig, members, representatives, synthesize};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -90,7 +90,8 @@ impl Default for MutationConfig {
 impl MutationConfig {
     /// Every value in its meaningful range (they can come from `--set`); the message names the key.
     pub fn validate(&self) -> Result<(), String> {
-        let probabilities = [("p_duplicate", self.p_duplicate), ("p_delete", self.p_delete), ("p_depth", self.p_depth), ("p_mixing", self.p_mixing), ("p_shape", self.p_shape)];
+        let probabilities =
+            [("p_duplicate", self.p_duplicate), ("p_delete", self.p_delete), ("p_depth", self.p_depth), ("p_mixing", self.p_mixing), ("p_shape", self.p_shape)];
         for (key, p) in probabilities {
             in_range(key, p, 0.0, 1.0)?;
         }
@@ -212,13 +213,10 @@ fn verify(prog: &Program, checked: &Checked, v: &Verify) -> bool {
     if v.len == 0 {
         return v.target.satisfied(&Chain::identity(&v.input));
     }
-    runs_of(prog, checked, &v.block)
-        .iter()
-        .filter(|r| r.chain == v.chain && r.start <= v.start && v.start + v.len <= r.start + r.ops.len())
-        .any(|r| {
-            let k = v.start - r.start;
-            Chain::of(r.shape_after(k), &r.ops[k..k + v.len]).is_some_and(|c| v.target.satisfied(&c))
-        })
+    runs_of(prog, checked, &v.block).iter().filter(|r| r.chain == v.chain && r.start <= v.start && v.start + v.len <= r.start + r.ops.len()).any(|r| {
+        let k = v.start - r.start;
+        Chain::of(r.shape_after(k), &r.ops[k..k + v.len]).is_some_and(|c| v.target.satisfied(&c))
+    })
 }
 
 /// The blocks whose bodies mutations rewrite, each with its runs of ops: the blocks the model
@@ -483,10 +481,10 @@ fn block_calls(file: &File, prog: &Program) -> Vec<(String, usize, usize, String
             let mut k = 0;
             for_each_chain(&mut def.body, &mut |stages| {
                 for (i, s) in stages.iter().enumerate() {
-                    if let Stage::Call { callee, .. } = s {
-                        if prog.block(&callee.name).is_some_and(|b| !b.def.is_model) {
-                            out.push((model.clone(), k, i, print_stage(s)));
-                        }
+                    if let Stage::Call { callee, .. } = s
+                        && prog.block(&callee.name).is_some_and(|b| !b.def.is_model)
+                    {
+                        out.push((model.clone(), k, i, print_stage(s)));
                     }
                 }
                 k += 1;
@@ -573,7 +571,10 @@ mod tests {
     fn property_mutation_only_relaxes_with_zero_probabilities() {
         let input = Shape(vec![crate::shape::Dim::sym("B"), crate::shape::Dim::int(8)]);
         use crate::ops::{AttrValue, Attrs};
-        let dense8 = ChainOp { op: crate::ops::OpKind::Dense, attrs: Attrs(vec![("features", AttrValue::Int(crate::shape::Dim::int(8))), ("bias", AttrValue::Bool(true))]) };
+        let dense8 = ChainOp {
+            op: crate::ops::OpKind::Dense,
+            attrs: Attrs(vec![("features", AttrValue::Int(crate::shape::Dim::int(8))), ("bias", AttrValue::Bool(true))]),
+        };
         let relu = ChainOp { op: crate::ops::OpKind::Relu, attrs: Default::default() };
         let orig = Chain::of(&input, &[dense8, relu]).unwrap();
         let cfg = MutationConfig { p_depth: 0.0, p_mixing: 0.0, ..MutationConfig::default() };

@@ -51,7 +51,7 @@ fn thousands(n: i64) -> String {
     let s = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -105,7 +105,8 @@ pub fn status_text(ev: &Evolution) -> String {
     let mut ms: Vec<f64> = rs.iter().skip(1).filter_map(|r| r.controller_ms).collect();
     if !ms.is_empty() {
         ms.sort_by(f64::total_cmp);
-        let _ = writeln!(s, "controller  median {:.2} ms, max {:.2} ms per candidate (select + mutate + synthesize + check)", ms[ms.len() / 2], ms[ms.len() - 1]);
+        let _ =
+            writeln!(s, "controller  median {:.2} ms, max {:.2} ms per candidate (select + mutate + synthesize + check)", ms[ms.len() / 2], ms[ms.len() - 1]);
     }
     let _ = write!(s, "\nPareto front (accuracy vs params):\n{}", front_table(rs));
     s
@@ -183,10 +184,7 @@ fn plot(records: &[Record], path: &Path) -> Result<(), Box<dyn std::error::Error
     chart.configure_mesh().x_desc("parameters (thousands)").y_desc("test accuracy (%)").draw()?;
     chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, RGBColor(150, 150, 150).filled())))?.label("candidate");
     chart.draw_series(LineSeries::new(front_pts.iter().copied(), RED.stroke_width(2)))?;
-    chart
-        .draw_series(front_pts.iter().map(|&p| Circle::new(p, 5, RED.filled())))?
-        .label("Pareto front")
-        .legend(|(x, y)| Circle::new((x, y), 5, RED.filled()));
+    chart.draw_series(front_pts.iter().map(|&p| Circle::new(p, 5, RED.filled())))?.label("Pareto front").legend(|(x, y)| Circle::new((x, y), 5, RED.filled()));
     if let Some(seed) = records.first().filter(|r| r.status == Status::Done) {
         let p = (seed.params.unwrap_or(0) as f64 / 1e3, seed.accuracy.unwrap_or(0.0) * 100.0);
         chart

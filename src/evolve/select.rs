@@ -50,13 +50,7 @@ pub struct SelectionConfig {
 
 impl Default for SelectionConfig {
     fn default() -> SelectionConfig {
-        SelectionConfig {
-            objectives: vec![Objective::Params, Objective::Macs],
-            min_accuracy: 0.0,
-            p_accuracy_only: 0.2,
-            top_fraction: 0.1,
-            min_to_select: 10,
-        }
+        SelectionConfig { objectives: vec![Objective::Params, Objective::Macs], min_accuracy: 0.0, p_accuracy_only: 0.2, top_fraction: 0.1, min_to_select: 10 }
     }
 }
 
@@ -131,7 +125,13 @@ pub fn pareto_weights(pts: &[(f64, f64)]) -> Vec<f64> {
         let v = |p: &(f64, f64)| if k == 0 { p.0 } else { p.1 };
         let (a, b) = (v(&curve[0]), v(&curve[curve.len() - 1]));
         let all = pts.iter().map(v).fold(f64::NEG_INFINITY, f64::max) - pts.iter().map(v).fold(f64::INFINITY, f64::min);
-        if (a - b).abs() > 1e-12 { (a - b).abs() } else if all > 1e-12 { all } else { 1.0 }
+        if (a - b).abs() > 1e-12 {
+            (a - b).abs()
+        } else if all > 1e-12 {
+            all
+        } else {
+            1.0
+        }
     };
     let (sx, sy) = (span(0), span(1));
     let c: Vec<(f64, f64)> = curve.iter().map(|p| (p.0 / sx, p.1 / sy)).collect();

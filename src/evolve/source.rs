@@ -49,10 +49,11 @@ pub fn reachable_blocks(prog: &Program) -> BTreeSet<String> {
     let mut todo: Vec<Arc<BlockDef>> = prog.models().iter().map(|m| m.def.clone()).collect();
     while let Some(def) = todo.pop() {
         for name in called_names(&def) {
-            if let Some(b) = prog.block(&name) {
-                if !b.def.is_model && seen.insert(name) {
-                    todo.push(b.def.clone());
-                }
+            if let Some(b) = prog.block(&name)
+                && !b.def.is_model
+                && seen.insert(name)
+            {
+                todo.push(b.def.clone());
             }
         }
     }
@@ -211,11 +212,11 @@ pub fn replace_stages(file: &mut File, block: &str, chain: usize, start: usize, 
         let mut k = 0;
         let mut new = Some(new);
         for_each_chain(&mut def.body, &mut |stages| {
-            if k == chain {
-                if let Some(n) = new.take() {
-                    let end = (start + len).min(stages.len());
-                    stages.splice(start.min(end)..end, n);
-                }
+            if k == chain
+                && let Some(n) = new.take()
+            {
+                let end = (start + len).min(stages.len());
+                stages.splice(start.min(end)..end, n);
             }
             k += 1;
         });
@@ -225,11 +226,11 @@ pub fn replace_stages(file: &mut File, block: &str, chain: usize, start: usize, 
 /// Run `f` on the named block's definition in `file`.
 pub fn with_block(file: &mut File, block: &str, f: impl FnOnce(&mut BlockDef)) {
     for item in &mut file.items {
-        if let ItemKind::Block(b) = &mut item.kind {
-            if b.name.name == block {
-                f(Arc::make_mut(b));
-                return;
-            }
+        if let ItemKind::Block(b) = &mut item.kind
+            && b.name.name == block
+        {
+            f(Arc::make_mut(b));
+            return;
         }
     }
 }

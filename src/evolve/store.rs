@@ -224,10 +224,9 @@ impl Store {
     pub fn check_integrity(records: &[Record]) -> Result<(), String> {
         match records.iter().enumerate().find(|(k, r)| r.id != *k as i64) {
             None => Ok(()),
-            Some((k, r)) => Err(format!(
-                "the store is damaged: candidate #{k} is missing (the next row is #{}); export what is there with `--export json`",
-                r.id
-            )),
+            Some((k, r)) => {
+                Err(format!("the store is damaged: candidate #{k} is missing (the next row is #{}); export what is there with `--export json`", r.id))
+            }
         }
     }
 
@@ -276,9 +275,26 @@ impl Store {
              params, macs, curve, reused_from, error, seed, throughput, train_seconds, controller_ms, created_at, finished_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
             params![
-                r.id, r.parent, r.strategy, r.mutation, r.source, r.fingerprint, r.properties, r.status.as_str(), r.accuracy,
-                r.params, r.macs, r.curve, r.reused_from, r.error, r.seed, r.throughput, r.train_seconds, r.controller_ms,
-                r.created_at, r.finished_at
+                r.id,
+                r.parent,
+                r.strategy,
+                r.mutation,
+                r.source,
+                r.fingerprint,
+                r.properties,
+                r.status.as_str(),
+                r.accuracy,
+                r.params,
+                r.macs,
+                r.curve,
+                r.reused_from,
+                r.error,
+                r.seed,
+                r.throughput,
+                r.train_seconds,
+                r.controller_ms,
+                r.created_at,
+                r.finished_at
             ],
         )
         .map_err(err)?;
@@ -294,10 +310,7 @@ impl Store {
                  error = NULL, finished_at = ?6 WHERE id = ?1",
                 params![id, o.accuracy, o.curve, o.throughput, o.train_seconds, at],
             ),
-            Err(e) => tx.execute(
-                "UPDATE candidates SET status = 'failed', error = ?2, finished_at = ?3 WHERE id = ?1",
-                params![id, e, at],
-            ),
+            Err(e) => tx.execute("UPDATE candidates SET status = 'failed', error = ?2, finished_at = ?3 WHERE id = ?1", params![id, e, at]),
         }
         .map_err(err)?;
         tx.commit().map_err(err)

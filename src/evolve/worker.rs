@@ -144,10 +144,8 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
     let last = metrics.last().ok_or("no epoch ran")?;
     let mut speeds: Vec<f64> = metrics.iter().skip(usize::from(metrics.len() > 1)).map(|m| m.images_per_sec).collect();
     speeds.sort_by(f64::total_cmp);
-    let curve: Vec<serde_json::Value> = metrics
-        .iter()
-        .map(|m| serde_json::json!({ "epoch": m.epoch, "train_loss": m.train_loss, "test_accuracy": m.test_accuracy }))
-        .collect();
+    let curve: Vec<serde_json::Value> =
+        metrics.iter().map(|m| serde_json::json!({ "epoch": m.epoch, "train_loss": m.train_loss, "test_accuracy": m.test_accuracy })).collect();
     Ok(Outcome {
         accuracy: last.test_accuracy,
         curve: serde_json::to_string(&curve).unwrap_or_default(),

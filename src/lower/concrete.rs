@@ -65,11 +65,15 @@ pub fn concrete_mixing(net: &Net, dims: &[usize], device: &Device) -> Mixing {
             if slice[i] < dims[i] || element[i] == 0 {
                 continue;
             }
-            m.set(i, j, match element[i] {
-                n if n == dims[i] => Level::A,
-                1 => Level::O,
-                _ => Level::M,
-            });
+            m.set(
+                i,
+                j,
+                match element[i] {
+                    n if n == dims[i] => Level::A,
+                    1 => Level::O,
+                    _ => Level::M,
+                },
+            );
         }
     }
     m

@@ -15,15 +15,30 @@ use burn::tensor::{Tensor, activation};
 /// One node of a lowered model.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LayerDesc {
-    Dense { inputs: usize, features: usize, bias: bool },
+    Dense {
+        inputs: usize,
+        features: usize,
+        bias: bool,
+    },
     Conv(ConvDesc),
-    BatchNorm { channels: usize },
-    LayerNorm { channels: usize },
-    GroupNorm { groups: usize, channels: usize },
-    Dropout { rate: f64 },
+    BatchNorm {
+        channels: usize,
+    },
+    LayerNorm {
+        channels: usize,
+    },
+    GroupNorm {
+        groups: usize,
+        channels: usize,
+    },
+    Dropout {
+        rate: f64,
+    },
     Pool(PoolDesc),
     /// A learned tensor of this (logical, concrete) shape.
-    Param { shape: Vec<usize> },
+    Param {
+        shape: Vec<usize>,
+    },
     Stateless(Stateless),
 }
 
@@ -53,21 +68,37 @@ pub struct PoolDesc {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stateless {
     Activation(Activation),
-    Softmax { axis: usize },
-    Mean { axes: Vec<usize> },
+    Softmax {
+        axis: usize,
+    },
+    Mean {
+        axes: Vec<usize>,
+    },
     Add,
     Mul,
     Scale(f64),
     /// `reshape` and `flatten`: to the output's shape.
     Reshape,
-    Transpose { perm: Vec<usize> },
-    Concat { axis: usize },
-    Split { axis: usize, parts: usize },
+    Transpose {
+        perm: Vec<usize>,
+    },
+    Concat {
+        axis: usize,
+    },
+    Split {
+        axis: usize,
+        parts: usize,
+    },
     Matmul,
-    Einsum { spec: String },
+    Einsum {
+        spec: String,
+    },
     /// Expand to the output's shape.
     Broadcast,
-    Select { axis: usize, index: usize },
+    Select {
+        axis: usize,
+        index: usize,
+    },
     Identity,
 }
 

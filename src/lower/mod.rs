@@ -16,13 +16,15 @@ pub mod layer;
 use crate::ir::{Graph, NodeKind};
 use crate::ops::{LayoutClass, OpKind, State, spec};
 use crate::shape::Dim;
-use cpu::PoolKind;
-pub use layer::{Activation, LayerDesc, Stateless, describe, same_padding};
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, GroupNorm, GroupNormConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, GroupNorm, GroupNormConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d,
+};
 use burn::tensor::{Device, Distribution, Tensor, activation};
+use cpu::PoolKind;
+pub use layer::{Activation, LayerDesc, Stateless, describe, same_padding};
 
 pub use kernels::{RANK, einsum};
 

@@ -1,8 +1,8 @@
 //! One document's analysis and the editor features computed from it.
 
 use super::position::{to_offset, to_range};
-use crate::check::{Checked, check, check_until};
 use crate::check::Stop;
+use crate::check::{Checked, check, check_until};
 use crate::diag::{Diagnostic, Severity, Span, codes};
 use crate::ir::Graph;
 use crate::program::Program;
@@ -88,7 +88,9 @@ impl Analysis {
             let program = Program::from_source(uri.as_str(), "");
             let mut checked = check(&program);
             let span = Span::new(program.root, 0, 0);
-            checked.diagnostics.push(Diagnostic::error(codes::Internal, "internal error while checking this file", span).with_hint("please report it with the file"));
+            checked
+                .diagnostics
+                .push(Diagnostic::error(codes::Internal, "internal error while checking this file", span).with_hint("please report it with the file"));
             Analysis { uri: uri.clone(), text: text.to_string(), program, checked }
         })
     }
@@ -221,14 +223,18 @@ impl Analysis {
         // An import: the file it reads.
         let ast = self.program.root_ast()?;
         for item in &ast.items {
-            if let ItemKind::Use(path) = &item.kind {
-                if item.span.start <= offset && offset <= item.span.end {
-                    let dotted: Vec<&str> = path.iter().map(|i| i.name.as_str()).collect();
-                    let file = self.program.files.iter().map(|(f, _)| *f).find(|f| {
-                        self.program.sources.get(*f).is_some_and(|s| s.name.ends_with(&format!("{}.nas", dotted[1..].join("/"))) || s.name.ends_with(&format!("{}.nas", dotted.join("/"))))
-                    })?;
-                    return self.location(&Span::new(file, 0, 0));
-                }
+            if let ItemKind::Use(path) = &item.kind
+                && item.span.start <= offset
+                && offset <= item.span.end
+            {
+                let dotted: Vec<&str> = path.iter().map(|i| i.name.as_str()).collect();
+                let file = self.program.files.iter().map(|(f, _)| *f).find(|f| {
+                    self.program
+                        .sources
+                        .get(*f)
+                        .is_some_and(|s| s.name.ends_with(&format!("{}.nas", dotted[1..].join("/"))) || s.name.ends_with(&format!("{}.nas", dotted.join("/"))))
+                })?;
+                return self.location(&Span::new(file, 0, 0));
             }
         }
         None

@@ -5,14 +5,14 @@ pub mod analysis;
 mod position;
 pub mod transport;
 
+use crate::check::Stop;
 use analysis::Analysis;
+use crossbeam_channel::{Receiver, Sender, unbounded};
 use lsp_server::{Connection, Message, Notification, Request, RequestId, Response};
 use lsp_types::{
-    CodeActionParams, CompletionParams, DidChangeTextDocumentParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams,
-    DocumentDiagnosticParams, DocumentFormattingParams, DocumentSymbolParams, GotoDefinitionParams, HoverParams, Uri,
+    CodeActionParams, CompletionParams, DidChangeTextDocumentParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams, DocumentDiagnosticParams,
+    DocumentFormattingParams, DocumentSymbolParams, GotoDefinitionParams, HoverParams, Uri,
 };
-use crate::check::Stop;
-use crossbeam_channel::{Receiver, Sender, unbounded};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -154,16 +154,16 @@ impl Server {
                 if let Ok(p) = n.extract::<DidChangeTextDocumentParams>("textDocument/didChange") {
                     let key = p.text_document.uri.as_str().to_string();
                     // Full sync: the last change holds the whole new text; the newest version wins.
-                    if let (Some((_, doc)), Some(change)) = (self.docs.get_mut(&key), p.content_changes.into_iter().last()) {
-                        if p.text_document.version >= doc.version {
-                            doc.text = change.text;
-                            doc.version = p.text_document.version;
-                            doc.dirty_since = Some(Instant::now());
-                            doc.analysis = None;
-                            // The running analysis is of an older text: stop it.
-                            if let Some((_, cancel)) = doc.running.take() {
-                                cancel.store(true, Ordering::Relaxed);
-                            }
+                    if let (Some((_, doc)), Some(change)) = (self.docs.get_mut(&key), p.content_changes.into_iter().last())
+                        && p.text_document.version >= doc.version
+                    {
+                        doc.text = change.text;
+                        doc.version = p.text_document.version;
+                        doc.dirty_since = Some(Instant::now());
+                        doc.analysis = None;
+                        // The running analysis is of an older text: stop it.
+                        if let Some((_, cancel)) = doc.running.take() {
+                            cancel.store(true, Ordering::Relaxed);
                         }
                     }
                 }
@@ -194,12 +194,7 @@ impl Server {
     /// Start the analyses whose debounce time has passed.
     fn start_due(&mut self) {
         let now = Instant::now();
-        let due: Vec<String> = self
-            .docs
-            .iter()
-            .filter(|(_, (_, d))| d.dirty_since.is_some_and(|t| now >= t + DEBOUNCE))
-            .map(|(k, _)| k.clone())
-            .collect();
+        let due: Vec<String> = self.docs.iter().filter(|(_, (_, d))| d.dirty_since.is_some_and(|t| now >= t + DEBOUNCE)).map(|(k, _)| k.clone()).collect();
         for k in due {
             self.start(&k);
         }
@@ -225,10 +220,10 @@ impl Server {
                 analyse(job, &done);
             }
         });
-        if spawned.is_err() {
-            if let Ok(job) = take.try_recv() {
-                analyse(job, &self.done_tx);
-            }
+        if spawned.is_err()
+            && let Ok(job) = take.try_recv()
+        {
+            analyse(job, &self.done_tx);
         }
     }
 
@@ -275,19 +270,15 @@ impl Server {
     fn request(&mut self, req: Request) -> Response {
         let id = req.id.clone();
         let result = match req.method.as_str() {
-            "textDocument/hover" => self.with_doc::<HoverParams>(req, |a, p| {
-                a.hover(p.text_document_position_params.position)
-            }),
-            "textDocument/definition" => self.with_doc::<GotoDefinitionParams>(req, |a, p| {
-                a.definition(p.text_document_position_params.position)
-            }),
+            "textDocument/hover" => self.with_doc::<HoverParams>(req, |a, p| a.hover(p.text_document_position_params.position)),
+            "textDocument/definition" => self.with_doc::<GotoDefinitionParams>(req, |a, p| a.definition(p.text_document_position_params.position)),
             "textDocument/documentSymbol" => self.with_doc::<DocumentSymbolParams>(req, |a, _| Some(a.symbols())),
             "textDocument/completion" => self.with_doc::<CompletionParams>(req, |a, p| Some(a.completion(p.text_document_position.position))),
             "textDocument/formatting" => self.with_doc::<DocumentFormattingParams>(req, |a, _| a.format()),
             "textDocument/codeAction" => self.with_doc::<CodeActionParams>(req, |a, p| Some(a.code_actions(p.range))),
-            "textDocument/diagnostic" => self.with_doc::<DocumentDiagnosticParams>(req, |a, _| {
-                Some(serde_json::json!({ "kind": "full", "items": a.lsp_diagnostics() }))
-            }),
+            "textDocument/diagnostic" => {
+                self.with_doc::<DocumentDiagnosticParams>(req, |a, _| Some(serde_json::json!({ "kind": "full", "items": a.lsp_diagnostics() })))
+            }
             _ => return Response::new_err(id, lsp_server::ErrorCode::MethodNotFound as i32, format!("unsupported: {}", req.method)),
         };
         match result {

@@ -94,7 +94,13 @@ impl<R: BufRead> FrameReader<R> {
             };
             let mut used = buf.len();
             for (i, &b) in buf.iter().enumerate() {
-                matched = if b == HEADER[matched] { matched + 1 } else if b == HEADER[0] { 1 } else { 0 };
+                matched = if b == HEADER[matched] {
+                    matched + 1
+                } else if b == HEADER[0] {
+                    1
+                } else {
+                    0
+                };
                 if matched == HEADER.len() {
                     used = i + 1;
                     break;

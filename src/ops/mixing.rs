@@ -371,12 +371,7 @@ fn pool(x: &Shape, attrs: &Attrs) -> Mixing {
 }
 
 fn mean(r: usize, attrs: &Attrs, c: usize) -> Mixing {
-    let axes: Vec<usize> = attrs
-        .dims("axes")
-        .iter()
-        .filter_map(|d| d.as_int())
-        .map(|a| if a < 0 { (a + r as i64) as usize } else { a as usize })
-        .collect();
+    let axes: Vec<usize> = attrs.dims("axes").iter().filter_map(|d| d.as_int()).map(|a| if a < 0 { (a + r as i64) as usize } else { a as usize }).collect();
     let keep = attrs.bool("keepdims");
     let mut m = Mixing::filled(r, c, Level::X);
     let mut j = 0;

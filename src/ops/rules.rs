@@ -55,8 +55,7 @@ fn exact_div(d: &Dim, by: &Dim, what: &str) -> Result<Dim, OpError> {
 
 fn need_rank(s: &Shape, rank: usize, op: &str, layout: &str) -> Result<(), OpError> {
     if s.rank() != rank {
-        return Err(OpError::new(c::Rank, format!("`{op}` expects a rank-{rank} input {layout}, found rank {} {s}", s.rank()))
-            .on_input(0));
+        return Err(OpError::new(c::Rank, format!("`{op}` expects a rank-{rank} input {layout}, found rank {} {s}", s.rank())).on_input(0));
     }
     Ok(())
 }
@@ -78,8 +77,7 @@ fn axis_value(d: &Dim, name: &str, rank: usize) -> Result<usize, OpError> {
         return Err(OpError::new(c::BadArgValue, format!("`{name}` must be a known integer")));
     }
     super::normalize_axis(d, rank).ok_or_else(|| {
-        OpError::new(c::Axis, format!("axis {d} is out of range for rank {rank}"))
-            .hint(format!("axes run from 0 to {} (or -{rank} to -1)", rank as i64 - 1))
+        OpError::new(c::Axis, format!("axis {d} is out of range for rank {rank}")).hint(format!("axes run from 0 to {} (or -{rank} to -1)", rank as i64 - 1))
     })
 }
 
@@ -256,8 +254,7 @@ fn reshape_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     }
     let out = Shape(dims);
     if out.numel()? != numel {
-        return Err(OpError::new(c::Reshape, format!("cannot reshape {x} ({numel} elements) into {out} ({} elements)", out.numel()?))
-            .on_input(0));
+        return Err(OpError::new(c::Reshape, format!("cannot reshape {x} ({numel} elements) into {out} ({} elements)", out.numel()?)).on_input(0));
     }
     Ok(vec![out])
 }
@@ -290,8 +287,7 @@ fn concat_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
         }
         for (j, (d0, d)) in x.0.iter().zip(&s.0).enumerate() {
             if j != ax && d0 != d {
-                return Err(OpError::new(c::ShapeMismatch, format!("concat inputs differ off the concat axis: {x} and {s} at axis {j}"))
-                    .on_input(k));
+                return Err(OpError::new(c::ShapeMismatch, format!("concat inputs differ off the concat axis: {x} and {s} at axis {j}")).on_input(k));
             }
         }
         total = total.add(&s.0[ax])?;
@@ -409,11 +405,9 @@ fn param_params(_: &[Shape], a: &Attrs) -> Result<Dim, DimError> {
 fn broadcast_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     let target = Shape(a.dims("shape").to_vec());
-    let ok = x.rank() <= target.rank()
-        && x.0.iter().rev().zip(target.0.iter().rev()).all(|(d, t)| d == t || *d == Dim::one());
+    let ok = x.rank() <= target.rank() && x.0.iter().rev().zip(target.0.iter().rev()).all(|(d, t)| d == t || *d == Dim::one());
     if !ok {
-        return Err(OpError::new(c::ShapeMismatch, format!("cannot broadcast {x} to {target}")).on_input(0)
-            .hint("each dim must equal the target's or be 1"));
+        return Err(OpError::new(c::ShapeMismatch, format!("cannot broadcast {x} to {target}")).on_input(0).hint("each dim must equal the target's or be 1"));
     }
     Ok(vec![target])
 }
@@ -422,10 +416,10 @@ fn select_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     let ax = axis(a, "axis", x.rank())?;
     let idx = a.dim("index");
-    if let (Some(k), Some(n)) = (idx.as_int(), x.0[ax].as_int()) {
-        if k < 0 || k >= n {
-            return Err(OpError::new(c::Axis, format!("index {k} is out of range for a dim of size {n}")));
-        }
+    if let (Some(k), Some(n)) = (idx.as_int(), x.0[ax].as_int())
+        && (k < 0 || k >= n)
+    {
+        return Err(OpError::new(c::Axis, format!("index {k} is out of range for a dim of size {n}")));
     }
     let mut out = x.clone();
     out.0.remove(ax);
@@ -464,6 +458,8 @@ macro_rules! entry {
     };
 }
 
+// One entry per line group, aligned by hand: a table, not code to reflow.
+#[rustfmt::skip]
 pub static CATALOG: &[OpSpec] = &[
     entry!(Dense, "dense", "A dense layer on the last dim: [.., C] -> [.., features].",
         &[X, arg("features", K::Int), opt("bias", K::Bool, D::Bool(true))],

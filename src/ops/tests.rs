@@ -36,9 +36,9 @@ fn conv_shape_params_and_macs() {
         ("bias", AttrValue::Bool(false)),
     ]);
     let x = shape(&[1, 32, 32, 16]);
-    let out = (s.shape)(&[x.clone()], &a).unwrap();
+    let out = (s.shape)(std::slice::from_ref(&x), &a).unwrap();
     assert_eq!(out[0], shape(&[1, 16, 16, 64]));
-    assert_eq!((s.params)(&[x.clone()], &a).unwrap().as_int(), Some(9 * 16 * 64));
+    assert_eq!((s.params)(std::slice::from_ref(&x), &a).unwrap().as_int(), Some(9 * 16 * 64));
     assert_eq!((s.macs)(&[x], &a, &out).unwrap().as_int(), Some(16 * 16 * 9 * 16 * 64));
 }
 
@@ -66,7 +66,7 @@ fn dense_is_symbolic() {
     let s = lookup("dense").unwrap();
     let a = attrs(&[("features", AttrValue::Int(Dim::sym("D"))), ("bias", AttrValue::Bool(true))]);
     let x = Shape(vec![Dim::sym("B"), Dim::sym("N"), Dim::sym("C")]);
-    assert_eq!((s.shape)(&[x.clone()], &a).unwrap()[0].to_string(), "[B, N, D]");
+    assert_eq!((s.shape)(std::slice::from_ref(&x), &a).unwrap()[0].to_string(), "[B, N, D]");
     assert_eq!((s.params)(&[x], &a).unwrap().to_string(), "C*D + D");
 }
 
@@ -94,7 +94,7 @@ fn reshape_infers_minus_one_and_checks_counts() {
     let s = lookup("reshape").unwrap();
     let a = attrs(&[("shape", AttrValue::Ints(vec![Dim::sym("B"), Dim::int(-1), Dim::int(384)]))]);
     let x = Shape(vec![Dim::sym("B"), Dim::int(14), Dim::int(14), Dim::int(384)]);
-    assert_eq!((s.shape)(&[x.clone()], &a).unwrap()[0].to_string(), "[B, 196, 384]");
+    assert_eq!((s.shape)(std::slice::from_ref(&x), &a).unwrap()[0].to_string(), "[B, 196, 384]");
     let bad = attrs(&[("shape", AttrValue::Ints(vec![Dim::sym("B"), Dim::int(100)]))]);
     assert_eq!((s.shape)(&[x], &bad).unwrap_err().code, "E0307");
 }

@@ -58,9 +58,8 @@ impl Target {
                     }
                 }
                 HoleConstraint::Mixing(b, m) => {
-                    let matrix = named_mixing(m, input.rank()).ok_or_else(|| {
-                        format!("the mixing matrix must be {0}×{0} for a rank-{0} input {input}", input.rank())
-                    })?;
+                    let matrix =
+                        named_mixing(m, input.rank()).ok_or_else(|| format!("the mixing matrix must be {0}×{0} for a rank-{0} input {input}", input.rank()))?;
                     t.mixing = Some(matrix);
                     t.mixing_exact = *b == Bound::Exactly;
                 }
@@ -91,10 +90,10 @@ impl Target {
         if let Some(s) = &self.shape {
             d += shape_distance(&c.shape, s)?;
         }
-        if let Some(max) = self.depth_max {
-            if c.depth.value() > max {
-                return None;
-            }
+        if let Some(max) = self.depth_max
+            && c.depth.value() > max
+        {
+            return None;
         }
         if let Some(min) = self.depth_min {
             d += min.saturating_sub(c.depth.value());
@@ -174,12 +173,7 @@ impl Target {
         let names = || ops.iter().map(|o| spec(*o).name).collect::<Vec<_>>().join(", ");
         let (cur, r) = (&self.input, self.input.rank());
         if r > 0 && cur.0[r - 1] != want.0[r - 1] && !ops.iter().any(|o| spec(*o).role.changes.channels) {
-            return Some(format!(
-                "channels must change from {} to {}, but `ops in {{{}}}` has neither dense nor conv",
-                cur.0[r - 1],
-                want.0[r - 1],
-                names()
-            ));
+            return Some(format!("channels must change from {} to {}, but `ops in {{{}}}` has neither dense nor conv", cur.0[r - 1], want.0[r - 1], names()));
         }
         let spatial_change = (1..r.saturating_sub(1)).any(|i| cur.0[i] != want.0[i]);
         if spatial_change && !ops.iter().any(|o| spec(*o).role.changes.spatial) {
@@ -239,11 +233,7 @@ pub fn shape_distance(cur: &Shape, want: &Shape) -> Distance {
 /// Why no chain maps `cur` to `want`, when that is certain.
 fn shape_infeasible(cur: &Shape, want: &Shape) -> Option<String> {
     if cur.rank() != want.rank() {
-        return Some(format!(
-            "synthesized ops keep the rank, but the input is rank {} {cur} and the output must be rank {} {want}",
-            cur.rank(),
-            want.rank()
-        ));
+        return Some(format!("synthesized ops keep the rank, but the input is rank {} {cur} and the output must be rank {} {want}", cur.rank(), want.rank()));
     }
     let r = cur.rank();
     if r > 0 && cur.0[0] != want.0[0] {

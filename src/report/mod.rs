@@ -37,7 +37,7 @@ fn group_thousands(n: i64) -> String {
     let s = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -149,16 +149,7 @@ impl Report {
         let w_out = self.rows.iter().map(|r| r.output.len()).max().unwrap_or(6).max(6);
         let _ = writeln!(out, "{:>4}  {:<w_name$}  {:>5}  {:<w_out$}  {:>14}  {:>16}", "#", "layer", "line", "output", "params", "MACs");
         for (i, r) in self.rows.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "{:>4}  {:<w_name$}  {:>5}  {:<w_out$}  {:>14}  {:>16}",
-                i + 1,
-                r.name,
-                r.line,
-                r.output,
-                r.params.pretty(),
-                r.macs.pretty()
-            );
+            let _ = writeln!(out, "{:>4}  {:<w_name$}  {:>5}  {:<w_out$}  {:>14}  {:>16}", i + 1, r.name, r.line, r.output, r.params.pretty(), r.macs.pretty());
         }
         let _ = writeln!(out, "{:>4}  {:<w_name$}  {:>5}  {:<w_out$}  {:>14}  {:>16}", "", "total", "", "", self.params.pretty(), self.macs.pretty());
         if self.overflow {

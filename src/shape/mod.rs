@@ -4,8 +4,8 @@
 //! (`H/2`, `C*4`, `D + 1`, `H*W`, `H/stride`). Keeping it in a canonical form makes
 //! equality structural: `H/2*2 == H`. A dimension is *concrete* when it has no symbols.
 
-use std::sync::Arc;
 use std::fmt;
+use std::sync::Arc;
 
 /// An exact rational number `num/den`, `den > 0`, in lowest terms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -164,10 +164,20 @@ pub enum ExprKind {
     List(Vec<Expr>),
     Tuple(Vec<Expr>),
     /// `f(a, b: 1)`
-    Call { callee: Ident, args: Vec<Arg> },
+    Call {
+        callee: Ident,
+        args: Vec<Arg>,
+    },
     /// `input |> stage`
-    Pipe { input: Box<Expr>, stage: Box<Stage> },
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Pipe {
+        input: Box<Expr>,
+        stage: Box<Stage>,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     Neg(Box<Expr>),
     Hole(Hole),
 }

@@ -24,7 +24,7 @@ pub fn attach_comments(file: &mut File, comments: &[RawComment], src: &str) {
             let next = above.get(k + 1).map_or(item_start, |n| n.start);
             has_blank_line(src.get(c.end..next).unwrap_or(""))
         });
-        let split = detached.map(|(k, _)| k + 1).last().unwrap_or(0);
+        let split = detached.map(|(k, _)| k + 1).next_back().unwrap_or(0);
         for (k, c) in above.iter().enumerate() {
             let item = &mut file.items[i];
             match (k < split, c.doc) {
@@ -60,12 +60,7 @@ pub fn attach_comments(file: &mut File, comments: &[RawComment], src: &str) {
 
 /// Comments in a block header (before the `{` that follows the return type) stay with the
 /// item; those after that `{` go to the body.
-fn partition_header<'a>(
-    inside: &[&'a RawComment],
-    ret_end: usize,
-    body_start: usize,
-    src: &str,
-) -> (Vec<String>, Vec<&'a RawComment>) {
+fn partition_header<'a>(inside: &[&'a RawComment], ret_end: usize, body_start: usize, src: &str) -> (Vec<String>, Vec<&'a RawComment>) {
     let brace = src.get(ret_end..).and_then(|s| s.find('{')).map_or(usize::MAX, |k| ret_end + k);
     let mut header = Vec::new();
     let mut body = Vec::new();

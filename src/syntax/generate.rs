@@ -40,9 +40,7 @@ fn leaf(rng: &mut Rng) -> Expr {
 }
 
 fn args(rng: &mut Rng, depth: usize) -> Vec<Arg> {
-    (0..rng.below(4))
-        .map(|_| Arg { name: rng.chance(40).then(|| ident(rng)), value: expr(rng, depth), span: sp() })
-        .collect()
+    (0..rng.below(4)).map(|_| Arg { name: rng.chance(40).then(|| ident(rng)), value: expr(rng, depth), span: sp() }).collect()
 }
 
 fn constraint(rng: &mut Rng, depth: usize) -> Constraint {
@@ -125,9 +123,8 @@ pub fn random_file(rng: &mut Rng) -> File {
         let kind = if rng.chance(25) {
             ItemKind::Use((0..1 + rng.below(3)).map(|_| ident(rng)).collect())
         } else {
-            let params = (0..rng.below(4))
-                .map(|_| Param { name: ident(rng), ty: ty(rng, 1), default: rng.chance(30).then(|| expr(rng, 1)), span: sp() })
-                .collect();
+            let params =
+                (0..rng.below(4)).map(|_| Param { name: ident(rng), ty: ty(rng, 1), default: rng.chance(30).then(|| expr(rng, 1)), span: sp() }).collect();
             ItemKind::Block(std::sync::Arc::new(BlockDef {
                 is_model: rng.chance(30),
                 name: ident(rng),

@@ -1,9 +1,9 @@
 //! Text to AST and back: the logos lexer, the lalrpop parser, comments, the printer.
 
 pub mod ast;
+mod comments;
 #[doc(hidden)]
 pub mod generate;
-mod comments;
 pub mod lexer;
 pub mod parser;
 pub mod print;

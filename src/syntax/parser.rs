@@ -72,8 +72,9 @@ fn lex_error(file: FileId, src: &str, kind: LexErrorKind, start: usize, end: usi
     let span = Span::new(file, start, end);
     let text = src.get(start..end).unwrap_or("");
     match kind {
-        LexErrorKind::UnknownChar => Diagnostic::error(codes::UnexpectedChar, format!("unexpected character `{text}`"), span)
-            .with_primary_label("not part of the language"),
+        LexErrorKind::UnknownChar => {
+            Diagnostic::error(codes::UnexpectedChar, format!("unexpected character `{text}`"), span).with_primary_label("not part of the language")
+        }
         LexErrorKind::BadNumber => Diagnostic::error(codes::BadLiteral, format!("invalid literal `{text}`"), span)
             .with_primary_label("numbers must fit in 63 bits; strings allow only \\n \\t \\\\ \\\" escapes"),
         LexErrorKind::UnterminatedString => {
@@ -146,17 +147,14 @@ fn parse_error(file: FileId, src: &str, e: ParseError<usize, Tok, ParseErrorAt>)
             let d = if exp.is_empty() { d } else { d.with_primary_label(format!("expected {exp}")) };
             match t {
                 Tok::Ident("int" | "float") if exp.contains('[') => d,
-                Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash if expected.iter().any(|e| e == "\"|>\"") => d
-                    .with_hint("a pipe stage is one call; put `(` `)` around the pipe to use its value in arithmetic"),
+                Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash if expected.iter().any(|e| e == "\"|>\"") => {
+                    d.with_hint("a pipe stage is one call; put `(` `)` around the pipe to use its value in arithmetic")
+                }
                 _ => d,
             }
         }
-        ParseError::ExtraToken { token: (l, t, r) } => {
-            Diagnostic::error(codes::UnexpectedToken, format!("unexpected {t}"), Span::new(file, l, r))
-        }
-        ParseError::InvalidToken { location } => {
-            Diagnostic::error(codes::UnexpectedChar, "invalid token", Span::new(file, location, location))
-        }
+        ParseError::ExtraToken { token: (l, t, r) } => Diagnostic::error(codes::UnexpectedToken, format!("unexpected {t}"), Span::new(file, l, r)),
+        ParseError::InvalidToken { location } => Diagnostic::error(codes::UnexpectedChar, "invalid token", Span::new(file, location, location)),
         ParseError::User { .. } => Diagnostic::error(codes::UnexpectedToken, "syntax error", Span::new(file, 0, 0)),
     }
 }

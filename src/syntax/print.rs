@@ -202,7 +202,7 @@ fn print_int(i: IntLit) -> String {
         _ => 1,
     };
     match i.suffix {
-        Some(c) if i.value % div == 0 => format!("{}{c}", i.value / div),
+        Some(c) if i.value.is_multiple_of(div) => format!("{}{c}", i.value / div),
         _ => i.value.to_string(),
     }
 }

@@ -157,10 +157,7 @@ fn rewrite_expr(e: &mut Expr, fills: &[HoleFill]) {
 /// `input |> op1 |> op2 ...`; the input alone for an empty chain.
 pub fn chain_expr(input: Expr, ops: &[ChainOp]) -> Expr {
     let span = input.span;
-    ops.iter().fold(input, |acc, op| Expr {
-        kind: ExprKind::Pipe { input: Box::new(acc), stage: Box::new(op_stage(op, span)) },
-        span,
-    })
+    ops.iter().fold(input, |acc, op| Expr { kind: ExprKind::Pipe { input: Box::new(acc), stage: Box::new(op_stage(op, span)) }, span })
 }
 
 /// A pipe stage for one op: its first required argument positional, the others named, and
@@ -192,9 +189,7 @@ fn is_default(d: Option<DefaultValue>, v: &AttrValue, attrs: &crate::ops::Attrs)
 fn value_expr(v: &AttrValue, span: Span) -> Expr {
     let kind = match v {
         AttrValue::Int(d) => return dim_expr(d, span),
-        AttrValue::Float(f) if *f < 0.0 => {
-            ExprKind::Neg(Box::new(Expr { kind: ExprKind::Float(-f), span }))
-        }
+        AttrValue::Float(f) if *f < 0.0 => ExprKind::Neg(Box::new(Expr { kind: ExprKind::Float(-f), span })),
         AttrValue::Float(f) => ExprKind::Float(*f),
         AttrValue::Bool(b) => ExprKind::Bool(*b),
         AttrValue::Str(s) => ExprKind::Str(s.clone()),

@@ -128,7 +128,7 @@ pub fn synthesize(t: &Target, cfg: &SynthConfig) -> Result<Fill, SynthError> {
     if let Some(why) = t.infeasible(max_len) {
         return Err(SynthError::Infeasible(why));
     }
-    let mut rng = Rng::new(cfg.seed ^ 0x5EED_0F_A1FA);
+    let mut rng = Rng::new(cfg.seed ^ 0x005E_ED0F_A1FA);
     let mut steps = 0;
     let found = match cfg.mode {
         Mode::Enumerative => enumerate(t, max_len, cfg.max_states, &mut steps),
@@ -173,10 +173,10 @@ fn progressive(t: &Target, max_len: usize, weighting: Option<Weighting>, cfg: &S
         let mut cands: Vec<(Rep, Chain, u32)> = Vec::new();
         for rep in representatives(&chain.shape, t) {
             *steps += 1;
-            if let Some(next) = chain.then(&rep.op) {
-                if let Some(d) = t.distance(&next) {
-                    cands.push((rep, next, d));
-                }
+            if let Some(next) = chain.then(&rep.op)
+                && let Some(d) = t.distance(&next)
+            {
+                cands.push((rep, next, d));
             }
         }
         if cands.is_empty() {

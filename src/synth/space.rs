@@ -184,12 +184,9 @@ fn members_of(class: &Class, cur: &Shape) -> Vec<ChainOp> {
             v
         }
         Class::ConvDown(f, s) => vec![conv(f, 3.max(*s), *s, 1, Dim::one()), conv(f, *s, *s, 1, Dim::one())],
-        Class::PoolDown(s) => vec![
-            pool(OpKind::MaxPool, *s, *s),
-            pool(OpKind::AvgPool, *s, *s),
-            pool(OpKind::MaxPool, s + 1, *s),
-            pool(OpKind::AvgPool, s + 1, *s),
-        ],
+        Class::PoolDown(s) => {
+            vec![pool(OpKind::MaxPool, *s, *s), pool(OpKind::AvgPool, *s, *s), pool(OpKind::MaxPool, s + 1, *s), pool(OpKind::AvgPool, s + 1, *s)]
+        }
         Class::PoolLocal => vec![pool(OpKind::AvgPool, 3, 1), pool(OpKind::MaxPool, 3, 1)],
     }
 }

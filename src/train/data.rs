@@ -205,7 +205,10 @@ fn mnist(dir: &Path) -> Result<(Raw, Option<Raw>), DataError> {
     }
     match (find_matching(dir, &["images", "idx3"]), find_matching(dir, &["labels", "idx1"])) {
         (Some(i), Some(l)) => Ok((load(&i, &l)?, None)),
-        _ => err(format!("no MNIST IDX files in {} (expected train-images-idx3-ubyte[.gz] and friends, or one *images*idx3* / *labels*idx1* pair)", dir.display())),
+        _ => err(format!(
+            "no MNIST IDX files in {} (expected train-images-idx3-ubyte[.gz] and friends, or one *images*idx3* / *labels*idx1* pair)",
+            dir.display()
+        )),
     }
 }
 
@@ -400,7 +403,17 @@ mod tests {
 
     #[test]
     fn subsets_are_stratified_seeded_and_complete() {
-        let labels: Vec<u8> = (0..1000).map(|i| if i < 700 { 0 } else if i < 900 { 1 } else { 2 }).collect();
+        let labels: Vec<u8> = (0..1000)
+            .map(|i| {
+                if i < 700 {
+                    0
+                } else if i < 900 {
+                    1
+                } else {
+                    2
+                }
+            })
+            .collect();
         let idx: Vec<usize> = (0..1000).collect();
         let pick = stratified_subset(&idx, &labels, 101, 5);
         assert_eq!(pick.len(), 101);

@@ -55,12 +55,14 @@ fn driver_devices() -> Result<usize, String> {
     let names = ["libcuda.so.1", "libcuda.so"];
     // SAFETY: loading the NVIDIA driver library runs its initialisers, as cudarc would.
     let lib = names.iter().find_map(|n| unsafe { libloading::Library::new(*n) }.ok()).ok_or_else(|| {
-        "NVIDIA driver library libcuda.so.1 not found: install the NVIDIA driver (it provides libcuda; containers need the NVIDIA container toolkit)".to_string()
+        "NVIDIA driver library libcuda.so.1 not found: install the NVIDIA driver (it provides libcuda; containers need the NVIDIA container toolkit)"
+            .to_string()
     })?;
     // SAFETY: the signatures are the CUDA driver API's: CUresult cuInit(unsigned), cuDeviceGetCount(int*).
     unsafe {
         let init: libloading::Symbol<unsafe extern "C" fn(u32) -> i32> = lib.get(b"cuInit").map_err(|e| format!("libcuda has no cuInit: {e}"))?;
-        let count: libloading::Symbol<unsafe extern "C" fn(*mut i32) -> i32> = lib.get(b"cuDeviceGetCount").map_err(|e| format!("libcuda has no cuDeviceGetCount: {e}"))?;
+        let count: libloading::Symbol<unsafe extern "C" fn(*mut i32) -> i32> =
+            lib.get(b"cuDeviceGetCount").map_err(|e| format!("libcuda has no cuDeviceGetCount: {e}"))?;
         match init(0) {
             0 => {}
             100 => return Err("the NVIDIA driver is installed but sees no CUDA device (cuInit: CUDA_ERROR_NO_DEVICE)".into()),

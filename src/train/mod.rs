@@ -7,12 +7,12 @@ pub mod devices;
 
 use crate::lower::{Net, pad, unpad};
 use crate::rng::Rng;
+use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamWConfig, GradientsParams, SgdConfig};
-use burn::grad_clipping::GradientClippingConfig;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use data::Dataset;
 use serde::Serialize;

@@ -6,7 +6,16 @@ use std::time::Instant;
 
 fn geom(hw: usize, cin: usize, cout: usize, k: usize, stride: usize) -> ConvGeom {
     let pad = (k - 1) / 2;
-    ConvGeom { batch: 64, input: [hw, hw, cin], output: [hw / stride, hw / stride, cout], kernel: [k, k], stride: [stride; 2], dilation: [1, 1], pad: [if stride == 2 && k == 3 { 0 } else { pad }; 2], groups: 1 }
+    ConvGeom {
+        batch: 64,
+        input: [hw, hw, cin],
+        output: [hw / stride, hw / stride, cout],
+        kernel: [k, k],
+        stride: [stride; 2],
+        dilation: [1, 1],
+        pad: [if stride == 2 && k == 3 { 0 } else { pad }; 2],
+        groups: 1,
+    }
 }
 
 fn time(f: impl Fn()) -> f64 {
@@ -36,7 +45,12 @@ fn main() {
         let bw = time(|| drop(conv::backward_weight(&g, &x, &dy)));
         println!(
             "{name:<20} forward {:7.1} ms {:6.1} GFLOP/s | input grad {:7.1} ms {:6.1} | weight grad {:7.1} ms {:6.1}",
-            f * 1e3, flops / f / 1e9, bi * 1e3, flops / bi / 1e9, bw * 1e3, flops / bw / 1e9
+            f * 1e3,
+            flops / f / 1e9,
+            bi * 1e3,
+            flops / bi / 1e9,
+            bw * 1e3,
+            flops / bw / 1e9
         );
     }
 }

@@ -81,37 +81,32 @@ pub fn max_forward(g: &PoolGeom, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
     let c = g.input[2];
     let mut y = vec![f32::NEG_INFINITY; g.output_len()];
     let mut arg = vec![0u32; g.output_len()];
-    y.par_chunks_mut(g.out_image_len())
-        .zip(arg.par_chunks_mut(g.out_image_len()))
-        .zip(x.par_chunks(g.image_len()))
-        .for_each(|((yi, ai), xi)| {
-            g.for_each_window(|o, window| {
-                let (out, idx) = (&mut yi[o..o + c], &mut ai[o..o + c]);
-                window.each(|i| {
-                    let xs = &xi[i..i + c];
-                    // Branch-free so it vectorises. `>` keeps the first maximum, and a NaN input
-                    // propagates as burn's does.
-                    for ch in 0..c {
-                        let take = xs[ch] > out[ch] || xs[ch].is_nan();
-                        out[ch] = if take { xs[ch] } else { out[ch] };
-                        idx[ch] = if take { (i + ch) as u32 } else { idx[ch] };
-                    }
-                });
+    y.par_chunks_mut(g.out_image_len()).zip(arg.par_chunks_mut(g.out_image_len())).zip(x.par_chunks(g.image_len())).for_each(|((yi, ai), xi)| {
+        g.for_each_window(|o, window| {
+            let (out, idx) = (&mut yi[o..o + c], &mut ai[o..o + c]);
+            window.each(|i| {
+                let xs = &xi[i..i + c];
+                // Branch-free so it vectorises. `>` keeps the first maximum, and a NaN input
+                // propagates as burn's does.
+                for ch in 0..c {
+                    let take = xs[ch] > out[ch] || xs[ch].is_nan();
+                    out[ch] = if take { xs[ch] } else { out[ch] };
+                    idx[ch] = if take { (i + ch) as u32 } else { idx[ch] };
+                }
             });
         });
+    });
     (y, arg)
 }
 
 /// The max-pool input gradient: each output's gradient goes to the input element that won.
 pub fn max_backward(g: &PoolGeom, dy: &[f32], arg: &[u32]) -> Vec<f32> {
     let mut dx = vec![0.0; g.input_len()];
-    dx.par_chunks_mut(g.image_len())
-        .zip(dy.par_chunks(g.out_image_len()).zip(arg.par_chunks(g.out_image_len())))
-        .for_each(|(dxi, (dyi, ai))| {
-            for (d, &a) in dyi.iter().zip(ai) {
-                dxi[a as usize] += d;
-            }
-        });
+    dx.par_chunks_mut(g.image_len()).zip(dy.par_chunks(g.out_image_len()).zip(arg.par_chunks(g.out_image_len()))).for_each(|(dxi, (dyi, ai))| {
+        for (d, &a) in dyi.iter().zip(ai) {
+            dxi[a as usize] += d;
+        }
+    });
     dx
 }
 

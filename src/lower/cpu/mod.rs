@@ -10,11 +10,11 @@
 //! `Autodiff<Flex>` (forward + backward). [`runs_here`] says whether a tensor can use them; on
 //! any other device (CUDA) the lowering keeps burn's own modules.
 
+use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::autodiff::NodeId;
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, AutodiffBackend, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
@@ -279,7 +279,8 @@ pub fn batch_norm_nhwc<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D
         return (x2 * scale.unsqueeze::<2>() + shift.unsqueeze::<2>()).reshape(dims);
     }
     let x2: Tensor<2> = x.reshape([rows, c]);
-    let (y, mean, var) = <Dispatch as CpuKernels>::batch_norm_rows(x2.into_dispatch(), bn.gamma.val().into_dispatch(), bn.beta.val().into_dispatch(), bn.epsilon);
+    let (y, mean, var) =
+        <Dispatch as CpuKernels>::batch_norm_rows(x2.into_dispatch(), bn.gamma.val().into_dispatch(), bn.beta.val().into_dispatch(), bn.epsilon);
     let (mean, var) = (Tensor::<1>::from_dispatch(mean), Tensor::<1>::from_dispatch(var));
     let m = bn.momentum;
     bn.running_mean.update(bn.running_mean.value_sync().mul_scalar(1.0 - m).add(mean.detach().mul_scalar(m)).detach());

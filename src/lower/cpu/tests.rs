@@ -173,7 +173,11 @@ fn batch_norm_matches_burn_in_training_and_inference() {
         let gamma = Tensor::<1>::random([c], Distribution::Normal(1.0, 0.3), &dev);
         let beta = Tensor::<1>::random([c], Distribution::Normal(0.0, 0.3), &dev);
         let ours_bn = BatchNorm { gamma: Param::from_tensor(gamma.clone()), beta: Param::from_tensor(beta.clone()), ..ours_bn };
-        let theirs_bn = BatchNorm { gamma: Param::from_tensor(gamma.detach().require_grad()), beta: Param::from_tensor(beta.detach().require_grad()), ..BatchNormConfig::new(c).init(&dev) };
+        let theirs_bn = BatchNorm {
+            gamma: Param::from_tensor(gamma.detach().require_grad()),
+            beta: Param::from_tensor(beta.detach().require_grad()),
+            ..BatchNormConfig::new(c).init(&dev)
+        };
         let x = Tensor::<4>::random(dims, Distribution::Normal(0.5, 2.0), &dev).require_grad();
         let dy = Tensor::<4>::random(dims, Distribution::Normal(0.0, 1.0), &dev);
 
