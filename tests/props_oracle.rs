@@ -115,6 +115,10 @@ fn reads(op: OpKind, a: &Attrs, ins: &[Vec<usize>], out: &[usize]) -> Box<dyn Fn
         | OpKind::Sigmoid
         | OpKind::Tanh
         | OpKind::HardSwish
+        | OpKind::Relu6
+        | OpKind::HardSigmoid
+        | OpKind::Clamp
+        | OpKind::DropPath
         | OpKind::Dropout
         | OpKind::Scale
         | OpKind::Identity
@@ -396,6 +400,8 @@ fn cases() -> Vec<(OpKind, Attrs, Vec<Vec<usize>>, usize, usize)> {
     }
     v.push((OpKind::Dropout, Attrs(vec![("rate", AttrValue::Float(0.2))]), vec![img.clone()], 0, 0));
     v.push((OpKind::Scale, Attrs(vec![("s", AttrValue::Float(0.5))]), vec![seq.clone()], 0, 0));
+    v.push((OpKind::Clamp, Attrs(vec![("min", AttrValue::Float(-1.0)), ("max", AttrValue::Float(2.0))]), vec![img.clone()], 0, 0));
+    v.push((OpKind::DropPath, Attrs(vec![("rate", AttrValue::Float(0.1))]), vec![img.clone()], 0, 0));
     v.push((OpKind::Dense, Attrs(vec![("features", iv(3)), ("bias", AttrValue::Bool(true))]), vec![img.clone()], 0, 0));
     v.push((OpKind::Dense, Attrs(vec![("features", iv(7)), ("bias", AttrValue::Bool(false))]), vec![vec![3, 5]], 0, 0));
     for axis in [-1, 1] {

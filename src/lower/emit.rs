@@ -254,6 +254,14 @@ impl Emitter<'_> {
                 format!("{} {sym} {}", self.broadcast(&tx, x, y)?, self.broadcast(&second(), y_in(), y)?)
             }
             Stateless::Scale(s) => format!("{tx}.mul_scalar({s:?})"),
+            Stateless::DropPath { rate } => {
+                let r = self.rank(x);
+                format!(
+                    "{{ let x = {tx}; if x.device().is_autodiff() {{ let mut m = [1usize; {r}]; m[0] = x.dims()[0]; \
+                     let mask = Tensor::<{r}>::random(m, Distribution::Bernoulli({keep:?}), &x.device()); let d = x.dims(); x * mask.expand(d) / {keep:?} }} else {{ x }} }}",
+                    keep = 1.0 - rate
+                )
+            }
             Stateless::Reshape => format!("{tx}.reshape({})", self.dims(y)?),
             Stateless::Transpose { perm } => {
                 let perm: Vec<String> = perm.iter().map(usize::to_string).collect();

@@ -77,6 +77,10 @@ pub enum Stateless {
     Add,
     Mul,
     Scale(f64),
+    /// Stochastic depth: zero whole examples with probability `rate` while training.
+    DropPath {
+        rate: f64,
+    },
     /// `reshape` and `flatten`: to the output's shape.
     Reshape,
     Transpose {
@@ -103,7 +107,7 @@ pub enum Stateless {
 }
 
 /// Element-wise activations: what each one computes in burn and in emitted Rust.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Activation {
     Relu,
     Gelu,
@@ -111,6 +115,9 @@ pub enum Activation {
     Sigmoid,
     Tanh,
     HardSwish,
+    Relu6,
+    HardSigmoid,
+    Clamp { min: f64, max: f64 },
 }
 
 impl Activation {
@@ -122,6 +129,10 @@ impl Activation {
             Activation::Sigmoid => activation::sigmoid(x),
             Activation::Tanh => x.tanh(),
             Activation::HardSwish => activation::hard_swish(x),
+            Activation::Relu6 => activation::relu6(x),
+            // PyTorch's: relu6(x + 3) / 6.
+            Activation::HardSigmoid => activation::hard_sigmoid(x, 1.0 / 6.0, 0.5),
+            Activation::Clamp { min, max } => x.clamp(min, max),
         }
     }
 
@@ -134,6 +145,9 @@ impl Activation {
             Activation::Sigmoid => format!("activation::sigmoid({x})"),
             Activation::Tanh => format!("{x}.tanh()"),
             Activation::HardSwish => format!("activation::hard_swish({x})"),
+            Activation::Relu6 => format!("activation::relu6({x})"),
+            Activation::HardSigmoid => format!("activation::hard_sigmoid({x}, 1.0 / 6.0, 0.5)"),
+            Activation::Clamp { min, max } => format!("{x}.clamp({min:?}, {max:?})"),
         }
     }
 }
@@ -177,6 +191,10 @@ pub fn describe(op: OpKind, a: &Attrs, ins: &[Vec<Dim>], outs: &[Vec<Dim>]) -> R
         OpKind::Sigmoid => act(Activation::Sigmoid),
         OpKind::Tanh => act(Activation::Tanh),
         OpKind::HardSwish => act(Activation::HardSwish),
+        OpKind::Relu6 => act(Activation::Relu6),
+        OpKind::HardSigmoid => act(Activation::HardSigmoid),
+        OpKind::Clamp => act(Activation::Clamp { min: a.float("min"), max: a.float("max") }),
+        OpKind::DropPath => stateless(Stateless::DropPath { rate: a.float("rate") }),
         OpKind::Softmax => stateless(Stateless::Softmax { axis: axis(a, "axis", rank)? }),
         OpKind::Mean => stateless(Stateless::Mean { axes: axes(a, "axes", rank)? }),
         OpKind::Add => stateless(Stateless::Add),
@@ -248,6 +266,9 @@ mod tests {
             Activation::Sigmoid => sigmoid(x),
             Activation::Tanh => x.tanh(),
             Activation::HardSwish => x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
+            Activation::Relu6 => x.clamp(0.0, 6.0),
+            Activation::HardSigmoid => (x + 3.0).clamp(0.0, 6.0) / 6.0,
+            Activation::Clamp { min, max } => x.clamp(min, max),
         }
     }
 
@@ -266,7 +287,7 @@ mod tests {
     fn activations_compute_their_formula() {
         let xs: Vec<f32> = (-40..=40).map(|k| k as f32 * 0.15).collect();
         let device = Device::default();
-        for a in every_activation() {
+        for a in every_activation().into_iter().chain([Activation::Clamp { min: -1.0, max: 2.0 }]) {
             let t = Tensor::<1>::from_data(TensorData::new(xs.clone(), [xs.len()]), &device);
             let ys = a.apply(t).into_data().try_to_vec::<f32>().unwrap_or_default();
             assert_eq!(ys.len(), xs.len(), "{a:?}");
@@ -275,6 +296,24 @@ mod tests {
                 assert!((f64::from(*y) - want).abs() <= 1e-3 * (1.0 + want.abs()), "{a:?}({x}) = {y}, want {want}");
             }
         }
+    }
+
+    #[test]
+    fn drop_path_drops_whole_examples_while_training_only() {
+        let device = Device::default();
+        let x = Tensor::<{ super::super::RANK }>::ones([1, 1, 64, 3, 3, 2], &device);
+        let same = super::super::drop_path(x, 0.5, 2).into_data().try_to_vec::<f32>().unwrap_or_default();
+        assert!(same.iter().all(|v| *v == 1.0), "identity at inference");
+        let train = device.autodiff();
+        let x = Tensor::<{ super::super::RANK }>::ones([1, 1, 64, 3, 3, 2], &train);
+        let y = super::super::drop_path(x, 0.5, 2).into_data().try_to_vec::<f32>().unwrap_or_default();
+        let examples: Vec<&[f32]> = y.chunks(18).collect();
+        assert_eq!(examples.len(), 64);
+        for e in &examples {
+            assert!(e.iter().all(|v| *v == e[0]) && (e[0] == 0.0 || e[0] == 2.0), "{e:?}");
+        }
+        let kept = examples.iter().filter(|e| e[0] == 2.0).count();
+        assert!((8..=56).contains(&kept), "{kept} of 64 kept at rate 0.5");
     }
 
     #[test]

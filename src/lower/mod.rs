@@ -408,6 +408,7 @@ fn run_stateless(op: &Stateless, x: Tensor<RANK>, mut rest: Vec<Tensor<RANK>>, i
             if *op == Stateless::Add { x + y } else { x * y }
         }
         Stateless::Scale(s) => x.mul_scalar(*s),
+        Stateless::DropPath { rate } => drop_path(x, *rate, RANK - in_rank),
         Stateless::Reshape => x.reshape(out),
         Stateless::Transpose { perm } => {
             let mut full: [usize; RANK] = std::array::from_fn(|k| k);
@@ -439,6 +440,20 @@ fn run_stateless(op: &Stateless, x: Tensor<RANK>, mut rest: Vec<Tensor<RANK>>, i
         Stateless::Identity => x,
     };
     vec![y]
+}
+
+/// Stochastic depth: while training (on an autodiff device), each example along `batch_axis` is
+/// zeroed with probability `rate` and the rest scaled by 1/(1 - rate); identity otherwise.
+fn drop_path(x: Tensor<RANK>, rate: f64, batch_axis: usize) -> Tensor<RANK> {
+    if rate == 0.0 || !x.device().is_autodiff() {
+        return x;
+    }
+    let keep = 1.0 - rate;
+    let dims = x.dims();
+    let mut per_example = [1usize; RANK];
+    per_example[batch_axis] = dims[batch_axis];
+    let mask = Tensor::<RANK>::random(per_example, Distribution::Bernoulli(keep), &x.device());
+    x * mask.expand(dims) / keep
 }
 
 /// Run a channels-first rank-4 burn op on a channels-last logical `[B, H, W, C]`.

@@ -158,7 +158,15 @@ fn group_norm_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
 fn dropout_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let r = a.float("rate");
     if !(0.0..1.0).contains(&r) {
-        return Err(OpError::new(c::BadArgValue, format!("dropout rate must be in [0, 1), found {r}")));
+        return Err(OpError::new(c::BadArgValue, format!("the rate must be in [0, 1), found {r}")));
+    }
+    same(i, a)
+}
+
+fn clamp_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    let (lo, hi) = (a.float("min"), a.float("max"));
+    if !(lo <= hi) {
+        return Err(OpError::new(c::BadArgValue, format!("clamp needs min <= max, found min {lo} and max {hi}")));
     }
     same(i, a)
 }
@@ -475,6 +483,11 @@ pub static CATALOG: &[OpSpec] = &[
     entry!(Tanh, "tanh", "tanh, element-wise.", UNARY, NonLinear, ACTIVATION, M::elementwise, same, no_params, no_macs),
     entry!(HardSwish, "hard_swish", "Hard swish x * relu6(x + 3) / 6 (MobileNetV3), element-wise.", UNARY, NonLinear, ACTIVATION,
         M::elementwise, same, no_params, no_macs),
+    entry!(Relu6, "relu6", "min(max(x, 0), 6) (MobileNetV2), element-wise.", UNARY, NonLinear, ACTIVATION, M::elementwise, same, no_params, no_macs),
+    entry!(HardSigmoid, "hard_sigmoid", "relu6(x + 3) / 6 (MobileNetV3), element-wise.", UNARY, NonLinear, ACTIVATION,
+        M::elementwise, same, no_params, no_macs),
+    entry!(Clamp, "clamp", "Clamp into [min, max], element-wise.", &[X, arg("min", K::Float), arg("max", K::Float)], NonLinear,
+        ELEMENTWISE, M::elementwise, clamp_shape, no_params, no_macs),
     entry!(Softmax, "softmax", "Softmax along one axis.", &[X, opt("axis", K::Int, D::Int(-1))],
         NonLinear, role(State::Stateless, LayoutClass::Logical, false, false, Synth::Class), M::softmax, softmax_shape, no_params, no_macs),
     // Norms are linear for depth, as in the αNAS code (abstract/depth.py): at inference they are
@@ -486,6 +499,8 @@ pub static CATALOG: &[OpSpec] = &[
     entry!(GroupNorm, "group_norm", "Group normalisation; `groups` must divide the channels.",
         &[X, arg("groups", K::Int)], Linear, NORM, M::group_norm_mix, group_norm_shape, norm_params, no_macs),
     entry!(Dropout, "dropout", "Dropout with rate in [0, 1); identity at inference.",
+        &[X, arg("rate", K::Float)], Linear, ELEMENTWISE, M::elementwise, dropout_shape, no_params, no_macs),
+    entry!(DropPath, "drop_path", "Stochastic depth: drops whole examples with probability `rate` while training; identity at inference.",
         &[X, arg("rate", K::Float)], Linear, ELEMENTWISE, M::elementwise, dropout_shape, no_params, no_macs),
     entry!(AvgPool, "avg_pool", "Average pooling with same padding on [B, H, W, C].",
         &[X, arg("window", K::Int), opt("stride", K::Int, D::SameAs("window"))],
