@@ -165,7 +165,7 @@ fn dropout_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
 
 fn clamp_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let (lo, hi) = (a.float("min"), a.float("max"));
-    if !(lo <= hi) {
+    if lo.is_nan() || hi.is_nan() || lo > hi {
         return Err(OpError::new(c::BadArgValue, format!("clamp needs min <= max, found min {lo} and max {hi}")));
     }
     same(i, a)
