@@ -25,6 +25,10 @@ mod resnet34_cifar;
 // Compared byte for byte with what nasc emits: never reformatted.
 #[rustfmt::skip]
 mod vit_s16;
+#[path = "generated/new_ops.rs"]
+// Compared byte for byte with what nasc emits: never reformatted.
+#[rustfmt::skip]
+mod new_ops;
 #[path = "generated/efficientnet_b0.rs"]
 // Compared byte for byte with what nasc emits: never reformatted.
 #[rustfmt::skip]
@@ -41,7 +45,7 @@ fn emit(file: &str) -> String {
 #[test]
 fn generated_files_are_current() {
     let examples = ["cnn_digits", "resnet34_cifar", "vit_s16", "efficientnet_b0"].map(|m| (format!("examples/{m}.nas"), format!("tests/generated/{m}.rs")));
-    let tiny = [("tests/generated/tiny_vit.nas".to_string(), "tests/generated/tiny_vit.rs".to_string())];
+    let tiny = ["tiny_vit", "new_ops"].map(|m| (format!("tests/generated/{m}.nas"), format!("tests/generated/{m}.rs")));
     for (nas, rs) in examples.iter().chain(&tiny) {
         let committed = std::fs::read_to_string(format!("{ROOT}/{rs}")).unwrap();
         let (nas, rs) = (nas.as_str(), rs.as_str());
@@ -152,4 +156,18 @@ fn models_with_symbolic_sizes_are_an_error_not_a_panic() {
     assert!(!out.status.success());
     assert!(err.contains("cannot emit Rust for `M`") && err.contains("N") && err.contains("must be a number"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn generated_new_ops_compute_what_the_lowered_module_computes() {
+    let dev = Device::flex();
+    let net = lowered("tests/generated/new_ops.nas", &dev);
+    let generated = new_ops::NewOps::new(&dev);
+    assert_eq!(generated.num_params(), net.num_params());
+    let generated = generated.map(&mut Assign(weights_of(&net)));
+    let x = Tensor::<4>::random([4, 9, 9, 3], Distribution::Normal(0.0, 2.0), &dev);
+    let want = net.classify(x.clone());
+    let d = max_diff(want.clone(), generated.forward(x));
+    assert!(d < 1e-5, "outputs differ by {d}");
+    assert!(want.abs().max().into_scalar::<f32>() > 1e-3, "a trivial output proves nothing");
 }

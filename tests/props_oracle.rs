@@ -6,7 +6,7 @@
 //! configurations, and for random synthesized chains; the equality rate is printed.
 
 use nasc::ops::mixing::{Level, Mixing, op_mixing};
-use nasc::ops::{AttrValue, Attrs, OpKind, spec};
+use nasc::ops::{AttrValue, Attrs, OpKind, Padding, spec};
 use nasc::props::{Chain, ChainOp, Target};
 use nasc::shape::{Dim, Shape};
 use nasc::syntax::generate::Rng;
@@ -97,10 +97,15 @@ fn all(dims: &[usize]) -> Vec<Vec<usize>> {
 }
 
 /// SAME padding: the input index of output index `o`, tap `t`.
-fn tap(o: usize, t: usize, stride: usize, dil: usize, k: usize, n: usize, out_n: usize) -> Option<usize> {
-    let total = ((out_n - 1) * stride + (k - 1) * dil + 1).saturating_sub(n);
-    let pos = (o * stride + t * dil) as i64 - (total / 2) as i64;
+/// The input index of output index `o`, tap `t`, with `before` positions of padding.
+fn tap(o: usize, t: usize, stride: usize, dil: usize, before: usize, n: usize) -> Option<usize> {
+    let pos = (o * stride + t * dil) as i64 - before as i64;
     (pos >= 0 && (pos as usize) < n).then_some(pos as usize)
+}
+
+/// Padding before the first position along spatial axis `axis`, by the catalog's own rule.
+fn pad_before(a: &Attrs, n: usize, k: usize, s: usize, d: usize, axis: usize) -> usize {
+    nasc::ops::window(n as i64, k as i64, s as i64, d as i64, &a.padding(), axis).expect("window fits").before as usize
 }
 
 /// The structural semantics of one op: for each output coordinate, what it reads.
@@ -175,11 +180,12 @@ fn reads(op: OpKind, a: &Attrs, ins: &[Vec<usize>], out: &[usize]) -> Box<dyn Fn
             let s = int(a, "stride") as usize;
             let d = if conv { int(a, "dilation") as usize } else { 1 };
             let g = if conv { int(a, "groups") as usize } else { 1 };
+            let (ph, pw) = (pad_before(a, x[1], k, s, d, 0), pad_before(a, x[2], k, s, d, 1));
             Box::new(move |c| {
                 let mut v = Vec::new();
                 for th in 0..k {
                     for tw in 0..k {
-                        let (Some(h), Some(w)) = (tap(c[1], th, s, d, k, x[1], out[1]), tap(c[2], tw, s, d, k, x[2], out[2])) else { continue };
+                        let (Some(h), Some(w)) = (tap(c[1], th, s, d, ph, x[1]), tap(c[2], tw, s, d, pw, x[2])) else { continue };
                         if conv {
                             let per_in = x[3] / g;
                             let grp = c[3] / (out[3] / g);
@@ -415,9 +421,21 @@ fn cases() -> Vec<(OpKind, Attrs, Vec<Vec<usize>>, usize, usize)> {
     {
         v.push((OpKind::Conv, conv_attrs(f, k, s, d, g), vec![img.clone()], 0, 0));
     }
+    // Padding modes, on odd sizes where SAME rounds up and strides leave positions unread.
+    for p in [Padding::Same, Padding::Valid, Padding::Explicit { top: 0, bottom: 2, left: 1, right: 1 }] {
+        for (k, s) in [(3, 2), (2, 2), (3, 1)] {
+            let mut attrs = conv_attrs(4, k, s, 1, 1);
+            attrs.0.push(("padding", AttrValue::Padding(p)));
+            v.push((OpKind::Conv, attrs, vec![vec![2, 7, 5, 4]], 0, 0));
+        }
+    }
     for kind in [OpKind::AvgPool, OpKind::MaxPool] {
         for (w, s) in [(2, 2), (3, 1), (3, 2), (3, 3)] {
             v.push((kind, Attrs(vec![("window", iv(w)), ("stride", iv(s))]), vec![img.clone()], 0, 0));
+        }
+        for p in [Padding::Valid, Padding::Explicit { top: 1, bottom: 0, left: 0, right: 2 }] {
+            let attrs = Attrs(vec![("window", iv(3)), ("stride", iv(2)), ("padding", AttrValue::Padding(p))]);
+            v.push((kind, attrs, vec![vec![2, 7, 6, 4]], 0, 0));
         }
     }
     for keep in [false, true] {

@@ -5,7 +5,7 @@ use super::elaborate::*;
 use super::env::{BindKind, Env};
 use crate::diag::{Diagnostic, Span, codes as c, suggest};
 use crate::ir::{Node, NodeKind, Scope, TensorId};
-use crate::ops::{self, ArgKind, AttrValue, Attrs, DefaultValue, OpKind, OpSpec};
+use crate::ops::{self, ArgKind, AttrValue, Attrs, DefaultValue, OpKind, OpSpec, Padding};
 use crate::program::BlockEntry;
 use crate::shape::{Dim, Shape};
 use crate::syntax::ast::{self, Stage, TypeExpr};
@@ -157,6 +157,10 @@ impl<'p> Elaborator<'p> {
                     Some(DefaultValue::Int(i)) => ArgVal::plain(Val::Int(Dim::int(i)), span),
                     Some(DefaultValue::Float(f)) => ArgVal::plain(Val::Float(f), span),
                     Some(DefaultValue::Bool(b)) => ArgVal::plain(Val::Bool(b), span),
+                    Some(DefaultValue::SamePadding) => {
+                        attrs.0.push((a.name, AttrValue::Padding(Padding::Same)));
+                        continue;
+                    }
                     None => return Val::Error,
                 },
             };
@@ -187,6 +191,14 @@ impl<'p> Elaborator<'p> {
                 let dims = vs.iter().filter_map(|v| if let Val::Int(d) = v { Some(d.clone()) } else { None }).collect();
                 return Converted::Attr(AttrValue::Ints(dims));
             }
+            (ArgKind::Padding, v) => match padding(v) {
+                Ok(p) => return Converted::Attr(AttrValue::Padding(p)),
+                Err(None) => v.describe(),
+                Err(Some(msg)) => {
+                    self.error(Diagnostic::error(c::BadArgValue, msg, a.span).with_hint("write `same`, `valid`, 1, [1, 2] or [top, bottom, left, right]"));
+                    return Converted::Failed;
+                }
+            },
             (_, Val::Error) => return Converted::Failed,
             (_, v) => v.describe(),
         };
@@ -349,4 +361,31 @@ pub(super) enum Converted {
     Tensors(Vec<(TensorId, Span)>),
     Attr(AttrValue),
     Failed,
+}
+
+/// A `padding` argument: `Err(None)` when it has the wrong type, `Err(Some(why))` when a value
+/// is wrong.
+fn padding(v: &Val) -> Result<Padding, Option<String>> {
+    let amount = |v: &Val| match v {
+        Val::Int(d) => match d.as_int() {
+            Some(n) if n >= 0 => Ok(n),
+            _ => Err(Some(format!("padding amounts must be known non-negative ints, found {d}"))),
+        },
+        _ => Err(None),
+    };
+    match v {
+        Val::Str(s) if s == "same" => Ok(Padding::Same),
+        Val::Str(s) if s == "valid" => Ok(Padding::Valid),
+        Val::Str(s) => Err(Some(format!("unknown padding {s:?}"))),
+        Val::Int(_) => {
+            let p = amount(v)?;
+            Ok(Padding::Explicit { top: p, bottom: p, left: p, right: p })
+        }
+        Val::List(vs) => match vs.iter().map(amount).collect::<Result<Vec<i64>, _>>()?.as_slice() {
+            [h, w] => Ok(Padding::Explicit { top: *h, bottom: *h, left: *w, right: *w }),
+            [top, bottom, left, right] => Ok(Padding::Explicit { top: *top, bottom: *bottom, left: *left, right: *right }),
+            other => Err(Some(format!("a padding list has 2 or 4 ints, found {}", other.len()))),
+        },
+        _ => Err(None),
+    }
 }

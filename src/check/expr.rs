@@ -71,6 +71,10 @@ impl<'p> Elaborator<'p> {
         if let Some(v) = env.lookup(n) {
             return v;
         }
+        // The padding modes of convs and pools read as words: `conv(64, 3, padding: valid)`.
+        if n == "same" || n == "valid" {
+            return Val::Str(n.to_string());
+        }
         if ops::lookup(n).is_some() || self.prog.block(n).is_some() {
             return self.error(
                 Diagnostic::error(c::UnknownName, format!("`{n}` is an op or block, not a value"), span).with_hint(format!("call it: `x |> {n}` or `{n}(x)`")),

@@ -8,7 +8,7 @@
 
 use super::LowerError;
 use super::cpu::PoolKind;
-use crate::ops::{Attrs, OpKind, normalize_axis};
+use crate::ops::{Attrs, OpKind, Padding, normalize_axis, window};
 use crate::shape::Dim;
 use burn::tensor::{Tensor, activation};
 
@@ -172,7 +172,7 @@ pub fn describe(op: OpKind, a: &Attrs, ins: &[Vec<Dim>], outs: &[Vec<Dim>]) -> R
                 dilation,
                 groups: int(a, "groups")?,
                 bias: a.bool("bias"),
-                padding: same_padding_2d(x, kernel, stride, dilation)?,
+                padding: padding_2d(x, kernel, stride, dilation, &a.padding())?,
             }))
         }
         OpKind::BatchNorm => Ok(LayerDesc::BatchNorm { channels: channels()? }),
@@ -214,7 +214,7 @@ pub fn describe(op: OpKind, a: &Attrs, ins: &[Vec<Dim>], outs: &[Vec<Dim>]) -> R
 
 fn pool(kind: PoolKind, a: &Attrs, x: &[Dim]) -> Result<LayerDesc, LowerError> {
     let (window, stride) = (int(a, "window")?, int(a, "stride")?);
-    Ok(LayerDesc::Pool(PoolDesc { kind, window, stride, padding: same_padding_2d(x, window, stride, 1)? }))
+    Ok(LayerDesc::Pool(PoolDesc { kind, window, stride, padding: padding_2d(x, window, stride, 1, &a.padding())? }))
 }
 
 fn int(a: &Attrs, name: &str) -> Result<usize, LowerError> {
@@ -233,20 +233,27 @@ fn axes(a: &Attrs, name: &str, rank: usize) -> Result<Vec<usize>, LowerError> {
     a.dims(name).iter().map(|d| normalize_axis(d, rank).ok_or_else(|| LowerError(format!("`{name}` must list known axes to lower")))).collect()
 }
 
-/// TF-style SAME padding (the language's): (before, after) for one spatial dim.
+/// SAME padding (the language's default): (before, after) for one spatial dim.
 pub fn same_padding(n: usize, kernel: usize, stride: usize, dilation: usize) -> (usize, usize) {
-    let out = n / stride;
-    let total = ((out.saturating_sub(1)) * stride + (kernel - 1) * dilation + 1).saturating_sub(n);
-    (total / 2, total - total / 2)
+    let as_i64 = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+    match window(as_i64(n), as_i64(kernel), as_i64(stride), as_i64(dilation), &Padding::Same, 0) {
+        Ok(w) => (w.before as usize, w.after as usize),
+        Err(_) => (0, 0),
+    }
 }
 
-/// SAME padding of a `[B, H, W, C]` input: top, left, bottom, right.
-fn same_padding_2d(x: &[Dim], kernel: usize, stride: usize, dilation: usize) -> Result<[usize; 4], LowerError> {
+/// The padding of a `[B, H, W, C]` input: top, left, bottom, right (burn's order).
+fn padding_2d(x: &[Dim], kernel: usize, stride: usize, dilation: usize, padding: &Padding) -> Result<[usize; 4], LowerError> {
     if x.len() != 4 {
         return Err(LowerError(format!("convolutions and pools need a rank-4 input [B, H, W, C] to lower, found rank {}", x.len())));
     }
-    let (t, b) = same_padding(concrete(&x[1], "the height")?, kernel, stride, dilation);
-    let (l, r) = same_padding(concrete(&x[2], "the width")?, kernel, stride, dilation);
+    let as_i64 = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+    let along = |axis: usize, what: &str| -> Result<(usize, usize), LowerError> {
+        let n = concrete(&x[1 + axis], what)?;
+        let w = window(as_i64(n), as_i64(kernel), as_i64(stride), as_i64(dilation), padding, axis).map_err(LowerError)?;
+        Ok((w.before as usize, w.after as usize))
+    };
+    let ((t, b), (l, r)) = (along(0, "the height")?, along(1, "the width")?);
     Ok([t, l, b, r])
 }
 

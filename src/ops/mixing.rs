@@ -5,7 +5,7 @@
 //! concrete (Jacobian) mixing: a matrix may say less than the op does, never more. The test
 //! suite checks this against a structural evaluation of every op.
 
-use super::{Attrs, OpKind};
+use super::{Attrs, OpKind, Padding};
 use crate::shape::Shape;
 use std::fmt;
 
@@ -285,8 +285,9 @@ fn conv(x: &Shape, attrs: &Attrs) -> Mixing {
     let k = attrs.int("kernel").unwrap_or(0);
     let s = attrs.int("stride").unwrap_or(0);
     let d = attrs.int("dilation").unwrap_or(0);
-    m.set(1, 1, spatial_level(k, s, d, x.0[1].as_int()));
-    m.set(2, 2, spatial_level(k, s, d, x.0[2].as_int()));
+    let p = attrs.padding();
+    m.set(1, 1, spatial_level(k, s, d, x.0[1].as_int(), &p, 0));
+    m.set(2, 2, spatial_level(k, s, d, x.0[2].as_int(), &p, 1));
     let g = attrs.int("groups");
     let cin = x.0[3].as_int();
     match (g, cin) {
@@ -299,16 +300,18 @@ fn conv(x: &Shape, attrs: &Attrs) -> Mixing {
     m
 }
 
-/// Locality of a sliding window (SAME padding) along one spatial dim of size `n`: x when the
-/// strides skip input positions, else how many positions the centre output reads. With a
-/// symbolic size the dim is assumed to be at least as large as the window's reach.
-fn spatial_level(kernel: i64, stride: i64, dilation: i64, n: Option<i64>) -> Level {
+/// Locality of a sliding window along spatial axis `axis` (0 height, 1 width) of size `n`: x
+/// when the strides skip input positions, else how many positions the centre output reads.
+/// With a symbolic size the dim is assumed to be at least as large as the window's reach.
+fn spatial_level(kernel: i64, stride: i64, dilation: i64, n: Option<i64>, padding: &Padding, axis: usize) -> Level {
     if kernel < 1 || stride < 1 || dilation < 1 {
         // symbolic attributes: one-to-one is all we know, and only without strides
         return if stride == 1 { Level::O } else { Level::X };
     }
     match n.filter(|n| *n > 0) {
-        Some(n) if n <= EXACT_SPATIAL => exact_spatial_level(kernel, stride, dilation, n),
+        Some(n) if n <= EXACT_SPATIAL => exact_spatial_level(kernel, stride, dilation, n, padding, axis),
+        // Without SAME padding, a stride can leave the last positions unread: x is sound.
+        _ if *padding != Padding::Same && stride > 1 => Level::X,
         // A huge size (10^12 aborted allocating one flag per position): the window's reach
         // decides. When the dim is at least the reach, the symbolic rule below holds; when both
         // are huge, x is a sound lower bound.
@@ -329,17 +332,14 @@ fn symbolic_spatial_level(kernel: i64, stride: i64, dilation: i64) -> Level {
     }
 }
 
-fn exact_spatial_level(kernel: i64, stride: i64, dilation: i64, n: i64) -> Level {
-    let out_n = n / stride;
-    if out_n == 0 {
-        return Level::X;
-    }
+fn exact_spatial_level(kernel: i64, stride: i64, dilation: i64, n: i64, padding: &Padding, axis: usize) -> Level {
+    let Ok(w) = super::window(n, kernel, stride, dilation, padding, axis) else { return Level::X };
+    let out_n = w.out;
     // i128: kernel and dilation are user numbers and their product may not fit in i64.
-    let (k, s, d, n128) = (kernel as i128, stride as i128, dilation as i128, n as i128);
-    let total = ((out_n as i128 - 1) * s + (k - 1) * d + 1 - n128).max(0);
+    let (k, s, d, n128, before) = (kernel as i128, stride as i128, dilation as i128, n as i128, w.before as i128);
     // Only the taps that land inside the dim, found in closed form (kernel may be huge).
     let taps = |o: i128| {
-        let first = o * s - total / 2;
+        let first = o * s - before;
         let lo = if first >= 0 { 0 } else { (-first + d - 1) / d };
         let hi = k.min((n128 - first + d - 1) / d).max(lo);
         (lo..hi).map(move |t| first + t * d)
@@ -364,8 +364,9 @@ fn pool(x: &Shape, attrs: &Attrs) -> Mixing {
     let mut m = Mixing::identity(x.rank());
     if x.rank() == 4 {
         let (w, s) = (attrs.int("window").unwrap_or(0), attrs.int("stride").unwrap_or(0));
-        m.set(1, 1, spatial_level(w, s, 1, x.0[1].as_int()));
-        m.set(2, 2, spatial_level(w, s, 1, x.0[2].as_int()));
+        let p = attrs.padding();
+        m.set(1, 1, spatial_level(w, s, 1, x.0[1].as_int(), &p, 0));
+        m.set(2, 2, spatial_level(w, s, 1, x.0[2].as_int(), &p, 1));
     }
     m
 }

@@ -7,6 +7,9 @@
 
 pub mod mixing;
 mod rules;
+mod window;
+
+pub use window::{Padding, Window, window};
 
 use crate::shape::{Dim, DimError, Shape};
 use std::fmt;
@@ -68,6 +71,8 @@ pub enum ArgKind {
     Bool,
     Str,
     Ints,
+    /// `same`, `valid`, one int for every side, `[h, w]`, or `[top, bottom, left, right]`.
+    Padding,
 }
 
 impl fmt::Display for ArgKind {
@@ -80,6 +85,7 @@ impl fmt::Display for ArgKind {
             ArgKind::Bool => "a bool",
             ArgKind::Str => "a string",
             ArgKind::Ints => "a list of ints",
+            ArgKind::Padding => "`same`, `valid`, an int or a list of 2 or 4 ints",
         };
         write!(f, "{s}")
     }
@@ -92,6 +98,8 @@ pub enum DefaultValue {
     Bool(bool),
     /// The value of another (earlier) argument: `stride` defaults to `window`.
     SameAs(&'static str),
+    /// `padding: same`.
+    SamePadding,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -109,6 +117,7 @@ pub enum AttrValue {
     Bool(bool),
     Str(String),
     Ints(Vec<Dim>),
+    Padding(Padding),
 }
 
 impl fmt::Display for AttrValue {
@@ -122,6 +131,7 @@ impl fmt::Display for AttrValue {
                 let s: Vec<String> = v.iter().map(|d| d.to_string()).collect();
                 write!(f, "[{}]", s.join(", "))
             }
+            AttrValue::Padding(p) => write!(f, "{p}"),
         }
     }
 }
@@ -157,6 +167,13 @@ impl Attrs {
         match self.get(name) {
             Some(AttrValue::Str(s)) => s,
             _ => "",
+        }
+    }
+    /// A conv's or pool's padding; `same` when not given (ops built by synthesis).
+    pub fn padding(&self) -> Padding {
+        match self.get("padding") {
+            Some(AttrValue::Padding(p)) => *p,
+            _ => Padding::Same,
         }
     }
     pub fn dims(&self, name: &str) -> &[Dim] {
@@ -289,6 +306,7 @@ impl OpSpec {
                 Some(DefaultValue::Float(x)) => format!("{}: {x:?}", a.name),
                 Some(DefaultValue::Bool(b)) => format!("{}: {b}", a.name),
                 Some(DefaultValue::SameAs(o)) => format!("{}: {o}", a.name),
+                Some(DefaultValue::SamePadding) => format!("{}: same", a.name),
             })
             .collect();
         format!("{}({})", self.name, args.join(", "))

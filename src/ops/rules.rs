@@ -1,7 +1,7 @@
 //! The catalog entries and their shape, parameter and MAC rules.
 
 use super::mixing as M;
-use super::{ArgKind as K, ArgSpec, Attrs, Changes, DefaultValue as D, LayoutClass, Linearity as L, OpError, OpKind, OpSpec, Role, State, Synth};
+use super::{ArgKind as K, ArgSpec, Attrs, Changes, DefaultValue as D, LayoutClass, Linearity as L, OpError, OpKind, OpSpec, Padding, Role, State, Synth};
 use crate::diag::codes as c;
 use crate::shape::{Dim, DimError, Shape};
 
@@ -121,10 +121,27 @@ fn conv_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let g = a.dim("groups");
     exact_div(&x.0[3], &g, "input channels").map_err(|e| e.hint("`groups` must divide the input channels"))?;
     exact_div(&a.dim("features"), &g, "features").map_err(|e| e.hint("`groups` must divide `features`"))?;
-    let s = a.dim("stride");
-    let h = exact_div(&x.0[1], &s, "height")?;
-    let w = exact_div(&x.0[2], &s, "width")?;
+    let (h, w) = spatial_out(x, a, &a.dim("kernel"), &a.dim("dilation"))?;
     Ok(vec![Shape(vec![x.0[0].clone(), h, w, a.dim("features")])])
+}
+
+/// Output height and width of a sliding window on `[B, H, W, C]`.
+fn spatial_out(x: &Shape, a: &Attrs, kernel: &Dim, dilation: &Dim) -> Result<(Dim, Dim), OpError> {
+    let (stride, padding) = (a.dim("stride"), a.padding());
+    let dim = |axis: usize, what: &str| -> Result<Dim, OpError> {
+        let n = &x.0[1 + axis];
+        match (n.as_int(), kernel.as_int(), stride.as_int(), dilation.as_int()) {
+            (Some(n), Some(k), Some(s), Some(d)) => match super::window(n, k, s, d, &padding, axis) {
+                Ok(w) => Ok(Dim::int(w.out)),
+                Err(why) => Err(OpError::new(c::BadArgValue, format!("{why} along the {what} ({n})")).on_input(0)),
+            },
+            // A symbolic size: SAME gives size / stride, which must then be exact.
+            _ if padding == Padding::Same => exact_div(n, &stride, what),
+            _ => Err(OpError::new(c::BadArgValue, format!("padding {padding} needs a known {what}, found {n}"))
+                .hint("use `padding: same`, or give the input a concrete size")),
+        }
+    };
+    Ok((dim(0, "height")?, dim(1, "width")?))
 }
 
 /// Weights per output channel: k*k*C_in/groups.
@@ -156,11 +173,21 @@ fn group_norm_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
 }
 
 fn dropout_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    rate_in_range(a, "dropout")?;
+    same(i, a)
+}
+
+fn drop_path_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    rate_in_range(a, "drop_path")?;
+    same(i, a)
+}
+
+fn rate_in_range(a: &Attrs, op: &str) -> Result<(), OpError> {
     let r = a.float("rate");
     if !(0.0..1.0).contains(&r) {
-        return Err(OpError::new(c::BadArgValue, format!("the rate must be in [0, 1), found {r}")));
+        return Err(OpError::new(c::BadArgValue, format!("{op} rate must be in [0, 1), found {r}")));
     }
-    same(i, a)
+    Ok(())
 }
 
 fn clamp_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
@@ -183,9 +210,7 @@ fn pool_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     need_rank(x, 4, "pool", NHWC)?;
     positive(a, &["window", "stride"])?;
-    let s = a.dim("stride");
-    let h = exact_div(&x.0[1], &s, "height")?;
-    let w = exact_div(&x.0[2], &s, "width")?;
+    let (h, w) = spatial_out(x, a, &a.dim("window"), &Dim::one())?;
     Ok(vec![Shape(vec![x.0[0].clone(), h, w, x.0[3].clone()])])
 }
 
@@ -472,9 +497,10 @@ pub static CATALOG: &[OpSpec] = &[
     entry!(Dense, "dense", "A dense layer on the last dim: [.., C] -> [.., features].",
         &[X, arg("features", K::Int), opt("bias", K::Bool, D::Bool(true))],
         Linear, role(State::Learned, LayoutClass::Logical, true, false, Synth::Class), M::last_axis, dense_shape, dense_params, dense_macs),
-    entry!(Conv, "conv", "2-D convolution with same padding on [B, H, W, C]; output [B, H/stride, W/stride, features].",
+    entry!(Conv, "conv", "2-D convolution on [B, H, W, C]; with `padding: same` (the default) the output is [B, ceil(H/stride), ceil(W/stride), features].",
         &[X, arg("features", K::Int), arg("kernel", K::Int), opt("stride", K::Int, D::Int(1)),
-          opt("dilation", K::Int, D::Int(1)), opt("groups", K::Int, D::Int(1)), opt("bias", K::Bool, D::Bool(true))],
+          opt("dilation", K::Int, D::Int(1)), opt("groups", K::Int, D::Int(1)), opt("bias", K::Bool, D::Bool(true)),
+          opt("padding", K::Padding, D::SamePadding)],
         Linear, role(State::Learned, LayoutClass::Spatial, true, true, Synth::Class), M::conv_mix, conv_shape, conv_params, conv_macs),
     entry!(Relu, "relu", "ReLU, element-wise.", UNARY, NonLinear, ACTIVATION, M::elementwise, same, no_params, no_macs),
     entry!(Gelu, "gelu", "GELU, element-wise.", UNARY, NonLinear, ACTIVATION, M::elementwise, same, no_params, no_macs),
@@ -501,13 +527,13 @@ pub static CATALOG: &[OpSpec] = &[
     entry!(Dropout, "dropout", "Dropout with rate in [0, 1); identity at inference.",
         &[X, arg("rate", K::Float)], Linear, ELEMENTWISE, M::elementwise, dropout_shape, no_params, no_macs),
     entry!(DropPath, "drop_path", "Stochastic depth: drops whole examples with probability `rate` while training; identity at inference.",
-        &[X, arg("rate", K::Float)], Linear, ELEMENTWISE, M::elementwise, dropout_shape, no_params, no_macs),
-    entry!(AvgPool, "avg_pool", "Average pooling with same padding on [B, H, W, C].",
-        &[X, arg("window", K::Int), opt("stride", K::Int, D::SameAs("window"))],
+        &[X, arg("rate", K::Float)], Linear, ELEMENTWISE, M::elementwise, drop_path_shape, no_params, no_macs),
+    entry!(AvgPool, "avg_pool", "Average pooling on [B, H, W, C] (padding not counted); `padding: same` by default.",
+        &[X, arg("window", K::Int), opt("stride", K::Int, D::SameAs("window")), opt("padding", K::Padding, D::SamePadding)],
         Linear, POOL, M::pool_mix, pool_shape, no_params, no_macs),
     // Max pooling counts as linear for depth, as in the αNAS code; the paper is silent.
-    entry!(MaxPool, "max_pool", "Max pooling with same padding on [B, H, W, C].",
-        &[X, arg("window", K::Int), opt("stride", K::Int, D::SameAs("window"))],
+    entry!(MaxPool, "max_pool", "Max pooling on [B, H, W, C]; `padding: same` by default.",
+        &[X, arg("window", K::Int), opt("stride", K::Int, D::SameAs("window")), opt("padding", K::Padding, D::SamePadding)],
         Linear, POOL, M::pool_mix, pool_shape, no_params, no_macs),
     entry!(Mean, "mean", "Mean over `axes` (global pooling with axes: [1, 2]).",
         &[X, arg("axes", K::Ints), opt("keepdims", K::Bool, D::Bool(false))],

@@ -43,7 +43,7 @@ fn conv_shape_params_and_macs() {
 }
 
 #[test]
-fn conv_rejects_indivisible_stride_and_groups() {
+fn conv_rounds_concrete_sizes_up_and_rejects_indivisible_symbolic_sizes_and_groups() {
     let s = lookup("conv").unwrap();
     let mut a = attrs(&[
         ("features", AttrValue::Int(Dim::int(8))),
@@ -53,10 +53,18 @@ fn conv_rejects_indivisible_stride_and_groups() {
         ("groups", AttrValue::Int(Dim::int(1))),
         ("bias", AttrValue::Bool(true)),
     ]);
-    let e = (s.shape)(&[shape(&[1, 7, 8, 4])], &a).unwrap_err();
-    assert_eq!(e.code, "E0302");
-    assert_eq!(e.message, "height 7 is not divisible by 2");
+    // SAME on a concrete odd size rounds up, as torchvision's padding=1 does: 7×8 → 4×4.
+    assert_eq!((s.shape)(&[shape(&[1, 7, 8, 4])], &a).unwrap()[0], shape(&[1, 4, 4, 8]));
+    let symbolic = Shape(vec![Dim::int(1), Dim::sym("H"), Dim::int(8), Dim::int(4)]);
+    assert_eq!((s.shape)(std::slice::from_ref(&symbolic), &a).unwrap()[0].to_string(), "[1, H/2, 4, 8]");
+    a.0.push(("padding", AttrValue::Padding(Padding::Valid)));
+    assert_eq!((s.shape)(&[shape(&[1, 7, 8, 4])], &a).unwrap()[0], shape(&[1, 3, 3, 8]));
+    let e = (s.shape)(&[shape(&[1, 2, 8, 4])], &a).unwrap_err();
+    assert_eq!(e.message, "the window spans 3 positions but the padded input has 2 along the height (2)");
+    let e = (s.shape)(&[symbolic], &a).unwrap_err();
+    assert_eq!(e.message, "padding valid needs a known height, found H");
     a.0[4].1 = AttrValue::Int(Dim::int(3));
+    a.0.pop();
     let e = (s.shape)(&[shape(&[1, 8, 8, 4])], &a).unwrap_err();
     assert_eq!(e.message, "input channels 4 is not divisible by 3");
 }

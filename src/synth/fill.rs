@@ -6,7 +6,7 @@ use super::{Fill, SynthConfig, SynthError, synthesize};
 use crate::check::{Checked, check};
 use crate::diag::{Diagnostic, Span, codes as c};
 use crate::ir::{Graph, HoleSpec, NodeKind};
-use crate::ops::{AttrValue, DefaultValue, spec};
+use crate::ops::{AttrValue, DefaultValue, Padding, spec};
 use crate::program::Program;
 use crate::props::{ChainOp, Target};
 use crate::shape::{Dim, Shape};
@@ -182,6 +182,7 @@ fn is_default(d: Option<DefaultValue>, v: &AttrValue, attrs: &crate::ops::Attrs)
         (Some(DefaultValue::Float(f)), AttrValue::Float(x)) => *x == f,
         (Some(DefaultValue::Bool(b)), AttrValue::Bool(x)) => *x == b,
         (Some(DefaultValue::SameAs(o)), v) => attrs.get(o) == Some(v),
+        (Some(DefaultValue::SamePadding), AttrValue::Padding(p)) => *p == Padding::Same,
         _ => false,
     }
 }
@@ -194,6 +195,11 @@ fn value_expr(v: &AttrValue, span: Span) -> Expr {
         AttrValue::Bool(b) => ExprKind::Bool(*b),
         AttrValue::Str(s) => ExprKind::Str(s.clone()),
         AttrValue::Ints(v) => ExprKind::List(v.iter().map(|d| dim_expr(d, span)).collect()),
+        AttrValue::Padding(Padding::Same) => ExprKind::Name("same".into()),
+        AttrValue::Padding(Padding::Valid) => ExprKind::Name("valid".into()),
+        AttrValue::Padding(Padding::Explicit { top, bottom, left, right }) => {
+            ExprKind::List([top, bottom, left, right].iter().map(|&&n| dim_expr(&Dim::int(n), span)).collect())
+        }
     };
     Expr { kind, span }
 }
