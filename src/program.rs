@@ -13,6 +13,9 @@ pub const STDLIB: &[(&str, &str)] = &[
     ("efficientnet", include_str!("../stdlib/efficientnet.nas")),
     ("cnn", include_str!("../stdlib/cnn.nas")),
     ("mlp", include_str!("../stdlib/mlp.nas")),
+    ("mobilenet", include_str!("../stdlib/mobilenet.nas")),
+    ("convnext", include_str!("../stdlib/convnext.nas")),
+    ("densenet", include_str!("../stdlib/densenet.nas")),
 ];
 
 #[derive(Clone, Debug)]

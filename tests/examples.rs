@@ -73,6 +73,23 @@ fn efficientnet_b0_matches_torchvision() {
     assert_eq!(macs, r["efficientnet_b0"]["conv_linear_macs"]);
 }
 
+/// The models added with the constructs real architectures need (relu6, depthwise convs,
+/// layer scale, stochastic depth, torchvision's explicit padding, growing concatenations).
+#[test]
+fn mobilenet_v2_convnext_tiny_and_densenet121_match_torchvision() {
+    let r = reference();
+    for (file, key, params) in [
+        ("examples/mobilenet_v2.nas", "mobilenet_v2", 3_504_872),
+        ("examples/convnext_tiny.nas", "convnext_tiny", 28_589_128),
+        ("examples/densenet121.nas", "densenet121", 7_978_856),
+    ] {
+        let (p, macs) = counts(file);
+        assert_eq!(p, params, "{file}");
+        assert_eq!(p, r[key]["params"], "{file}");
+        assert_eq!(macs, r[key]["conv_linear_macs"], "{file}");
+    }
+}
+
 #[test]
 fn vit_s16_matches_timm() {
     let (params, macs) = counts("examples/vit_s16.nas");

@@ -65,11 +65,13 @@ impl<'p> Elaborator<'p> {
         let candidates: Vec<&str> = ops::catalog().iter().map(|s| s.name).chain(self.prog.blocks.iter().map(|b| b.def.name.name.as_str())).collect();
         let mut d = Diagnostic::error(c::UnknownCallee, format!("unknown op or block `{}`", callee.name), callee.span)
             .with_primary_label("not an op of the catalog nor a block in scope");
-        if let Some(h) = suggest(&callee.name, candidates) {
-            d = d.with_hint(h);
-        } else {
-            d = d.with_hint("blocks of the stdlib need an import, e.g. `use std.resnet`");
-        }
+        let block_def = format!("block {}(", callee.name);
+        let stdlib = crate::program::STDLIB.iter().find(|(_, text)| text.contains(&block_def)).map(|(module, _)| *module);
+        d = match (stdlib, suggest(&callee.name, candidates)) {
+            (Some(module), _) => d.with_hint(format!("`{}` is a block of the stdlib: add `use std.{module}`", callee.name)),
+            (None, Some(h)) => d.with_hint(h),
+            (None, None) => d.with_note("no op or block has this name; `nasc ops` lists the ops"),
+        };
         self.error(d)
     }
 

@@ -81,6 +81,9 @@ def main():
         "resnet34_cifar": count(ResNet34Cifar(), 32),
         "resnet50": count(torchvision.models.resnet50(weights=None), 224),
         "efficientnet_b0": count(torchvision.models.efficientnet_b0(weights=None), 224),
+        "mobilenet_v2": count(torchvision.models.mobilenet_v2(weights=None), 224),
+        "convnext_tiny": count(torchvision.models.convnext_tiny(weights=None), 224),
+        "densenet121": count(torchvision.models.densenet121(weights=None), 224),
         # timm's Attention uses F.scaled_dot_product_attention (no module hooks), so its
         # conv/linear MACs leave out the two attention matmuls.
         "vit_s16": count(timm.create_model("vit_small_patch16_224", pretrained=False), 224),
