@@ -1,5 +1,9 @@
 //! nasc — a compiler for neural-architecture programs.
 //!
+//! The front end (syntax, checking, properties, synthesis, reports) is the `nasc-core` crate,
+//! re-exported here; this crate adds the burn lowering, training, evolution, the language
+//! server and the command line.
+//!
 //! ```
 //! let src = "model M(x: [B, 8]) -> [B, 2] { return x |> dense(2) }";
 //! let module = nasc::compile("m.nas", src).expect("checks clean");
@@ -7,69 +11,11 @@
 //! assert_eq!(report.params.as_int(), Some(18));
 //! ```
 
-pub mod check;
+pub use nasc_core::{Module, check, compile, compile_file, diag, ir, ops, program, props, report, rng, shape, syntax, synth};
+
 pub mod cli;
-pub mod diag;
 pub mod evolve;
 pub mod files;
-pub mod ir;
 pub mod lower;
 pub mod lsp;
-pub mod ops;
-pub mod program;
-pub mod props;
-pub mod report;
-pub mod rng;
-pub mod shape;
-pub mod syntax;
-pub mod synth;
 pub mod train;
-
-lalrpop_util::lalrpop_mod!(
-    #[allow(clippy::all, unused_parens, dead_code)]
-    grammar,
-    "/nas.rs"
-);
-
-use diag::Diagnostic;
-use program::Program;
-
-/// A checked program: its sources, ASTs and one graph per block and model.
-#[derive(Clone, Debug)]
-pub struct Module {
-    pub program: Program,
-    pub checked: check::Checked,
-}
-
-impl Module {
-    /// Warnings found while checking (errors make `compile` fail).
-    pub fn warnings(&self) -> &[Diagnostic] {
-        &self.checked.diagnostics
-    }
-    /// Params, MACs and shapes of a model (`None`: the only model of the file).
-    pub fn report(&self, model: Option<&str>) -> Result<report::Report, Diagnostic> {
-        let entry = check::select_model(&self.program, model)?;
-        let graph =
-            self.checked.graph(&entry.def.name.name).ok_or_else(|| Diagnostic::error(diag::codes::NoModel, "model was not checked", entry.def.name.span))?;
-        Ok(report::report(&self.program, graph))
-    }
-}
-
-/// Parse and check source text. Imports (`use std.resnet`) are resolved from the stdlib and,
-/// for other paths, from the current directory.
-pub fn compile(name: &str, source: &str) -> Result<Module, Vec<Diagnostic>> {
-    finish(Program::from_source(name, source))
-}
-
-/// Parse and check a file and its imports.
-pub fn compile_file(path: &std::path::Path) -> Result<Module, Vec<Diagnostic>> {
-    finish(Program::load(path))
-}
-
-fn finish(program: Program) -> Result<Module, Vec<Diagnostic>> {
-    let checked = check::check(&program);
-    if checked.has_errors() {
-        return Err(checked.diagnostics);
-    }
-    Ok(Module { program, checked })
-}

@@ -87,11 +87,11 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Synthesis algorithm for holes.
-        #[arg(long, value_enum, default_value = "progressive")]
-        synth: crate::synth::Mode,
+        #[arg(long, default_value = "progressive", value_parser = ["progressive", "greedy", "enumerative"])]
+        synth: String,
         /// Weighting of stochastic synthesis: the paper's 1/(1+d) or the authors' code's 1/(d+0.1)^2.
-        #[arg(long, value_enum, default_value = "paper")]
-        weighting: crate::synth::Weighting,
+        #[arg(long, default_value = "paper", value_parser = ["paper", "authors"])]
+        weighting: String,
     },
     /// Show the inferred properties of blocks: mixing matrix (with dim names), depth and shape,
     /// and the context of every hole — what you need to write good hole constraints.
@@ -171,7 +171,15 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check { files, format, no_color } => cmd_check(&files, format, color && !no_color),
         Command::Build { file, model, report, emit, seed, synth, weighting } => {
-            let cfg = crate::synth::SynthConfig { mode: synth, weighting, seed, ..Default::default() };
+            // clap already restricted both to their possible values.
+            let (mode, weighting) = match (synth.parse(), weighting.parse()) {
+                (Ok(m), Ok(w)) => (m, w),
+                (Err(e), _) | (_, Err(e)) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let cfg = crate::synth::SynthConfig { mode, weighting, seed, ..Default::default() };
             cmd_build(&file, model.as_deref(), report, emit, &cfg, color)
         }
         Command::Props { file, block, format } => crate::cli::props::run(&file, block.as_deref(), format, color),

@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 
 /// The stdlib, compiled in so `nasc` works from any directory.
 pub const STDLIB: &[(&str, &str)] = &[
-    ("resnet", include_str!("../stdlib/resnet.nas")),
-    ("vit", include_str!("../stdlib/vit.nas")),
-    ("efficientnet", include_str!("../stdlib/efficientnet.nas")),
-    ("cnn", include_str!("../stdlib/cnn.nas")),
-    ("mlp", include_str!("../stdlib/mlp.nas")),
-    ("mobilenet", include_str!("../stdlib/mobilenet.nas")),
-    ("convnext", include_str!("../stdlib/convnext.nas")),
-    ("densenet", include_str!("../stdlib/densenet.nas")),
+    ("resnet", include_str!("../../../stdlib/resnet.nas")),
+    ("vit", include_str!("../../../stdlib/vit.nas")),
+    ("efficientnet", include_str!("../../../stdlib/efficientnet.nas")),
+    ("cnn", include_str!("../../../stdlib/cnn.nas")),
+    ("mlp", include_str!("../../../stdlib/mlp.nas")),
+    ("mobilenet", include_str!("../../../stdlib/mobilenet.nas")),
+    ("convnext", include_str!("../../../stdlib/convnext.nas")),
+    ("densenet", include_str!("../../../stdlib/densenet.nas")),
 ];
 
 #[derive(Clone, Debug)]

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 pub use space::{Class, Rep, members, representatives};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Stochastic progressive synthesis (what αNAS ships): sample the next op by weight,
@@ -25,13 +25,36 @@ pub enum Mode {
 }
 
 /// How stochastic synthesis weighs a candidate at distance d.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Weighting {
     /// 1/(1+d), as the paper states.
     Paper,
     /// 1/(d+0.1)², as the authors' code configures (sharper: nearly greedy).
     Authors,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Mode, String> {
+        match s {
+            "progressive" => Ok(Mode::Progressive),
+            "greedy" => Ok(Mode::Greedy),
+            "enumerative" => Ok(Mode::Enumerative),
+            _ => Err(format!("unknown synthesis mode `{s}` (progressive, greedy or enumerative)")),
+        }
+    }
+}
+
+impl std::str::FromStr for Weighting {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Weighting, String> {
+        match s {
+            "paper" => Ok(Weighting::Paper),
+            "authors" => Ok(Weighting::Authors),
+            _ => Err(format!("unknown weighting `{s}` (paper or authors)")),
+        }
+    }
 }
 
 impl Weighting {
