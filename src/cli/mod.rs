@@ -4,7 +4,8 @@ pub mod evolve_cmd;
 mod props;
 mod train_cmd;
 
-use crate::check::{check, select_model};
+use crate::Compilation;
+use crate::check::check;
 use crate::diag::{Diagnostic, SourceMap};
 use crate::program::Program;
 use crate::report::report;
@@ -246,86 +247,65 @@ fn cmd_check(files: &[PathBuf], format: DiagFormat, color: bool) -> ExitCode {
 }
 
 fn cmd_build(file: &Path, model: Option<&str>, format: ReportFormat, emit: Option<Emit>, cfg: &crate::synth::SynthConfig, color: bool) -> ExitCode {
-    let prog = Program::load(file);
-    let checked = check(&prog);
-    print_diags(&checked.diagnostics, &prog.sources, color);
-    if checked.has_errors() {
-        if let Some(s) = summary(&checked.diagnostics) {
+    let failed = |f: crate::Failure| {
+        print_diags(&f.diagnostics, &f.sources, color);
+        if let Some(s) = summary(&f.diagnostics) {
             eprintln!("{}: {s}", file.display());
         }
-        return ExitCode::FAILURE;
-    }
-    let has_holes = checked.graphs.iter().any(|g| g.holes().next().is_some());
-    let filled = if has_holes {
-        match crate::synth::fill::fill_holes(&prog, &checked, cfg) {
-            Ok(f) => Some(f),
-            Err(diags) => {
-                print_diags(&diags, &prog.sources, color);
-                return ExitCode::FAILURE;
-            }
-        }
-    } else {
-        None
+        ExitCode::FAILURE
     };
-    let (prog, checked, text) = match &filled {
-        Some(f) => (&f.program, &f.checked, f.text.clone()),
-        None => (&prog, &checked, prog.sources.get(prog.root).map(|s| s.text.clone()).unwrap_or_default()),
+    let c = match Compilation::load(file) {
+        Ok(c) => c,
+        Err(f) => return failed(f),
     };
-    let holes = filled.as_ref().map_or(&[][..], |f| f.holes.as_slice());
+    print_diags(c.warnings(), &c.program.sources, color);
+    let c = match c.fill(cfg) {
+        Ok(c) => c,
+        Err(f) => return failed(f),
+    };
     if !matches!(emit, Some(Emit::Json)) {
-        for h in holes {
+        for h in &c.fills {
             eprint!("{}", crate::synth::fill::describe(h));
         }
     }
-    let entry = select_model(prog, model);
-    let report_of = |e: &crate::program::BlockEntry| checked.graph(&e.def.name.name).map(|g| report(prog, g));
     match emit {
         Some(Emit::Nas) => {
-            print!("{text}");
+            print!("{}", c.text());
             ExitCode::SUCCESS
         }
         Some(Emit::Rust) => {
-            let entry = match entry {
-                Ok(e) => e,
-                Err(d) => {
-                    print_diags(&[d], &prog.sources, color);
-                    return ExitCode::FAILURE;
-                }
+            let m = match c.model(model) {
+                Ok(m) => m,
+                Err(f) => return failed(f),
             };
-            let Some(g) = checked.graph(&entry.def.name.name) else { return ExitCode::FAILURE };
             let inputs: Vec<String> =
-                entry.def.params.iter().filter(|p| matches!(p.ty, crate::syntax::ast::TypeExpr::Tensor(..))).map(|p| p.name.name.clone()).collect();
-            let params = report(prog, g).params.as_int();
-            match crate::lower::emit::emit_rust(g, &inputs, &file.display().to_string(), params) {
+                m.entry.def.params.iter().filter(|p| matches!(p.ty, crate::syntax::ast::TypeExpr::Tensor(..))).map(|p| p.name.name.clone()).collect();
+            let params = report(&c.program, m.graph).params.as_int();
+            match crate::lower::emit::emit_rust(m.graph, &inputs, &file.display().to_string(), params) {
                 Ok(src) => {
                     print!("{src}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    eprintln!("error: cannot emit Rust for `{}`: {e}", entry.def.name.name);
+                    eprintln!("error: cannot emit Rust for `{}`: {e}", m.name());
                     ExitCode::FAILURE
                 }
             }
         }
         Some(Emit::Json) => {
-            let r = entry.as_ref().ok().and_then(|e| report_of(e)).map(|r| r.to_json());
             let v = serde_json::json!({
-                "program": text,
-                "holes": holes.iter().map(crate::synth::fill::to_json).collect::<Vec<_>>(),
-                "report": r,
+                "program": c.text(),
+                "holes": c.fills.iter().map(crate::synth::fill::to_json).collect::<Vec<_>>(),
+                "report": c.report(model).ok().map(|r| r.to_json()),
             });
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             ExitCode::SUCCESS
         }
         None => {
-            let entry = match entry {
-                Ok(e) => e,
-                Err(d) => {
-                    print_diags(&[d], &prog.sources, color);
-                    return ExitCode::FAILURE;
-                }
+            let r = match c.report(model) {
+                Ok(r) => r,
+                Err(f) => return failed(f),
             };
-            let Some(r) = report_of(entry) else { return ExitCode::FAILURE };
             match format {
                 ReportFormat::Table => print!("{}", r.table()),
                 ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&r.to_json()).unwrap_or_default()),

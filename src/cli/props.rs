@@ -1,9 +1,7 @@
 //! `nasc props`: inferred properties of blocks and the context of their holes.
 
 use super::{DiagFormat, print_diags};
-use crate::check::check;
 use crate::ir::Graph;
-use crate::program::Program;
 use crate::props::{Target, infer_graph, mixing_table};
 use crate::shape::Shape;
 use std::path::Path;
@@ -90,12 +88,15 @@ fn join(v: &[Shape]) -> String {
 }
 
 pub fn run(file: &Path, block: Option<&str>, format: DiagFormat, color: bool) -> ExitCode {
-    let prog = Program::load(file);
-    let checked = check(&prog);
-    print_diags(&checked.diagnostics, &prog.sources, color);
-    if checked.has_errors() {
-        return ExitCode::FAILURE;
-    }
+    let c = match crate::Compilation::load(file) {
+        Ok(c) => c,
+        Err(f) => {
+            print_diags(&f.diagnostics, &f.sources, color);
+            return ExitCode::FAILURE;
+        }
+    };
+    print_diags(c.warnings(), &c.program.sources, color);
+    let checked = &c.checked;
     let graphs: Vec<&Graph> = checked.graphs.iter().filter(|g| block.is_none_or(|b| g.name == b)).collect();
     if graphs.is_empty() {
         let names: Vec<&str> = checked.graphs.iter().map(|g| g.name.as_str()).collect();

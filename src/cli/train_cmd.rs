@@ -1,9 +1,8 @@
 //! `nasc train` and `nasc eval`.
 
 use super::print_diags;
-use crate::check::{Checked, check, select_model};
+use crate::Compilation;
 use crate::lower::{Net, lower};
-use crate::program::Program;
 use crate::synth::SynthConfig;
 use crate::train::data::{DataSource, Dataset, load, load_subset};
 use crate::train::{Optimizer, TrainConfig, check_fits, device, evaluate, train as run_train};
@@ -78,27 +77,7 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Check, fill holes, pick the model: the program and checked graphs to lower.
-fn prepare(file: &Path, seed: u64, color: bool) -> Result<(Program, Checked), ExitCode> {
-    let prog = Program::load(file);
-    let checked = check(&prog);
-    print_diags(&checked.diagnostics, &prog.sources, color);
-    if checked.has_errors() {
-        return Err(ExitCode::FAILURE);
-    }
-    if checked.graphs.iter().any(|g| g.holes().next().is_some()) {
-        let cfg = SynthConfig { seed, ..Default::default() };
-        return match crate::synth::fill::fill_holes(&prog, &checked, &cfg) {
-            Ok(f) => Ok((f.program, f.checked)),
-            Err(d) => {
-                print_diags(&d, &prog.sources, color);
-                Err(ExitCode::FAILURE)
-            }
-        };
-    }
-    Ok((prog, checked))
-}
-
+/// Check, fill holes, pick the model, lower it: the network, its parameter count and name.
 fn build(
     file: &Path,
     model: Option<&str>,
@@ -107,18 +86,19 @@ fn build(
     dev: &burn::tensor::Device,
     color: bool,
 ) -> Result<(Net, i64, String), ExitCode> {
-    let (prog, checked) = prepare(file, seed, color)?;
-    let entry = select_model(&prog, model).map_err(|d| {
-        print_diags(&[d], &prog.sources, color);
+    let shown = |f: crate::Failure| {
+        print_diags(&f.diagnostics, &f.sources, color);
         ExitCode::FAILURE
-    })?;
-    let name = entry.def.name.name.clone();
-    let graph = checked.graph(&name).ok_or(ExitCode::FAILURE)?;
-    let params = crate::report::report(&prog, graph).params.as_int().unwrap_or(-1);
+    };
+    let c = Compilation::load(file).map_err(shown)?;
+    print_diags(c.warnings(), &c.program.sources, color);
+    let c = c.fill(&SynthConfig { seed, ..Default::default() }).map_err(shown)?;
+    let m = c.model(model).map_err(shown)?;
+    let params = crate::report::report(&c.program, m.graph).params.as_int().unwrap_or(-1);
     crate::train::check_param_budget(params, max_params).map_err(fail)?;
     dev.seed(seed);
-    let net = lower(graph, dev).map_err(fail)?;
-    Ok((net, params, name))
+    let net = lower(m.graph, dev).map_err(fail)?;
+    Ok((net, params, m.name().to_string()))
 }
 
 fn load_data(src: &DataSource, seed: u64) -> Result<Dataset, ExitCode> {

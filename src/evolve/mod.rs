@@ -74,18 +74,18 @@ fn cpu() -> String {
 
 /// Seed settings from a `.nas` file: flatten it (imports copied in) and check it.
 pub fn seed_source(path: &Path) -> Result<String, String> {
-    let prog = crate::program::Program::load(path);
-    let checked = crate::check::check(&prog);
-    if let Some(d) = prog.diagnostics.iter().chain(&checked.diagnostics).find(|d| d.is_error()) {
-        return Err(format!("`{}` does not check: [{}] {} (run `nasc check {0}`)", path.display(), d.code, d.message));
-    }
-    if checked.graphs.iter().any(|g| g.holes().next().is_some()) {
+    let c = crate::Compilation::load(path).map_err(|f| {
+        let d = f.diagnostics.iter().find(|d| d.is_error());
+        format!("`{}` does not check: [{}] {} (run `nasc check {0}`)", path.display(), d.map_or("?", |d| d.code.as_str()), f.first_message())
+    })?;
+    let prog = &c.program;
+    if c.has_holes() {
         return Err(format!("`{}` has holes: fill them first with `nasc build {0} --emit nas > filled.nas`", path.display()));
     }
     if prog.models().len() != 1 {
         return Err(format!("`{}` must define exactly one `model` to evolve", path.display()));
     }
-    let file = source::flatten(&prog).ok_or("the file has no source")?;
+    let file = source::flatten(prog).ok_or("the file has no source")?;
     Ok(print_file(&file))
 }
 
@@ -224,8 +224,8 @@ impl Evolution {
         let t0 = Instant::now();
         let mut rng = Rng::new(candidate_seed(self.settings.seed, k));
         let mut rec = if k == 0 {
-            let (prog, _) = source::compile(&self.settings.seed_source);
-            let fp = prog.root_ast().map(source::fingerprint).unwrap_or_default();
+            let seed = source::compile(&self.settings.seed_source).map_err(|f| format!("the seed does not check: {}", f.first_message()))?;
+            let fp = seed.program.root_ast().map(source::fingerprint).unwrap_or_default();
             self.new_record(0, None, "seed", self.settings.seed_source.clone(), fp, "{}".into())
         } else {
             self.mutant(k, &mut rng)?

@@ -143,12 +143,13 @@ struct Verify {
 /// Mutate a parent (checked clean). `Err` says why every attempt failed (synthesis failure,
 /// a child that does not check, or an unchanged architecture): recorded, not trained.
 pub fn mutate(parent: &str, strategy: Strategy, cfg: &MutationConfig, rng: &mut Rng) -> Result<Mutation, String> {
-    let (prog, checked) = compile(parent);
+    let parent = compile(parent).map_err(|f| format!("the parent does not check: {}", f.first_message()))?;
+    let (prog, checked) = (&parent.program, &parent.checked);
     let file = prog.root_ast().cloned().ok_or("the parent has no source")?;
     let parent_fp = fingerprint(&file);
     let mut why = Vec::new();
     for _ in 0..cfg.attempts.max(1) {
-        let edit = match pick_edit(&prog, &checked, &file, strategy, cfg, rng) {
+        let edit = match pick_edit(prog, checked, &file, strategy, cfg, rng) {
             Ok(e) => e,
             Err(e) => {
                 why.push(e);
@@ -189,17 +190,20 @@ fn pick_edit(prog: &Program, checked: &Checked, file: &File, strategy: Strategy,
 /// Check the edited program and describe it; a child equal to its parent is no child.
 fn finish(edit: Edit, parent_fp: &str) -> Result<Mutation, String> {
     let text = print_file(&edit.file);
-    let (prog, checked) = compile(&text);
-    if let Some(d) = checked.diagnostics.iter().find(|d| d.is_error()) {
-        return Err(format!("{}: the child does not check: {} [{}]", edit.description, d.message, d.code));
-    }
+    let child = match compile(&text) {
+        Ok(c) => c,
+        Err(f) => {
+            let d = f.diagnostics.iter().find(|d| d.is_error());
+            return Err(format!("{}: the child does not check: {} [{}]", edit.description, f.first_message(), d.map_or("?", |d| d.code.as_str())));
+        }
+    };
     let fp = fingerprint(&edit.file);
     if fp == parent_fp {
         return Err(format!("{}: unchanged architecture", edit.description));
     }
     let mut properties = edit.properties;
     if let Some(v) = &edit.verify {
-        let ok = verify(&prog, &checked, v);
+        let ok = verify(&child.program, &child.checked, v);
         properties["verified"] = json!(ok);
         if !ok {
             return Err(format!("{}: internal error: the fill does not satisfy its target in the child", edit.description));
@@ -526,14 +530,15 @@ mod tests {
     fn flattened_seed_checks_alone() {
         let text = flat_seed();
         assert!(!text.contains("use std"), "{text}");
-        let (_, checked) = compile(&text);
-        assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+        if let Err(f) = compile(&text) {
+            panic!("{f}");
+        }
     }
 
     #[test]
     fn runs_are_found_with_shapes() {
-        let (prog, checked) = compile(&flat_seed());
-        let units = mutable_units(&prog, &checked);
+        let c = compile(&flat_seed()).expect("the seed checks");
+        let units = mutable_units(&c.program, &c.checked);
         assert_eq!(units.len(), 1, "{units:?}");
         let (block, runs) = &units[0];
         assert_eq!(block, "ConvBnRelu");
@@ -555,8 +560,7 @@ mod tests {
                 assert_eq!(a.as_ref().map(|m| &m.text), b.as_ref().map(|m| &m.text));
                 if let Ok(m) = a {
                     made += 1;
-                    let (_, checked) = compile(&m.text);
-                    assert!(!checked.has_errors(), "{}: {}", m.description, m.text);
+                    assert!(compile(&m.text).is_ok(), "{}: {}", m.description, m.text);
                     assert_ne!(m.text, parent);
                     if strategy == Strategy::Alpha && m.properties.get("fill").is_some() {
                         assert_eq!(m.properties["verified"], json!(true), "{}", m.description);

@@ -4,17 +4,14 @@
 use super::select::{front, hypervolume};
 use super::store::{Record, Status};
 use super::{Evolution, source};
-use crate::check::select_model;
 use plotters::prelude::*;
 use std::fmt::Write as _;
 use std::path::Path;
 
 /// Parameters and MACs (batch 1) of a candidate's model, from the report.
 pub fn size(text: &str) -> Result<(i64, i64), String> {
-    let (prog, checked) = source::compile(text);
-    let entry = select_model(&prog, None).map_err(|d| d.message)?;
-    let g = checked.graph(&entry.def.name.name).ok_or("no model graph")?;
-    let r = crate::report::report(&prog, g);
+    let c = source::compile(text).map_err(|f| f.first_message())?;
+    let r = c.report(None).map_err(|f| f.first_message())?;
     // The report's MACs are already per example (batch 1).
     match (r.params.as_int(), r.macs.as_int()) {
         (Some(p), Some(m)) => Ok((p, m)),

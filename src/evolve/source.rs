@@ -1,7 +1,7 @@
 //! Candidate sources: one self-contained `.nas` file per candidate, its fingerprint, and the
 //! pipe chains of a block body that mutations read and rewrite.
 
-use crate::check::{Checked, check};
+use crate::check::Checked;
 use crate::diag::Span;
 use crate::ir::{Graph, NodeKind};
 use crate::ops::{OpKind, spec};
@@ -10,8 +10,9 @@ use crate::props::ChainOp;
 use crate::shape::Shape;
 use crate::syntax::ast::{BlockDef, Expr, ExprKind, File, Item, ItemKind, Stage, StmtKind};
 use crate::syntax::print_file;
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use crate::{Compilation, Failure};
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
 
 /// The program as one file: the blocks the models use from imported files are copied in (in
 /// dependency order, imports first), so a candidate checks and trains without its imports.
@@ -235,11 +236,24 @@ pub fn with_block(file: &mut File, block: &str, f: impl FnOnce(&mut BlockDef)) {
     }
 }
 
-/// A program from candidate text, checked.
-pub fn compile(text: &str) -> (Program, Checked) {
-    let prog = Program::from_source("candidate.nas", text);
-    let checked = check(&prog);
-    (prog, checked)
+/// How many recent compilations `compile` keeps.
+const RECENT: usize = 8;
+
+/// A candidate's program, checked. Candidates travel as text (the store keeps text, workers
+/// receive text), and one process asks for the same candidate several times — to check a
+/// mutation, to size it, to train it — so the last few compilations are kept and each candidate
+/// is parsed and checked once. Failures are not kept.
+pub fn compile(text: &str) -> Result<Arc<Compilation>, Failure> {
+    static CACHE: Mutex<VecDeque<(String, Arc<Compilation>)>> = Mutex::new(VecDeque::new());
+    let lock = || CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, c)) = lock().iter().find(|(t, _)| t == text) {
+        return Ok(c.clone());
+    }
+    let c = Arc::new(Compilation::from_source("candidate.nas", text)?);
+    let mut cache = lock();
+    cache.push_front((text.to_string(), c.clone()));
+    cache.truncate(RECENT);
+    Ok(c)
 }
 
 /// Fingerprint of an architecture: a 64-bit FNV-1a hash of its canonical text without comments.
@@ -272,4 +286,18 @@ pub fn op_names(ops: &[ChainOp]) -> String {
 pub fn ops_text(ops: &[ChainOp]) -> String {
     let span = Span::default();
     ops.iter().map(|o| crate::syntax::print::print_stage(&crate::synth::fill::op_stage(o, span))).collect::<Vec<_>>().join(" |> ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_candidate_is_checked_once_and_failures_are_not_kept() {
+        let text = "model M(x: [B, 8]) -> [B, 3] { return x |> dense(3) }\n";
+        let (a, b) = (compile(text).expect("checks"), compile(text).expect("checks"));
+        assert!(Arc::ptr_eq(&a, &b), "the second request reuses the first compilation");
+        let bad = "model M(x: [B, 8]) -> [B, 3] { return x |> dense(4) }\n";
+        assert!(compile(bad).is_err() && compile(bad).is_err());
+    }
 }

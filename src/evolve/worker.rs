@@ -5,7 +5,6 @@
 
 use super::TrainSettings;
 use super::store::Outcome;
-use crate::check::select_model;
 use crate::lower::lower;
 use crate::train::data::{DataSource, load_subset};
 use crate::train::{TrainConfig, device, train};
@@ -116,12 +115,8 @@ pub fn worker_main() -> std::process::ExitCode {
 
 /// Train one candidate and measure it.
 pub fn train_job(job: &Job) -> Result<Outcome, String> {
-    let (prog, checked) = super::source::compile(&job.source);
-    if let Some(d) = checked.diagnostics.iter().find(|d| d.is_error()) {
-        return Err(format!("the candidate does not check: {}", d.message));
-    }
-    let entry = select_model(&prog, None).map_err(|d| d.message)?;
-    let graph = checked.graph(&entry.def.name.name).ok_or("no model graph")?;
+    let c = super::source::compile(&job.source).map_err(|f| format!("the candidate does not check: {}", f.first_message()))?;
+    let graph = c.model(None).map_err(|f| f.first_message())?.graph;
     let src: DataSource = job.data.parse()?;
     let data = load_subset(&src, job.data_seed, job.train.train_subset).map_err(|e| e.to_string())?;
     let dev = device(&job.train.device)?.autodiff();

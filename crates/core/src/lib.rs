@@ -10,6 +10,7 @@
 //! ```
 
 pub mod check;
+mod compilation;
 pub mod diag;
 pub mod ir;
 pub mod ops;
@@ -27,45 +28,18 @@ lalrpop_util::lalrpop_mod!(
     "/nas.rs"
 );
 
-use diag::Diagnostic;
-use program::Program;
+pub use compilation::{Compilation, Failure, Model};
 
-/// A checked program: its sources, ASTs and one graph per block and model.
-#[derive(Clone, Debug)]
-pub struct Module {
-    pub program: Program,
-    pub checked: check::Checked,
-}
-
-impl Module {
-    /// Warnings found while checking (errors make `compile` fail).
-    pub fn warnings(&self) -> &[Diagnostic] {
-        &self.checked.diagnostics
-    }
-    /// Params, MACs and shapes of a model (`None`: the only model of the file).
-    pub fn report(&self, model: Option<&str>) -> Result<report::Report, Diagnostic> {
-        let entry = check::select_model(&self.program, model)?;
-        let graph =
-            self.checked.graph(&entry.def.name.name).ok_or_else(|| Diagnostic::error(diag::codes::NoModel, "model was not checked", entry.def.name.span))?;
-        Ok(report::report(&self.program, graph))
-    }
-}
+/// The name the library has used for a checked program.
+pub type Module = Compilation;
 
 /// Parse and check source text. Imports (`use std.resnet`) are resolved from the stdlib and,
 /// for other paths, from the current directory.
-pub fn compile(name: &str, source: &str) -> Result<Module, Vec<Diagnostic>> {
-    finish(Program::from_source(name, source))
+pub fn compile(name: &str, source: &str) -> Result<Compilation, Failure> {
+    Compilation::from_source(name, source)
 }
 
 /// Parse and check a file and its imports.
-pub fn compile_file(path: &std::path::Path) -> Result<Module, Vec<Diagnostic>> {
-    finish(Program::load(path))
-}
-
-fn finish(program: Program) -> Result<Module, Vec<Diagnostic>> {
-    let checked = check::check(&program);
-    if checked.has_errors() {
-        return Err(checked.diagnostics);
-    }
-    Ok(Module { program, checked })
+pub fn compile_file(path: &std::path::Path) -> Result<Compilation, Failure> {
+    Compilation::load(path)
 }
