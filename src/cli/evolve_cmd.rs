@@ -1,11 +1,11 @@
 //! `nasc evolve`: start, resume, summarise and export evolutionary searches.
 
+use super::train_cmd::TrainFlags;
 use crate::evolve::mutate::{MutationConfig, Strategy};
 use crate::evolve::report::{csv, front_table, json, status_text, write_outputs};
 use crate::evolve::select::{Objective, SelectionConfig};
 use crate::evolve::store::Status;
 use crate::evolve::{Evaluator, Event, Evolution, Settings, TrainSettings, seed_source};
-use crate::train::Optimizer;
 use crate::train::data::DataSource;
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -32,25 +32,14 @@ pub struct EvolveArgs {
     /// Data: `digits`, `mnist:DIR`, `fashion:DIR` (e.g. ../shared/data/fashion) or `cifar10:DIR`.
     #[arg(long)]
     pub data: Option<DataSource>,
-    /// Train each candidate on a seeded, stratified subset of this many training images
-    /// (the test split is untouched); a fast search on a large data set.
-    #[arg(long)]
-    pub train_subset: Option<usize>,
     /// Candidates to create, the seed included.
     #[arg(long, default_value_t = 30)]
     pub trials: usize,
     /// Training epochs per candidate.
     #[arg(long, default_value_t = 3)]
     pub epochs: usize,
-    #[arg(long, default_value_t = 64)]
-    pub batch: usize,
-    /// Peak learning rate (default 3e-3 for adam, 0.05 for sgd).
-    #[arg(long)]
-    pub lr: Option<f64>,
-    #[arg(long, value_enum, default_value = "adam")]
-    pub optimizer: Optimizer,
-    #[arg(long, default_value_t = 1e-4)]
-    pub weight_decay: f64,
+    #[command(flatten)]
+    pub train: TrainFlags,
     /// Stop each candidate's training after this many seconds (makes the run timing-dependent).
     #[arg(long)]
     pub time_budget: Option<f64>,
@@ -199,7 +188,7 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
         apply_setting(kv, &mut mutation, &mut selection)?;
     }
     mutation.validate().and_then(|_| selection.validate()).map_err(|e| format!("`--set`: {e}"))?;
-    let lr = a.lr.unwrap_or(a.optimizer.default_lr());
+    let lr = a.train.lr();
     let settings = Settings {
         file: file.display().to_string(),
         seed_source,
@@ -211,14 +200,14 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
         max_params,
         train: TrainSettings {
             epochs: a.epochs.max(1),
-            batch: a.batch.max(1),
+            batch: a.train.batch.max(1),
             lr,
-            optimizer: a.optimizer,
-            weight_decay: a.weight_decay,
+            optimizer: a.train.optimizer,
+            weight_decay: a.train.weight_decay,
             time_budget: a.time_budget,
             threads: a.threads.max(1),
             device: a.device.clone(),
-            train_subset: a.train_subset,
+            train_subset: a.train.train_subset,
         },
         mutation,
         selection,

@@ -19,23 +19,13 @@ pub struct TrainArgs {
     /// ../shared/data/fashion) or `cifar10:DIR` (binary batches).
     #[arg(long)]
     pub data: DataSource,
-    /// Train on a seeded, stratified subset of this many training images (test split untouched).
-    #[arg(long)]
-    pub train_subset: Option<usize>,
     /// The model, when the file has several.
     #[arg(long)]
     pub model: Option<String>,
     #[arg(long, default_value_t = 20)]
     pub epochs: usize,
-    #[arg(long, default_value_t = 64)]
-    pub batch: usize,
-    /// Peak learning rate (default 3e-3 for adam, 0.05 for sgd).
-    #[arg(long)]
-    pub lr: Option<f64>,
-    #[arg(long, value_enum, default_value = "adam")]
-    pub optimizer: Optimizer,
-    #[arg(long, default_value_t = 1e-4)]
-    pub weight_decay: f64,
+    #[command(flatten)]
+    pub train: TrainFlags,
     /// Warm-up epochs before the cosine decay.
     #[arg(long, default_value_t = 1.0)]
     pub warmup: f64,
@@ -54,6 +44,31 @@ pub struct TrainArgs {
     /// Refuse models with more parameters than this (default: what fits in the memory available).
     #[arg(long)]
     pub max_params: Option<u64>,
+}
+
+/// Training settings `nasc train` and `nasc evolve` share.
+#[derive(Args, Debug, Clone)]
+pub struct TrainFlags {
+    /// Train on a seeded, stratified subset of this many training images (the test split is
+    /// untouched): a fast run or search on a large data set.
+    #[arg(long)]
+    pub train_subset: Option<usize>,
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Peak learning rate (default 3e-3 for adam, 0.05 for sgd).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long, value_enum, default_value = "adam")]
+    pub optimizer: Optimizer,
+    #[arg(long, default_value_t = 1e-4)]
+    pub weight_decay: f64,
+}
+
+impl TrainFlags {
+    /// The peak learning rate, the optimizer's default when not given.
+    pub fn lr(&self) -> f64 {
+        self.lr.unwrap_or(self.optimizer.default_lr())
+    }
 }
 
 #[derive(Args, Debug)]
@@ -119,7 +134,7 @@ pub fn train(a: &TrainArgs, color: bool) -> ExitCode {
     if let Err(e) = crate::files::ensure_writable_dir(&out) {
         return fail(e);
     }
-    let data = match load_subset(&a.data, a.seed, a.train_subset) {
+    let data = match load_subset(&a.data, a.seed, a.train.train_subset) {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
@@ -130,13 +145,13 @@ pub fn train(a: &TrainArgs, color: bool) -> ExitCode {
     if lowered != params {
         eprintln!("warning: the lowered module has {lowered} parameters, the report says {params}");
     }
-    let lr = a.lr.unwrap_or(a.optimizer.default_lr());
+    let lr = a.train.lr();
     let cfg = TrainConfig {
         epochs: a.epochs,
-        batch: a.batch,
+        batch: a.train.batch,
         lr,
-        optimizer: a.optimizer,
-        weight_decay: a.weight_decay,
+        optimizer: a.train.optimizer,
+        weight_decay: a.train.weight_decay,
         warmup_epochs: a.warmup.min(a.epochs as f64),
         seed: a.seed,
         ..Default::default()

@@ -4,6 +4,7 @@
 use super::select::{front, hypervolume};
 use super::store::{Record, Status};
 use super::{Evolution, source};
+use crate::report::group_thousands;
 use plotters::prelude::*;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -44,18 +45,6 @@ fn pct(x: Option<f64>) -> String {
     x.map_or("-".into(), |a| format!("{:.2} %", a * 100.0))
 }
 
-fn thousands(n: i64) -> String {
-    let s = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
-}
-
 /// The front as a text table.
 pub fn front_table(records: &[Record]) -> String {
     let mut s = format!("{:>5}  {:>9}  {:>11}  {:>14}  mutation\n", "id", "accuracy", "params", "MACs");
@@ -65,8 +54,8 @@ pub fn front_table(records: &[Record]) -> String {
             "{:>5}  {:>9}  {:>11}  {:>14}  {}",
             r.id,
             pct(r.accuracy),
-            thousands(r.params.unwrap_or(0)),
-            thousands(r.macs.unwrap_or(0)),
+            group_thousands(r.params.unwrap_or(0)),
+            group_thousands(r.macs.unwrap_or(0)),
             r.mutation
         );
     }
@@ -94,7 +83,7 @@ pub fn status_text(ev: &Evolution) -> String {
         if ev.complete() { " — complete" } else { " — resume with `nasc evolve --resume`" }
     );
     if let Some(best) = evaluated(rs).into_iter().max_by(|a, b| a.accuracy.unwrap_or(0.0).total_cmp(&b.accuracy.unwrap_or(0.0))) {
-        let _ = writeln!(s, "best        #{} {} with {} params", best.id, pct(best.accuracy), thousands(best.params.unwrap_or(0)));
+        let _ = writeln!(s, "best        #{} {} with {} params", best.id, pct(best.accuracy), group_thousands(best.params.unwrap_or(0)));
     }
     if let Some(hv) = run_hypervolume(rs) {
         let _ = writeln!(s, "hypervolume {hv:.4} (accuracy × params relative to the seed, capped at 2×)");
@@ -152,8 +141,8 @@ pub fn write_outputs(records: &[Record], dir: &Path) -> Result<Vec<std::path::Pa
             "// nasc evolve candidate #{}: test accuracy {}, {} params, {} MACs\n// {}\n",
             r.id,
             pct(r.accuracy),
-            thousands(r.params.unwrap_or(0)),
-            thousands(r.macs.unwrap_or(0)),
+            group_thousands(r.params.unwrap_or(0)),
+            group_thousands(r.macs.unwrap_or(0)),
             r.mutation
         );
         crate::files::write_atomic(&p, (header + &r.source).as_bytes()).map_err(|e| format!("cannot write `{}`: {e}", p.display()))?;

@@ -33,7 +33,8 @@ impl Count {
     }
 }
 
-fn group_thousands(n: i64) -> String {
+/// `1234567` as `1,234,567`: every count users see is printed this way.
+pub fn group_thousands(n: i64) -> String {
     let s = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
