@@ -256,6 +256,34 @@ fn reads(op: OpKind, a: &Attrs, ins: &[Vec<usize>], out: &[usize]) -> Box<dyn Fn
             // output piece 0
             Box::new(move |c| vec![(0, c.to_vec())])
         }
+        OpKind::Slice => {
+            let (ax, step) = (axis(a, "axis", r), int(a, "step") as usize);
+            let start = int(a, "start");
+            let start = if start < 0 { start + x[ax] as i64 } else { start } as usize;
+            Box::new(move |c| {
+                let mut v = c.to_vec();
+                v[ax] = start + c[ax] * step;
+                vec![(0, v)]
+            })
+        }
+        OpKind::Roll => {
+            let (ax, shift) = (axis(a, "axis", r), int(a, "shift"));
+            let n = x[ax] as i64;
+            Box::new(move |c| {
+                let mut v = c.to_vec();
+                v[ax] = (c[ax] as i64 - shift).rem_euclid(n) as usize;
+                vec![(0, v)]
+            })
+        }
+        OpKind::Gather => {
+            let ax = axis(a, "axis", r);
+            let at: Vec<usize> = a.dims("indices").iter().map(|d| d.as_int().expect("concrete") as usize).collect();
+            Box::new(move |c| {
+                let mut v = c.to_vec();
+                v[ax] = at[c[ax]];
+                vec![(0, v)]
+            })
+        }
         OpKind::Select => {
             let ax = axis(a, "axis", r);
             let idx = int(a, "index") as usize;
@@ -447,6 +475,13 @@ fn cases() -> Vec<(OpKind, Attrs, Vec<Vec<usize>>, usize, usize)> {
     v.push((OpKind::Transpose, Attrs(vec![("perm", ints(&[0, 2, 1]))]), vec![seq.clone()], 0, 0));
     v.push((OpKind::Concat, Attrs(vec![("axis", iv(1))]), vec![seq.clone(), vec![2, 3, 4]], 0, 0));
     v.push((OpKind::Split, Attrs(vec![("parts", iv(2)), ("axis", iv(-1))]), vec![seq.clone()], 0, 0));
+    v.push((OpKind::Split, Attrs(vec![("parts", iv(0)), ("axis", iv(1)), ("sizes", ints(&[1, 4]))]), vec![seq.clone()], 0, 0));
+    let slice = |ax: i64, start: i64, end: i64, step: i64| Attrs(vec![("axis", iv(ax)), ("start", iv(start)), ("end", iv(end)), ("step", iv(step))]);
+    v.push((OpKind::Slice, slice(1, 1, 6, 2), vec![img.clone()], 0, 0));
+    v.push((OpKind::Slice, slice(-1, 0, 4, 1), vec![img.clone()], 0, 0));
+    v.push((OpKind::Roll, Attrs(vec![("shift", iv(-2)), ("axis", iv(2))]), vec![img.clone()], 0, 0));
+    v.push((OpKind::Gather, Attrs(vec![("axis", iv(3)), ("indices", ints(&[0, 0, 3, 1, 2]))]), vec![img.clone()], 0, 0));
+    v.push((OpKind::Gather, Attrs(vec![("axis", iv(1)), ("indices", ints(&[2, 2]))]), vec![seq.clone()], 0, 0));
     v.push((OpKind::Select, Attrs(vec![("axis", iv(1)), ("index", iv(0))]), vec![seq.clone()], 0, 0));
     v.push((OpKind::Broadcast, Attrs(vec![("shape", ints(&[2, 5, 4]))]), vec![vec![2, 1, 4]], 0, 0));
     for slot in [0, 1] {

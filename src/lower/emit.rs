@@ -275,6 +275,24 @@ impl Emitter<'_> {
                 }
                 return Ok(None);
             }
+            Stateless::SplitSizes { axis, sizes } => {
+                self.body.push(format!("let mut parts = {tx}.split_with_sizes(vec!{sizes:?}, {axis});"));
+                for &o in outs {
+                    self.body.push(format!("let t{o}: Tensor<{}> = parts.remove(0);", self.rank(o)));
+                }
+                return Ok(None);
+            }
+            Stateless::Slice { axis, start, end, step } => {
+                format!("{tx}.slice_dim({axis}, burn::tensor::Slice::new({start}, Some({end}), {step}))")
+            }
+            Stateless::Roll { shift, axis } => format!("{tx}.roll_dim({shift}, {axis})"),
+            Stateless::Gather { axis, indices } => {
+                let at: Vec<String> = indices.iter().map(|i| format!("{i}i64")).collect();
+                format!(
+                    "{{ let x = {tx}; let d = x.device(); x.select({axis}, Tensor::<1, burn::tensor::Int>::from_ints([{}].as_slice(), &d)) }}",
+                    at.join(", ")
+                )
+            }
             Stateless::Matmul => {
                 let ry = self.rank(y);
                 let (mut xs, mut ys) = (self.dim_list(y)?, self.dim_list(y)?);

@@ -93,6 +93,25 @@ pub enum Stateless {
         axis: usize,
         parts: usize,
     },
+    SplitSizes {
+        axis: usize,
+        sizes: Vec<usize>,
+    },
+    /// Positions `start`, `start + step`, ... before `end` (normalised: 0 ≤ start < end ≤ size).
+    Slice {
+        axis: usize,
+        start: usize,
+        end: usize,
+        step: usize,
+    },
+    Roll {
+        shift: i64,
+        axis: usize,
+    },
+    Gather {
+        axis: usize,
+        indices: Vec<usize>,
+    },
     Matmul,
     Einsum {
         spec: String,
@@ -203,7 +222,29 @@ pub fn describe(op: OpKind, a: &Attrs, ins: &[Vec<Dim>], outs: &[Vec<Dim>]) -> R
         OpKind::Reshape | OpKind::Flatten => stateless(Stateless::Reshape),
         OpKind::Transpose => stateless(Stateless::Transpose { perm: axes(a, "perm", rank)? }),
         OpKind::Concat => stateless(Stateless::Concat { axis: axis(a, "axis", rank)? }),
+        OpKind::Split if !a.dims("sizes").is_empty() => {
+            let sizes = a.dims("sizes").iter().map(|d| concrete(d, "a split size")).collect::<Result<_, _>>()?;
+            stateless(Stateless::SplitSizes { axis: axis(a, "axis", rank)?, sizes })
+        }
         OpKind::Split => stateless(Stateless::Split { axis: axis(a, "axis", rank)?, parts: int(a, "parts")?.max(1) }),
+        OpKind::Slice => {
+            let ax = axis(a, "axis", rank)?;
+            let n = x.get(ax).map_or(Err(LowerError("missing input".into())), |d| concrete(d, "the sliced size"))? as i64;
+            let from_end = |name: &str| a.int(name).map(|v| if v < 0 { v + n } else { v }).filter(|v| (0..=n).contains(v)).map(|v| v as usize);
+            match (from_end("start"), from_end("end")) {
+                (Some(start), Some(end)) => stateless(Stateless::Slice { axis: ax, start, end, step: int(a, "step")?.max(1) }),
+                _ => Err(LowerError("`start` and `end` must be known positions to lower".into())),
+            }
+        }
+        OpKind::Roll => {
+            let shift = a.int("shift").ok_or_else(|| LowerError("`shift` must be a known integer to lower".into()))?;
+            stateless(Stateless::Roll { shift, axis: axis(a, "axis", rank)? })
+        }
+        OpKind::Gather => {
+            let indices = a.dims("indices").iter().map(|d| d.as_int().filter(|v| *v >= 0).map(|v| v as usize)).collect::<Option<Vec<_>>>();
+            let indices = indices.ok_or_else(|| LowerError("`indices` must be known positions to lower".into()))?;
+            stateless(Stateless::Gather { axis: axis(a, "axis", rank)?, indices })
+        }
         OpKind::Matmul => stateless(Stateless::Matmul),
         OpKind::Einsum => stateless(Stateless::Einsum { spec: a.str("spec").to_string() }),
         OpKind::Broadcast => stateless(Stateless::Broadcast),
@@ -321,6 +362,27 @@ mod tests {
         }
         let kept = examples.iter().filter(|e| e[0] == 2.0).count();
         assert!((8..=56).contains(&kept), "{kept} of 64 kept at rate 0.5");
+    }
+
+    /// The output of a one-op model on the row [0, 1, 2, 3].
+    fn on_a_row(stage: &str, out: usize) -> Vec<f32> {
+        let src = format!("model M(x: [B, 4]) -> [B, {out}] {{ return x |> {stage} }}");
+        let c = crate::compile("m.nas", &src).unwrap_or_else(|f| panic!("{stage}: {f}"));
+        let device = Device::default();
+        let net = super::super::lower(c.model(None).expect("model").graph, &device).expect("lowers");
+        let x = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 1.0, 2.0, 3.0], [1, 4]), &device);
+        let y: Tensor<2> = super::super::unpad(net.forward(vec![super::super::pad(x)]).remove(0));
+        y.into_data().try_to_vec::<f32>().unwrap_or_default()
+    }
+
+    #[test]
+    fn slice_roll_and_gather_move_positions_as_torch_does() {
+        // torch.roll(x, 1) == [3, 0, 1, 2]; x[1:4:2] == [1, 3]; x[:, [3, 3, 0]] == [3, 3, 0].
+        assert_eq!(on_a_row("roll(1, axis: 1)", 4), [3.0, 0.0, 1.0, 2.0]);
+        assert_eq!(on_a_row("roll(-1, axis: -1)", 4), [1.0, 2.0, 3.0, 0.0]);
+        assert_eq!(on_a_row("slice(axis: 1, start: 1, end: 4, step: 2)", 2), [1.0, 3.0]);
+        assert_eq!(on_a_row("slice(axis: 1, start: -3, end: -1)", 2), [1.0, 2.0]);
+        assert_eq!(on_a_row("gather(axis: 1, indices: [3, 3, 0])", 3), [3.0, 3.0, 0.0]);
     }
 
     #[test]

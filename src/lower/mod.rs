@@ -22,7 +22,7 @@ use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{
     BatchNorm, BatchNormConfig, Dropout, DropoutConfig, GroupNorm, GroupNormConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d,
 };
-use burn::tensor::{Device, Distribution, Tensor, activation};
+use burn::tensor::{Device, Distribution, Int, Slice, Tensor, activation};
 use cpu::PoolKind;
 pub use layer::{Activation, LayerDesc, Stateless, describe, same_padding};
 
@@ -423,6 +423,14 @@ fn run_stateless(op: &Stateless, x: Tensor<RANK>, mut rest: Vec<Tensor<RANK>>, i
             Tensor::cat(all, padded(*axis))
         }
         Stateless::Split { axis, parts } => return x.chunk(*parts, padded(*axis)),
+        Stateless::SplitSizes { axis, sizes } => return x.split_with_sizes(sizes.clone(), padded(*axis)),
+        Stateless::Slice { axis, start, end, step } => x.slice_dim(padded(*axis), Slice::new(*start as isize, Some(*end as isize), *step as isize)),
+        Stateless::Roll { shift, axis } => x.roll_dim(*shift, padded(*axis)),
+        Stateless::Gather { axis, indices } => {
+            let device = x.device();
+            let at: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
+            x.select(padded(*axis), Tensor::<1, Int>::from_ints(at.as_slice(), &device))
+        }
         Stateless::Matmul => {
             let Some(y) = second() else { return vec![] };
             let (xd, yd) = (x.dims(), y.dims());

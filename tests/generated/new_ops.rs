@@ -38,7 +38,7 @@ impl NewOps {
         let t0 = x;
         let t1: Tensor<4> = nhwc(t0, |t| self.conv_0.forward(t));
         let t2: Tensor<4> = activation::relu6(t1);
-        let t3: Tensor<4> = nhwc(t2, |t| self.conv_1.forward(t));
+        let t3: Tensor<4> = nhwc(t2.clone(), |t| self.conv_1.forward(t));
         let t4: Tensor<4> = activation::hard_swish(t3);
         let t5: Tensor<4> = nhwc(t4, |t| self.max_pool_2.forward(t));
         let t6: Tensor<2> = t5.clone().mean_dim(1).mean_dim(2).reshape([b, 8]);
@@ -47,10 +47,19 @@ impl NewOps {
         let t9: Tensor<4> = nhwc(t5, |t| self.avg_pool_4.forward(t));
         let t10: Tensor<4> = t9.clamp(-0.5, 0.5);
         let t11: Tensor<4> = { let x = t10; if x.device().is_autodiff() { let mut m = [1usize; 4]; m[0] = x.dims()[0]; let mask = Tensor::<4>::random(m, Distribution::Bernoulli(0.8), &x.device()); let d = x.dims(); x * mask.expand(d) / 0.8 } else { x } };
-        let t12: Tensor<2> = t11.mean_dim(1).mean_dim(2).reshape([b, 8]);
-        let t13: Tensor<2> = t12.expand([b, 8]) * t8.expand([b, 8]);
-        let t14: Tensor<2> = self.dense_5.forward(t13);
-        t14
+        let t12: Tensor<4> = t2.roll_dim(2, 1);
+        let t13: Tensor<4> = t12.slice_dim(2, burn::tensor::Slice::new(0, Some(4), 2));
+        let mut parts = t13.split_with_sizes(vec![3, 5], 3);
+        let t14: Tensor<4> = parts.remove(0);
+        let t15: Tensor<4> = parts.remove(0);
+        let t16: Tensor<4> = Tensor::cat(vec![t14, t15], 3);
+        let t17: Tensor<4> = { let x = t16; let d = x.device(); x.select(3, Tensor::<1, burn::tensor::Int>::from_ints([7i64, 0i64, 0i64, 3i64, 1i64, 2i64, 4i64, 6i64].as_slice(), &d)) };
+        let t18: Tensor<2> = t17.mean_dim(1).mean_dim(2).reshape([b, 8]);
+        let t19: Tensor<2> = t11.mean_dim(1).mean_dim(2).reshape([b, 8]);
+        let t20: Tensor<2> = t19.expand([b, 8]) * t8.expand([b, 8]);
+        let t21: Tensor<2> = t20.expand([b, 8]) + t18.expand([b, 8]);
+        let t22: Tensor<2> = self.dense_5.forward(t21);
+        t22
     }
 }
 

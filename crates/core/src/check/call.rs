@@ -159,6 +159,7 @@ impl<'p> Elaborator<'p> {
                     Some(DefaultValue::Int(i)) => ArgVal::plain(Val::Int(Dim::int(i)), span),
                     Some(DefaultValue::Float(f)) => ArgVal::plain(Val::Float(f), span),
                     Some(DefaultValue::Bool(b)) => ArgVal::plain(Val::Bool(b), span),
+                    Some(DefaultValue::NoInts) => ArgVal::plain(Val::List(Vec::new()), span),
                     Some(DefaultValue::SamePadding) => {
                         attrs.0.push((a.name, AttrValue::Padding(Padding::Same)));
                         continue;

@@ -215,6 +215,33 @@ pub(super) fn split(attrs: &Attrs, ins: &[Shape], outs: &[Shape], slot: usize, o
     m
 }
 
+/// One-to-one along the axis when the slice keeps every position, else x (positions dropped).
+pub(super) fn slice_mix(attrs: &Attrs, ins: &[Shape], outs: &[Shape], slot: usize, out: usize) -> Mixing {
+    let r = ranks(ins, outs, slot, out).0;
+    let mut m = Mixing::identity(r);
+    if let Some(a) = axis_of(attrs, "axis", r) {
+        let keeps_all = ins[slot].0[a] == outs[out].0[a];
+        if !keeps_all {
+            m.set(a, a, Level::X);
+        }
+    }
+    m
+}
+
+/// One-to-one along the axis when the indices read every position, else x.
+pub(super) fn gather_mix(attrs: &Attrs, ins: &[Shape], outs: &[Shape], slot: usize, out: usize) -> Mixing {
+    let r = ranks(ins, outs, slot, out).0;
+    let mut m = Mixing::identity(r);
+    if let Some(a) = axis_of(attrs, "axis", r) {
+        let n = ins[slot].0[a].as_int().unwrap_or(0);
+        let read: std::collections::BTreeSet<i64> = attrs.dims("indices").iter().filter_map(|d| d.as_int()).collect();
+        if n <= 0 || read.len() as i64 != n {
+            m.set(a, a, Level::X);
+        }
+    }
+    m
+}
+
 pub(super) fn select(attrs: &Attrs, ins: &[Shape], outs: &[Shape], slot: usize, out: usize) -> Mixing {
     let (r, c) = ranks(ins, outs, slot, out);
     let ax = axis_of(attrs, "axis", r).unwrap_or(0);

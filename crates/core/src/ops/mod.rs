@@ -44,6 +44,9 @@ pub enum OpKind {
     Transpose,
     Concat,
     Split,
+    Slice,
+    Roll,
+    Gather,
     Matmul,
     Einsum,
     Param,
@@ -100,6 +103,8 @@ pub enum DefaultValue {
     SameAs(&'static str),
     /// `padding: same`.
     SamePadding,
+    /// An empty list.
+    NoInts,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -307,6 +312,7 @@ impl OpSpec {
                 Some(DefaultValue::Bool(b)) => format!("{}: {b}", a.name),
                 Some(DefaultValue::SameAs(o)) => format!("{}: {o}", a.name),
                 Some(DefaultValue::SamePadding) => format!("{}: same", a.name),
+                Some(DefaultValue::NoInts) => format!("{}: []", a.name),
             })
             .collect();
         format!("{}({})", self.name, args.join(", "))

@@ -333,6 +333,15 @@ fn concat_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
 fn split_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     let ax = axis(a, "axis", x.rank())?;
+    let sizes = a.dims("sizes");
+    match (a.int("parts"), sizes.is_empty()) {
+        (Some(0), false) => return split_sizes_shape(x, ax, sizes),
+        (Some(p), false) if p > 0 => {
+            return Err(OpError::new(c::BadArgValue, "give `split` either `parts` or `sizes`, not both"));
+        }
+        (Some(0), true) => return Err(OpError::new(c::MissingArg, "`split` needs `parts` (equal pieces) or `sizes` (a list)")),
+        _ => {}
+    }
     positive(a, &["parts"])?;
     let Some(parts) = a.int("parts") else {
         return Err(OpError::new(c::BadArgValue, "`parts` must be a known integer"));
@@ -343,6 +352,87 @@ fn split_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let mut piece = x.clone();
     piece.0[ax] = exact_div(&x.0[ax], &Dim::int(parts), "split dim")?;
     Ok(vec![piece; parts as usize])
+}
+
+/// `split(sizes: [a, b, ..])`: pieces of the given sizes, which must add up to the dim.
+fn split_sizes_shape(x: &Shape, ax: usize, sizes: &[Dim]) -> ShapeRule {
+    if sizes.len() > 64 {
+        return Err(OpError::new(c::BadArgValue, format!("`split` makes at most 64 pieces, found {}", sizes.len())));
+    }
+    let mut total = Dim::zero();
+    for s in sizes {
+        if s.is_nonpositive() {
+            return Err(OpError::new(c::BadArgValue, format!("split sizes must be positive, found {s}")));
+        }
+        total = total.add(s)?;
+    }
+    if total != x.0[ax] {
+        return Err(OpError::new(c::ShapeMismatch, format!("split sizes add up to {total}, but axis {ax} of {x} has {}", x.0[ax])).on_input(0));
+    }
+    Ok(sizes
+        .iter()
+        .map(|s| {
+            let mut piece = x.clone();
+            piece.0[ax] = s.clone();
+            piece
+        })
+        .collect())
+}
+
+/// The size of axis `ax` of `x`, which must be a number.
+fn concrete_axis(x: &Shape, ax: usize, op: &str) -> Result<i64, OpError> {
+    x.0[ax].as_int().ok_or_else(|| OpError::new(c::BadArgValue, format!("`{op}` needs a known size along axis {ax}, found {}", x.0[ax])).on_input(0))
+}
+
+/// `slice(axis, start, end, step)`: start and end count from the end when negative.
+fn slice_bounds(x: &Shape, a: &Attrs) -> Result<(usize, i64, i64, i64), OpError> {
+    let ax = axis(a, "axis", x.rank())?;
+    let n = concrete_axis(x, ax, "slice")?;
+    let known = |name: &str| a.int(name).ok_or_else(|| OpError::new(c::BadArgValue, format!("`{name}` must be a known integer")));
+    let (start, end, step) = (known("start")?, known("end")?, known("step")?);
+    let from_end = |v: i64| if v < 0 { v.saturating_add(n) } else { v };
+    let (s, e) = (from_end(start), from_end(end));
+    if step < 1 {
+        return Err(OpError::new(c::BadArgValue, format!("`step` must be positive, found {step}")));
+    }
+    if !(0 <= s && s < e && e <= n) {
+        return Err(OpError::new(c::Axis, format!("slice {start}..{end} is empty or outside axis {ax} of size {n}"))
+            .hint("start and end run from 0 to the size (or -size to -1), start before end"));
+    }
+    Ok((ax, s, e, step))
+}
+
+fn slice_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    let x = first(i)?;
+    let (ax, s, e, step) = slice_bounds(x, a)?;
+    let mut out = x.clone();
+    out.0[ax] = Dim::int((e - s + step - 1) / step);
+    Ok(vec![out])
+}
+
+fn roll_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    let x = first(i)?;
+    axis(a, "axis", x.rank())?;
+    if a.int("shift").is_none() {
+        return Err(OpError::new(c::BadArgValue, "`shift` must be a known integer"));
+    }
+    Ok(vec![x.clone()])
+}
+
+fn gather_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    let x = first(i)?;
+    let ax = axis(a, "axis", x.rank())?;
+    let n = concrete_axis(x, ax, "gather")?;
+    let indices = a.dims("indices");
+    if indices.is_empty() {
+        return Err(OpError::new(c::BadArgValue, "`indices` must list at least one position"));
+    }
+    if let Some(bad) = indices.iter().find(|d| d.as_int().is_none_or(|k| k < 0 || k >= n)) {
+        return Err(OpError::new(c::Axis, format!("index {bad} is out of range for axis {ax} of size {n}")));
+    }
+    let mut out = x.clone();
+    out.0[ax] = Dim::int(indices.len() as i64);
+    Ok(vec![out])
 }
 
 fn matmul_shape(i: &[Shape], _: &Attrs) -> ShapeRule {
@@ -549,8 +639,14 @@ pub static CATALOG: &[OpSpec] = &[
         Neutral, STRUCTURE, M::transpose, transpose_shape, no_params, no_macs),
     entry!(Concat, "concat", "Concatenate a list of tensors along `axis`.", &[arg("xs", K::Tensors), arg("axis", K::Int)],
         Neutral, STRUCTURE, M::elementwise, concat_shape, no_params, no_macs),
-    entry!(Split, "split", "Split into `parts` equal tensors along `axis`; returns a tuple.",
-        &[X, arg("parts", K::Int), opt("axis", K::Int, D::Int(-1))], Neutral, STRUCTURE, M::split, split_shape, no_params, no_macs),
+    entry!(Split, "split", "Split along `axis` into `parts` equal pieces or pieces of the given `sizes`; returns a tuple.",
+        &[X, opt("parts", K::Int, D::Int(0)), opt("axis", K::Int, D::Int(-1)), opt("sizes", K::Ints, D::NoInts)], Neutral, STRUCTURE, M::split, split_shape, no_params, no_macs),
+    entry!(Slice, "slice", "Every `step`-th position from `start` up to (not including) `end` along `axis`; negative start and end count from the end.",
+        &[X, arg("axis", K::Int), arg("start", K::Int), arg("end", K::Int), opt("step", K::Int, D::Int(1))], Neutral, STRUCTURE, M::slice_mix, slice_shape, no_params, no_macs),
+    entry!(Roll, "roll", "Shift cyclically by `shift` positions along `axis` (torch.roll).",
+        &[X, arg("shift", K::Int), arg("axis", K::Int)], Neutral, STRUCTURE, M::elementwise, roll_shape, no_params, no_macs),
+    entry!(Gather, "gather", "The positions listed in `indices` (constants, repeats allowed) along `axis`: e.g. a relative-position bias table.",
+        &[X, arg("axis", K::Int), arg("indices", K::Ints)], Neutral, STRUCTURE, M::gather_mix, gather_shape, no_params, no_macs),
     entry!(Matmul, "matmul", "Batched matrix product [.., n, k] x [.., k, m] -> [.., n, m].", BINARY,
         Linear, STRUCTURE, M::matmul_mix, matmul_shape, no_params, matmul_macs),
     entry!(Einsum, "einsum", "Einstein summation of two tensors, e.g. spec: \"bnhd,bmhd->bhnm\".",

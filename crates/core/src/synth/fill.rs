@@ -183,6 +183,7 @@ fn is_default(d: Option<DefaultValue>, v: &AttrValue, attrs: &crate::ops::Attrs)
         (Some(DefaultValue::Bool(b)), AttrValue::Bool(x)) => *x == b,
         (Some(DefaultValue::SameAs(o)), v) => attrs.get(o) == Some(v),
         (Some(DefaultValue::SamePadding), AttrValue::Padding(p)) => *p == Padding::Same,
+        (Some(DefaultValue::NoInts), AttrValue::Ints(v)) => v.is_empty(),
         _ => false,
     }
 }
