@@ -1,41 +1,29 @@
-//! The catalog entries and their shape, parameter and MAC rules.
+//! The shape, parameter and MAC rules of the catalog's ops.
 
-use super::mixing as M;
-use super::{ArgKind as K, ArgSpec, Attrs, Changes, DefaultValue as D, LayoutClass, Linearity as L, OpError, OpKind, OpSpec, Padding, Role, State, Synth};
+use super::{Attrs, OpError, Padding};
 use crate::diag::codes as c;
 use crate::shape::{Dim, DimError, Shape};
 
-const fn arg(name: &'static str, kind: K) -> ArgSpec {
-    ArgSpec { name, kind, default: None }
-}
-const fn opt(name: &'static str, kind: K, default: D) -> ArgSpec {
-    ArgSpec { name, kind, default: Some(default) }
-}
+pub(super) type ShapeRule = Result<Vec<Shape>, OpError>;
 
-const X: ArgSpec = arg("x", K::Tensor);
-const UNARY: &[ArgSpec] = &[X];
-const BINARY: &[ArgSpec] = &[X, arg("y", K::Tensor)];
-
-type ShapeRule = Result<Vec<Shape>, OpError>;
-
-fn first(i: &[Shape]) -> Result<&Shape, OpError> {
+pub(super) fn first(i: &[Shape]) -> Result<&Shape, OpError> {
     i.first().ok_or_else(|| OpError::new(c::MissingArg, "missing tensor input"))
 }
 
-fn same(i: &[Shape], _: &Attrs) -> ShapeRule {
+pub(super) fn same(i: &[Shape], _: &Attrs) -> ShapeRule {
     Ok(vec![first(i)?.clone()])
 }
 
-fn no_params(_: &[Shape], _: &Attrs) -> Result<Dim, DimError> {
+pub(super) fn no_params(_: &[Shape], _: &Attrs) -> Result<Dim, DimError> {
     Ok(Dim::zero())
 }
 
-fn no_macs(_: &[Shape], _: &Attrs, _: &[Shape]) -> Result<Dim, DimError> {
+pub(super) fn no_macs(_: &[Shape], _: &Attrs, _: &[Shape]) -> Result<Dim, DimError> {
     Ok(Dim::zero())
 }
 
 /// Arguments that must be positive when known.
-fn positive(a: &Attrs, names: &[&str]) -> Result<(), OpError> {
+pub(super) fn positive(a: &Attrs, names: &[&str]) -> Result<(), OpError> {
     for n in names {
         let d = a.dim(n);
         if d.is_nonpositive() {
@@ -45,7 +33,7 @@ fn positive(a: &Attrs, names: &[&str]) -> Result<(), OpError> {
     Ok(())
 }
 
-fn exact_div(d: &Dim, by: &Dim, what: &str) -> Result<Dim, OpError> {
+pub(super) fn exact_div(d: &Dim, by: &Dim, what: &str) -> Result<Dim, OpError> {
     let q = d.div(by)?;
     if q.is_fractional() {
         return Err(OpError::new(c::InexactDiv, format!("{what} {d} is not divisible by {by}")));
@@ -53,14 +41,14 @@ fn exact_div(d: &Dim, by: &Dim, what: &str) -> Result<Dim, OpError> {
     Ok(q)
 }
 
-fn need_rank(s: &Shape, rank: usize, op: &str, layout: &str) -> Result<(), OpError> {
+pub(super) fn need_rank(s: &Shape, rank: usize, op: &str, layout: &str) -> Result<(), OpError> {
     if s.rank() != rank {
         return Err(OpError::new(c::Rank, format!("`{op}` expects a rank-{rank} input {layout}, found rank {} {s}", s.rank())).on_input(0));
     }
     Ok(())
 }
 
-fn need_min_rank(s: &Shape, rank: usize, op: &str) -> Result<(), OpError> {
+pub(super) fn need_min_rank(s: &Shape, rank: usize, op: &str) -> Result<(), OpError> {
     if s.rank() < rank {
         return Err(OpError::new(c::Rank, format!("`{op}` expects rank {rank} or more, found rank {} {s}", s.rank())).on_input(0));
     }
@@ -68,11 +56,11 @@ fn need_min_rank(s: &Shape, rank: usize, op: &str) -> Result<(), OpError> {
 }
 
 /// A concrete axis index, negative counting from the end.
-fn axis(a: &Attrs, name: &str, rank: usize) -> Result<usize, OpError> {
+pub(super) fn axis(a: &Attrs, name: &str, rank: usize) -> Result<usize, OpError> {
     axis_value(&a.dim(name), name, rank)
 }
 
-fn axis_value(d: &Dim, name: &str, rank: usize) -> Result<usize, OpError> {
+pub(super) fn axis_value(d: &Dim, name: &str, rank: usize) -> Result<usize, OpError> {
     if !d.is_concrete() {
         return Err(OpError::new(c::BadArgValue, format!("`{name}` must be a known integer")));
     }
@@ -81,17 +69,17 @@ fn axis_value(d: &Dim, name: &str, rank: usize) -> Result<usize, OpError> {
     })
 }
 
-fn last(s: &Shape) -> Dim {
+pub(super) fn last(s: &Shape) -> Dim {
     s.last().cloned().unwrap_or_else(Dim::one)
 }
 
-fn bias(a: &Attrs, n: &Dim) -> Dim {
+pub(super) fn bias(a: &Attrs, n: &Dim) -> Dim {
     if a.bool("bias") { n.clone() } else { Dim::zero() }
 }
 
 // ---- dense -------------------------------------------------------------------------------
 
-fn dense_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn dense_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     need_min_rank(x, 1, "dense")?;
     positive(a, &["features"])?;
@@ -101,20 +89,20 @@ fn dense_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     Ok(vec![out])
 }
 
-fn dense_params(i: &[Shape], a: &Attrs) -> Result<Dim, DimError> {
+pub(super) fn dense_params(i: &[Shape], a: &Attrs) -> Result<Dim, DimError> {
     let f = a.dim("features");
     last(&i[0]).mul(&f)?.add(&bias(a, &f))
 }
 
-fn dense_macs(i: &[Shape], a: &Attrs, _: &[Shape]) -> Result<Dim, DimError> {
+pub(super) fn dense_macs(i: &[Shape], a: &Attrs, _: &[Shape]) -> Result<Dim, DimError> {
     i[0].numel()?.mul(&a.dim("features"))
 }
 
 // ---- conv --------------------------------------------------------------------------------
 
-const NHWC: &str = "[B, H, W, C]";
+pub(super) const NHWC: &str = "[B, H, W, C]";
 
-fn conv_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn conv_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     need_rank(x, 4, "conv", NHWC)?;
     positive(a, &["features", "kernel", "stride", "dilation", "groups"])?;
@@ -126,7 +114,7 @@ fn conv_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
 }
 
 /// Output height and width of a sliding window on `[B, H, W, C]`.
-fn spatial_out(x: &Shape, a: &Attrs, kernel: &Dim, dilation: &Dim) -> Result<(Dim, Dim), OpError> {
+pub(super) fn spatial_out(x: &Shape, a: &Attrs, kernel: &Dim, dilation: &Dim) -> Result<(Dim, Dim), OpError> {
     let (stride, padding) = (a.dim("stride"), a.padding());
     let dim = |axis: usize, what: &str| -> Result<Dim, OpError> {
         let n = &x.0[1 + axis];
@@ -145,44 +133,44 @@ fn spatial_out(x: &Shape, a: &Attrs, kernel: &Dim, dilation: &Dim) -> Result<(Di
 }
 
 /// Weights per output channel: k*k*C_in/groups.
-fn conv_fan_in(i: &[Shape], a: &Attrs) -> Result<Dim, DimError> {
+pub(super) fn conv_fan_in(i: &[Shape], a: &Attrs) -> Result<Dim, DimError> {
     let k = a.dim("kernel");
     k.mul(&k)?.mul(&last(&i[0]))?.div(&a.dim("groups"))
 }
 
-fn conv_params(i: &[Shape], a: &Attrs) -> Result<Dim, DimError> {
+pub(super) fn conv_params(i: &[Shape], a: &Attrs) -> Result<Dim, DimError> {
     let f = a.dim("features");
     conv_fan_in(i, a)?.mul(&f)?.add(&bias(a, &f))
 }
 
-fn conv_macs(i: &[Shape], a: &Attrs, o: &[Shape]) -> Result<Dim, DimError> {
+pub(super) fn conv_macs(i: &[Shape], a: &Attrs, o: &[Shape]) -> Result<Dim, DimError> {
     o[0].numel()?.mul(&conv_fan_in(i, a)?)
 }
 
 // ---- normalisation, regularisation ----------------------------------------------------------
 
-fn norm_params(i: &[Shape], _: &Attrs) -> Result<Dim, DimError> {
+pub(super) fn norm_params(i: &[Shape], _: &Attrs) -> Result<Dim, DimError> {
     Dim::int(2).mul(&last(&i[0]))
 }
 
-fn group_norm_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn group_norm_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     positive(a, &["groups"])?;
     exact_div(&last(x), &a.dim("groups"), "channels").map_err(|e| e.hint("`groups` must divide the channels"))?;
     Ok(vec![x.clone()])
 }
 
-fn dropout_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn dropout_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     rate_in_range(a, "dropout")?;
     same(i, a)
 }
 
-fn drop_path_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn drop_path_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     rate_in_range(a, "drop_path")?;
     same(i, a)
 }
 
-fn rate_in_range(a: &Attrs, op: &str) -> Result<(), OpError> {
+pub(super) fn rate_in_range(a: &Attrs, op: &str) -> Result<(), OpError> {
     let r = a.float("rate");
     if !(0.0..1.0).contains(&r) {
         return Err(OpError::new(c::BadArgValue, format!("{op} rate must be in [0, 1), found {r}")));
@@ -190,7 +178,7 @@ fn rate_in_range(a: &Attrs, op: &str) -> Result<(), OpError> {
     Ok(())
 }
 
-fn clamp_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn clamp_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let (lo, hi) = (a.float("min"), a.float("max"));
     if lo.is_nan() || hi.is_nan() || lo > hi {
         return Err(OpError::new(c::BadArgValue, format!("clamp needs min <= max, found min {lo} and max {hi}")));
@@ -198,7 +186,7 @@ fn clamp_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     same(i, a)
 }
 
-fn softmax_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn softmax_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     axis(a, "axis", x.rank())?;
     Ok(vec![x.clone()])
@@ -206,7 +194,7 @@ fn softmax_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
 
 // ---- pooling -------------------------------------------------------------------------------
 
-fn pool_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn pool_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     need_rank(x, 4, "pool", NHWC)?;
     positive(a, &["window", "stride"])?;
@@ -214,7 +202,7 @@ fn pool_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     Ok(vec![Shape(vec![x.0[0].clone(), h, w, x.0[3].clone()])])
 }
 
-fn axes(a: &Attrs, name: &str, rank: usize) -> Result<Vec<usize>, OpError> {
+pub(super) fn axes(a: &Attrs, name: &str, rank: usize) -> Result<Vec<usize>, OpError> {
     let mut out = Vec::new();
     for d in a.dims(name) {
         let k = axis_value(d, name, rank)?;
@@ -226,7 +214,7 @@ fn axes(a: &Attrs, name: &str, rank: usize) -> Result<Vec<usize>, OpError> {
     Ok(out)
 }
 
-fn mean_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn mean_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     let ax = axes(a, "axes", x.rank())?;
     if ax.is_empty() {
@@ -243,7 +231,7 @@ fn mean_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
 
 // ---- arithmetic ----------------------------------------------------------------------------
 
-fn broadcast_pair(a: &Shape, b: &Shape) -> Result<Shape, OpError> {
+pub(super) fn broadcast_pair(a: &Shape, b: &Shape) -> Result<Shape, OpError> {
     let r = a.rank().max(b.rank());
     let one = Dim::one();
     let mut out = Vec::with_capacity(r);
@@ -263,7 +251,7 @@ fn broadcast_pair(a: &Shape, b: &Shape) -> Result<Shape, OpError> {
     Ok(Shape(out))
 }
 
-fn binary_shape(i: &[Shape], _: &Attrs) -> ShapeRule {
+pub(super) fn binary_shape(i: &[Shape], _: &Attrs) -> ShapeRule {
     match i {
         [a, b] => Ok(vec![broadcast_pair(a, b)?]),
         _ => Err(OpError::new(c::MissingArg, "needs two tensor inputs")),
@@ -272,7 +260,7 @@ fn binary_shape(i: &[Shape], _: &Attrs) -> ShapeRule {
 
 // ---- structure -----------------------------------------------------------------------------
 
-fn reshape_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn reshape_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     let target = a.dims("shape");
     let unknown: Vec<usize> = target.iter().enumerate().filter(|(_, d)| d.as_int() == Some(-1)).map(|(k, _)| k).collect();
@@ -292,7 +280,7 @@ fn reshape_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     Ok(vec![out])
 }
 
-fn flatten_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn flatten_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     let start = axis(a, "start", x.rank())?;
     let tail = x.0[start..].iter().try_fold(Dim::one(), |acc, d| acc.mul(d))?;
@@ -301,7 +289,7 @@ fn flatten_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     Ok(vec![Shape(dims)])
 }
 
-fn transpose_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn transpose_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     let perm = axes(a, "perm", x.rank())?;
     if perm.len() != x.rank() {
@@ -310,7 +298,7 @@ fn transpose_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     Ok(vec![Shape(perm.iter().map(|&k| x.0[k].clone()).collect())])
 }
 
-fn concat_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn concat_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     let ax = axis(a, "axis", x.rank())?;
     let mut total = Dim::zero();
@@ -330,7 +318,7 @@ fn concat_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     Ok(vec![out])
 }
 
-fn split_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn split_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     let ax = axis(a, "axis", x.rank())?;
     let sizes = a.dims("sizes");
@@ -355,7 +343,7 @@ fn split_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
 }
 
 /// `split(sizes: [a, b, ..])`: pieces of the given sizes, which must add up to the dim.
-fn split_sizes_shape(x: &Shape, ax: usize, sizes: &[Dim]) -> ShapeRule {
+pub(super) fn split_sizes_shape(x: &Shape, ax: usize, sizes: &[Dim]) -> ShapeRule {
     if sizes.len() > 64 {
         return Err(OpError::new(c::BadArgValue, format!("`split` makes at most 64 pieces, found {}", sizes.len())));
     }
@@ -380,12 +368,12 @@ fn split_sizes_shape(x: &Shape, ax: usize, sizes: &[Dim]) -> ShapeRule {
 }
 
 /// The size of axis `ax` of `x`, which must be a number.
-fn concrete_axis(x: &Shape, ax: usize, op: &str) -> Result<i64, OpError> {
+pub(super) fn concrete_axis(x: &Shape, ax: usize, op: &str) -> Result<i64, OpError> {
     x.0[ax].as_int().ok_or_else(|| OpError::new(c::BadArgValue, format!("`{op}` needs a known size along axis {ax}, found {}", x.0[ax])).on_input(0))
 }
 
 /// `slice(axis, start, end, step)`: start and end count from the end when negative.
-fn slice_bounds(x: &Shape, a: &Attrs) -> Result<(usize, i64, i64, i64), OpError> {
+pub(super) fn slice_bounds(x: &Shape, a: &Attrs) -> Result<(usize, i64, i64, i64), OpError> {
     let ax = axis(a, "axis", x.rank())?;
     let n = concrete_axis(x, ax, "slice")?;
     let known = |name: &str| a.int(name).ok_or_else(|| OpError::new(c::BadArgValue, format!("`{name}` must be a known integer")));
@@ -402,7 +390,7 @@ fn slice_bounds(x: &Shape, a: &Attrs) -> Result<(usize, i64, i64, i64), OpError>
     Ok((ax, s, e, step))
 }
 
-fn slice_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn slice_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     let (ax, s, e, step) = slice_bounds(x, a)?;
     let mut out = x.clone();
@@ -410,7 +398,7 @@ fn slice_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     Ok(vec![out])
 }
 
-fn roll_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn roll_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     axis(a, "axis", x.rank())?;
     if a.int("shift").is_none() {
@@ -419,7 +407,7 @@ fn roll_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     Ok(vec![x.clone()])
 }
 
-fn gather_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn gather_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     let ax = axis(a, "axis", x.rank())?;
     let n = concrete_axis(x, ax, "gather")?;
@@ -435,7 +423,7 @@ fn gather_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     Ok(vec![out])
 }
 
-fn matmul_shape(i: &[Shape], _: &Attrs) -> ShapeRule {
+pub(super) fn matmul_shape(i: &[Shape], _: &Attrs) -> ShapeRule {
     let [a, b] = i else { return Err(OpError::new(c::MissingArg, "needs two tensor inputs")) };
     for (k, s) in [a, b].iter().enumerate() {
         if s.rank() < 2 {
@@ -455,12 +443,12 @@ fn matmul_shape(i: &[Shape], _: &Attrs) -> ShapeRule {
     Ok(vec![Shape(out)])
 }
 
-fn matmul_macs(i: &[Shape], _: &Attrs, o: &[Shape]) -> Result<Dim, DimError> {
+pub(super) fn matmul_macs(i: &[Shape], _: &Attrs, o: &[Shape]) -> Result<Dim, DimError> {
     o[0].numel()?.mul(&last(&i[0]))
 }
 
 /// `"bnhd,bmhd->bhnm"` → operand index letters and output letters.
-fn parse_einsum(spec: &str) -> Result<(Vec<Vec<char>>, Vec<char>), OpError> {
+pub(super) fn parse_einsum(spec: &str) -> Result<(Vec<Vec<char>>, Vec<char>), OpError> {
     let bad = |m: &str| OpError::new(c::BadArgValue, format!("bad einsum spec {spec:?}: {m}"));
     let (lhs, out) = spec.split_once("->").ok_or_else(|| bad("expected `->`"))?;
     let ops: Vec<Vec<char>> = lhs.split(',').map(|s| s.trim().chars().collect()).collect();
@@ -480,7 +468,7 @@ fn parse_einsum(spec: &str) -> Result<(Vec<Vec<char>>, Vec<char>), OpError> {
 }
 
 /// Sizes of every index letter, checked for consistency.
-fn einsum_sizes(i: &[Shape], spec: &str) -> Result<(Vec<(char, Dim)>, Vec<char>), OpError> {
+pub(super) fn einsum_sizes(i: &[Shape], spec: &str) -> Result<(Vec<(char, Dim)>, Vec<char>), OpError> {
     let (ops, out) = parse_einsum(spec)?;
     let mut sizes: Vec<(char, Dim)> = Vec::new();
     for (k, (letters, s)) in ops.iter().zip(i).enumerate() {
@@ -500,20 +488,20 @@ fn einsum_sizes(i: &[Shape], spec: &str) -> Result<(Vec<(char, Dim)>, Vec<char>)
     Ok((sizes, out))
 }
 
-fn einsum_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn einsum_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let (sizes, out) = einsum_sizes(i, a.str("spec"))?;
     let dims = out.iter().filter_map(|ch| sizes.iter().find(|(c2, _)| c2 == ch).map(|(_, d)| d.clone()));
     Ok(vec![Shape(dims.collect())])
 }
 
-fn einsum_macs(i: &[Shape], a: &Attrs, _: &[Shape]) -> Result<Dim, DimError> {
+pub(super) fn einsum_macs(i: &[Shape], a: &Attrs, _: &[Shape]) -> Result<Dim, DimError> {
     match einsum_sizes(i, a.str("spec")) {
         Ok((sizes, _)) => sizes.iter().try_fold(Dim::one(), |acc, (_, d)| acc.mul(d)),
         Err(_) => Ok(Dim::zero()),
     }
 }
 
-fn param_shape(_: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn param_shape(_: &[Shape], a: &Attrs) -> ShapeRule {
     let s = Shape(a.dims("shape").to_vec());
     if let Some(d) = s.0.iter().find(|d| d.is_nonpositive()) {
         return Err(OpError::new(c::BadArgValue, format!("param dims must be positive, found {d} in {s}")));
@@ -521,11 +509,11 @@ fn param_shape(_: &[Shape], a: &Attrs) -> ShapeRule {
     Ok(vec![s])
 }
 
-fn param_params(_: &[Shape], a: &Attrs) -> Result<Dim, DimError> {
+pub(super) fn param_params(_: &[Shape], a: &Attrs) -> Result<Dim, DimError> {
     Shape(a.dims("shape").to_vec()).numel()
 }
 
-fn broadcast_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn broadcast_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     let target = Shape(a.dims("shape").to_vec());
     let ok = x.rank() <= target.rank() && x.0.iter().rev().zip(target.0.iter().rev()).all(|(d, t)| d == t || *d == Dim::one());
@@ -535,7 +523,7 @@ fn broadcast_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     Ok(vec![target])
 }
 
-fn select_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+pub(super) fn select_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     let ax = axis(a, "axis", x.rank())?;
     let idx = a.dim("index");
@@ -548,115 +536,3 @@ fn select_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     out.0.remove(ax);
     Ok(vec![out])
 }
-
-// ---- the catalog ---------------------------------------------------------------------------
-
-const fn role(state: State, layout: LayoutClass, channels: bool, spatial: bool, synth: Synth) -> Role {
-    Role { state, layout, changes: Changes { channels, spatial }, synth }
-}
-
-const ACTIVATION: Role = role(State::Stateless, LayoutClass::Elementwise, false, false, Synth::Activation);
-/// Stateless and element-wise, synthesized through a class of its own (dropout, scale).
-const ELEMENTWISE: Role = role(State::Stateless, LayoutClass::Elementwise, false, false, Synth::Class);
-const BINARY_ELEMENTWISE: Role = role(State::Stateless, LayoutClass::Elementwise, false, false, Synth::Boundary);
-const POOL: Role = role(State::Stateless, LayoutClass::Spatial, false, true, Synth::Class);
-const NORM: Role = role(State::Learned, LayoutClass::Logical, false, false, Synth::Class);
-/// Data movement and reductions: boundaries of mutable runs, in the logical layout.
-const STRUCTURE: Role = role(State::Stateless, LayoutClass::Logical, false, false, Synth::Boundary);
-
-macro_rules! entry {
-    ($kind:ident, $name:literal, $doc:literal, $args:expr, $lin:ident, $role:expr, $mix:expr, $shape:expr, $params:expr, $macs:expr) => {
-        OpSpec {
-            kind: OpKind::$kind,
-            name: $name,
-            doc: $doc,
-            args: $args,
-            linearity: L::$lin,
-            role: $role,
-            mixing: $mix,
-            shape: $shape,
-            params: $params,
-            macs: $macs,
-        }
-    };
-}
-
-// One entry per line group, aligned by hand: a table, not code to reflow.
-#[rustfmt::skip]
-pub static CATALOG: &[OpSpec] = &[
-    entry!(Dense, "dense", "A dense layer on the last dim: [.., C] -> [.., features].",
-        &[X, arg("features", K::Int), opt("bias", K::Bool, D::Bool(true))],
-        Linear, role(State::Learned, LayoutClass::Logical, true, false, Synth::Class), M::last_axis, dense_shape, dense_params, dense_macs),
-    entry!(Conv, "conv", "2-D convolution on [B, H, W, C]; with `padding: same` (the default) the output is [B, ceil(H/stride), ceil(W/stride), features].",
-        &[X, arg("features", K::Int), arg("kernel", K::Int), opt("stride", K::Int, D::Int(1)),
-          opt("dilation", K::Int, D::Int(1)), opt("groups", K::Int, D::Int(1)), opt("bias", K::Bool, D::Bool(true)),
-          opt("padding", K::Padding, D::SamePadding)],
-        Linear, role(State::Learned, LayoutClass::Spatial, true, true, Synth::Class), M::conv_mix, conv_shape, conv_params, conv_macs),
-    entry!(Relu, "relu", "ReLU, element-wise.", UNARY, NonLinear, ACTIVATION, M::elementwise, same, no_params, no_macs),
-    entry!(Gelu, "gelu", "GELU, element-wise.", UNARY, NonLinear, ACTIVATION, M::elementwise, same, no_params, no_macs),
-    entry!(Silu, "silu", "SiLU (swish), element-wise.", UNARY, NonLinear, ACTIVATION, M::elementwise, same, no_params, no_macs),
-    entry!(Sigmoid, "sigmoid", "Logistic sigmoid, element-wise.", UNARY, NonLinear, ACTIVATION, M::elementwise, same, no_params, no_macs),
-    entry!(Tanh, "tanh", "tanh, element-wise.", UNARY, NonLinear, ACTIVATION, M::elementwise, same, no_params, no_macs),
-    entry!(HardSwish, "hard_swish", "Hard swish x * relu6(x + 3) / 6 (MobileNetV3), element-wise.", UNARY, NonLinear, ACTIVATION,
-        M::elementwise, same, no_params, no_macs),
-    entry!(Relu6, "relu6", "min(max(x, 0), 6) (MobileNetV2), element-wise.", UNARY, NonLinear, ACTIVATION, M::elementwise, same, no_params, no_macs),
-    entry!(HardSigmoid, "hard_sigmoid", "relu6(x + 3) / 6 (MobileNetV3), element-wise.", UNARY, NonLinear, ACTIVATION,
-        M::elementwise, same, no_params, no_macs),
-    entry!(Clamp, "clamp", "Clamp into [min, max], element-wise.", &[X, arg("min", K::Float), arg("max", K::Float)], NonLinear,
-        ELEMENTWISE, M::elementwise, clamp_shape, no_params, no_macs),
-    entry!(Softmax, "softmax", "Softmax along one axis.", &[X, opt("axis", K::Int, D::Int(-1))],
-        NonLinear, role(State::Stateless, LayoutClass::Logical, false, false, Synth::Class), M::softmax, softmax_shape, no_params, no_macs),
-    // Norms are linear for depth, as in the αNAS code (abstract/depth.py): at inference they are
-    // affine. BatchNorm mixes like an element-wise op at inference (per-channel affine).
-    entry!(BatchNorm, "batch_norm", "Batch normalisation over the channel (last) dim; 2*C parameters.", UNARY,
-        Linear, role(State::LearnedWithStatistics, LayoutClass::Spatial, false, false, Synth::Class), M::elementwise, same, norm_params, no_macs),
-    entry!(LayerNorm, "layer_norm", "Layer normalisation over the last dim; 2*C parameters.", UNARY,
-        Linear, NORM, M::last_axis, same, norm_params, no_macs),
-    entry!(GroupNorm, "group_norm", "Group normalisation; `groups` must divide the channels.",
-        &[X, arg("groups", K::Int)], Linear, NORM, M::group_norm_mix, group_norm_shape, norm_params, no_macs),
-    entry!(Dropout, "dropout", "Dropout with rate in [0, 1); identity at inference.",
-        &[X, arg("rate", K::Float)], Linear, ELEMENTWISE, M::elementwise, dropout_shape, no_params, no_macs),
-    entry!(DropPath, "drop_path", "Stochastic depth: drops whole examples with probability `rate` while training; identity at inference.",
-        &[X, arg("rate", K::Float)], Linear, ELEMENTWISE, M::elementwise, drop_path_shape, no_params, no_macs),
-    entry!(AvgPool, "avg_pool", "Average pooling on [B, H, W, C] (padding not counted); `padding: same` by default.",
-        &[X, arg("window", K::Int), opt("stride", K::Int, D::SameAs("window")), opt("padding", K::Padding, D::SamePadding)],
-        Linear, POOL, M::pool_mix, pool_shape, no_params, no_macs),
-    // Max pooling counts as linear for depth, as in the αNAS code; the paper is silent.
-    entry!(MaxPool, "max_pool", "Max pooling on [B, H, W, C]; `padding: same` by default.",
-        &[X, arg("window", K::Int), opt("stride", K::Int, D::SameAs("window")), opt("padding", K::Padding, D::SamePadding)],
-        Linear, POOL, M::pool_mix, pool_shape, no_params, no_macs),
-    entry!(Mean, "mean", "Mean over `axes` (global pooling with axes: [1, 2]).",
-        &[X, arg("axes", K::Ints), opt("keepdims", K::Bool, D::Bool(false))],
-        Linear, STRUCTURE, M::mean_mix, mean_shape, no_params, no_macs),
-    entry!(Add, "add", "Element-wise sum with broadcasting; `x + y`.", BINARY, Linear, BINARY_ELEMENTWISE, M::broadcasting, binary_shape, no_params, no_macs),
-    entry!(Mul, "mul", "Element-wise product with broadcasting; `x * y`.", BINARY, Linear, BINARY_ELEMENTWISE, M::broadcasting, binary_shape, no_params, no_macs),
-    entry!(Scale, "scale", "Multiply by a constant scalar.", &[X, arg("s", K::Float)], Linear, ELEMENTWISE, M::elementwise, same, no_params, no_macs),
-    entry!(Reshape, "reshape", "Reshape to `shape` (one dim may be -1).", &[X, arg("shape", K::Ints)],
-        Neutral, STRUCTURE, M::reshape_mix, reshape_shape, no_params, no_macs),
-    entry!(Flatten, "flatten", "Merge the dims from `start` on into one.", &[X, opt("start", K::Int, D::Int(1))],
-        Neutral, STRUCTURE, M::reshape_mix, flatten_shape, no_params, no_macs),
-    entry!(Transpose, "transpose", "Permute the axes: output axis k is input axis perm[k].", &[X, arg("perm", K::Ints)],
-        Neutral, STRUCTURE, M::transpose, transpose_shape, no_params, no_macs),
-    entry!(Concat, "concat", "Concatenate a list of tensors along `axis`.", &[arg("xs", K::Tensors), arg("axis", K::Int)],
-        Neutral, STRUCTURE, M::elementwise, concat_shape, no_params, no_macs),
-    entry!(Split, "split", "Split along `axis` into `parts` equal pieces or pieces of the given `sizes`; returns a tuple.",
-        &[X, opt("parts", K::Int, D::Int(0)), opt("axis", K::Int, D::Int(-1)), opt("sizes", K::Ints, D::NoInts)], Neutral, STRUCTURE, M::split, split_shape, no_params, no_macs),
-    entry!(Slice, "slice", "Every `step`-th position from `start` up to (not including) `end` along `axis`; negative start and end count from the end.",
-        &[X, arg("axis", K::Int), arg("start", K::Int), arg("end", K::Int), opt("step", K::Int, D::Int(1))], Neutral, STRUCTURE, M::slice_mix, slice_shape, no_params, no_macs),
-    entry!(Roll, "roll", "Shift cyclically by `shift` positions along `axis` (torch.roll).",
-        &[X, arg("shift", K::Int), arg("axis", K::Int)], Neutral, STRUCTURE, M::elementwise, roll_shape, no_params, no_macs),
-    entry!(Gather, "gather", "The positions listed in `indices` (constants, repeats allowed) along `axis`: e.g. a relative-position bias table.",
-        &[X, arg("axis", K::Int), arg("indices", K::Ints)], Neutral, STRUCTURE, M::gather_mix, gather_shape, no_params, no_macs),
-    entry!(Matmul, "matmul", "Batched matrix product [.., n, k] x [.., k, m] -> [.., n, m].", BINARY,
-        Linear, STRUCTURE, M::matmul_mix, matmul_shape, no_params, matmul_macs),
-    entry!(Einsum, "einsum", "Einstein summation of two tensors, e.g. spec: \"bnhd,bmhd->bhnm\".",
-        &[X, arg("y", K::Tensor), arg("spec", K::Str)], Linear, STRUCTURE, M::einsum_mix, einsum_shape, no_params, einsum_macs),
-    entry!(Param, "param", "A learned tensor of the given shape (position embedding, class token).",
-        &[arg("shape", K::Ints)], Linear, role(State::Learned, LayoutClass::Logical, false, false, Synth::Boundary), M::source, param_shape, param_params, no_macs),
-    entry!(Broadcast, "broadcast", "Repeat dims of size 1 up to `shape`.", &[X, arg("shape", K::Ints)],
-        Neutral, STRUCTURE, M::broadcasting, broadcast_shape, no_params, no_macs),
-    entry!(Select, "select", "Take one `index` along `axis`, removing that axis.",
-        &[X, arg("axis", K::Int), arg("index", K::Int)], Neutral, STRUCTURE, M::select, select_shape, no_params, no_macs),
-    entry!(Identity, "identity", "The input, unchanged.", UNARY, Neutral,
-        role(State::Stateless, LayoutClass::Elementwise, false, false, Synth::Boundary), M::elementwise, same, no_params, no_macs),
-];
