@@ -9,7 +9,7 @@
 use nasc::ops::mixing::{Level, Mixing};
 use nasc::props::{Chain, Target};
 use nasc::shape::{Dim, Shape};
-use nasc::syntax::generate::Rng;
+use nasc::rng::Rng;
 use nasc::synth::{Mode, SynthConfig, SynthError, Weighting, representatives, synthesize};
 
 fn random_input(rng: &mut Rng) -> Shape {

@@ -3,6 +3,8 @@
 pub mod ast;
 mod comments;
 #[doc(hidden)]
+/// Random well-typed programs for property tests, fuzzing and benchmarks.
+#[cfg(any(test, feature = "generate"))]
 pub mod generate;
 pub mod lexer;
 pub mod parser;

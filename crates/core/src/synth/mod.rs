@@ -6,7 +6,7 @@ pub mod fill;
 mod space;
 
 use crate::props::{Chain, ChainOp, Target};
-use crate::syntax::generate::Rng;
+use crate::rng::Rng;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
