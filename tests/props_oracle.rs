@@ -8,8 +8,8 @@
 use nasc::ops::mixing::{Level, Mixing, op_mixing};
 use nasc::ops::{AttrValue, Attrs, OpKind, Padding, spec};
 use nasc::props::{Chain, ChainOp, Target};
-use nasc::shape::{Dim, Shape};
 use nasc::rng::Rng;
+use nasc::shape::{Dim, Shape};
 use nasc::synth::{SynthConfig, representatives, synthesize};
 
 /// For each element of a tensor, the set of input elements it reads (a bitset).

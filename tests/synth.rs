@@ -8,8 +8,8 @@
 
 use nasc::ops::mixing::{Level, Mixing};
 use nasc::props::{Chain, Target};
-use nasc::shape::{Dim, Shape};
 use nasc::rng::Rng;
+use nasc::shape::{Dim, Shape};
 use nasc::synth::{Mode, SynthConfig, SynthError, Weighting, representatives, synthesize};
 
 fn random_input(rng: &mut Rng) -> Shape {

@@ -9,7 +9,7 @@ use crate::program::Program;
 use crate::props::ChainOp;
 use crate::shape::Shape;
 use crate::syntax::ast::{BlockDef, Expr, ExprKind, File, Item, ItemKind, Stage, StmtKind};
-use crate::syntax::print_file;
+use crate::syntax::{print_file, visit};
 use crate::{Compilation, Failure};
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -63,35 +63,18 @@ pub fn reachable_blocks(prog: &Program) -> BTreeSet<String> {
 
 fn called_names(def: &BlockDef) -> Vec<String> {
     let mut calls = Vec::new();
-    for stmt in &def.body {
-        let (StmtKind::Let { value, .. } | StmtKind::Return(value)) = &stmt.kind;
-        collect_calls(value, &mut calls);
+    for value in visit::body_values(def) {
+        visit::walk(value, &mut |e| match &e.kind {
+            ExprKind::Call { callee, .. } => calls.push(callee.name.clone()),
+            ExprKind::Pipe { stage, .. } => {
+                if let Stage::Call { callee, .. } = stage.as_ref() {
+                    calls.push(callee.name.clone());
+                }
+            }
+            _ => {}
+        });
     }
     calls
-}
-
-fn collect_calls(e: &Expr, out: &mut Vec<String>) {
-    match &e.kind {
-        ExprKind::Call { callee, args } => {
-            out.push(callee.name.clone());
-            args.iter().for_each(|a| collect_calls(&a.value, out));
-        }
-        ExprKind::Pipe { input, stage } => {
-            collect_calls(input, out);
-            if let Stage::Call { callee, args, .. } = stage.as_ref() {
-                out.push(callee.name.clone());
-                args.iter().for_each(|a| collect_calls(&a.value, out));
-            }
-        }
-        ExprKind::Binary { lhs, rhs, .. } => {
-            collect_calls(lhs, out);
-            collect_calls(rhs, out);
-        }
-        ExprKind::Neg(x) => collect_calls(x, out),
-        ExprKind::List(v) | ExprKind::Tuple(v) => v.iter().for_each(|x| collect_calls(x, out)),
-        ExprKind::Hole(h) => h.inputs.iter().for_each(|x| collect_calls(x, out)),
-        ExprKind::Name(_) | ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) | ExprKind::Bool(_) => {}
-    }
 }
 
 /// Visit every maximal pipe chain of a block body (its stages, innermost first) in a fixed
@@ -117,16 +100,8 @@ fn walk(e: &mut Expr, f: &mut dyn FnMut(&mut Vec<Stage>)) {
         *e = repipe(base, stages, span);
         return;
     }
-    match &mut e.kind {
-        ExprKind::Call { args, .. } => args.iter_mut().for_each(|a| walk(&mut a.value, f)),
-        ExprKind::Binary { lhs, rhs, .. } => {
-            walk(lhs, f);
-            walk(rhs, f);
-        }
-        ExprKind::Neg(x) => walk(x, f),
-        ExprKind::List(v) | ExprKind::Tuple(v) => v.iter_mut().for_each(|x| walk(x, f)),
-        ExprKind::Hole(h) => h.inputs.iter_mut().for_each(|x| walk(x, f)),
-        ExprKind::Pipe { .. } | ExprKind::Name(_) | ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) | ExprKind::Bool(_) => {}
+    for c in visit::children_mut(e) {
+        walk(c, f);
     }
 }
 

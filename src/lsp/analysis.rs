@@ -6,7 +6,8 @@ use crate::check::{Checked, check, check_until};
 use crate::diag::{Diagnostic, Severity, Span, codes};
 use crate::ir::Graph;
 use crate::program::Program;
-use crate::syntax::ast::{Expr, ExprKind, Hole, ItemKind, Stage, StmtKind};
+use crate::syntax::ast::{ExprKind, Hole, ItemKind, Stage};
+use crate::syntax::visit;
 use lsp_types::{Position, Range, Uri};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -338,29 +339,20 @@ impl Analysis {
 }
 
 fn find_hole(ast: &crate::syntax::ast::File, span: Span) -> Option<&Hole> {
+    let at = |h: &Hole| h.span.range() == span.range();
     ast.items.iter().find_map(|item| match &item.kind {
-        ItemKind::Block(b) => b.body.iter().find_map(|s| match &s.kind {
-            StmtKind::Let { value, .. } | StmtKind::Return(value) => hole_in(value, span),
+        ItemKind::Block(b) => visit::body_values(b).find_map(|value| {
+            visit::find_map(value, &mut |e| match &e.kind {
+                ExprKind::Hole(h) if at(h) => Some(h),
+                ExprKind::Pipe { stage, .. } => match stage.as_ref() {
+                    Stage::Hole(h) if at(h) => Some(h),
+                    _ => None,
+                },
+                _ => None,
+            })
         }),
         ItemKind::Use(_) => None,
     })
-}
-
-fn hole_in(e: &Expr, span: Span) -> Option<&Hole> {
-    match &e.kind {
-        ExprKind::Hole(h) if h.span.range() == span.range() => Some(h),
-        ExprKind::Hole(h) => h.inputs.iter().find_map(|x| hole_in(x, span)),
-        ExprKind::Pipe { input, stage } => match stage.as_ref() {
-            Stage::Hole(h) if h.span.range() == span.range() => Some(h),
-            Stage::Call { args, .. } => hole_in(input, span).or_else(|| args.iter().find_map(|a| hole_in(&a.value, span))),
-            Stage::Hole(_) => hole_in(input, span),
-        },
-        ExprKind::Call { args, .. } => args.iter().find_map(|a| hole_in(&a.value, span)),
-        ExprKind::Binary { lhs, rhs, .. } => hole_in(lhs, span).or_else(|| hole_in(rhs, span)),
-        ExprKind::Neg(x) => hole_in(x, span),
-        ExprKind::List(v) | ExprKind::Tuple(v) => v.iter().find_map(|x| hole_in(x, span)),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

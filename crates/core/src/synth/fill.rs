@@ -10,8 +10,8 @@ use crate::ops::{AttrValue, DefaultValue, Padding, spec};
 use crate::program::Program;
 use crate::props::{ChainOp, Target};
 use crate::shape::{Dim, Shape};
-use crate::syntax::ast::{Arg, Expr, ExprKind, File, Ident, IntLit, ItemKind, Stage, StmtKind};
-use crate::syntax::{parse_expr, print_file};
+use crate::syntax::ast::{Arg, Expr, ExprKind, File, Ident, IntLit, ItemKind, Stage};
+use crate::syntax::{parse_expr, print_file, visit};
 
 /// One filled hole.
 #[derive(Clone, Debug)]
@@ -112,11 +112,8 @@ fn fill_one(g: &Graph, inputs: &[usize], output: Option<usize>, h: &HoleSpec, cf
 fn rewrite(ast: &mut File, fills: &[HoleFill]) {
     for item in &mut ast.items {
         let ItemKind::Block(b) = &mut item.kind else { continue };
-        let b = std::sync::Arc::make_mut(b);
-        for stmt in &mut b.body {
-            match &mut stmt.kind {
-                StmtKind::Let { value, .. } | StmtKind::Return(value) => rewrite_expr(value, fills),
-            }
+        for value in visit::body_values_mut(std::sync::Arc::make_mut(b)) {
+            rewrite_expr(value, fills);
         }
     }
 }
@@ -125,32 +122,21 @@ fn find(fills: &[HoleFill], span: Span) -> Option<&HoleFill> {
     fills.iter().find(|f| f.span.range() == span.range())
 }
 
+/// Inner holes first, then this expression if it is a filled hole (`?(x)` or `x |> ?`).
 fn rewrite_expr(e: &mut Expr, fills: &[HoleFill]) {
-    match &mut e.kind {
-        ExprKind::Hole(h) => {
-            if let (Some(f), Some(input)) = (find(fills, h.span), h.inputs.first().cloned()) {
-                *e = chain_expr(input, &f.fill.ops);
-            }
-        }
-        ExprKind::Pipe { input, stage } => {
-            rewrite_expr(input, fills);
-            match stage.as_mut() {
-                Stage::Hole(h) => {
-                    if let Some(f) = find(fills, h.span) {
-                        *e = chain_expr((**input).clone(), &f.fill.ops);
-                    }
-                }
-                Stage::Call { args, .. } => args.iter_mut().for_each(|a| rewrite_expr(&mut a.value, fills)),
-            }
-        }
-        ExprKind::Call { args, .. } => args.iter_mut().for_each(|a| rewrite_expr(&mut a.value, fills)),
-        ExprKind::Binary { lhs, rhs, .. } => {
-            rewrite_expr(lhs, fills);
-            rewrite_expr(rhs, fills);
-        }
-        ExprKind::Neg(x) => rewrite_expr(x, fills),
-        ExprKind::List(v) | ExprKind::Tuple(v) => v.iter_mut().for_each(|x| rewrite_expr(x, fills)),
-        ExprKind::Name(_) | ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) | ExprKind::Bool(_) => {}
+    for c in visit::children_mut(e) {
+        rewrite_expr(c, fills);
+    }
+    let filled = match &e.kind {
+        ExprKind::Hole(h) => find(fills, h.span).zip(h.inputs.first()).map(|(f, input)| chain_expr(input.clone(), &f.fill.ops)),
+        ExprKind::Pipe { input, stage } => match stage.as_ref() {
+            Stage::Hole(h) => find(fills, h.span).map(|f| chain_expr((**input).clone(), &f.fill.ops)),
+            Stage::Call { .. } => None,
+        },
+        _ => None,
+    };
+    if let Some(chain) = filled {
+        *e = chain;
     }
 }
 
@@ -218,13 +204,8 @@ pub fn dim_expr(d: &Dim, span: Span) -> Expr {
 
 fn set_span(e: &mut Expr, span: Span) {
     e.span = span;
-    match &mut e.kind {
-        ExprKind::Binary { lhs, rhs, .. } => {
-            set_span(lhs, span);
-            set_span(rhs, span);
-        }
-        ExprKind::Neg(x) => set_span(x, span),
-        _ => {}
+    for c in visit::children_mut(e) {
+        set_span(c, span);
     }
 }
 
