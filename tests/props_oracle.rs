@@ -462,8 +462,10 @@ fn cases() -> Vec<(OpKind, Attrs, Vec<Vec<usize>>, usize, usize)> {
             v.push((kind, Attrs(vec![("window", iv(w)), ("stride", iv(s))]), vec![img.clone()], 0, 0));
         }
         for p in [Padding::Valid, Padding::Explicit { top: 1, bottom: 0, left: 0, right: 2 }] {
-            let attrs = Attrs(vec![("window", iv(3)), ("stride", iv(2)), ("padding", AttrValue::Padding(p))]);
-            v.push((kind, attrs, vec![vec![2, 7, 6, 4]], 0, 0));
+            for ceil in [false, true] {
+                let attrs = Attrs(vec![("window", iv(3)), ("stride", iv(2)), ("padding", AttrValue::Padding(p)), ("ceil_mode", AttrValue::Bool(ceil))]);
+                v.push((kind, attrs, vec![vec![2, 7, 6, 4]], 0, 0));
+            }
         }
     }
     for keep in [false, true] {

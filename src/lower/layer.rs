@@ -8,7 +8,7 @@
 
 use super::LowerError;
 use super::cpu::PoolKind;
-use crate::ops::{Attrs, OpKind, Padding, normalize_axis, window};
+use crate::ops::{Attrs, OpKind, Padding, normalize_axis, window, window_with};
 use crate::shape::Dim;
 use burn::tensor::{Tensor, activation};
 
@@ -191,7 +191,7 @@ pub fn describe(op: OpKind, a: &Attrs, ins: &[Vec<Dim>], outs: &[Vec<Dim>]) -> R
                 dilation,
                 groups: int(a, "groups")?,
                 bias: a.bool("bias"),
-                padding: padding_2d(x, kernel, stride, dilation, &a.padding())?,
+                padding: padding_2d(x, kernel, stride, dilation, &a.padding(), false)?,
             }))
         }
         OpKind::BatchNorm => Ok(LayerDesc::BatchNorm { channels: channels()? }),
@@ -255,7 +255,7 @@ pub fn describe(op: OpKind, a: &Attrs, ins: &[Vec<Dim>], outs: &[Vec<Dim>]) -> R
 
 fn pool(kind: PoolKind, a: &Attrs, x: &[Dim]) -> Result<LayerDesc, LowerError> {
     let (window, stride) = (int(a, "window")?, int(a, "stride")?);
-    Ok(LayerDesc::Pool(PoolDesc { kind, window, stride, padding: padding_2d(x, window, stride, 1, &a.padding())? }))
+    Ok(LayerDesc::Pool(PoolDesc { kind, window, stride, padding: padding_2d(x, window, stride, 1, &a.padding(), a.bool("ceil_mode"))? }))
 }
 
 fn int(a: &Attrs, name: &str) -> Result<usize, LowerError> {
@@ -284,14 +284,14 @@ pub fn same_padding(n: usize, kernel: usize, stride: usize, dilation: usize) -> 
 }
 
 /// The padding of a `[B, H, W, C]` input: top, left, bottom, right (burn's order).
-fn padding_2d(x: &[Dim], kernel: usize, stride: usize, dilation: usize, padding: &Padding) -> Result<[usize; 4], LowerError> {
+fn padding_2d(x: &[Dim], kernel: usize, stride: usize, dilation: usize, padding: &Padding, ceil: bool) -> Result<[usize; 4], LowerError> {
     if x.len() != 4 {
         return Err(LowerError(format!("convolutions and pools need a rank-4 input [B, H, W, C] to lower, found rank {}", x.len())));
     }
     let as_i64 = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
     let along = |axis: usize, what: &str| -> Result<(usize, usize), LowerError> {
         let n = concrete(&x[1 + axis], what)?;
-        let w = window(as_i64(n), as_i64(kernel), as_i64(stride), as_i64(dilation), padding, axis).map_err(LowerError)?;
+        let w = window_with(as_i64(n), as_i64(kernel), as_i64(stride), as_i64(dilation), padding, axis, ceil).map_err(LowerError)?;
         Ok((w.before as usize, w.after as usize))
     };
     let ((t, b), (l, r)) = (along(0, "the height")?, along(1, "the width")?);

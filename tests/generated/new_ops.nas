@@ -8,5 +8,6 @@ model NewOps(x: [B, 9, 9, 3]) -> [B, 10] {
     let (a, b) = y |> roll(2, axis: 1) |> slice(axis: 2, start: 0, end: -1, step: 2) |> split(sizes: [3, 5])
     let g = concat([a, b], axis: 3) |> gather(axis: 3, indices: [7, 0, 0, 3, 1, 2, 4, 6])
     let u = g |> mean(axes: [1, 2])
-    return (t |> mean(axes: [1, 2])) * s + u |> dense(10)
+    let v = y |> avg_pool(2, padding: valid, ceil_mode: true) |> max_pool(2, ceil_mode: true, padding: [1, 0, 1, 0]) |> mean(axes: [1, 2])
+    return (t |> mean(axes: [1, 2])) * s + u + v |> dense(10)
 }

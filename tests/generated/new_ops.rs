@@ -17,7 +17,9 @@ pub struct NewOps {
     pub max_pool_2: MaxPool2d,
     pub dense_3: Linear,
     pub avg_pool_4: AvgPool2d,
-    pub dense_5: Linear,
+    pub avg_pool_5: AvgPool2d,
+    pub max_pool_6: MaxPool2d,
+    pub dense_7: Linear,
 }
 
 impl NewOps {
@@ -29,7 +31,9 @@ impl NewOps {
             max_pool_2: MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(0, 0, 0, 0)).init(),
             dense_3: LinearConfig::new(8, 8).with_bias(true).init(device),
             avg_pool_4: AvgPool2dConfig::new([2, 2]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 0, 0, 1)).with_count_include_pad(false).init(),
-            dense_5: LinearConfig::new(8, 10).with_bias(true).init(device),
+            avg_pool_5: AvgPool2dConfig::new([2, 2]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(0, 0, 1, 1)).with_count_include_pad(false).init(),
+            max_pool_6: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 0, 0)).init(),
+            dense_7: LinearConfig::new(8, 10).with_bias(true).init(device),
         }
     }
 
@@ -47,7 +51,7 @@ impl NewOps {
         let t9: Tensor<4> = nhwc(t5, |t| self.avg_pool_4.forward(t));
         let t10: Tensor<4> = t9.clamp(-0.5, 0.5);
         let t11: Tensor<4> = { let x = t10; if x.device().is_autodiff() { let mut m = [1usize; 4]; m[0] = x.dims()[0]; let mask = Tensor::<4>::random(m, Distribution::Bernoulli(0.8), &x.device()); let d = x.dims(); x * mask.expand(d) / 0.8 } else { x } };
-        let t12: Tensor<4> = t2.roll_dim(2, 1);
+        let t12: Tensor<4> = t2.clone().roll_dim(2, 1);
         let t13: Tensor<4> = t12.slice_dim(2, burn::tensor::Slice::new(0, Some(4), 2));
         let mut parts = t13.split_with_sizes(vec![3, 5], 3);
         let t14: Tensor<4> = parts.remove(0);
@@ -55,11 +59,15 @@ impl NewOps {
         let t16: Tensor<4> = Tensor::cat(vec![t14, t15], 3);
         let t17: Tensor<4> = { let x = t16; let d = x.device(); x.select(3, Tensor::<1, burn::tensor::Int>::from_ints([7i64, 0i64, 0i64, 3i64, 1i64, 2i64, 4i64, 6i64].as_slice(), &d)) };
         let t18: Tensor<2> = t17.mean_dim(1).mean_dim(2).reshape([b, 8]);
-        let t19: Tensor<2> = t11.mean_dim(1).mean_dim(2).reshape([b, 8]);
-        let t20: Tensor<2> = t19.expand([b, 8]) * t8.expand([b, 8]);
-        let t21: Tensor<2> = t20.expand([b, 8]) + t18.expand([b, 8]);
-        let t22: Tensor<2> = self.dense_5.forward(t21);
-        t22
+        let t19: Tensor<4> = nhwc(t2, |t| self.avg_pool_5.forward(t));
+        let t20: Tensor<4> = nhwc(t19, |t| self.max_pool_6.forward(t));
+        let t21: Tensor<2> = t20.mean_dim(1).mean_dim(2).reshape([b, 8]);
+        let t22: Tensor<2> = t11.mean_dim(1).mean_dim(2).reshape([b, 8]);
+        let t23: Tensor<2> = t22.expand([b, 8]) * t8.expand([b, 8]);
+        let t24: Tensor<2> = t23.expand([b, 8]) + t18.expand([b, 8]);
+        let t25: Tensor<2> = t24.expand([b, 8]) + t21.expand([b, 8]);
+        let t26: Tensor<2> = self.dense_7.forward(t25);
+        t26
     }
 }
 

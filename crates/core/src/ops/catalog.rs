@@ -85,11 +85,11 @@ pub static CATALOG: &[OpSpec] = &[
     entry!(DropPath, "drop_path", "Stochastic depth: drops whole examples with probability `rate` while training; identity at inference.",
         &[X, arg("rate", K::Float)], Linear, ELEMENTWISE, M::elementwise, drop_path_shape, no_params, no_macs),
     entry!(AvgPool, "avg_pool", "Average pooling on [B, H, W, C] (padding not counted); `padding: same` by default.",
-        &[X, arg("window", K::Int), opt("stride", K::Int, D::SameAs("window")), opt("padding", K::Padding, D::SamePadding)],
+        &[X, arg("window", K::Int), opt("stride", K::Int, D::SameAs("window")), opt("padding", K::Padding, D::SamePadding), opt("ceil_mode", K::Bool, D::Bool(false))],
         Linear, POOL, M::pool_mix, pool_shape, no_params, no_macs),
     // Max pooling counts as linear for depth, as in the αNAS code; the paper is silent.
     entry!(MaxPool, "max_pool", "Max pooling on [B, H, W, C]; `padding: same` by default.",
-        &[X, arg("window", K::Int), opt("stride", K::Int, D::SameAs("window")), opt("padding", K::Padding, D::SamePadding)],
+        &[X, arg("window", K::Int), opt("stride", K::Int, D::SameAs("window")), opt("padding", K::Padding, D::SamePadding), opt("ceil_mode", K::Bool, D::Bool(false))],
         Linear, POOL, M::pool_mix, pool_shape, no_params, no_macs),
     entry!(Mean, "mean", "Mean over `axes` (global pooling with axes: [1, 2]).",
         &[X, arg("axes", K::Ints), opt("keepdims", K::Bool, D::Bool(false))],

@@ -313,8 +313,8 @@ fn conv(x: &Shape, attrs: &Attrs) -> Mixing {
     let s = attrs.int("stride").unwrap_or(0);
     let d = attrs.int("dilation").unwrap_or(0);
     let p = attrs.padding();
-    m.set(1, 1, spatial_level(k, s, d, x.0[1].as_int(), &p, 0));
-    m.set(2, 2, spatial_level(k, s, d, x.0[2].as_int(), &p, 1));
+    m.set(1, 1, spatial_level(k, s, d, x.0[1].as_int(), &p, 0, false));
+    m.set(2, 2, spatial_level(k, s, d, x.0[2].as_int(), &p, 1, false));
     let g = attrs.int("groups");
     let cin = x.0[3].as_int();
     match (g, cin) {
@@ -330,13 +330,13 @@ fn conv(x: &Shape, attrs: &Attrs) -> Mixing {
 /// Locality of a sliding window along spatial axis `axis` (0 height, 1 width) of size `n`: x
 /// when the strides skip input positions, else how many positions the centre output reads.
 /// With a symbolic size the dim is assumed to be at least as large as the window's reach.
-fn spatial_level(kernel: i64, stride: i64, dilation: i64, n: Option<i64>, padding: &Padding, axis: usize) -> Level {
+fn spatial_level(kernel: i64, stride: i64, dilation: i64, n: Option<i64>, padding: &Padding, axis: usize, ceil: bool) -> Level {
     if kernel < 1 || stride < 1 || dilation < 1 {
         // symbolic attributes: one-to-one is all we know, and only without strides
         return if stride == 1 { Level::O } else { Level::X };
     }
     match n.filter(|n| *n > 0) {
-        Some(n) if n <= EXACT_SPATIAL => exact_spatial_level(kernel, stride, dilation, n, padding, axis),
+        Some(n) if n <= EXACT_SPATIAL => exact_spatial_level(kernel, stride, dilation, n, padding, axis, ceil),
         // Without SAME padding, a stride can leave the last positions unread: x is sound.
         _ if *padding != Padding::Same && stride > 1 => Level::X,
         // A huge size (10^12 aborted allocating one flag per position): the window's reach
@@ -359,8 +359,8 @@ fn symbolic_spatial_level(kernel: i64, stride: i64, dilation: i64) -> Level {
     }
 }
 
-fn exact_spatial_level(kernel: i64, stride: i64, dilation: i64, n: i64, padding: &Padding, axis: usize) -> Level {
-    let Ok(w) = super::window(n, kernel, stride, dilation, padding, axis) else { return Level::X };
+fn exact_spatial_level(kernel: i64, stride: i64, dilation: i64, n: i64, padding: &Padding, axis: usize, ceil: bool) -> Level {
+    let Ok(w) = super::window_with(n, kernel, stride, dilation, padding, axis, ceil) else { return Level::X };
     let out_n = w.out;
     // i128: kernel and dilation are user numbers and their product may not fit in i64.
     let (k, s, d, n128, before) = (kernel as i128, stride as i128, dilation as i128, n as i128, w.before as i128);
@@ -391,9 +391,9 @@ fn pool(x: &Shape, attrs: &Attrs) -> Mixing {
     let mut m = Mixing::identity(x.rank());
     if x.rank() == 4 {
         let (w, s) = (attrs.int("window").unwrap_or(0), attrs.int("stride").unwrap_or(0));
-        let p = attrs.padding();
-        m.set(1, 1, spatial_level(w, s, 1, x.0[1].as_int(), &p, 0));
-        m.set(2, 2, spatial_level(w, s, 1, x.0[2].as_int(), &p, 1));
+        let (p, ceil) = (attrs.padding(), attrs.bool("ceil_mode"));
+        m.set(1, 1, spatial_level(w, s, 1, x.0[1].as_int(), &p, 0, ceil));
+        m.set(2, 2, spatial_level(w, s, 1, x.0[2].as_int(), &p, 1, ceil));
     }
     m
 }

@@ -10,7 +10,7 @@ pub mod mixing;
 mod rules;
 mod window;
 
-pub use window::{Padding, Window, window};
+pub use window::{Padding, Window, window, window_with};
 
 use crate::shape::{Dim, DimError, Shape};
 use std::fmt;

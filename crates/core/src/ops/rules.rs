@@ -119,12 +119,12 @@ pub(super) fn spatial_out(x: &Shape, a: &Attrs, kernel: &Dim, dilation: &Dim) ->
     let dim = |axis: usize, what: &str| -> Result<Dim, OpError> {
         let n = &x.0[1 + axis];
         match (n.as_int(), kernel.as_int(), stride.as_int(), dilation.as_int()) {
-            (Some(n), Some(k), Some(s), Some(d)) => match super::window(n, k, s, d, &padding, axis) {
+            (Some(n), Some(k), Some(s), Some(d)) => match super::window_with(n, k, s, d, &padding, axis, a.bool("ceil_mode")) {
                 Ok(w) => Ok(Dim::int(w.out)),
                 Err(why) => Err(OpError::new(c::BadArgValue, format!("{why} along the {what} ({n})")).on_input(0)),
             },
             // A symbolic size: SAME gives size / stride, which must then be exact.
-            _ if padding == Padding::Same => exact_div(n, &stride, what),
+            _ if padding == Padding::Same && !a.bool("ceil_mode") => exact_div(n, &stride, what),
             _ => Err(OpError::new(c::BadArgValue, format!("padding {padding} needs a known {what}, found {n}"))
                 .hint("use `padding: same`, or give the input a concrete size")),
         }

@@ -48,6 +48,13 @@ pub struct Window {
 /// The window along spatial axis `axis` (0 height, 1 width) of an input of size `n`. `Err`
 /// says why there is none (the window does not fit in the padded input).
 pub fn window(n: i64, kernel: i64, stride: i64, dilation: i64, padding: &Padding, axis: usize) -> Result<Window, String> {
+    window_with(n, kernel, stride, dilation, padding, axis, false)
+}
+
+/// [`window`], optionally in PyTorch's ceil mode (pooling's `ceil_mode=True`): the output size
+/// rounds up, so a last, partial window is kept when it starts inside the input or its
+/// leading padding; the padding after grows to cover it.
+pub fn window_with(n: i64, kernel: i64, stride: i64, dilation: i64, padding: &Padding, axis: usize, ceil: bool) -> Result<Window, String> {
     // i128: kernel and dilation are user numbers and their product may not fit in i64.
     let (n, k, s, d) = (i128::from(n), i128::from(kernel), i128::from(stride), i128::from(dilation));
     let reach = (k - 1) * d + 1;
@@ -64,7 +71,16 @@ pub fn window(n: i64, kernel: i64, stride: i64, dilation: i64, padding: &Padding
         return Err(format!("the window spans {reach} positions but the padded input has {padded}"));
     }
     let fit = |v: i128| i64::try_from(v).map_err(|_| "the window is too large".to_string());
-    Ok(Window { before: fit(before)?, after: fit(after)?, out: fit((padded - reach) / s + 1)? })
+    let mut out = (padded - reach) / s + 1;
+    let mut after = after;
+    if ceil {
+        out = (padded - reach + s - 1) / s + 1;
+        if (out - 1) * s >= n + before {
+            out -= 1;
+        }
+        after = after.max((out - 1) * s + reach - n - before);
+    }
+    Ok(Window { before: fit(before)?, after: fit(after)?, out: fit(out)? })
 }
 
 #[cfg(test)]
@@ -86,6 +102,12 @@ mod tests {
         assert_eq!(w(8, 3, 1, Padding::Valid), (0, 0, 6));
         assert_eq!(w(7, 2, 2, Padding::Valid), (0, 0, 3));
         assert!(window(2, 5, 1, 1, &Padding::Valid, 0).is_err());
+        // Ceil mode, as torch.nn.MaxPool2d(3, 2, ceil_mode=True): 6 → 3 (floor gives 2), and
+        // with padding 1 the last window must still start inside: 5 → 3.
+        let ceil = |n: i64, p: Padding| window_with(n, 3, 2, 1, &p, 0, true).map(|w| (w.before, w.after, w.out)).expect("fits");
+        assert_eq!(ceil(6, Padding::Valid), (0, 1, 3));
+        assert_eq!(ceil(5, Padding::Explicit { top: 1, bottom: 1, left: 1, right: 1 }), (1, 1, 3));
+        assert_eq!(ceil(112, Padding::Valid), (0, 1, 56));
         assert!(window(5, i64::MAX, 1, i64::MAX, &Padding::Same, 0).is_err());
     }
 }
