@@ -5,7 +5,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -150,8 +150,71 @@ CREATE INDEX IF NOT EXISTS candidates_fingerprint ON candidates(fingerprint);
 /// written, so pointing `--status` at someone else's database never changes it.
 const APPLICATION_ID: i64 = 0x6E61_7363;
 
-fn err(e: rusqlite::Error) -> String {
-    format!("store: {e}")
+/// Why the store cannot be used. The messages say what to do.
+#[derive(Debug)]
+pub enum StoreError {
+    /// `create` on a path that exists.
+    Exists(PathBuf),
+    /// A read-only open of a path that does not exist.
+    Missing(PathBuf),
+    CannotCreateDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    CannotOpen {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    /// Some other SQLite file, or not SQLite at all.
+    NotAStore {
+        path: PathBuf,
+        why: String,
+    },
+    /// A row is missing before a later one.
+    Damaged {
+        missing: i64,
+        next: i64,
+    },
+    /// A store without the run's settings row.
+    NoSettings,
+    /// Another live `nasc` process holds the store.
+    Busy {
+        pid: String,
+    },
+    Sqlite(rusqlite::Error),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Exists(p) => write!(f, "`{}` already exists: continue it with `nasc evolve --resume {0}`, or choose another `--store`", p.display()),
+            StoreError::Missing(p) => write!(f, "no store at `{}`", p.display()),
+            StoreError::CannotCreateDir { dir, source } => write!(f, "cannot create `{}`: {source}", dir.display()),
+            StoreError::CannotOpen { path, source } => write!(f, "cannot open the store `{}`: {source}", path.display()),
+            StoreError::NotAStore { path, why } => write!(f, "`{}` is not a nasc store: {why}", path.display()),
+            StoreError::Damaged { missing, next } => {
+                write!(f, "the store is damaged: candidate #{missing} is missing (the next row is #{next}); export what is there with `--export json`")
+            }
+            StoreError::Busy { pid } => write!(f, "another nasc process (pid {pid}) is running this store; wait for it, or stop it first"),
+            StoreError::NoSettings => write!(f, "this database has no nasc run settings"),
+            StoreError::Sqlite(e) => write!(f, "store: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite(e)
+    }
+}
+
+/// The evolution's own functions report errors as text for now.
+impl From<StoreError> for String {
+    fn from(e: StoreError) -> String {
+        e.to_string()
+    }
 }
 
 /// Whether `pid` is a live nasc process (Linux `/proc`; elsewhere never, so no lock).
@@ -169,36 +232,36 @@ pub fn now() -> f64 {
 
 impl Store {
     /// Create a new store; an existing file is an error (use `--resume`).
-    pub fn create(path: &Path, settings_json: &str) -> Result<Store, String> {
+    pub fn create(path: &Path, settings_json: &str) -> Result<Store, StoreError> {
         if path.exists() {
-            return Err(format!("`{}` already exists: continue it with `nasc evolve --resume {0}`, or choose another `--store`", path.display()));
+            return Err(StoreError::Exists(path.to_path_buf()));
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CannotCreateDir { dir: dir.to_path_buf(), source })?;
         }
         let s = Store::connect(path)?;
-        s.conn.pragma_update(None, "application_id", APPLICATION_ID).map_err(err)?;
-        s.conn.execute("INSERT INTO run (key, value) VALUES ('settings', ?1)", params![settings_json]).map_err(err)?;
+        s.conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+        s.conn.execute("INSERT INTO run (key, value) VALUES ('settings', ?1)", params![settings_json])?;
         Ok(s)
     }
 
     /// Open an existing store to continue it (verified read-only first).
-    pub fn open(path: &Path) -> Result<Store, String> {
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
         Store::open_read_only(path)?;
         let s = Store::connect(path)?;
-        s.conn.pragma_update(None, "application_id", APPLICATION_ID).map_err(err)?;
+        s.conn.pragma_update(None, "application_id", APPLICATION_ID)?;
         Ok(s)
     }
 
     /// Open an existing store without writing to it (`--status`, `--export`).
-    pub fn open_read_only(path: &Path) -> Result<Store, String> {
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         if !path.is_file() {
-            return Err(format!("no store at `{}`", path.display()));
+            return Err(StoreError::Missing(path.to_path_buf()));
         }
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| format!("cannot open the store `{}`: {e}", path.display()))?;
+        let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::CannotOpen { path: path.to_path_buf(), source })?;
         let s = Store { conn };
-        s.verify().map_err(|why| format!("`{}` is not a nasc store: {why}", path.display()))?;
+        s.verify().map_err(|why| StoreError::NotAStore { path: path.to_path_buf(), why })?;
         Ok(s)
     }
 
@@ -217,22 +280,20 @@ impl Store {
         if !["run", "candidates"].iter().all(|t| tables.iter().any(|n| n == t)) {
             return Err("it has no `run` and `candidates` tables".to_string());
         }
-        self.settings_json().map(|_| ())
+        self.settings_json().map(|_| ()).map_err(|e| e.to_string())
     }
 
     /// The candidates' ids must be 0, 1, 2, …: a gap means rows were deleted by hand or lost.
-    pub fn check_integrity(records: &[Record]) -> Result<(), String> {
+    pub fn check_integrity(records: &[Record]) -> Result<(), StoreError> {
         match records.iter().enumerate().find(|(k, r)| r.id != *k as i64) {
             None => Ok(()),
-            Some((k, r)) => {
-                Err(format!("the store is damaged: candidate #{k} is missing (the next row is #{}); export what is there with `--export json`", r.id))
-            }
+            Some((k, r)) => Err(StoreError::Damaged { missing: k as i64, next: r.id }),
         }
     }
 
-    fn connect(path: &Path) -> Result<Store, String> {
-        let conn = Connection::open(path).map_err(|e| format!("cannot open the store `{}`: {e}", path.display()))?;
-        let not_store = |e: rusqlite::Error| format!("`{}` is not a nasc store: {e}", path.display());
+    fn connect(path: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open(path).map_err(|source| StoreError::CannotOpen { path: path.to_path_buf(), source })?;
+        let not_store = |e: rusqlite::Error| StoreError::NotAStore { path: path.to_path_buf(), why: e.to_string() };
         // WAL with synchronous=NORMAL: a committed transaction survives the process being killed.
         conn.pragma_update(None, "journal_mode", "WAL").map_err(not_store)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(not_store)?;
@@ -243,15 +304,15 @@ impl Store {
 
     /// Mark this process as the one running the store. Fails while another live `nasc`
     /// process holds it; a holder that died (killed, crashed) is replaced.
-    pub fn claim(&mut self) -> Result<(), String> {
+    pub fn claim(&mut self) -> Result<(), StoreError> {
         let me = std::process::id().to_string();
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
-        let owner: Option<String> = tx.query_row("SELECT value FROM run WHERE key = 'owner'", [], |r| r.get(0)).optional().map_err(err)?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let owner: Option<String> = tx.query_row("SELECT value FROM run WHERE key = 'owner'", [], |r| r.get(0)).optional()?;
         if let Some(pid) = owner.filter(|p| *p != me && process_alive(p)) {
-            return Err(format!("another nasc process (pid {pid}) is running this store; wait for it, or stop it first"));
+            return Err(StoreError::Busy { pid });
         }
-        tx.execute("INSERT OR REPLACE INTO run (key, value) VALUES ('owner', ?1)", params![me]).map_err(err)?;
-        tx.commit().map_err(err)
+        tx.execute("INSERT OR REPLACE INTO run (key, value) VALUES ('owner', ?1)", params![me])?;
+        Ok(tx.commit()?)
     }
 
     /// Give up the claim (the run ended or stopped with an error).
@@ -259,17 +320,13 @@ impl Store {
         let _ = self.conn.execute("DELETE FROM run WHERE key = 'owner' AND value = ?1", params![std::process::id().to_string()]);
     }
 
-    pub fn settings_json(&self) -> Result<String, String> {
-        self.conn
-            .query_row("SELECT value FROM run WHERE key = 'settings'", [], |r| r.get(0))
-            .optional()
-            .map_err(err)?
-            .ok_or_else(|| "this database has no nasc run settings".to_string())
+    pub fn settings_json(&self) -> Result<String, StoreError> {
+        self.conn.query_row("SELECT value FROM run WHERE key = 'settings'", [], |r| r.get(0)).optional()?.ok_or(StoreError::NoSettings)
     }
 
     /// Insert a new candidate (one transaction).
-    pub fn insert(&mut self, r: &Record) -> Result<(), String> {
-        let tx = self.conn.transaction().map_err(err)?;
+    pub fn insert(&mut self, r: &Record) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO candidates (id, parent, strategy, mutation, source, fingerprint, properties, status, accuracy,
              params, macs, curve, reused_from, error, seed, throughput, train_seconds, controller_ms, created_at, finished_at)
@@ -296,14 +353,13 @@ impl Store {
                 r.created_at,
                 r.finished_at
             ],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)
+        )?;
+        Ok(tx.commit()?)
     }
 
     /// Record the end of a candidate's training (one transaction).
-    pub fn finish(&mut self, id: i64, result: &Result<Outcome, String>, at: f64) -> Result<(), String> {
-        let tx = self.conn.transaction().map_err(err)?;
+    pub fn finish(&mut self, id: i64, result: &Result<Outcome, String>, at: f64) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
         match result {
             Ok(o) => tx.execute(
                 "UPDATE candidates SET status = 'done', accuracy = ?2, curve = ?3, throughput = ?4, train_seconds = ?5,
@@ -311,47 +367,41 @@ impl Store {
                 params![id, o.accuracy, o.curve, o.throughput, o.train_seconds, at],
             ),
             Err(e) => tx.execute("UPDATE candidates SET status = 'failed', error = ?2, finished_at = ?3 WHERE id = ?1", params![id, e, at]),
-        }
-        .map_err(err)?;
-        tx.commit().map_err(err)
+        }?;
+        Ok(tx.commit()?)
     }
 
-    pub fn all(&self) -> Result<Vec<Record>, String> {
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT id, parent, strategy, mutation, source, fingerprint, properties, status, accuracy, params, macs, curve,
+    pub fn all(&self) -> Result<Vec<Record>, StoreError> {
+        let mut st = self.conn.prepare(
+            "SELECT id, parent, strategy, mutation, source, fingerprint, properties, status, accuracy, params, macs, curve,
                  reused_from, error, seed, throughput, train_seconds, controller_ms, created_at, finished_at
                  FROM candidates ORDER BY id",
-            )
-            .map_err(err)?;
-        let rows = st
-            .query_map([], |r| {
-                Ok(Record {
-                    id: r.get(0)?,
-                    parent: r.get(1)?,
-                    strategy: r.get(2)?,
-                    mutation: r.get(3)?,
-                    source: r.get(4)?,
-                    fingerprint: r.get(5)?,
-                    properties: r.get(6)?,
-                    status: Status::parse(&r.get::<_, String>(7)?),
-                    accuracy: r.get(8)?,
-                    params: r.get(9)?,
-                    macs: r.get(10)?,
-                    curve: r.get(11)?,
-                    reused_from: r.get(12)?,
-                    error: r.get(13)?,
-                    seed: r.get(14)?,
-                    throughput: r.get(15)?,
-                    train_seconds: r.get(16)?,
-                    controller_ms: r.get(17)?,
-                    created_at: r.get(18)?,
-                    finished_at: r.get(19)?,
-                })
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(Record {
+                id: r.get(0)?,
+                parent: r.get(1)?,
+                strategy: r.get(2)?,
+                mutation: r.get(3)?,
+                source: r.get(4)?,
+                fingerprint: r.get(5)?,
+                properties: r.get(6)?,
+                status: Status::parse(&r.get::<_, String>(7)?),
+                accuracy: r.get(8)?,
+                params: r.get(9)?,
+                macs: r.get(10)?,
+                curve: r.get(11)?,
+                reused_from: r.get(12)?,
+                error: r.get(13)?,
+                seed: r.get(14)?,
+                throughput: r.get(15)?,
+                train_seconds: r.get(16)?,
+                controller_ms: r.get(17)?,
+                created_at: r.get(18)?,
+                finished_at: r.get(19)?,
             })
-            .map_err(err)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(err)
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 }
 
@@ -376,7 +426,7 @@ mod tests {
         s.finish(0, &Ok(o), 2.0).unwrap();
         s.finish(1, &Err("diverged".into()), 3.0).unwrap();
         drop(s);
-        let err = Store::create(&path, "{}").err().unwrap();
+        let err = Store::create(&path, "{}").err().unwrap().to_string();
         assert!(err.contains("--resume"), "{err}");
         let s = Store::open(&path).unwrap();
         assert_eq!(s.settings_json().unwrap(), "{\"x\":1}");
@@ -393,9 +443,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("not-a-db.sqlite");
         std::fs::write(&path, "hello, this is text").unwrap();
-        let e = Store::open(&path).err().unwrap();
+        let e = Store::open(&path).err().unwrap().to_string();
         assert!(e.contains("not a nasc store") || e.contains("cannot open"), "{e}");
-        assert!(Store::open(&dir.join("missing.sqlite")).err().unwrap().contains("no store"));
+        assert!(Store::open(&dir.join("missing.sqlite")).err().unwrap().to_string().contains("no store"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -408,13 +458,13 @@ mod tests {
         Connection::open(&path).unwrap().execute_batch("CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('mine');").unwrap();
         let before = std::fs::read(&path).unwrap();
         for e in [Store::open_read_only(&path).err().unwrap(), Store::open(&path).err().unwrap()] {
-            assert_eq!(e, format!("`{}` is not a nasc store: it has no `run` and `candidates` tables", path.display()));
+            assert_eq!(e.to_string(), format!("`{}` is not a nasc store: it has no `run` and `candidates` tables", path.display()));
         }
         assert_eq!(std::fs::read(&path).unwrap(), before, "the file is not modified");
         let other = dir.join("app.db");
         let _ = std::fs::remove_file(&other);
         Connection::open(&other).unwrap().execute_batch("PRAGMA application_id = 5; CREATE TABLE t (x);").unwrap();
-        let e = Store::open_read_only(&other).err().unwrap();
+        let e = Store::open_read_only(&other).err().unwrap().to_string();
         assert_eq!(e, format!("`{}` is not a nasc store: its application id is 0x5", other.display()));
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -434,7 +484,7 @@ mod tests {
 
     #[test]
     fn a_gap_in_the_ids_is_reported() {
-        let e = Store::check_integrity(&[record(0), record(2)]).unwrap_err();
+        let e = Store::check_integrity(&[record(0), record(2)]).unwrap_err().to_string();
         assert!(e.starts_with("the store is damaged: candidate #1 is missing (the next row is #2)"), "{e}");
         assert!(Store::check_integrity(&[record(0), record(1)]).is_ok());
     }
