@@ -127,6 +127,7 @@ fn killed_and_resumed_runs_equal_an_uninterrupted_run_and_jobs_do_not_matter() {
     let status = nasc().args(["evolve", "--status"]).arg(&reference).output().unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(text.contains("complete") && text.contains("Pareto front") && text.contains("controller"), "{text}");
+    assert!(text.contains("selection on a 10 % validation split"), "{text}");
     let csv = nasc().args(["evolve", "--export", "csv", "--store"]).arg(&reference).output().unwrap();
     let csv = String::from_utf8_lossy(&csv.stdout);
     assert!(csv.starts_with("id,parent,strategy,status,accuracy"), "{csv}");
@@ -158,6 +159,11 @@ fn every_stored_candidate_checks_and_alpha_fills_meet_their_targets() {
         }
         if c["status"] == "skipped" {
             assert!(c["error"].as_str().is_some_and(|e| !e.is_empty()), "a skipped candidate says why");
+        }
+        // The default run selects on a validation split and measures test accuracy apart.
+        if c["status"] == "done" {
+            let (val, test) = (c["accuracy"].as_f64().unwrap(), c["test_accuracy"].as_f64().unwrap());
+            assert!((0.0..=1.0).contains(&val) && (0.0..=1.0).contains(&test), "{c}");
         }
     }
     assert!(verified > 0, "no alpha mutation was stored");

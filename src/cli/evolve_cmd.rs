@@ -38,6 +38,11 @@ pub struct EvolveArgs {
     /// Training epochs per candidate.
     #[arg(long, default_value_t = 3)]
     pub epochs: usize,
+    /// The share of the training images held out (seeded, stratified) as the validation split
+    /// that selection and the Pareto front use; each candidate's test accuracy is measured
+    /// after training and reported for the final front. 0: select on the test split.
+    #[arg(long, default_value_t = 0.1)]
+    pub val_fraction: f64,
     #[command(flatten)]
     pub train: TrainFlags,
     /// Stop each candidate's training after this many seconds (makes the run timing-dependent).
@@ -173,6 +178,9 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
     if a.trials == 0 {
         return Err("--trials must be at least 1".into());
     }
+    if !(0.0..1.0).contains(&a.val_fraction) {
+        return Err(format!("--val-fraction must be in [0, 1), found {}", a.val_fraction));
+    }
     // Checked here so a missing GPU is one clear error, not a failure per candidate.
     crate::train::device(&a.device)?;
     let seed_source = seed_source(file)?;
@@ -208,6 +216,7 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
             threads: a.threads.max(1),
             device: a.device.clone(),
             train_subset: a.train.train_subset,
+            val_fraction: a.val_fraction,
         },
         mutation,
         selection,

@@ -66,6 +66,11 @@ pub struct TrainSettings {
     /// Train on a seeded stratified subset of this many training images (`--train-subset`).
     #[serde(default)]
     pub train_subset: Option<usize>,
+    /// The share of the training images held out as the validation split that selection and
+    /// the front use (`--val-fraction`); 0 selects on the test split, as stores from before
+    /// this field did.
+    #[serde(default)]
+    pub val_fraction: f64,
 }
 
 fn cpu() -> String {
@@ -270,7 +275,7 @@ impl Evolution {
                 if let Some(same) = pool.iter().find(|r| r.fingerprint == rec.fingerprint && r.status.evaluated()) {
                     rec.status = Status::Reused;
                     rec.reused_from = Some(same.reused_from.unwrap_or(same.id));
-                    (rec.accuracy, rec.curve, rec.throughput) = (same.accuracy, same.curve.clone(), same.throughput);
+                    (rec.accuracy, rec.test_accuracy, rec.curve, rec.throughput) = (same.accuracy, same.test_accuracy, same.curve.clone(), same.throughput);
                     rec.finished_at = Some(now());
                 }
                 Ok(rec)
@@ -326,6 +331,7 @@ mod tests {
                 threads: 1,
                 device: cpu(),
                 train_subset: None,
+                val_fraction: 0.0,
             },
             mutation: MutationConfig::default(),
             selection: SelectionConfig::default(),
@@ -345,7 +351,7 @@ mod tests {
             return Err("training diverged: the loss is NaN".into());
         }
         let (params, _) = report::size(&job.source)?;
-        Ok(Outcome { accuracy: 1.0 / (1.0 + params as f64 / 1e5), curve: "[]".into(), throughput: 1.0, train_seconds: 0.0 })
+        Ok(Outcome { accuracy: 1.0 / (1.0 + params as f64 / 1e5), test_accuracy: None, curve: "[]".into(), throughput: 1.0, train_seconds: 0.0 })
     }
 
     #[test]

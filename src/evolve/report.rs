@@ -45,15 +45,17 @@ fn pct(x: Option<f64>) -> String {
     x.map_or("-".into(), |a| format!("{:.2} %", a * 100.0))
 }
 
-/// The front as a text table.
+/// The front as a text table. With a validation split, `accuracy` is on it (what selection
+/// used) and `test` is the test accuracy measured after training.
 pub fn front_table(records: &[Record]) -> String {
-    let mut s = format!("{:>5}  {:>9}  {:>11}  {:>14}  mutation\n", "id", "accuracy", "params", "MACs");
+    let mut s = format!("{:>5}  {:>9}  {:>9}  {:>11}  {:>14}  mutation\n", "id", "accuracy", "test", "params", "MACs");
     for r in pareto(records) {
         let _ = writeln!(
             s,
-            "{:>5}  {:>9}  {:>11}  {:>14}  {}",
+            "{:>5}  {:>9}  {:>9}  {:>11}  {:>14}  {}",
             r.id,
             pct(r.accuracy),
+            pct(r.test_accuracy),
             group_thousands(r.params.unwrap_or(0)),
             group_thousands(r.macs.unwrap_or(0)),
             r.mutation
@@ -70,6 +72,12 @@ pub fn status_text(ev: &Evolution) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "seed file   {}", st.file);
     let _ = writeln!(s, "data        {}   strategy {}   seed {}   window {}", st.data, st.strategy.name(), st.seed, st.window);
+    let on = if st.train.val_fraction > 0.0 {
+        format!("selection on a {:.0} % validation split of the training images; test accuracy after training", st.train.val_fraction * 100.0)
+    } else {
+        "selection on the test split (no validation split)".to_string()
+    };
+    let _ = writeln!(s, "accuracy    {on}");
     let _ = writeln!(
         s,
         "candidates  {} of {} created: {} trained, {} reused, {} failed, {} not trained (mutation failed or too large), {} pending{}",
@@ -100,19 +108,22 @@ pub fn status_text(ev: &Evolution) -> String {
 
 /// Every candidate as CSV (the source and properties left out; see `--export json`).
 pub fn csv(records: &[Record]) -> String {
-    let mut s = String::from("id,parent,strategy,status,accuracy,params,macs,throughput,train_seconds,controller_ms,fingerprint,reused_from,mutation,error\n");
+    let mut s = String::from(
+        "id,parent,strategy,status,accuracy,test_accuracy,params,macs,throughput,train_seconds,controller_ms,fingerprint,reused_from,mutation,error\n",
+    );
     let q = |x: &str| format!("\"{}\"", x.replace('"', "\"\""));
     let o = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
     let oi = |x: Option<i64>| x.map_or(String::new(), |v| v.to_string());
     for r in records {
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.id,
             oi(r.parent),
             r.strategy,
             r.status.as_str(),
             o(r.accuracy),
+            o(r.test_accuracy),
             oi(r.params),
             oi(r.macs),
             o(r.throughput),
@@ -138,9 +149,10 @@ pub fn write_outputs(records: &[Record], dir: &Path) -> Result<Vec<std::path::Pa
     for r in pareto(records) {
         let p = dir.join(format!("candidate_{:04}.nas", r.id));
         let header = format!(
-            "// nasc evolve candidate #{}: test accuracy {}, {} params, {} MACs\n// {}\n",
+            "// nasc evolve candidate #{}: accuracy {} (test {}), {} params, {} MACs\n// {}\n",
             r.id,
             pct(r.accuracy),
+            pct(r.test_accuracy),
             group_thousands(r.params.unwrap_or(0)),
             group_thousands(r.macs.unwrap_or(0)),
             r.mutation

@@ -59,7 +59,12 @@ pub struct Record {
     /// JSON: inferred, mutated and synthesized properties.
     pub properties: String,
     pub status: Status,
+    /// Accuracy on the validation split (on the test split in runs without one); selection
+    /// and the Pareto front use it.
     pub accuracy: Option<f64>,
+    /// Accuracy on the test split, measured after training when the run has a validation
+    /// split; reported for the final front only.
+    pub test_accuracy: Option<f64>,
     pub params: Option<i64>,
     pub macs: Option<i64>,
     /// Per-epoch test accuracy and training loss (JSON).
@@ -91,6 +96,7 @@ impl Record {
             properties,
             status: Status::Pending,
             accuracy: None,
+            test_accuracy: None,
             params: None,
             macs: None,
             curve: None,
@@ -110,6 +116,10 @@ impl Record {
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Outcome {
     pub accuracy: f64,
+    /// Test accuracy when `accuracy` is a validation accuracy (workers from before the
+    /// validation split send none).
+    #[serde(default)]
+    pub test_accuracy: Option<f64>,
     pub curve: String,
     pub throughput: f64,
     pub train_seconds: f64,
@@ -131,6 +141,7 @@ CREATE TABLE IF NOT EXISTS candidates (
     properties TEXT NOT NULL,
     status TEXT NOT NULL,
     accuracy REAL,
+    test_accuracy REAL,
     params INTEGER,
     macs INTEGER,
     curve TEXT,
@@ -299,7 +310,12 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(not_store)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(not_store)?;
         conn.execute_batch(SCHEMA).map_err(not_store)?;
-        Ok(Store { conn })
+        let store = Store { conn };
+        // Stores from before the validation split lack the test accuracy column.
+        if !store.has_test_accuracy()? {
+            store.conn.execute_batch("ALTER TABLE candidates ADD COLUMN test_accuracy REAL")?;
+        }
+        Ok(store)
     }
 
     /// Mark this process as the one running the store. Fails while another live `nasc`
@@ -329,8 +345,9 @@ impl Store {
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO candidates (id, parent, strategy, mutation, source, fingerprint, properties, status, accuracy,
-             params, macs, curve, reused_from, error, seed, throughput, train_seconds, controller_ms, created_at, finished_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+             params, macs, curve, reused_from, error, seed, throughput, train_seconds, controller_ms, created_at, finished_at,
+             test_accuracy)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
             params![
                 r.id,
                 r.parent,
@@ -351,7 +368,8 @@ impl Store {
                 r.train_seconds,
                 r.controller_ms,
                 r.created_at,
-                r.finished_at
+                r.finished_at,
+                r.test_accuracy
             ],
         )?;
         Ok(tx.commit()?)
@@ -363,20 +381,28 @@ impl Store {
         match result {
             Ok(o) => tx.execute(
                 "UPDATE candidates SET status = 'done', accuracy = ?2, curve = ?3, throughput = ?4, train_seconds = ?5,
-                 error = NULL, finished_at = ?6 WHERE id = ?1",
-                params![id, o.accuracy, o.curve, o.throughput, o.train_seconds, at],
+                 error = NULL, finished_at = ?6, test_accuracy = ?7 WHERE id = ?1",
+                params![id, o.accuracy, o.curve, o.throughput, o.train_seconds, at, o.test_accuracy],
             ),
             Err(e) => tx.execute("UPDATE candidates SET status = 'failed', error = ?2, finished_at = ?3 WHERE id = ?1", params![id, e, at]),
         }?;
         Ok(tx.commit()?)
     }
 
+    fn has_test_accuracy(&self) -> Result<bool, StoreError> {
+        let mut st = self.conn.prepare("SELECT name FROM pragma_table_info('candidates')")?;
+        let names = st.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(names.iter().any(|n| n == "test_accuracy"))
+    }
+
     pub fn all(&self) -> Result<Vec<Record>, StoreError> {
-        let mut st = self.conn.prepare(
+        // A store opened read-only from before the validation split has no such column.
+        let test = if self.has_test_accuracy()? { "test_accuracy" } else { "NULL" };
+        let mut st = self.conn.prepare(&format!(
             "SELECT id, parent, strategy, mutation, source, fingerprint, properties, status, accuracy, params, macs, curve,
-                 reused_from, error, seed, throughput, train_seconds, controller_ms, created_at, finished_at
-                 FROM candidates ORDER BY id",
-        )?;
+                 reused_from, error, seed, throughput, train_seconds, controller_ms, created_at, finished_at, {test}
+                 FROM candidates ORDER BY id"
+        ))?;
         let rows = st.query_map([], |r| {
             Ok(Record {
                 id: r.get(0)?,
@@ -398,6 +424,7 @@ impl Store {
                 train_seconds: r.get(16)?,
                 controller_ms: r.get(17)?,
                 created_at: r.get(18)?,
+                test_accuracy: r.get(20)?,
                 finished_at: r.get(19)?,
             })
         })?;
@@ -422,7 +449,7 @@ mod tests {
         let mut s = Store::create(&path, "{\"x\":1}").unwrap();
         s.insert(&record(0)).unwrap();
         s.insert(&record(1)).unwrap();
-        let o = Outcome { accuracy: 0.5, curve: "[]".into(), throughput: 10.0, train_seconds: 1.0 };
+        let o = Outcome { accuracy: 0.5, test_accuracy: Some(0.4), curve: "[]".into(), throughput: 10.0, train_seconds: 1.0 };
         s.finish(0, &Ok(o), 2.0).unwrap();
         s.finish(1, &Err("diverged".into()), 3.0).unwrap();
         drop(s);
@@ -432,6 +459,7 @@ mod tests {
         assert_eq!(s.settings_json().unwrap(), "{\"x\":1}");
         let all = s.all().unwrap();
         assert_eq!((all[0].status, all[0].accuracy, all[0].seed), (Status::Done, Some(0.5), -5));
+        assert_eq!(all[0].test_accuracy, Some(0.4));
         assert_eq!((all[1].status, all[1].error.as_deref()), (Status::Failed, Some("diverged")));
         assert!(Store::insert(&mut Store::open(&path).unwrap(), &record(1)).is_err(), "ids are unique");
         let _ = std::fs::remove_dir_all(&dir);
@@ -479,6 +507,25 @@ mod tests {
         drop(s);
         assert!(Store::open_read_only(&path).is_ok());
         assert!(Store::open(&path).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn stores_from_before_the_validation_split_read_and_resume() {
+        let dir = std::env::temp_dir().join(format!("nasc-store-noval-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("old.sqlite");
+        let mut s = Store::create(&path, "{}").unwrap();
+        s.insert(&record(0)).unwrap();
+        // The schema as it was: no test accuracy column.
+        s.conn.execute_batch("ALTER TABLE candidates DROP COLUMN test_accuracy").unwrap();
+        drop(s);
+        let old = Store::open_read_only(&path).unwrap().all().unwrap();
+        assert_eq!((old.len(), old[0].test_accuracy), (1, None));
+        let mut s = Store::open(&path).unwrap();
+        let o = Outcome { accuracy: 0.9, test_accuracy: Some(0.8), curve: "[]".into(), throughput: 1.0, train_seconds: 1.0 };
+        s.finish(0, &Ok(o), 1.0).unwrap();
+        assert_eq!(s.all().unwrap()[0].test_accuracy, Some(0.8));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

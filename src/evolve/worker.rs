@@ -6,8 +6,9 @@
 use super::TrainSettings;
 use super::store::Outcome;
 use crate::lower::lower;
-use crate::train::data::{DataSource, load_subset};
-use crate::train::{TrainConfig, device, train};
+use crate::train::data::{DataSource, load_subset, validation_split};
+use crate::train::{TrainConfig, device, evaluate, train};
+use burn::module::Module;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
@@ -119,6 +120,15 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
     let graph = c.model(None).map_err(|f| f.first_message())?.graph;
     let src: DataSource = job.data.parse()?;
     let data = load_subset(&src, job.data_seed, job.train.train_subset).map_err(|e| e.to_string())?;
+    // With a validation split the training's per-epoch accuracy is on it; the test split is
+    // only evaluated once, after training.
+    let (data, test) = match job.train.val_fraction {
+        f if f > 0.0 => {
+            let (d, t) = validation_split(data, f, job.data_seed).map_err(|e| e.to_string())?;
+            (d, Some(t))
+        }
+        _ => (data, None),
+    };
     let dev = device(&job.train.device)?.autodiff();
     dev.seed(job.seed);
     let net = lower(graph, &dev).map_err(|e| e.to_string())?;
@@ -135,14 +145,17 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
         ..TrainConfig::default()
     };
     let start = std::time::Instant::now();
-    let (_, metrics) = train(net, &data, &cfg, &dev, &mut |_, _, _, _| {}).map_err(|e| e.to_string())?;
+    let (net, metrics) = train(net, &data, &cfg, &dev, &mut |_, _, _, _| {}).map_err(|e| e.to_string())?;
+    let test_accuracy = test.map(|t| evaluate(&net.valid(), &t, &data, 256, &dev.clone().inner()).1);
     let last = metrics.last().ok_or("no epoch ran")?;
     let mut speeds: Vec<f64> = metrics.iter().skip(usize::from(metrics.len() > 1)).map(|m| m.images_per_sec).collect();
     speeds.sort_by(f64::total_cmp);
+    let accuracy_key = if test_accuracy.is_some() { "val_accuracy" } else { "test_accuracy" };
     let curve: Vec<serde_json::Value> =
-        metrics.iter().map(|m| serde_json::json!({ "epoch": m.epoch, "train_loss": m.train_loss, "test_accuracy": m.test_accuracy })).collect();
+        metrics.iter().map(|m| serde_json::json!({ "epoch": m.epoch, "train_loss": m.train_loss, accuracy_key: m.test_accuracy })).collect();
     Ok(Outcome {
         accuracy: last.test_accuracy,
+        test_accuracy,
         curve: serde_json::to_string(&curve).unwrap_or_default(),
         throughput: speeds[speeds.len() / 2],
         train_seconds: start.elapsed().as_secs_f64(),

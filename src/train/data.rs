@@ -367,6 +367,37 @@ pub fn load_subset(src: &DataSource, seed: u64, train_subset: Option<usize>) -> 
     Ok(Dataset { name, shape, classes, train: tr, test: te, augment })
 }
 
+/// Images `idx` of a split (already normalised).
+fn pick(s: &Split, idx: &[usize], image_len: usize) -> Split {
+    let mut images = Vec::with_capacity(idx.len() * image_len);
+    for &i in idx {
+        images.extend_from_slice(&s.images[i * image_len..(i + 1) * image_len]);
+    }
+    Split { images, labels: idx.iter().map(|&i| s.labels[i]).collect() }
+}
+
+/// Carve a seeded, stratified validation set of `fraction` of the training images out of the
+/// training split: the data set to train on (its `test` split is the validation set) and the
+/// real test split, kept apart for the final evaluation. The normalisation statistics stay
+/// those of the whole training split.
+pub fn validation_split(mut data: Dataset, fraction: f64, seed: u64) -> Result<(Dataset, Split), DataError> {
+    let n = data.train.len();
+    let n_val = (n as f64 * fraction).round() as usize;
+    if !(0.0..1.0).contains(&fraction) || n_val == 0 || n_val >= n {
+        return err(format!("a validation fraction of {fraction} leaves no validation or no training images out of {n}"));
+    }
+    let all: Vec<usize> = (0..n).collect();
+    let val = stratified_subset(&all, &data.train.labels, n_val, seed ^ 0x7A11_DA7E);
+    let mut in_val = vec![false; n];
+    val.iter().for_each(|&i| in_val[i] = true);
+    let rest: Vec<usize> = all.into_iter().filter(|&i| !in_val[i]).collect();
+    let len = data.image_len();
+    let (train, val) = (pick(&data.train, &rest, len), pick(&data.train, &val, len));
+    data.train = train;
+    let test = std::mem::replace(&mut data.test, val);
+    Ok((data, test))
+}
+
 /// Pad-4 random crop and horizontal flip of one channels-last image, in place.
 pub fn augment(img: &mut [f32], shape: [usize; 3], rng: &mut Rng) {
     let [h, w, c] = shape;
@@ -399,6 +430,25 @@ mod tests {
         assert_eq!(d.train.len(), 1797 * 4 / 5);
         let again = load(&DataSource::Digits, 0).expect("bundled");
         assert_eq!(d.test.labels, again.test.labels);
+    }
+
+    #[test]
+    fn validation_is_carved_from_training_stratified_and_seeded() {
+        let data = load_subset(&DataSource::Digits, 3, None).expect("digits");
+        let (n_train, n_test) = (data.train.len(), data.test.len());
+        let (a, test) = validation_split(data.clone(), 0.1, 7).expect("splits");
+        assert_eq!(test.len(), n_test, "the test split is kept whole");
+        assert_eq!(a.test.len(), (n_train as f64 * 0.1).round() as usize);
+        assert_eq!(a.train.len() + a.test.len(), n_train);
+        let (b, _) = validation_split(data.clone(), 0.1, 7).expect("splits");
+        assert_eq!(a.test.labels, b.test.labels, "same seed, same validation set");
+        let count = |s: &Split, c: u8| s.labels.iter().filter(|&&l| l == c).count() as f64;
+        for c in 0..10 {
+            let share = count(&a.test, c) / a.test.len() as f64;
+            let whole = (count(&a.test, c) + count(&a.train, c)) / n_train as f64;
+            assert!((share - whole).abs() < 0.02, "class {c}: {share} vs {whole}");
+        }
+        assert!(validation_split(data, 0.0, 1).is_err());
     }
 
     #[test]
