@@ -110,6 +110,15 @@ fn small_models() {
     // cnn2: 1×1 conv 3→32, 3×3 convs 32→64→128, dense 8·8·128→256→10.
     let cnn2 = (3 * 32 + 32) + (9 * 32 * 64 + 64) + (9 * 64 * 128 + 128) + (8192 * 256 + 256) + (256 * 10 + 10);
     assert_eq!(counts("examples/cnn2.nas").0, cnn2);
+    // resnet_fashion (the Fashion-MNIST search seed, at most 200k): stem 3×3 1→16 + BN, basic
+    // blocks at 16, 32 (from 16, 1×1 shortcut), 32, 64 (from 32), 64 — bias-free convs, BN 2C
+    // each — and dense 64→10.
+    let conv_bn = |k: i64, cin: i64, cout: i64| k * k * cin * cout + 2 * cout;
+    let block = |c: i64| 2 * conv_bn(3, c, c);
+    let down = |cin: i64, cout: i64| conv_bn(3, cin, cout) + conv_bn(3, cout, cout) + conv_bn(1, cin, cout);
+    let fashion = conv_bn(3, 1, 16) + block(16) + down(16, 32) + block(32) + down(32, 64) + block(64) + 64 * 10 + 10;
+    assert_eq!(counts("examples/resnet_fashion.nas").0, fashion);
+    assert!(fashion <= 200_000);
 }
 
 #[test]
