@@ -210,7 +210,7 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
             epochs: a.epochs.max(1),
             batch: a.train.batch.max(1),
             lr,
-            optimizer: a.train.optimizer,
+            optimizer: a.train.optimizer(),
             weight_decay: a.train.weight_decay,
             time_budget: a.time_budget,
             threads: a.threads.max(1),

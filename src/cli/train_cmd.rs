@@ -59,16 +59,31 @@ pub struct TrainFlags {
     #[arg(long)]
     pub lr: Option<f64>,
     #[arg(long, value_enum, default_value = "adam")]
-    pub optimizer: Optimizer,
+    pub optimizer: OptimizerArg,
     #[arg(long, default_value_t = 1e-4)]
     pub weight_decay: f64,
 }
 
 impl TrainFlags {
+    pub fn optimizer(&self) -> Optimizer {
+        match self.optimizer {
+            OptimizerArg::Adam => Optimizer::Adam,
+            OptimizerArg::Sgd => Optimizer::Sgd,
+        }
+    }
     /// The peak learning rate, the optimizer's default when not given.
     pub fn lr(&self) -> f64 {
-        self.lr.unwrap_or(self.optimizer.default_lr())
+        self.lr.unwrap_or(self.optimizer().default_lr())
     }
+}
+
+/// `--optimizer` (the training crate has no command-line dependency).
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum OptimizerArg {
+    /// AdamW.
+    Adam,
+    /// SGD with momentum 0.9.
+    Sgd,
 }
 
 #[derive(Args, Debug)]
@@ -150,7 +165,7 @@ pub fn train(a: &TrainArgs, color: bool) -> ExitCode {
         epochs: a.epochs,
         batch: a.train.batch,
         lr,
-        optimizer: a.train.optimizer,
+        optimizer: a.train.optimizer(),
         weight_decay: a.train.weight_decay,
         warmup_epochs: a.warmup.min(a.epochs as f64),
         seed: a.seed,

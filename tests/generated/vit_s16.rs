@@ -473,7 +473,7 @@ fn nhwc(x: Tensor<4>, f: impl Fn(Tensor<4>) -> Tensor<4>) -> Tensor<4> {
     f(x.permute([0, 3, 1, 2])).permute([0, 2, 3, 1])
 }
 
-/// nasc's kernels (src/lower/kernels.rs), verbatim.
+/// nasc's kernels (crates/burn/src/lower/kernels.rs), verbatim.
 #[allow(dead_code)]
 mod nasc_kernels {
     //! Tensor kernels that only need burn. `nasc build --emit rust` copies this file into the

@@ -2,13 +2,13 @@
 //! subset), CIFAR-10 binary batches. Pixels become f32, normalised per channel with the train
 //! split's mean and standard deviation. Every failure is a `DataError` that says what and where.
 
-use crate::rng::Rng;
+use nasc_core::rng::Rng;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-const DIGITS_IMAGES: &[u8] = include_bytes!("../../data/digits/digits-images.idx3-ubyte.gz");
-const DIGITS_LABELS: &[u8] = include_bytes!("../../data/digits/digits-labels.idx1-ubyte.gz");
+const DIGITS_IMAGES: &[u8] = include_bytes!("../../../../data/digits/digits-images.idx3-ubyte.gz");
+const DIGITS_LABELS: &[u8] = include_bytes!("../../../../data/digits/digits-labels.idx1-ubyte.gz");
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct DataError(pub String);

@@ -3,12 +3,12 @@
 
 use super::*;
 use crate::lower::same_padding;
-use crate::rng::Rng;
 use burn::module::Param;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::pool::{AvgPool2dConfig, MaxPool2dConfig};
 use burn::tensor::{Device, Distribution};
+use nasc_core::rng::Rng;
 
 fn device() -> Device {
     Device::flex().autodiff()

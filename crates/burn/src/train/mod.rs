@@ -6,7 +6,6 @@ pub mod data;
 pub mod devices;
 
 use crate::lower::{Net, pad, unpad};
-use crate::rng::Rng;
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -15,6 +14,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamWConfig, GradientsParams, SgdConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use data::Dataset;
+use nasc_core::rng::Rng;
 use serde::Serialize;
 use std::time::Instant;
 
@@ -34,7 +34,7 @@ pub fn device(name: &str) -> Result<Device, String> {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Optimizer {
     /// SGD with momentum 0.9.
@@ -146,13 +146,13 @@ pub fn check_fits(net: &Net, data: &Dataset) -> Result<(), TrainError> {
     let plan = &net.plan;
     let [h, w, c] = data.shape;
     let want = format!("[B, {h}, {w}, {c}]");
-    let inp = plan.input_shapes.first().map(|s| crate::shape::Shape(s.clone()));
+    let inp = plan.input_shapes.first().map(|s| nasc_core::shape::Shape(s.clone()));
     let fits = inp.as_ref().is_some_and(|s| s.rank() == 4 && s.0[1..].iter().zip([h, w, c]).all(|(d, n)| d.as_int() == Some(n as i64)));
     if plan.input_shapes.len() != 1 || !fits {
         let got = inp.map(|s| s.to_string()).unwrap_or_else(|| "no input".into());
         return Err(TrainError(format!("the data has {h}×{w}×{c} images ({want}) but the model takes {got}")));
     }
-    let out = plan.output_shapes.first().map(|s| crate::shape::Shape(s.clone()));
+    let out = plan.output_shapes.first().map(|s| nasc_core::shape::Shape(s.clone()));
     let classes = out.as_ref().filter(|s| s.rank() == 2).and_then(|s| s.0[1].as_int());
     match classes {
         Some(k) if k as usize >= data.classes => Ok(()),

@@ -8,8 +8,8 @@
 //! the ops are active (the paper uses all-ones inputs).
 
 use super::{Net, RANK};
-use crate::ops::mixing::{Level, Mixing};
 use burn::tensor::{Device, Distribution, Tensor};
+use nasc_core::ops::mixing::{Level, Mixing};
 
 /// The concrete mixing from the first input to the first output of `net`, at a random input
 /// with entries in [0.5, 1.5] of logical shape `dims` (on an autodiff device).

@@ -8,9 +8,9 @@
 
 use super::LowerError;
 use super::cpu::PoolKind;
-use crate::ops::{Attrs, OpKind, Padding, normalize_axis, window, window_with};
-use crate::shape::Dim;
 use burn::tensor::{Tensor, activation};
+use nasc_core::ops::{Attrs, OpKind, Padding, normalize_axis, window, window_with};
+use nasc_core::shape::Dim;
 
 /// One node of a lowered model.
 #[derive(Clone, Debug, PartialEq)]
@@ -321,9 +321,9 @@ mod tests {
     }
 
     fn every_activation() -> Vec<Activation> {
-        crate::ops::catalog()
+        nasc_core::ops::catalog()
             .iter()
-            .filter(|s| s.role.synth == crate::ops::Synth::Activation)
+            .filter(|s| s.role.synth == nasc_core::ops::Synth::Activation)
             .map(|s| match describe(s.kind, &Attrs::default(), &[vec![Dim::int(4)]], &[vec![Dim::int(4)]]) {
                 Ok(LayerDesc::Stateless(Stateless::Activation(a))) => a,
                 other => panic!("`{}` has the activation role but lowers to {other:?}", s.name),
@@ -367,7 +367,7 @@ mod tests {
     /// The output of a one-op model on the row [0, 1, 2, 3].
     fn on_a_row(stage: &str, out: usize) -> Vec<f32> {
         let src = format!("model M(x: [B, 4]) -> [B, {out}] {{ return x |> {stage} }}");
-        let c = crate::compile("m.nas", &src).unwrap_or_else(|f| panic!("{stage}: {f}"));
+        let c = nasc_core::compile("m.nas", &src).unwrap_or_else(|f| panic!("{stage}: {f}"));
         let device = Device::default();
         let net = super::super::lower(c.model(None).expect("model").graph, &device).expect("lowers");
         let x = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 1.0, 2.0, 3.0], [1, 4]), &device);

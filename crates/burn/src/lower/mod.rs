@@ -13,9 +13,6 @@ pub mod emit;
 pub mod kernels;
 pub mod layer;
 
-use crate::ir::{Graph, NodeKind};
-use crate::ops::{LayoutClass, OpKind, State, spec};
-use crate::shape::Dim;
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
@@ -25,6 +22,9 @@ use burn::nn::{
 use burn::tensor::{Device, Distribution, Int, Slice, Tensor, activation};
 use cpu::PoolKind;
 pub use layer::{Activation, LayerDesc, Stateless, describe, same_padding};
+use nasc_core::ir::{Graph, NodeKind};
+use nasc_core::ops::{LayoutClass, OpKind, State, spec};
+use nasc_core::shape::Dim;
 
 pub use kernels::{RANK, einsum};
 

@@ -6,12 +6,12 @@
 
 use super::cpu::PoolKind;
 use super::{LayerDesc, LowerError, Stateless, describe};
-use crate::ir::{Graph, NodeKind};
-use crate::ops::{Attrs, OpKind};
-use crate::shape::Dim;
+use nasc_core::ir::{Graph, NodeKind};
+use nasc_core::ops::{Attrs, OpKind};
+use nasc_core::shape::Dim;
 use std::fmt::Write as _;
 
-/// The source text of `src/lower/kernels.rs`, copied into files that need its kernels.
+/// The source text of `crates/burn/src/lower/kernels.rs`, copied into files that need its kernels.
 const KERNELS: &str = include_str!("kernels.rs");
 
 /// Rust source for the model `g` (a model's graph), whose tensor inputs are named `inputs`.
@@ -79,7 +79,7 @@ pub fn emit_rust(g: &Graph, inputs: &[String], origin: &str, params: Option<i64>
     s.push_str("    }\n}\n\n");
     s.push_str(HELPERS);
     if e.needs_kernels {
-        s.push_str("\n/// nasc's kernels (src/lower/kernels.rs), verbatim.\n#[allow(dead_code)]\nmod nasc_kernels {\n");
+        s.push_str("\n/// nasc's kernels (crates/burn/src/lower/kernels.rs), verbatim.\n#[allow(dead_code)]\nmod nasc_kernels {\n");
         for line in KERNELS.lines() {
             let _ = writeln!(s, "{}{line}", if line.is_empty() { "" } else { "    " });
         }
