@@ -1,8 +1,8 @@
 //! nasc — a compiler for neural-architecture programs.
 //!
 //! The front end (syntax, checking, properties, synthesis, reports) is the `nasc-core` crate,
-//! the burn lowering and training are `nasc-burn`, both re-exported here; this crate adds the
-//! evolution, the language server and the command line.
+//! the burn lowering and training are `nasc-burn`, the evolutionary search is `nasc-evolve`, all
+//! re-exported here; this crate adds the language server and the command line.
 //!
 //! ```
 //! let src = "model M(x: [B, 8]) -> [B, 2] { return x |> dense(2) }";
@@ -14,8 +14,7 @@
 pub use nasc_core::{Compilation, Failure, Model, Module, check, compile, compile_file, diag, ir, ops, program, props, report, rng, shape, syntax, synth};
 
 pub use nasc_burn::{lower, train};
+pub use nasc_evolve::{evolve, files};
 
 pub mod cli;
-pub mod evolve;
-pub mod files;
 pub mod lsp;

@@ -1,16 +1,16 @@
 //! Candidate sources: one self-contained `.nas` file per candidate, its fingerprint, and the
 //! pipe chains of a block body that mutations read and rewrite.
 
-use crate::check::Checked;
-use crate::diag::Span;
-use crate::ir::{Graph, NodeKind};
-use crate::ops::{OpKind, spec};
-use crate::program::Program;
-use crate::props::ChainOp;
-use crate::shape::Shape;
-use crate::syntax::ast::{BlockDef, Expr, ExprKind, File, Item, ItemKind, Stage, StmtKind};
-use crate::syntax::{print_file, visit};
-use crate::{Compilation, Failure};
+use nasc_core::check::Checked;
+use nasc_core::diag::Span;
+use nasc_core::ir::{Graph, NodeKind};
+use nasc_core::ops::{OpKind, spec};
+use nasc_core::program::Program;
+use nasc_core::props::ChainOp;
+use nasc_core::shape::Shape;
+use nasc_core::syntax::ast::{BlockDef, Expr, ExprKind, File, Item, ItemKind, Stage, StmtKind};
+use nasc_core::syntax::{print_file, visit};
+use nasc_core::{Compilation, Failure};
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
@@ -79,7 +79,7 @@ fn called_names(def: &BlockDef) -> Vec<String> {
 
 /// Visit every maximal pipe chain of a block body (its stages, innermost first) in a fixed
 /// order; the visitor may rewrite the stages.
-pub fn for_each_chain(body: &mut [crate::syntax::ast::Stmt], f: &mut dyn FnMut(&mut Vec<Stage>)) {
+pub fn for_each_chain(body: &mut [nasc_core::syntax::ast::Stmt], f: &mut dyn FnMut(&mut Vec<Stage>)) {
     for stmt in body {
         let (StmtKind::Let { value, .. } | StmtKind::Return(value)) = &mut stmt.kind;
         walk(value, f);
@@ -122,7 +122,7 @@ fn repipe(base: Expr, stages: Vec<Stage>, span: Span) -> Expr {
 /// Ops a mutation may replace: single-input ops of the synthesis space. Reshapes, binary ops,
 /// attention pieces and reductions are boundaries (paper §5; the authors' sequential mutator).
 pub fn is_mutable_op(op: OpKind) -> bool {
-    crate::ops::spec(op).role.mutable()
+    nasc_core::ops::spec(op).role.mutable()
 }
 
 /// A maximal run of mutable op stages inside one pipe chain of a block, with what the checker
@@ -260,7 +260,7 @@ pub fn op_names(ops: &[ChainOp]) -> String {
 /// `conv(64, kernel: 3) |> relu`
 pub fn ops_text(ops: &[ChainOp]) -> String {
     let span = Span::default();
-    ops.iter().map(|o| crate::syntax::print::print_stage(&crate::synth::fill::op_stage(o, span))).collect::<Vec<_>>().join(" |> ")
+    ops.iter().map(|o| nasc_core::syntax::print::print_stage(&nasc_core::synth::fill::op_stage(o, span))).collect::<Vec<_>>().join(" |> ")
 }
 
 #[cfg(test)]

@@ -16,9 +16,9 @@ pub mod source;
 pub mod store;
 pub mod worker;
 
-use crate::rng::Rng;
-use crate::syntax::print_file;
 use mutate::{MutationConfig, Strategy, mutate};
+use nasc_core::rng::Rng;
+use nasc_core::syntax::print_file;
 use select::{Individual, SelectionConfig, select_parent};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -54,7 +54,7 @@ pub struct TrainSettings {
     pub epochs: usize,
     pub batch: usize,
     pub lr: f64,
-    pub optimizer: crate::train::Optimizer,
+    pub optimizer: nasc_burn::train::Optimizer,
     pub weight_decay: f64,
     /// Stop a candidate's training after this many seconds (makes results timing-dependent).
     pub time_budget: Option<f64>,
@@ -79,7 +79,7 @@ fn cpu() -> String {
 
 /// Seed settings from a `.nas` file: flatten it (imports copied in) and check it.
 pub fn seed_source(path: &Path) -> Result<String, String> {
-    let c = crate::Compilation::load(path).map_err(|f| {
+    let c = nasc_core::Compilation::load(path).map_err(|f| {
         let d = f.diagnostics.iter().find(|d| d.is_error());
         format!("`{}` does not check: [{}] {} (run `nasc check {0}`)", path.display(), d.map_or("?", |d| d.code.as_str()), f.first_message())
     })?;
@@ -325,7 +325,7 @@ mod tests {
                 epochs: 1,
                 batch: 64,
                 lr: 3e-3,
-                optimizer: crate::train::Optimizer::Adam,
+                optimizer: nasc_burn::train::Optimizer::Adam,
                 weight_decay: 0.0,
                 time_budget: None,
                 threads: 1,

@@ -5,10 +5,10 @@
 
 use super::TrainSettings;
 use super::store::Outcome;
-use crate::lower::lower;
-use crate::train::data::{DataSource, load_subset, validation_split};
-use crate::train::{TrainConfig, device, evaluate, train};
 use burn::module::Module;
+use nasc_burn::lower::lower;
+use nasc_burn::train::data::{DataSource, load_subset, validation_split};
+use nasc_burn::train::{TrainConfig, device, evaluate, train};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! Parent selection by Pareto weight (paper Algorithm 2, appendix B.3), the Pareto front and
 //! the hypervolume used to compare strategies.
 
-use crate::rng::Rng;
+use nasc_core::rng::Rng;
 use serde::{Deserialize, Serialize};
 
 /// A secondary objective, minimised (params, MACs) or maximised (throughput).

@@ -5,18 +5,18 @@
 //! every block of the same type (ALGORITHMS.md; the authors' code applies it to a random subset).
 
 use super::source::{Run, compile, fingerprint, for_each_chain, op_names, ops_text, replace_stages, runs_of, with_block};
-use crate::check::Checked;
-use crate::ir::NodeKind;
-use crate::ops::mixing::{Level, Mixing};
-use crate::program::Program;
-use crate::props::{Chain, ChainOp, Target};
-use crate::rng::Rng;
-use crate::shape::Shape;
-use crate::syntax::ast::{File, Stage};
-use crate::syntax::print::print_stage;
-use crate::syntax::print_file;
-use crate::synth::fill::op_stage;
-use crate::synth::{Mode, SynthConfig, members, representatives, synthesize};
+use nasc_core::check::Checked;
+use nasc_core::ir::NodeKind;
+use nasc_core::ops::mixing::{Level, Mixing};
+use nasc_core::program::Program;
+use nasc_core::props::{Chain, ChainOp, Target};
+use nasc_core::rng::Rng;
+use nasc_core::shape::Shape;
+use nasc_core::syntax::ast::{File, Stage};
+use nasc_core::syntax::print::print_stage;
+use nasc_core::syntax::print_file;
+use nasc_core::synth::fill::op_stage;
+use nasc_core::synth::{Mode, SynthConfig, members, representatives, synthesize};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -435,12 +435,12 @@ fn random_chain(input: &Shape, output: &Shape, n: usize, rng: &mut Rng) -> Resul
 /// The file with ops `a..b` of `run` replaced by `new`.
 fn splice(file: &File, run: &Run, a: usize, b: usize, new: &[ChainOp]) -> File {
     let mut file = file.clone();
-    let span = crate::diag::Span::default();
+    let span = nasc_core::diag::Span::default();
     let stages = new.iter().map(|o| op_stage(o, span)).collect();
     replace_stages(&mut file, &run.block, run.chain, run.start + a, b - a, stages);
     // The block's doc described the old body.
     for item in &mut file.items {
-        if matches!(&item.kind, crate::syntax::ast::ItemKind::Block(d) if d.name.name == run.block) {
+        if matches!(&item.kind, nasc_core::syntax::ast::ItemKind::Block(d) if d.name.name == run.block) {
             item.doc = vec![" Rewritten by `nasc evolve`.".into()];
         }
     }
@@ -519,7 +519,7 @@ fn target_json(t: &Target) -> serde_json::Value {
 mod tests {
     use super::*;
 
-    const SEED: &str = include_str!("../../examples/cnn_digits.nas");
+    const SEED: &str = include_str!("../../../../examples/cnn_digits.nas");
 
     fn flat_seed() -> String {
         let prog = Program::from_source_in("examples/cnn_digits.nas", SEED, Some(std::path::Path::new("examples")));
@@ -573,13 +573,13 @@ mod tests {
 
     #[test]
     fn property_mutation_only_relaxes_with_zero_probabilities() {
-        let input = Shape(vec![crate::shape::Dim::sym("B"), crate::shape::Dim::int(8)]);
-        use crate::ops::{AttrValue, Attrs};
+        let input = Shape(vec![nasc_core::shape::Dim::sym("B"), nasc_core::shape::Dim::int(8)]);
+        use nasc_core::ops::{AttrValue, Attrs};
         let dense8 = ChainOp {
-            op: crate::ops::OpKind::Dense,
-            attrs: Attrs(vec![("features", AttrValue::Int(crate::shape::Dim::int(8))), ("bias", AttrValue::Bool(true))]),
+            op: nasc_core::ops::OpKind::Dense,
+            attrs: Attrs(vec![("features", AttrValue::Int(nasc_core::shape::Dim::int(8))), ("bias", AttrValue::Bool(true))]),
         };
-        let relu = ChainOp { op: crate::ops::OpKind::Relu, attrs: Default::default() };
+        let relu = ChainOp { op: nasc_core::ops::OpKind::Relu, attrs: Default::default() };
         let orig = Chain::of(&input, &[dense8, relu]).unwrap();
         let cfg = MutationConfig { p_depth: 0.0, p_mixing: 0.0, ..MutationConfig::default() };
         let (t, words) = mutate_properties(&orig, &input, &cfg, &mut Rng::new(1));

@@ -4,7 +4,7 @@
 use super::select::{front, hypervolume};
 use super::store::{Record, Status};
 use super::{Evolution, source};
-use crate::report::group_thousands;
+use nasc_core::report::group_thousands;
 use plotters::prelude::*;
 use std::fmt::Write as _;
 use std::path::Path;
