@@ -45,21 +45,18 @@ fn pct(x: Option<f64>) -> String {
     x.map_or("-".into(), |a| format!("{:.2} %", a * 100.0))
 }
 
+/// What the front shows of a member: accuracy, test accuracy, params and MACs, formatted.
+fn member_fields(r: &Record) -> [String; 4] {
+    [pct(r.accuracy), pct(r.test_accuracy), group_thousands(r.params.unwrap_or(0)), group_thousands(r.macs.unwrap_or(0))]
+}
+
 /// The front as a text table. With a validation split, `accuracy` is on it (what selection
 /// used) and `test` is the test accuracy measured after training.
 pub fn front_table(records: &[Record]) -> String {
     let mut s = format!("{:>5}  {:>9}  {:>9}  {:>11}  {:>14}  mutation\n", "id", "accuracy", "test", "params", "MACs");
     for r in pareto(records) {
-        let _ = writeln!(
-            s,
-            "{:>5}  {:>9}  {:>9}  {:>11}  {:>14}  {}",
-            r.id,
-            pct(r.accuracy),
-            pct(r.test_accuracy),
-            group_thousands(r.params.unwrap_or(0)),
-            group_thousands(r.macs.unwrap_or(0)),
-            r.mutation
-        );
+        let [acc, test, params, macs] = member_fields(r);
+        let _ = writeln!(s, "{:>5}  {acc:>9}  {test:>9}  {params:>11}  {macs:>14}  {}", r.id, r.mutation);
     }
     s
 }
@@ -148,15 +145,8 @@ pub fn write_outputs(records: &[Record], dir: &Path) -> Result<Vec<std::path::Pa
     let mut written = Vec::new();
     for r in pareto(records) {
         let p = dir.join(format!("candidate_{:04}.nas", r.id));
-        let header = format!(
-            "// nasc evolve candidate #{}: accuracy {} (test {}), {} params, {} MACs\n// {}\n",
-            r.id,
-            pct(r.accuracy),
-            pct(r.test_accuracy),
-            group_thousands(r.params.unwrap_or(0)),
-            group_thousands(r.macs.unwrap_or(0)),
-            r.mutation
-        );
+        let [acc, test, params, macs] = member_fields(r);
+        let header = format!("// nasc evolve candidate #{}: accuracy {acc} (test {test}), {params} params, {macs} MACs\n// {}\n", r.id, r.mutation);
         crate::files::write_atomic(&p, (header + &r.source).as_bytes()).map_err(|e| format!("cannot write `{}`: {e}", p.display()))?;
         written.push(p);
     }
