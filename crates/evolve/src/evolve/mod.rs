@@ -197,7 +197,8 @@ impl Evolution {
             match result {
                 Ok(o) => {
                     r.status = Status::Done;
-                    (r.accuracy, r.curve, r.throughput, r.train_seconds) = (Some(o.accuracy), Some(o.curve), Some(o.throughput), Some(o.train_seconds));
+                    (r.accuracy, r.test_accuracy, r.curve) = (Some(o.accuracy), o.test_accuracy, Some(o.curve));
+                    (r.throughput, r.train_seconds) = (Some(o.throughput), Some(o.train_seconds));
                 }
                 Err(e) => {
                     r.status = Status::Failed;
@@ -351,7 +352,8 @@ mod tests {
             return Err("training diverged: the loss is NaN".into());
         }
         let (params, _) = report::size(&job.source)?;
-        Ok(Outcome { accuracy: 1.0 / (1.0 + params as f64 / 1e5), test_accuracy: None, curve: "[]".into(), throughput: 1.0, train_seconds: 0.0 })
+        let accuracy = 1.0 / (1.0 + params as f64 / 1e5);
+        Ok(Outcome { accuracy, test_accuracy: Some(accuracy * 0.99), curve: "[]".into(), throughput: 1.0, train_seconds: 0.0 })
     }
 
     #[test]
@@ -368,6 +370,7 @@ mod tests {
         assert!(rs.iter().all(|r| r.parent.is_none_or(|p| !failed.contains(&p))), "a failed candidate was a parent");
         assert!(rs.iter().any(|r| r.status == Status::Done && r.id > 0));
         assert!(rs.iter().all(|r| r.status != Status::Done || r.params.is_some_and(|p| p <= 30_000)), "a candidate over --max-params trained");
+        assert!(rs.iter().all(|r| r.status != Status::Done || r.test_accuracy.is_some()), "a trained candidate lost its test accuracy");
         // The store holds what the run holds.
         let again = Evolution::resume(&path).unwrap();
         assert_eq!(again.records(), rs);
