@@ -70,6 +70,9 @@ pub struct Step {
     /// Logical shapes (the batch dim may be symbolic).
     pub in_shapes: Vec<Vec<Dim>>,
     pub out_shapes: Vec<Vec<Dim>>,
+    /// An element-wise op whose inputs have equal shapes: it may run in whatever layout its
+    /// inputs share. Decided once here, not at every forward pass.
+    pub elementwise: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -152,12 +155,15 @@ pub fn lower(g: &Graph, device: &Device) -> Result<Net, LowerError> {
         let NodeKind::Op { op, attrs } = &n.kind else {
             return Err(LowerError("the model still has a hole; fill it first (`nasc build --emit nas`)".into()));
         };
+        let in_shapes: Vec<Vec<Dim>> = n.inputs.iter().map(|&t| dims(t)).collect();
+        let elementwise = spec(*op).role.layout == LayoutClass::Elementwise && in_shapes.windows(2).all(|w| w[0] == w[1]);
         let step = Step {
             op: *op,
             inputs: n.inputs.clone(),
             outputs: n.outputs.clone(),
-            in_shapes: n.inputs.iter().map(|&t| dims(t)).collect(),
+            in_shapes,
             out_shapes: n.outputs.iter().map(|&t| dims(t)).collect(),
+            elementwise,
         };
         layers.push(Layer::build(describe(*op, attrs, &step.in_shapes, &step.out_shapes)?, device));
         steps.push(step);
@@ -281,9 +287,7 @@ fn step_in_layout(step: &Step, layer: &Layer, ins: Vec<(Tensor<RANK>, Layout)>, 
         return vec![(y, Layout::Last)];
     }
     // Element-wise ops on equal shapes keep whatever layout their inputs share.
-    let same_layouts = ins.windows(2).all(|w| w[0].1 == w[1].1);
-    let same_shapes = step.in_shapes.windows(2).all(|w| w[0] == w[1]);
-    let elementwise = spec(step.op).role.layout == LayoutClass::Elementwise && same_layouts && same_shapes;
+    let elementwise = step.elementwise && ins.windows(2).all(|w| w[0].1 == w[1].1);
     match layer {
         Layer::Conv(c) if rank4 => spatial(first(ins).remove(0), &|t| c.forward(t)),
         Layer::MaxPool(p) if rank4 => spatial(first(ins).remove(0), &|t| p.forward(t)),
