@@ -29,7 +29,13 @@ fn start_args(store: &Path, jobs: &str) -> Vec<String> {
         "--trials",
         TRIALS,
         "--epochs",
+        "2",
+        "--rungs",
         "1",
+        "--stop-margin",
+        "0",
+        "--train-subset",
+        "1200",
         "--window",
         "2",
         "--seed",
@@ -69,6 +75,32 @@ fn complete_run(dir: &Path, jobs: &str) -> PathBuf {
     store
 }
 
+/// Every stopped candidate was beaten after epoch 1 by a candidate at least --window (2) ids
+/// older and no larger in params and MACs; every candidate that trained on was not.
+fn assert_stops_are_justified(cands: &[Value]) {
+    let at_epoch_1 = |c: &Value| -> Option<f64> {
+        let curve: Vec<Value> = serde_json::from_str(c["curve"].as_str()?).ok()?;
+        curve.first()?["val_accuracy"].as_f64()
+    };
+    let evaluated = |c: &&Value| ["done", "stopped", "reused"].contains(&c["status"].as_str().unwrap());
+    let stopped: Vec<&Value> = cands.iter().filter(|c| c["status"] == "stopped").collect();
+    assert!(!stopped.is_empty(), "no candidate was stopped early");
+    for c in cands.iter().filter(|c| c["status"] == "stopped" || c["status"] == "done") {
+        let id = c["id"].as_i64().unwrap();
+        let own = at_epoch_1(c).unwrap();
+        let beaten = cands[..(id - 1).max(1) as usize].iter().filter(evaluated).any(|q| {
+            q["id"] != c["id"]
+                && q["params"].as_i64() <= c["params"].as_i64()
+                && q["macs"].as_i64() <= c["macs"].as_i64()
+                && at_epoch_1(q).is_some_and(|a| a > own)
+        });
+        assert_eq!(beaten, c["status"] == "stopped", "candidate #{id}: {c}");
+        if c["status"] == "stopped" {
+            assert_eq!((c["stopped_at"].as_i64(), serde_json::from_str::<Vec<Value>>(c["curve"].as_str().unwrap()).unwrap().len()), (Some(1), 1));
+        }
+    }
+}
+
 #[test]
 fn killed_and_resumed_runs_equal_an_uninterrupted_run_and_jobs_do_not_matter() {
     let dir = tmp("kill");
@@ -80,6 +112,7 @@ fn killed_and_resumed_runs_equal_an_uninterrupted_run_and_jobs_do_not_matter() {
     assert_eq!(cands.len(), TRIALS.parse::<usize>().unwrap());
     assert!(cands.iter().all(|c| c["status"] != "pending"));
     assert!(cands.iter().any(|c| c["status"] == "done" && c["parent"].is_number()), "some mutants trained");
+    assert_stops_are_justified(cands);
 
     // --jobs 1 gives the same store.
     let one = complete_run(&dir, "1");
@@ -128,6 +161,7 @@ fn killed_and_resumed_runs_equal_an_uninterrupted_run_and_jobs_do_not_matter() {
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(text.contains("complete") && text.contains("Pareto front") && text.contains("controller"), "{text}");
     assert!(text.contains("selection on a 10 % validation split"), "{text}");
+    assert!(text.contains("early stop  rungs 1 (margin 0.000)") && text.contains("saved"), "{text}");
     let csv = nasc().args(["evolve", "--export", "csv", "--store"]).arg(&reference).output().unwrap();
     let csv = String::from_utf8_lossy(&csv.stdout);
     assert!(csv.starts_with("id,parent,strategy,status,accuracy"), "{csv}");
@@ -188,6 +222,10 @@ fn user_errors_are_messages() {
     assert!(e.contains("no store at"), "{e}");
     let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--set", "p_wat=1", "--store", store.to_str().unwrap()]);
     assert!(e.contains("unknown key `p_wat`"), "{e}");
+    let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--epochs", "3", "--rungs", "1,3", "--store", store.to_str().unwrap()]);
+    assert!(e.contains("--rungs 1,3: the rung 3 is not before the last epoch (3)"), "{e}");
+    let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--stop-margin", "0.1", "--store", store.to_str().unwrap()]);
+    assert!(e.contains("--rungs"), "{e}");
     let hole = format!("{root}/examples/holes/conv_down_hole.nas");
     let e = stderr_of(&["evolve", &hole, "--data", "digits", "--store", store.to_str().unwrap()]);
     assert!(e.contains("has holes"), "{e}");

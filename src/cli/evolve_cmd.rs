@@ -1,6 +1,7 @@
 //! `nasc evolve`: start, resume, summarise and export evolutionary searches.
 
 use super::train_cmd::TrainFlags;
+use crate::evolve::early_stop::EarlyStop;
 use crate::evolve::mutate::{MutationConfig, Strategy};
 use crate::evolve::report::{csv, front_table, json, status_text, write_outputs};
 use crate::evolve::select::{Objective, SelectionConfig};
@@ -45,6 +46,15 @@ pub struct EvolveArgs {
     pub val_fraction: f64,
     #[command(flatten)]
     pub train: TrainFlags,
+    /// Early stopping: after each of these epochs (e.g. `1,3` with --epochs 9), stop a
+    /// candidate whose validation accuracy is more than --stop-margin below that of an earlier
+    /// candidate no larger in params and MACs at the same epoch. Only candidates at least
+    /// --window older count, so the store stays reproducible. Default: no early stopping.
+    #[arg(long, value_name = "EPOCHS")]
+    pub rungs: Option<String>,
+    /// How far below a dominating candidate's accuracy (0–1) a candidate must be to stop.
+    #[arg(long, default_value_t = 0.02, requires = "rungs")]
+    pub stop_margin: f64,
     /// Stop each candidate's training after this many seconds (makes the run timing-dependent).
     #[arg(long)]
     pub time_budget: Option<f64>,
@@ -220,6 +230,7 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
         },
         mutation,
         selection,
+        early_stop: a.rungs.as_deref().map(|r| EarlyStop::parse(r, a.stop_margin, a.epochs.max(1))).transpose()?,
     };
     let store = a.store.clone().unwrap_or_else(|| {
         let stem = file.file_stem().map_or("run".into(), |s| s.to_string_lossy().into_owned());
@@ -277,6 +288,9 @@ pub fn drive(ev: &mut Evolution, jobs: usize, eval: &Evaluator, quiet: bool) -> 
         if !quiet {
             let what = match r.status {
                 Status::Done => format!("{:.2} %  {} params", r.accuracy.unwrap_or(0.0) * 100.0, r.params.unwrap_or(0)),
+                Status::Stopped => {
+                    format!("{:.2} % after epoch {} (stopped)  {} params", r.accuracy.unwrap_or(0.0) * 100.0, r.stopped_at.unwrap_or(0), r.params.unwrap_or(0))
+                }
                 Status::Reused => format!("same as #{}", r.reused_from.unwrap_or(0)),
                 Status::Failed => format!("failed: {}", r.error.as_deref().unwrap_or("")),
                 Status::Skipped => format!("not trained: {}", r.error.as_deref().unwrap_or("")),

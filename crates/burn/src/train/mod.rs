@@ -67,6 +67,22 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Stop after this many seconds (checked between steps).
     pub time_budget: Option<f64>,
+    /// Early-stopping rungs: after a rung's epoch, stop unless the held-out accuracy reached its bar.
+    pub rungs: Vec<Rung>,
+}
+
+/// An early-stopping decision point of one training.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct Rung {
+    /// After this epoch (1-based) ...
+    pub epoch: usize,
+    /// ... the training stops if its held-out accuracy is below this.
+    pub min_accuracy: f64,
+}
+
+/// The epoch at which `rungs` stopped a training with these per-epoch metrics, if they did.
+pub fn stopped_at(rungs: &[Rung], metrics: &[EpochMetrics]) -> Option<usize> {
+    metrics.iter().find(|m| rungs.iter().any(|r| r.epoch == m.epoch && m.test_accuracy < r.min_accuracy)).map(|m| m.epoch)
 }
 
 impl Default for TrainConfig {
@@ -81,6 +97,7 @@ impl Default for TrainConfig {
             clip: Some(1.0),
             seed: 0,
             time_budget: None,
+            rungs: Vec::new(),
         }
     }
 }
@@ -275,7 +292,8 @@ pub fn train(
             seconds,
             lr,
         });
-        if cfg.time_budget.is_some_and(|b| start.elapsed().as_secs_f64() > b) {
+        let over_time = cfg.time_budget.is_some_and(|b| start.elapsed().as_secs_f64() > b);
+        if over_time || stopped_at(&cfg.rungs, &metrics[metrics.len() - 1..]).is_some() {
             break;
         }
     }

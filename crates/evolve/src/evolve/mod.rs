@@ -9,6 +9,7 @@
 //! are written to the store when created and again when their training ends, so a killed run
 //! resumes exactly (trainings in flight are redone from scratch with the same seed).
 
+pub mod early_stop;
 pub mod mutate;
 pub mod report;
 pub mod select;
@@ -47,6 +48,10 @@ pub struct Settings {
     pub max_params: Option<i64>,
     pub mutation: MutationConfig,
     pub selection: SelectionConfig,
+    /// Rungs at which a dominated candidate's training stops (`--rungs`); `None`: train every
+    /// candidate for all its epochs.
+    #[serde(default)]
+    pub early_stop: Option<early_stop::EarlyStop>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -196,7 +201,7 @@ impl Evolution {
             let r = &mut self.records[id as usize];
             match result {
                 Ok(o) => {
-                    r.status = Status::Done;
+                    (r.status, r.stopped_at) = (o.status(), o.stopped_at.map(|e| e as i64));
                     (r.accuracy, r.test_accuracy, r.curve) = (Some(o.accuracy), o.test_accuracy, Some(o.curve));
                     (r.throughput, r.train_seconds) = (Some(o.throughput), Some(o.train_seconds));
                 }
@@ -222,6 +227,10 @@ impl Evolution {
             data_seed: self.settings.seed,
             seed: r.seed as u64,
             train: self.settings.train.clone(),
+            rungs: match &self.settings.early_stop {
+                Some(es) => es.bars(r, &self.records[..self.pool_end(id as usize)], &self.settings.selection.objectives),
+                None => Vec::new(),
+            },
         }
     }
 
@@ -277,6 +286,7 @@ impl Evolution {
                     rec.status = Status::Reused;
                     rec.reused_from = Some(same.reused_from.unwrap_or(same.id));
                     (rec.accuracy, rec.test_accuracy, rec.curve, rec.throughput) = (same.accuracy, same.test_accuracy, same.curve.clone(), same.throughput);
+                    rec.stopped_at = same.stopped_at;
                     rec.finished_at = Some(now());
                 }
                 Ok(rec)
@@ -336,6 +346,7 @@ mod tests {
             },
             mutation: MutationConfig::default(),
             selection: SelectionConfig::default(),
+            early_stop: None,
         }
     }
 
@@ -353,7 +364,7 @@ mod tests {
         }
         let (params, _) = report::size(&job.source)?;
         let accuracy = 1.0 / (1.0 + params as f64 / 1e5);
-        Ok(Outcome { accuracy, test_accuracy: Some(accuracy * 0.99), curve: "[]".into(), throughput: 1.0, train_seconds: 0.0 })
+        Ok(Outcome { accuracy, test_accuracy: Some(accuracy * 0.99), stopped_at: None, curve: "[]".into(), throughput: 1.0, train_seconds: 0.0 })
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::select::{front, hypervolume};
 use super::store::{Record, Status};
-use super::{Evolution, source};
+use super::{Evolution, early_stop, source};
 use nasc_core::report::group_thousands;
 use plotters::prelude::*;
 use std::fmt::Write as _;
@@ -77,16 +77,32 @@ pub fn status_text(ev: &Evolution) -> String {
     let _ = writeln!(s, "accuracy    {on}");
     let _ = writeln!(
         s,
-        "candidates  {} of {} created: {} trained, {} reused, {} failed, {} not trained (mutation failed or too large), {} pending{}",
+        "candidates  {} of {} created: {} trained, {} stopped early, {} reused, {} failed, {} not trained (mutation failed or too large), {} pending{}",
         rs.len(),
         st.trials,
         count(Status::Done),
+        count(Status::Stopped),
         count(Status::Reused),
         count(Status::Failed),
         count(Status::Skipped),
         count(Status::Pending),
         if ev.complete() { " — complete" } else { " — resume with `nasc evolve --resume`" }
     );
+    if let Some(es) = &st.early_stop {
+        let sv = early_stop::savings(rs, st.train.epochs);
+        let at: Vec<String> = sv.by_rung.iter().map(|(e, n)| format!("{n} after epoch {e}")).collect();
+        let rungs: Vec<String> = es.rungs.iter().map(usize::to_string).collect();
+        let _ = writeln!(
+            s,
+            "early stop  rungs {} (margin {:.3}): {} stopped{}; {} epochs trained, {} saved",
+            rungs.join(","),
+            es.margin,
+            sv.stopped,
+            if at.is_empty() { String::new() } else { format!(" ({})", at.join(", ")) },
+            sv.epochs_trained,
+            sv.epochs_saved
+        );
+    }
     if let Some(best) = evaluated(rs).into_iter().max_by(|a, b| a.accuracy.unwrap_or(0.0).total_cmp(&b.accuracy.unwrap_or(0.0))) {
         let _ = writeln!(s, "best        #{} {} with {} params", best.id, pct(best.accuracy), group_thousands(best.params.unwrap_or(0)));
     }
@@ -106,7 +122,7 @@ pub fn status_text(ev: &Evolution) -> String {
 /// Every candidate as CSV (the source and properties left out; see `--export json`).
 pub fn csv(records: &[Record]) -> String {
     let mut s = String::from(
-        "id,parent,strategy,status,accuracy,test_accuracy,params,macs,throughput,train_seconds,controller_ms,fingerprint,reused_from,mutation,error\n",
+        "id,parent,strategy,status,accuracy,test_accuracy,params,macs,throughput,train_seconds,controller_ms,fingerprint,reused_from,mutation,error,stopped_at\n",
     );
     let q = |x: &str| format!("\"{}\"", x.replace('"', "\"\""));
     let o = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
@@ -114,7 +130,7 @@ pub fn csv(records: &[Record]) -> String {
     for r in records {
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.id,
             oi(r.parent),
             r.strategy,
@@ -129,7 +145,8 @@ pub fn csv(records: &[Record]) -> String {
             r.fingerprint,
             oi(r.reused_from),
             q(&r.mutation),
-            q(r.error.as_deref().unwrap_or(""))
+            q(r.error.as_deref().unwrap_or("")),
+            oi(r.stopped_at)
         );
     }
     s
@@ -164,12 +181,12 @@ fn plot(records: &[Record], path: &Path) -> Result<(), Box<dyn std::error::Error
     let root = SVGBackend::new(path, (800, 560)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("nasc evolve: test accuracy vs parameters", ("sans-serif", 20))
+        .caption("nasc evolve: accuracy vs parameters", ("sans-serif", 20))
         .margin(16)
         .x_label_area_size(40)
         .y_label_area_size(56)
         .build_cartesian_2d(0.0..xmax * 1.08, (ymin - 2.0).max(0.0)..100.0)?;
-    chart.configure_mesh().x_desc("parameters (thousands)").y_desc("test accuracy (%)").draw()?;
+    chart.configure_mesh().x_desc("parameters (thousands)").y_desc("accuracy (%, validation split when the run has one)").draw()?;
     chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, RGBColor(150, 150, 150).filled())))?.label("candidate");
     chart.draw_series(LineSeries::new(front_pts.iter().copied(), RED.stroke_width(2)))?;
     chart.draw_series(front_pts.iter().map(|&p| Circle::new(p, 5, RED.filled())))?.label("Pareto front").legend(|(x, y)| Circle::new((x, y), 5, RED.filled()));

@@ -20,6 +20,8 @@ pub enum Status {
     Skipped,
     /// Same fingerprint as an earlier candidate: its metrics are reused.
     Reused,
+    /// Trained and evaluated, but stopped at an early-stopping rung (`stopped_at`).
+    Stopped,
 }
 
 impl Status {
@@ -30,6 +32,7 @@ impl Status {
             Status::Failed => "failed",
             Status::Skipped => "skipped",
             Status::Reused => "reused",
+            Status::Stopped => "stopped",
         }
     }
     fn parse(s: &str) -> Status {
@@ -38,12 +41,13 @@ impl Status {
             "failed" => Status::Failed,
             "skipped" => Status::Skipped,
             "reused" => Status::Reused,
+            "stopped" => Status::Stopped,
             _ => Status::Pending,
         }
     }
     /// Has metrics a parent can be selected on.
     pub fn evaluated(self) -> bool {
-        matches!(self, Status::Done | Status::Reused)
+        matches!(self, Status::Done | Status::Reused | Status::Stopped)
     }
 }
 
@@ -65,6 +69,8 @@ pub struct Record {
     /// Accuracy on the test split, measured after training when the run has a validation
     /// split; reported for the final front only.
     pub test_accuracy: Option<f64>,
+    /// The epoch after which early stopping ended the training.
+    pub stopped_at: Option<i64>,
     pub params: Option<i64>,
     pub macs: Option<i64>,
     /// Per-epoch test accuracy and training loss (JSON).
@@ -97,6 +103,7 @@ impl Record {
             status: Status::Pending,
             accuracy: None,
             test_accuracy: None,
+            stopped_at: None,
             params: None,
             macs: None,
             curve: None,
@@ -120,14 +127,26 @@ pub struct Outcome {
     /// validation split send none).
     #[serde(default)]
     pub test_accuracy: Option<f64>,
+    /// The epoch after which an early-stopping rung ended the training.
+    #[serde(default)]
+    pub stopped_at: Option<usize>,
     pub curve: String,
     pub throughput: f64,
     pub train_seconds: f64,
 }
 
+impl Outcome {
+    pub fn status(&self) -> Status {
+        if self.stopped_at.is_some() { Status::Stopped } else { Status::Done }
+    }
+}
+
 pub struct Store {
     conn: Connection,
 }
+
+/// Columns added after the first stores were written, in `all`'s order after `finished_at`.
+const ADDED_COLUMNS: [(&str, &str); 2] = [("test_accuracy", "REAL"), ("stopped_at", "INTEGER")];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS run (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -142,6 +161,7 @@ CREATE TABLE IF NOT EXISTS candidates (
     status TEXT NOT NULL,
     accuracy REAL,
     test_accuracy REAL,
+    stopped_at INTEGER,
     params INTEGER,
     macs INTEGER,
     curve TEXT,
@@ -311,9 +331,11 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(not_store)?;
         conn.execute_batch(SCHEMA).map_err(not_store)?;
         let store = Store { conn };
-        // Stores from before the validation split lack the test accuracy column.
-        if !store.has_test_accuracy()? {
-            store.conn.execute_batch("ALTER TABLE candidates ADD COLUMN test_accuracy REAL")?;
+        // Stores from before the validation split or early stopping lack their columns.
+        for (column, kind) in ADDED_COLUMNS {
+            if !store.has_column(column)? {
+                store.conn.execute_batch(&format!("ALTER TABLE candidates ADD COLUMN {column} {kind}"))?;
+            }
         }
         Ok(store)
     }
@@ -346,8 +368,8 @@ impl Store {
         tx.execute(
             "INSERT INTO candidates (id, parent, strategy, mutation, source, fingerprint, properties, status, accuracy,
              params, macs, curve, reused_from, error, seed, throughput, train_seconds, controller_ms, created_at, finished_at,
-             test_accuracy)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+             test_accuracy, stopped_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
             params![
                 r.id,
                 r.parent,
@@ -369,7 +391,8 @@ impl Store {
                 r.controller_ms,
                 r.created_at,
                 r.finished_at,
-                r.test_accuracy
+                r.test_accuracy,
+                r.stopped_at
             ],
         )?;
         Ok(tx.commit()?)
@@ -380,28 +403,32 @@ impl Store {
         let tx = self.conn.transaction()?;
         match result {
             Ok(o) => tx.execute(
-                "UPDATE candidates SET status = 'done', accuracy = ?2, curve = ?3, throughput = ?4, train_seconds = ?5,
-                 error = NULL, finished_at = ?6, test_accuracy = ?7 WHERE id = ?1",
-                params![id, o.accuracy, o.curve, o.throughput, o.train_seconds, at, o.test_accuracy],
+                "UPDATE candidates SET status = ?8, accuracy = ?2, curve = ?3, throughput = ?4, train_seconds = ?5,
+                 error = NULL, finished_at = ?6, test_accuracy = ?7, stopped_at = ?9 WHERE id = ?1",
+                params![id, o.accuracy, o.curve, o.throughput, o.train_seconds, at, o.test_accuracy, o.status().as_str(), o.stopped_at.map(|e| e as i64)],
             ),
             Err(e) => tx.execute("UPDATE candidates SET status = 'failed', error = ?2, finished_at = ?3 WHERE id = ?1", params![id, e, at]),
         }?;
         Ok(tx.commit()?)
     }
 
-    fn has_test_accuracy(&self) -> Result<bool, StoreError> {
+    fn has_column(&self, column: &str) -> Result<bool, StoreError> {
         let mut st = self.conn.prepare("SELECT name FROM pragma_table_info('candidates')")?;
         let names = st.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
-        Ok(names.iter().any(|n| n == "test_accuracy"))
+        Ok(names.iter().any(|n| n == column))
     }
 
     pub fn all(&self) -> Result<Vec<Record>, StoreError> {
-        // A store opened read-only from before the validation split has no such column.
-        let test = if self.has_test_accuracy()? { "test_accuracy" } else { "NULL" };
+        // A store opened read-only from before these columns existed reads them as NULL.
+        let mut added = Vec::new();
+        for (column, _) in ADDED_COLUMNS {
+            added.push(if self.has_column(column)? { column } else { "NULL" });
+        }
         let mut st = self.conn.prepare(&format!(
             "SELECT id, parent, strategy, mutation, source, fingerprint, properties, status, accuracy, params, macs, curve,
-                 reused_from, error, seed, throughput, train_seconds, controller_ms, created_at, finished_at, {test}
-                 FROM candidates ORDER BY id"
+                 reused_from, error, seed, throughput, train_seconds, controller_ms, created_at, finished_at, {}
+                 FROM candidates ORDER BY id",
+            added.join(", ")
         ))?;
         let rows = st.query_map([], |r| {
             Ok(Record {
@@ -425,6 +452,7 @@ impl Store {
                 controller_ms: r.get(17)?,
                 created_at: r.get(18)?,
                 test_accuracy: r.get(20)?,
+                stopped_at: r.get(21)?,
                 finished_at: r.get(19)?,
             })
         })?;
@@ -449,7 +477,7 @@ mod tests {
         let mut s = Store::create(&path, "{\"x\":1}").unwrap();
         s.insert(&record(0)).unwrap();
         s.insert(&record(1)).unwrap();
-        let o = Outcome { accuracy: 0.5, test_accuracy: Some(0.4), curve: "[]".into(), throughput: 10.0, train_seconds: 1.0 };
+        let o = Outcome { accuracy: 0.5, test_accuracy: Some(0.4), stopped_at: None, curve: "[]".into(), throughput: 10.0, train_seconds: 1.0 };
         s.finish(0, &Ok(o), 2.0).unwrap();
         s.finish(1, &Err("diverged".into()), 3.0).unwrap();
         drop(s);
@@ -517,15 +545,16 @@ mod tests {
         let path = dir.join("old.sqlite");
         let mut s = Store::create(&path, "{}").unwrap();
         s.insert(&record(0)).unwrap();
-        // The schema as it was: no test accuracy column.
-        s.conn.execute_batch("ALTER TABLE candidates DROP COLUMN test_accuracy").unwrap();
+        // The schema as it was: no test accuracy or early-stopping column.
+        s.conn.execute_batch("ALTER TABLE candidates DROP COLUMN test_accuracy; ALTER TABLE candidates DROP COLUMN stopped_at").unwrap();
         drop(s);
         let old = Store::open_read_only(&path).unwrap().all().unwrap();
-        assert_eq!((old.len(), old[0].test_accuracy), (1, None));
+        assert_eq!((old.len(), old[0].test_accuracy, old[0].stopped_at), (1, None, None));
         let mut s = Store::open(&path).unwrap();
-        let o = Outcome { accuracy: 0.9, test_accuracy: Some(0.8), curve: "[]".into(), throughput: 1.0, train_seconds: 1.0 };
+        let o = Outcome { accuracy: 0.9, test_accuracy: Some(0.8), stopped_at: Some(1), curve: "[]".into(), throughput: 1.0, train_seconds: 1.0 };
         s.finish(0, &Ok(o), 1.0).unwrap();
-        assert_eq!(s.all().unwrap()[0].test_accuracy, Some(0.8));
+        let now = &s.all().unwrap()[0];
+        assert_eq!((now.test_accuracy, now.stopped_at, now.status), (Some(0.8), Some(1), Status::Stopped));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -8,7 +8,7 @@ use super::store::Outcome;
 use burn::module::Module;
 use nasc_burn::lower::lower;
 use nasc_burn::train::data::{DataSource, load_subset, validation_split};
-use nasc_burn::train::{TrainConfig, device, evaluate, train};
+use nasc_burn::train::{Rung, TrainConfig, device, evaluate, stopped_at, train};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
@@ -25,6 +25,9 @@ pub struct Job {
     /// Seed of initialisation, data order and dropout: the candidate's.
     pub seed: u64,
     pub train: TrainSettings,
+    /// Early-stopping bars, fixed when the job is made.
+    #[serde(default)]
+    pub rungs: Vec<Rung>,
 }
 
 /// A caller's own evaluation of a candidate (e.g. another training loop or data set).
@@ -142,6 +145,7 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
         warmup_epochs: 1.0f64.min(t.epochs as f64 / 2.0),
         seed: job.seed,
         time_budget: t.time_budget,
+        rungs: job.rungs.clone(),
         ..TrainConfig::default()
     };
     let start = std::time::Instant::now();
@@ -156,6 +160,7 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
     Ok(Outcome {
         accuracy: last.test_accuracy,
         test_accuracy,
+        stopped_at: stopped_at(&job.rungs, &metrics),
         curve: serde_json::to_string(&curve).unwrap_or_default(),
         throughput: speeds[speeds.len() / 2],
         train_seconds: start.elapsed().as_secs_f64(),
