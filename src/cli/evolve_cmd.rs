@@ -40,8 +40,9 @@ pub struct EvolveArgs {
     #[arg(long, default_value_t = 3)]
     pub epochs: usize,
     /// The share of the training images held out (seeded, stratified) as the validation split
-    /// that selection and the Pareto front use; each candidate's test accuracy is measured
-    /// after training and reported for the final front. 0: select on the test split.
+    /// that selection and the Pareto front use. The test split is used once, at the end: each
+    /// member of the final front is trained again (deterministically, the same network) and
+    /// its test accuracy stored. 0: select on the test split.
     #[arg(long, default_value_t = 0.1)]
     pub val_fraction: f64,
     #[command(flatten)]
@@ -281,6 +282,13 @@ pub fn drive(ev: &mut Evolution, jobs: usize, eval: &Evaluator, quiet: bool) -> 
         let r = match e {
             Event::Created(r) if r.status == Status::Pending => return,
             Event::Created(r) | Event::Finished(r) => r,
+            Event::Tested(r) => {
+                if !quiet {
+                    let note = r.error.as_deref().map_or(String::new(), |e| format!(" ({e})"));
+                    bar.suspend(|| eprintln!("#{:<4} front member: test accuracy {:.2} %{note}", r.id, r.test_accuracy.unwrap_or(0.0) * 100.0));
+                }
+                return;
+            }
         };
         bar.set_position(done(ev));
         let best = crate::evolve::report::evaluated(ev.records()).iter().filter_map(|r| r.accuracy).fold(0.0, f64::max);
@@ -303,6 +311,26 @@ pub fn drive(ev: &mut Evolution, jobs: usize, eval: &Evaluator, quiet: bool) -> 
     let r = ev.run(jobs, eval, &mut on_event);
     bar.finish_and_clear();
     r
+}
+
+/// `nasc compare`: the comparison of several runs, as text or JSON, and an SVG of their fronts.
+pub fn compare(stores: &[PathBuf], svg: Option<&Path>, json: bool) -> ExitCode {
+    let paths: Vec<&Path> = stores.iter().map(PathBuf::as_path).collect();
+    let c = match crate::evolve::compare::compare(&paths) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    if let Some(path) = svg
+        && let Err(e) = crate::evolve::compare::svg(&c, path)
+    {
+        return fail(format!("cannot draw `{}`: {e}", path.display()));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default());
+    } else {
+        print!("{}", crate::evolve::compare::text(&c));
+    }
+    ExitCode::SUCCESS
 }
 
 fn export(fmt: ExportFormat, path: &Path) -> ExitCode {

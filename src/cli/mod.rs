@@ -139,6 +139,23 @@ pub enum Command {
     /// Every candidate is stored in an SQLite database as it is created and trained, so a run
     /// can be killed and resumed (`--resume`), summarised (`--status`) and exported (`--export`).
     Evolve(Box<evolve_cmd::EvolveArgs>),
+    /// Compare finished `nasc evolve` runs (stores) from one seed architecture: hypervolume
+    /// mean ± std per strategy, the best front member's test accuracy, trainings and epochs
+    /// spent, a Mann–Whitney U test per pair of strategies, and optionally an SVG of every front.
+    ///
+    /// Runs are grouped by strategy (and by early-stopping rungs when they used them).
+    /// Example: `nasc compare runs/*.sqlite --svg fronts.svg`.
+    Compare {
+        /// The runs' stores.
+        #[arg(required = true)]
+        stores: Vec<PathBuf>,
+        /// Draw every run's Pareto front, coloured by group, into this SVG file.
+        #[arg(long)]
+        svg: Option<PathBuf>,
+        /// Print the comparison as JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
     /// Internal: train one candidate for `nasc evolve` (a job on stdin, the result on stdout).
     #[command(hide = true)]
     EvolveWorker,
@@ -197,6 +214,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Bench(a) => train_cmd::bench(&a, color),
         Command::Evolve(a) => evolve_cmd::run(&a),
         Command::EvolveWorker => crate::evolve::worker::worker_main(),
+        Command::Compare { stores, svg, json } => evolve_cmd::compare(&stores, svg.as_deref(), json),
         Command::Devices { json } => {
             for d in crate::train::devices::list() {
                 if json {

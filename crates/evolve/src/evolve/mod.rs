@@ -9,6 +9,7 @@
 //! are written to the store when created and again when their training ends, so a killed run
 //! resumes exactly (trainings in flight are redone from scratch with the same seed).
 
+pub mod compare;
 pub mod early_stop;
 pub mod mutate;
 pub mod report;
@@ -110,6 +111,8 @@ pub struct Evolution {
 pub enum Event<'a> {
     Created(&'a Record),
     Finished(&'a Record),
+    /// A front member's test accuracy was measured at the end of the run.
+    Tested(&'a Record),
 }
 
 impl Evolution {
@@ -216,7 +219,51 @@ impl Evolution {
             }
             on_event(self, Event::Finished(&self.records[id as usize]));
         }
-        Ok(())
+        self.measure_front(jobs, eval, on_event)
+    }
+
+    /// Test accuracy of the final front, and of it only (issue 15: selection never sees the
+    /// test split). Weights are not kept, so each member is trained again with its own job;
+    /// training is deterministic, so it is the same network, which its validation accuracy
+    /// confirms. A run killed here redoes the members still without one on `--resume`.
+    fn measure_front(&mut self, jobs: usize, eval: &Evaluator, on_event: &mut dyn FnMut(&Evolution, Event)) -> Result<(), String> {
+        if self.settings.train.val_fraction <= 0.0 {
+            return Ok(());
+        }
+        let mut todo: VecDeque<i64> = report::pareto(&self.records).iter().filter(|r| r.test_accuracy.is_none()).map(|r| r.id).collect();
+        let (tx, rx) = std::sync::mpsc::channel::<(i64, Result<Outcome, String>)>();
+        let mut running = 0usize;
+        loop {
+            while running < jobs.max(1)
+                && let Some(id) = todo.pop_front()
+            {
+                eval.spawn(id, Job { measure_test: true, ..self.job(id) }, tx.clone());
+                running += 1;
+            }
+            if running == 0 {
+                return Ok(());
+            }
+            let (id, result) = rx.recv().map_err(|_| "a training worker vanished".to_string())?;
+            running -= 1;
+            let r = &mut self.records[id as usize];
+            let note = match result {
+                Ok(o) if o.accuracy == r.accuracy.unwrap_or(f64::NAN) => {
+                    r.test_accuracy = o.test_accuracy;
+                    None
+                }
+                Ok(o) => {
+                    r.test_accuracy = o.test_accuracy;
+                    Some(format!(
+                        "trained again for its test accuracy, it reached validation accuracy {} instead of {:?}: training is not deterministic here",
+                        o.accuracy, r.accuracy
+                    ))
+                }
+                Err(e) => Some(format!("training again for the test accuracy failed: {e}")),
+            };
+            r.error = note.or(r.error.take());
+            self.store.set_test_accuracy(id, r.test_accuracy, r.error.as_deref())?;
+            on_event(self, Event::Tested(&self.records[id as usize]));
+        }
     }
 
     fn job(&self, id: i64) -> Job {
@@ -227,6 +274,7 @@ impl Evolution {
             data_seed: self.settings.seed,
             seed: r.seed as u64,
             train: self.settings.train.clone(),
+            measure_test: false,
             rungs: match &self.settings.early_stop {
                 Some(es) => es.bars(r, &self.records[..self.pool_end(id as usize)], &self.settings.selection.objectives),
                 None => Vec::new(),
@@ -342,7 +390,7 @@ mod tests {
                 threads: 1,
                 device: cpu(),
                 train_subset: None,
-                val_fraction: 0.0,
+                val_fraction: 0.1,
             },
             mutation: MutationConfig::default(),
             selection: SelectionConfig::default(),
@@ -364,7 +412,14 @@ mod tests {
         }
         let (params, _) = report::size(&job.source)?;
         let accuracy = 1.0 / (1.0 + params as f64 / 1e5);
-        Ok(Outcome { accuracy, test_accuracy: Some(accuracy * 0.99), stopped_at: None, curve: "[]".into(), throughput: 1.0, train_seconds: 0.0 })
+        Ok(Outcome {
+            accuracy,
+            test_accuracy: job.measure_test.then_some(accuracy * 0.99),
+            stopped_at: None,
+            curve: "[]".into(),
+            throughput: 1.0,
+            train_seconds: 0.0,
+        })
     }
 
     #[test]
@@ -381,7 +436,9 @@ mod tests {
         assert!(rs.iter().all(|r| r.parent.is_none_or(|p| !failed.contains(&p))), "a failed candidate was a parent");
         assert!(rs.iter().any(|r| r.status == Status::Done && r.id > 0));
         assert!(rs.iter().all(|r| r.status != Status::Done || r.params.is_some_and(|p| p <= 30_000)), "a candidate over --max-params trained");
-        assert!(rs.iter().all(|r| r.status != Status::Done || r.test_accuracy.is_some()), "a trained candidate lost its test accuracy");
+        let front: Vec<i64> = report::pareto(rs).iter().map(|r| r.id).collect();
+        assert!(!front.is_empty());
+        assert!(rs.iter().all(|r| r.test_accuracy.is_some() == front.contains(&r.id)), "test accuracy is measured for the front, and only for it");
         // The store holds what the run holds.
         let again = Evolution::resume(&path).unwrap();
         assert_eq!(again.records(), rs);

@@ -70,7 +70,7 @@ pub fn status_text(ev: &Evolution) -> String {
     let _ = writeln!(s, "seed file   {}", st.file);
     let _ = writeln!(s, "data        {}   strategy {}   seed {}   window {}", st.data, st.strategy.name(), st.seed, st.window);
     let on = if st.train.val_fraction > 0.0 {
-        format!("selection on a {:.0} % validation split of the training images; test accuracy after training", st.train.val_fraction * 100.0)
+        format!("selection on a {:.0} % validation split of the training images; test accuracy for the final front", st.train.val_fraction * 100.0)
     } else {
         "selection on the test split (no validation split)".to_string()
     };

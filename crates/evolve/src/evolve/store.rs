@@ -412,6 +412,12 @@ impl Store {
         Ok(tx.commit()?)
     }
 
+    /// Record a front member's test accuracy, measured after the run (one transaction).
+    pub fn set_test_accuracy(&mut self, id: i64, test: Option<f64>, error: Option<&str>) -> Result<(), StoreError> {
+        self.conn.execute("UPDATE candidates SET test_accuracy = ?2, error = ?3 WHERE id = ?1", params![id, test, error])?;
+        Ok(())
+    }
+
     fn has_column(&self, column: &str) -> Result<bool, StoreError> {
         let mut st = self.conn.prepare("SELECT name FROM pragma_table_info('candidates')")?;
         let names = st.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;

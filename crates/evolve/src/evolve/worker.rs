@@ -25,6 +25,9 @@ pub struct Job {
     /// Seed of initialisation, data order and dropout: the candidate's.
     pub seed: u64,
     pub train: TrainSettings,
+    /// Also measure the test accuracy after training (for the final front only).
+    #[serde(default)]
+    pub measure_test: bool,
     /// Early-stopping bars, fixed when the job is made.
     #[serde(default)]
     pub rungs: Vec<Rung>,
@@ -150,11 +153,11 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
     };
     let start = std::time::Instant::now();
     let (net, metrics) = train(net, &data, &cfg, &dev, &mut |_, _, _, _| {}).map_err(|e| e.to_string())?;
-    let test_accuracy = test.map(|t| evaluate(&net.valid(), &t, &data, 256, &dev.clone().inner()).1);
+    let test_accuracy = test.filter(|_| job.measure_test).map(|t| evaluate(&net.valid(), &t, &data, 256, &dev.clone().inner()).1);
     let last = metrics.last().ok_or("no epoch ran")?;
     let mut speeds: Vec<f64> = metrics.iter().skip(usize::from(metrics.len() > 1)).map(|m| m.images_per_sec).collect();
     speeds.sort_by(f64::total_cmp);
-    let accuracy_key = if test_accuracy.is_some() { "val_accuracy" } else { "test_accuracy" };
+    let accuracy_key = if job.train.val_fraction > 0.0 { "val_accuracy" } else { "test_accuracy" };
     let curve: Vec<serde_json::Value> =
         metrics.iter().map(|m| serde_json::json!({ "epoch": m.epoch, "train_loss": m.train_loss, accuracy_key: m.test_accuracy })).collect();
     Ok(Outcome {
