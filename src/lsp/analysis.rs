@@ -319,19 +319,10 @@ impl Analysis {
             .iter()
             .filter(|f| self.in_root(&f.span) && f.span.start <= end && start <= f.span.end)
             .filter_map(|f| {
-                let stages: Vec<String> = f.fill.ops.iter().map(|o| crate::syntax::print::print_stage(&crate::synth::fill::op_stage(o, f.span))).collect();
-                let chain = if stages.is_empty() { "identity".to_string() } else { stages.join(" |> ") };
                 let hole = ast.and_then(|a| find_hole(a, f.span))?;
-                let new_text = match hole.inputs.first() {
-                    Some(input) => {
-                        let src = &self.text[input.span.start..input.span.end];
-                        let simple = matches!(input.kind, ExprKind::Name(_));
-                        if simple { format!("{src} |> {chain}") } else { format!("({src}) |> {chain}") }
-                    }
-                    None => chain.clone(),
-                };
+                let new_text = crate::syntax::print::print_expr(&crate::synth::fill::fill_expr(f, &hole.inputs)?, 0);
                 let edit = json!({ "changes": { self.uri.as_str(): [{ "range": self.range(&f.span), "newText": new_text }] } });
-                Some(json!({ "title": format!("Fill hole with `{chain}`"), "kind": "quickfix", "edit": edit }))
+                Some(json!({ "title": format!("Fill hole with `{new_text}`"), "kind": "quickfix", "edit": edit }))
             })
             .collect();
         json!(actions)

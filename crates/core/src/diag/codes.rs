@@ -114,7 +114,7 @@ codes! {
     ConflictingConstraint = "E0404", Error, "contradictory hole constraints",
         "The constraints of a hole cannot all hold (for example `depth >= 5` and `depth <= 2`, or a mixing no op sequence has).";
     HoleUnfillable = "E0405", Error, "hole cannot be filled",
-        "Synthesis found no sub-network meeting the hole's constraints within its search budget, or the hole is of a kind that cannot be filled yet (several inputs). The note says which constraint failed; loosen it or raise the budget.";
+        "Synthesis found no sub-network meeting the hole's constraints within its search budget. The note says which constraint failed; loosen it or raise the budget. A hole with several inputs, `?<...>(a, b)`, is filled with one chain per input, a junction (a sum, or a concatenation of channels) and a chain after it; it fails when no junction can join the inputs (e.g. they cannot be brought to one shape) and does not take `params` or `macs` bounds yet.";
     UnusedBinding = "W0101", Warning, "unused binding",
         "A `let` binds a value that is never used. Remove it, or use it.";
     UnusedParam = "W0102", Warning, "unused parameter",

@@ -108,6 +108,25 @@ impl Chain {
         })
     }
 
+    /// This chain's value carried through input `slot` of a junction `op` (add, concat) whose
+    /// inputs have shapes `inputs`: the path from this chain's input to the junction's output.
+    /// Params and MACs are this chain's plus the junction's own.
+    pub fn through(&self, op: &ChainOp, inputs: &[Shape], slot: usize) -> Option<Chain> {
+        let s = spec(op.op);
+        let outs = (s.shape)(inputs, &op.attrs).ok()?;
+        let [out] = outs.as_slice() else { return None };
+        let step = op_mixing(op.op, &op.attrs, inputs, &outs, slot, 0);
+        Some(Chain {
+            input: self.input.clone(),
+            mixing: self.mixing.then(&step),
+            depth: self.depth.then(s.linearity),
+            shape: out.clone(),
+            params: self.params.add(&(s.params)(inputs, &op.attrs).ok()?).ok()?,
+            macs: self.macs.add(&(s.macs)(inputs, &op.attrs, &outs).ok()?).ok()?,
+            len: self.len + 1,
+        })
+    }
+
     /// Properties of a whole op sequence; `None` if some op does not apply.
     pub fn of(input: &Shape, ops: &[ChainOp]) -> Option<Chain> {
         ops.iter().try_fold(Chain::identity(input), |c, op| c.then(op))

@@ -2,6 +2,7 @@
 //! A hole inside a block is filled once, on the block's own (symbolic) graph, so every call of
 //! the block gets the same body.
 
+use super::graph::{GraphFill, Junction, synthesize_graph};
 use super::{Fill, SynthConfig, SynthError, synthesize};
 use crate::check::{Checked, check};
 use crate::diag::{Diagnostic, Span, codes as c};
@@ -10,7 +11,7 @@ use crate::ops::{AttrValue, DefaultValue, Padding, spec};
 use crate::program::Program;
 use crate::props::{ChainOp, Target};
 use crate::shape::{Dim, Shape};
-use crate::syntax::ast::{Arg, Expr, ExprKind, File, Ident, IntLit, ItemKind, Stage};
+use crate::syntax::ast::{Arg, BinOp, Expr, ExprKind, File, Ident, IntLit, ItemKind, Stage};
 use crate::syntax::{parse_expr, print_file, visit};
 
 /// One filled hole.
@@ -20,7 +21,10 @@ pub struct HoleFill {
     pub block: String,
     pub line: usize,
     pub target: Target,
+    /// The chain that fills a one-input hole; for a hole with several inputs, the tail after
+    /// the junction (`graph` holds the rest).
     pub fill: Fill,
+    pub graph: Option<GraphFill>,
 }
 
 /// The filled program: its text, the program re-checked from that text, and the fills.
@@ -41,9 +45,9 @@ pub fn fill_holes(prog: &Program, checked: &Checked, cfg: &SynthConfig) -> Resul
         let NodeKind::Hole(h) = &node.kind else { continue };
         let cfg = SynthConfig { seed: cfg.seed.wrapping_add(k as u64).wrapping_mul(0x9E37_79B9), ..cfg.clone() };
         match fill_one(g, node.inputs.as_slice(), node.outputs.first().copied(), h, &cfg) {
-            Ok((target, fill)) => {
+            Ok((target, fill, graph)) => {
                 let line = prog.sources.line_col(h.span.file, h.span.start).0;
-                fills.push(HoleFill { span: h.span, block: h.block.clone(), line, target, fill });
+                fills.push(HoleFill { span: h.span, block: h.block.clone(), line, target, fill, graph });
             }
             Err(d) => diags.push(d),
         }
@@ -84,12 +88,16 @@ fn holes_to_fill(checked: &Checked) -> Vec<(&Graph, usize)> {
     out
 }
 
-fn fill_one(g: &Graph, inputs: &[usize], output: Option<usize>, h: &HoleSpec, cfg: &SynthConfig) -> Result<(Target, Fill), Diagnostic> {
-    let ([input], Some(output)) = (inputs, output) else {
-        return Err(Diagnostic::error(c::HoleUnfillable, "holes with several inputs cannot be filled yet", h.span)
-            .with_hint("give the hole one input, e.g. combine the inputs first with `+` or `concat`"));
+type Filling = (Target, Fill, Option<GraphFill>);
+
+fn fill_one(g: &Graph, inputs: &[usize], output: Option<usize>, h: &HoleSpec, cfg: &SynthConfig) -> Result<Filling, Diagnostic> {
+    let (Some(&input), Some(output)) = (inputs.first(), output) else {
+        return Err(Diagnostic::error(c::HoleUnfillable, "a hole needs an input and a use", h.span));
     };
-    let (ishape, oshape) = (g.shape(*input).clone(), g.shape(output).clone());
+    if inputs.len() > 1 {
+        return fill_graph(g, inputs, output, h, cfg);
+    }
+    let (ishape, oshape) = (g.shape(input).clone(), g.shape(output).clone());
     let target = Target::from_hole(h, &ishape, &oshape).map_err(|m| Diagnostic::error(c::BadConstraint, m, h.span))?;
     let resource = target.max_params.is_some() || target.max_macs.is_some();
     if resource && ishape.0.iter().skip(1).chain(oshape.0.iter().skip(1)).any(|d| !d.is_concrete()) {
@@ -97,15 +105,52 @@ fn fill_one(g: &Graph, inputs: &[usize], output: Option<usize>, h: &HoleSpec, cf
             .with_note(format!("this hole maps {ishape} to {oshape}"))
             .with_hint("put the bounded hole where the shapes are numbers, e.g. in the model"));
     }
-    match synthesize(&target, cfg) {
-        Ok(fill) => Ok((target, fill)),
-        Err(SynthError::Infeasible(why)) => Err(Diagnostic::error(c::HoleUnfillable, "this hole cannot be filled", h.span)
-            .with_primary_label(why)
-            .with_note(format!("the hole maps {ishape} to {oshape}"))),
-        Err(e @ SynthError::NotFound { .. }) => Err(Diagnostic::error(c::HoleUnfillable, "no fill found for this hole", h.span)
+    let maps = format!("the hole maps {ishape} to {oshape}");
+    synthesize(&target, cfg).map(|fill| (target, fill, None)).map_err(|e| unfillable(e, h, maps))
+}
+
+fn unfillable(e: SynthError, h: &HoleSpec, maps: String) -> Diagnostic {
+    match e {
+        SynthError::Infeasible(why) => Diagnostic::error(c::HoleUnfillable, "this hole cannot be filled", h.span).with_primary_label(why).with_note(maps),
+        e @ SynthError::NotFound { .. } => Diagnostic::error(c::HoleUnfillable, "no fill found for this hole", h.span)
             .with_primary_label(e.to_string())
-            .with_hint("relax a constraint, or try another `--seed` or `--synth greedy`")),
+            .with_note(maps)
+            .with_hint("relax a constraint, or try another `--seed` or `--synth greedy`"),
     }
+}
+
+/// A hole with several inputs: one chain per input, a junction, a tail (see `synth::graph`).
+/// Its constraints hold for every (input, output) pair.
+fn fill_graph(g: &Graph, inputs: &[usize], output: usize, h: &HoleSpec, cfg: &SynthConfig) -> Result<Filling, Diagnostic> {
+    let shapes: Vec<Shape> = inputs.iter().map(|&t| g.shape(t).clone()).collect();
+    let oshape = g.shape(output).clone();
+    // Each input's statement of the constraints must be valid (e.g. a mixing matrix's size).
+    let targets = shapes.iter().map(|s| Target::from_hole(h, s, &oshape)).collect::<Result<Vec<_>, _>>();
+    let targets = targets.map_err(|m| Diagnostic::error(c::BadConstraint, m, h.span))?;
+    let template = targets.into_iter().next().ok_or_else(|| Diagnostic::error(c::HoleUnfillable, "a hole needs an input", h.span))?;
+    if template.max_params.is_some() || template.max_macs.is_some() {
+        return Err(Diagnostic::error(c::HoleUnfillable, "`params` and `macs` bounds are not supported on holes with several inputs yet", h.span)
+            .with_hint("bound a one-input hole after combining the inputs, e.g. `?<params <= 10k>(a + b)`"));
+    }
+    let maps = format!("the hole maps {} to {oshape}", shapes.iter().map(Shape::to_string).collect::<Vec<_>>().join(" and "));
+    let graph = synthesize_graph(&shapes, &template, cfg).map_err(|e| unfillable(e, h, maps))?;
+    Ok((template, graph.tail.clone(), Some(graph)))
+}
+
+/// The expression a filled hole becomes, given its input expressions.
+pub fn fill_expr(f: &HoleFill, inputs: &[Expr]) -> Option<Expr> {
+    let Some(graph) = &f.graph else { return Some(chain_expr(inputs.first()?.clone(), &f.fill.ops)) };
+    let span = f.span;
+    let branches: Vec<Expr> = inputs.iter().zip(&graph.branches).map(|(input, b)| chain_expr(input.clone(), &b.ops)).collect();
+    let joined = match graph.junction {
+        Junction::Add => branches.into_iter().reduce(|l, r| Expr { kind: ExprKind::Binary { op: BinOp::Add, lhs: Box::new(l), rhs: Box::new(r) }, span })?,
+        Junction::Concat => {
+            let axis = Arg { name: Some(Ident { name: "axis".into(), span }), value: dim_expr(&Dim::int(-1), span), span };
+            let list = Arg { name: None, value: Expr { kind: ExprKind::List(branches), span }, span };
+            Expr { kind: ExprKind::Call { callee: Ident { name: "concat".into(), span }, args: vec![list, axis] }, span }
+        }
+    };
+    Some(chain_expr(joined, &f.fill.ops))
 }
 
 /// Replace each filled hole in the AST by its chain of ops.
@@ -128,7 +173,7 @@ fn rewrite_expr(e: &mut Expr, fills: &[HoleFill]) {
         rewrite_expr(c, fills);
     }
     let filled = match &e.kind {
-        ExprKind::Hole(h) => find(fills, h.span).zip(h.inputs.first()).map(|(f, input)| chain_expr(input.clone(), &f.fill.ops)),
+        ExprKind::Hole(h) => find(fills, h.span).and_then(|f| fill_expr(f, &h.inputs)),
         ExprKind::Pipe { input, stage } => match stage.as_ref() {
             Stage::Hole(h) => find(fills, h.span).map(|f| chain_expr((**input).clone(), &f.fill.ops)),
             Stage::Call { .. } => None,
@@ -211,7 +256,7 @@ fn set_span(e: &mut Expr, span: Span) {
 
 /// The per-hole report, one line per fact, for the terminal.
 pub fn describe(f: &HoleFill) -> String {
-    let ops: Vec<String> = f.fill.ops.iter().map(|o| crate::syntax::print::print_stage(&op_stage(o, f.span))).collect();
+    let ops = stages(&f.fill.ops, f.span);
     let t = &f.target;
     let mut want = Vec::new();
     if let Some(d) = t.depth_min {
@@ -232,27 +277,51 @@ pub fn describe(f: &HoleFill) -> String {
     if let Some(m) = t.max_macs {
         want.push(format!("macs <= {m}"));
     }
-    let ch = &f.fill.chain;
+    let tail = if ops.is_empty() { "identity".to_string() } else { ops.join(" |> ") };
+    let (what, achieved, steps) = match &f.graph {
+        None => {
+            let ch = &f.fill.chain;
+            (tail, format!("depth {}, mixing {:?}, shape {}, params {}", ch.depth.value(), ch.mixing, ch.shape, ch.params), f.fill.steps)
+        }
+        Some(g) => {
+            let branches: Vec<String> =
+                g.branches.iter().enumerate().map(|(k, b)| format!("input {}: {}", k + 1, or_identity(stages(&b.ops, f.span)))).collect();
+            let paths: Vec<String> =
+                g.paths.iter().enumerate().map(|(k, p)| format!("from input {}: depth {}, mixing {:?}", k + 1, p.depth.value(), p.mixing)).collect();
+            let params = g.paths.first().map_or_else(String::new, |p| format!("; shape {}, params {}", p.shape, p.params));
+            (format!("{} of ({}) |> {tail}", g.junction.name(), branches.join("; ")), format!("{}{params}", paths.join("; ")), g.steps)
+        }
+    };
     format!(
-        "hole in `{}` (line {}): {}\n  target:   {}\n  achieved: depth {}, mixing {:?}, shape {}, params {}\n  search:   {} candidates, {:.3} ms\n",
+        "hole in `{}` (line {}): {what}\n  target:   {}\n  achieved: {achieved}\n  search:   {steps} candidates, {:.3} ms\n",
         f.block,
         f.line,
-        if ops.is_empty() { "identity".to_string() } else { ops.join(" |> ") },
         if want.is_empty() { "anything that type-checks".to_string() } else { want.join(", ") },
-        ch.depth.value(),
-        ch.mixing,
-        ch.shape,
-        ch.params,
-        f.fill.steps,
         f.fill.elapsed.as_secs_f64() * 1e3
     )
 }
 
+fn stages(ops: &[ChainOp], span: Span) -> Vec<String> {
+    ops.iter().map(|o| crate::syntax::print::print_stage(&op_stage(o, span))).collect()
+}
+
+fn or_identity(ops: Vec<String>) -> String {
+    if ops.is_empty() { "identity".to_string() } else { ops.join(" |> ") }
+}
+
 /// The per-hole facts as JSON (no timings, so the output depends only on the seed).
 pub fn to_json(f: &HoleFill) -> serde_json::Value {
-    let ops: Vec<String> = f.fill.ops.iter().map(|o| crate::syntax::print::print_stage(&op_stage(o, f.span))).collect();
+    let ops = stages(&f.fill.ops, f.span);
     let ch = &f.fill.chain;
-    serde_json::json!({
+    let graph = f.graph.as_ref().map(|g| {
+        serde_json::json!({
+            "junction": g.junction.name(),
+            "branches": g.branches.iter().map(|b| stages(&b.ops, f.span)).collect::<Vec<_>>(),
+            "paths": g.paths.iter().map(|p| serde_json::json!({ "depth": p.depth.value(), "mixing": p.mixing.rows_as_strings() })).collect::<Vec<_>>(),
+            "params": g.paths.first().map(|p| p.params.to_string()),
+        })
+    });
+    let mut v = serde_json::json!({
         "block": f.block,
         "line": f.line,
         "ops": ops,
@@ -269,5 +338,9 @@ pub fn to_json(f: &HoleFill) -> serde_json::Value {
             "params_max": f.target.max_params,
             "macs_max": f.target.max_macs,
         },
-    })
+    });
+    if let Some(g) = graph {
+        v["graph"] = g;
+    }
+    v
 }

@@ -3,9 +3,10 @@
 //! sizes, groups and activations; and the enumerative baseline, deduplicated by abstract value.
 
 pub mod fill;
+pub mod graph;
 mod space;
 
-use crate::props::{Chain, ChainOp, Target};
+use crate::props::{Chain, ChainOp, Distance, Target};
 use crate::rng::Rng;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -147,57 +148,97 @@ fn natural_len(t: &Target) -> usize {
 
 pub fn synthesize(t: &Target, cfg: &SynthConfig) -> Result<Fill, SynthError> {
     let start = Instant::now();
-    let max_len = cfg.max_len.unwrap_or_else(|| default_max_len(t));
-    if let Some(why) = t.infeasible(max_len) {
+    let ctx = [Context { target: t.clone(), start: Chain::identity(&t.input) }];
+    let (ops, mut chains, steps) = synthesize_contexts(&ctx, cfg)?;
+    Ok(Fill { ops, chain: chains.remove(0), steps, elapsed: start.elapsed() })
+}
+
+/// Where a search starts: a chain the appended ops extend, and the target it must then meet.
+/// A hole or a mutation has one context, the empty chain at its input. The tail of a hole with
+/// several inputs has one per input, whose chain already holds that input's branch and the
+/// junction: the tail must satisfy all of them at once (as the authors' code requires of a
+/// block's several instances, REFERENCE-CODE §3.3). Distances add up over contexts.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// Its `input` is where the appended ops start (it sets the op space and the shape checks).
+    pub target: Target,
+    pub start: Chain,
+}
+
+/// The ops that take every context to its target, with each context's final chain and the
+/// number of candidates tried.
+pub fn synthesize_contexts(ctx: &[Context], cfg: &SynthConfig) -> Result<(Vec<ChainOp>, Vec<Chain>, usize), SynthError> {
+    let first = &ctx.first().ok_or_else(|| SynthError::Infeasible("nothing to synthesize".into()))?.target;
+    let max_len = cfg.max_len.unwrap_or_else(|| default_max_len(first));
+    if let Some(why) = ctx.iter().find_map(|c| c.target.infeasible(max_len)) {
         return Err(SynthError::Infeasible(why));
     }
     let mut rng = Rng::new(cfg.seed ^ 0x005E_ED0F_A1FA);
     let mut steps = 0;
     let found = match cfg.mode {
-        Mode::Enumerative => enumerate(t, max_len, cfg.max_states, &mut steps),
-        Mode::Greedy => progressive(t, max_len, None, cfg, &mut rng, &mut steps),
+        Mode::Enumerative => enumerate(ctx, max_len, cfg.max_states, &mut steps),
+        Mode::Greedy => progressive(ctx, max_len, None, cfg, &mut rng, &mut steps),
         Mode::Progressive => {
             let mut found = None;
             for _ in 0..cfg.attempts.max(1) {
-                found = progressive(t, max_len, Some(cfg.weighting), cfg, &mut rng, &mut steps);
+                found = progressive(ctx, max_len, Some(cfg.weighting), cfg, &mut rng, &mut steps);
                 if found.is_some() {
                     break;
                 }
             }
-            found.or_else(|| progressive(t, max_len, None, cfg, &mut rng, &mut steps))
+            found.or_else(|| progressive(ctx, max_len, None, cfg, &mut rng, &mut steps))
         }
     };
     let Some(reps) = found else { return Err(SynthError::NotFound { max_len, steps }) };
-    let ops = concretize(t, reps, &mut rng, &mut steps);
-    match Chain::of(&t.input, &ops) {
-        Some(chain) if t.satisfied(&chain) => Ok(Fill { ops, chain, steps, elapsed: start.elapsed() }),
+    let ops = concretize(ctx, reps, &mut rng, &mut steps);
+    match extend_all(ctx, &ops) {
+        Some(chains) if distance(ctx, &chains) == Some(0) => Ok((ops, chains, steps)),
         _ => Err(SynthError::NotFound { max_len, steps }),
     }
 }
 
+fn starts(ctx: &[Context]) -> Vec<Chain> {
+    ctx.iter().map(|c| c.start.clone()).collect()
+}
+
+/// Every context's chain extended by one op; `None` if it does not apply to one of them.
+fn extend(chains: &[Chain], op: &ChainOp) -> Option<Vec<Chain>> {
+    chains.iter().map(|c| c.then(op)).collect()
+}
+
+fn extend_all(ctx: &[Context], ops: &[ChainOp]) -> Option<Vec<Chain>> {
+    ops.iter().try_fold(starts(ctx), |chains, op| extend(&chains, op))
+}
+
+/// The sum of the contexts' distances; `None` if one can no longer be reached.
+fn distance(ctx: &[Context], chains: &[Chain]) -> Distance {
+    ctx.iter().zip(chains).try_fold(0, |acc, (c, ch)| Some(acc + c.target.distance(ch)?))
+}
+
 /// One progressive run. `weighting: None` is greedy throughout.
-fn progressive(t: &Target, max_len: usize, weighting: Option<Weighting>, cfg: &SynthConfig, rng: &mut Rng, steps: &mut usize) -> Option<Vec<Rep>> {
-    let mut chain = Chain::identity(&t.input);
+fn progressive(ctx: &[Context], max_len: usize, weighting: Option<Weighting>, cfg: &SynthConfig, rng: &mut Rng, steps: &mut usize) -> Option<Vec<Rep>> {
+    let t = &ctx[0].target;
+    let mut chains = starts(ctx);
     let mut ops: Vec<Rep> = Vec::new();
     // Without an original subgraph, the shortest length the target could need stands in for it:
     // stochastic choices up to there, greedy after (the paper: greedy once longer than the
     // original, give up two ops past it).
     let original = cfg.original_len.unwrap_or_else(|| natural_len(t));
     loop {
-        if t.distance(&chain) == Some(0) {
-            let explore = weighting.is_some() && chain.len < original && cfg.original_len.is_some();
+        if distance(ctx, &chains) == Some(0) {
+            let explore = weighting.is_some() && ops.len() < original && cfg.original_len.is_some();
             if !(explore && rng.below(1_000_000) < (cfg.continue_prob * 1e6) as usize) {
                 return Some(ops);
             }
         }
-        if chain.len >= max_len {
+        if ops.len() >= max_len {
             return None;
         }
-        let mut cands: Vec<(Rep, Chain, u32)> = Vec::new();
-        for rep in representatives(&chain.shape, t) {
+        let mut cands: Vec<(Rep, Vec<Chain>, u32)> = Vec::new();
+        for rep in representatives(&chains[0].shape, t) {
             *steps += 1;
-            if let Some(next) = chain.then(&rep.op)
-                && let Some(d) = t.distance(&next)
+            if let Some(next) = extend(&chains, &rep.op)
+                && let Some(d) = distance(ctx, &next)
             {
                 cands.push((rep, next, d));
             }
@@ -205,7 +246,7 @@ fn progressive(t: &Target, max_len: usize, weighting: Option<Weighting>, cfg: &S
         if cands.is_empty() {
             return None;
         }
-        let pick = match weighting.filter(|_| chain.len < original) {
+        let pick = match weighting.filter(|_| ops.len() < original) {
             Some(w) => sample(rng, &cands.iter().map(|c| w.weight(c.2)).collect::<Vec<_>>()),
             None => {
                 let best = cands.iter().map(|c| c.2).min().unwrap_or(0);
@@ -215,7 +256,7 @@ fn progressive(t: &Target, max_len: usize, weighting: Option<Weighting>, cfg: &S
         };
         let (rep, next, _) = cands.swap_remove(pick);
         ops.push(rep);
-        chain = next;
+        chains = next;
     }
 }
 
@@ -233,18 +274,18 @@ fn sample(rng: &mut Rng, weights: &[f64]) -> usize {
 
 /// The second pass: replace each representative by a random member of its class, keeping every
 /// property satisfied (the representative itself always qualifies).
-fn concretize(t: &Target, reps: Vec<Rep>, rng: &mut Rng, steps: &mut usize) -> Vec<ChainOp> {
+fn concretize(ctx: &[Context], reps: Vec<Rep>, rng: &mut Rng, steps: &mut usize) -> Vec<ChainOp> {
+    let t = &ctx[0].target;
     let mut ops: Vec<ChainOp> = reps.iter().map(|r| r.op.clone()).collect();
     for i in 0..reps.len() {
-        let prefix = Chain::of(&t.input, &ops[..i]);
-        let Some(prefix) = prefix else { break };
-        let mut members = space::members(&reps[i], &prefix.shape, t);
+        let Some(prefix) = extend_all(ctx, &ops[..i]) else { break };
+        let mut members = space::members(&reps[i], &prefix[0].shape, t);
         shuffle(rng, &mut members);
         for m in members {
             *steps += 1;
             let mut trial = ops.clone();
             trial[i] = m;
-            if Chain::of(&t.input, &trial).is_some_and(|c| t.satisfied(&c)) {
+            if extend_all(ctx, &trial).is_some_and(|c| distance(ctx, &c) == Some(0)) {
                 ops = trial;
                 break;
             }
@@ -261,26 +302,32 @@ fn shuffle<T>(rng: &mut Rng, v: &mut [T]) {
 
 /// Breadth-first enumeration by length; partial chains with equal abstract values (mixing,
 /// depth, shape, and resource use when bounded) are kept once.
-fn enumerate(t: &Target, max_len: usize, max_states: usize, steps: &mut usize) -> Option<Vec<Rep>> {
-    let start = Chain::identity(&t.input);
-    if t.satisfied(&start) {
+fn enumerate(ctx: &[Context], max_len: usize, max_states: usize, steps: &mut usize) -> Option<Vec<Rep>> {
+    let t = &ctx[0].target;
+    let start = starts(ctx);
+    if distance(ctx, &start) == Some(0) {
         return Some(Vec::new());
     }
-    let key = |c: &Chain| {
-        let p = t.max_params.map(|_| c.params.clone());
-        let m = t.max_macs.map(|_| c.macs.clone());
-        (c.mixing.clone(), c.depth, c.shape.clone(), p, m)
+    let key = |chains: &[Chain]| -> Vec<_> {
+        chains
+            .iter()
+            .map(|c| {
+                let p = t.max_params.map(|_| c.params.clone());
+                let m = t.max_macs.map(|_| c.macs.clone());
+                (c.mixing.clone(), c.depth, c.shape.clone(), p, m)
+            })
+            .collect()
     };
     let mut seen = HashSet::new();
     seen.insert(key(&start));
-    let mut frontier: Vec<(Chain, Vec<Rep>)> = vec![(start, Vec::new())];
+    let mut frontier: Vec<(Vec<Chain>, Vec<Rep>)> = vec![(start, Vec::new())];
     for _ in 0..max_len {
         let mut next_frontier = Vec::new();
-        for (chain, ops) in &frontier {
-            for rep in representatives(&chain.shape, t) {
+        for (chains, ops) in &frontier {
+            for rep in representatives(&chains[0].shape, t) {
                 *steps += 1;
-                let Some(next) = chain.then(&rep.op) else { continue };
-                let Some(d) = t.distance(&next) else { continue };
+                let Some(next) = extend(chains, &rep.op) else { continue };
+                let Some(d) = distance(ctx, &next) else { continue };
                 let mut path = ops.clone();
                 path.push(rep);
                 if d == 0 {
