@@ -267,3 +267,50 @@ fn user_errors_are_messages() {
     assert!(e.contains("/no/such/dir"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// alpha's two-input mutations (a residual sum and the ops after it) and mutations of a subset
+/// of a block's calls reach the store, each fill re-checked against its targets when stored.
+#[test]
+fn junction_and_call_subset_mutations_are_stored_verified() {
+    let dir = tmp("junction");
+    let store = dir.join("res.sqlite");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let args: Vec<String> = [
+        &format!("{root}/examples/resmlp_digits.nas"),
+        "--data",
+        "digits",
+        "--trials",
+        "24",
+        "--epochs",
+        "1",
+        "--seed",
+        "5",
+        "--jobs",
+        "2",
+        "--quiet",
+        "--store",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([store.display().to_string()])
+    .collect();
+    let out = run(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = export(&store);
+    let (mut junctions, mut subsets) = (0, 0);
+    for c in v["candidates"].as_array().unwrap() {
+        let props: Value = serde_json::from_str(c["properties"].as_str().unwrap()).unwrap();
+        if props.get("inputs").is_some() {
+            assert_eq!((props["verified"].as_bool(), props["inputs"].as_array().map(Vec::len)), (Some(true), Some(2)), "{props}");
+            junctions += 1;
+        }
+        if let Some(note) = props["calls"].as_str() {
+            let copy = note.rsplit("now ").next().unwrap();
+            assert!(note.contains(" calls of Residual") && copy.starts_with("Residual"), "{note}");
+            assert!(c["source"].as_str().unwrap().contains(&format!("block {copy}(")), "{c}");
+            subsets += 1;
+        }
+    }
+    assert!(junctions >= 1 && subsets >= 1, "{junctions} junction mutations, {subsets} on a subset of calls");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -90,7 +90,7 @@ pub struct EvolveArgs {
     pub min_accuracy: f64,
     /// Set a mutation or selection probability, e.g. `--set p_mixing=0.8` (repeatable). Keys:
     /// p_duplicate p_delete p_grow max_fraction p_depth depth_delta_max p_mixing p_shape
-    /// p_random_grow attempts p_accuracy_only top_fraction min_to_select.
+    /// p_random_grow attempts p_drop_branch p_call p_accuracy_only top_fraction min_to_select.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// The run's database (default: evolve-<file stem>.sqlite in the current directory).

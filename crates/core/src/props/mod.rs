@@ -153,10 +153,22 @@ pub struct GraphProps {
 
 /// Infer mixing and depth for every (input, output) pair of a graph in one topological pass.
 pub fn infer_graph(g: &Graph) -> GraphProps {
-    let n_in = g.inputs.len();
-    // per tensor, per graph input
+    GraphProps {
+        pairs: infer_between(g, &g.inputs, &g.outputs),
+        output_shapes: g.outputs.iter().map(|&t| g.shape(t).clone()).collect(),
+        input_shapes: g.inputs.iter().map(|&t| g.shape(t).clone()).collect(),
+        holes: g.holes().count(),
+    }
+}
+
+/// Mixing and depth for every (input, output) pair of the subgraph of `g` between the tensors
+/// `inputs` and `outputs`: paths start at the inputs and are cut there (an input computed from
+/// another input starts afresh, so only paths inside the subgraph count).
+pub fn infer_between(g: &Graph, inputs: &[usize], outputs: &[usize]) -> Vec<Vec<Option<PairProps>>> {
+    let n_in = inputs.len();
+    // per tensor, per subgraph input
     let mut at: Vec<Vec<Option<PairProps>>> = vec![vec![None; n_in]; g.tensors.len()];
-    for (k, &t) in g.inputs.iter().enumerate() {
+    for (k, &t) in inputs.iter().enumerate() {
         let r = g.shape(t).rank();
         at[t][k] = Some(PairProps { mixing: Mixing::identity(r), depth: Depth::start() });
     }
@@ -165,7 +177,7 @@ pub fn infer_graph(g: &Graph) -> GraphProps {
         let s = spec(*op);
         let ins: Vec<Shape> = n.inputs.iter().map(|&t| g.shape(t).clone()).collect();
         let outs: Vec<Shape> = n.outputs.iter().map(|&t| g.shape(t).clone()).collect();
-        for (o, &out_t) in n.outputs.iter().enumerate() {
+        for (o, &out_t) in n.outputs.iter().enumerate().filter(|(_, t)| !inputs.contains(t)) {
             for k in 0..n_in {
                 let mut acc: Option<PairProps> = None;
                 for (slot, &in_t) in n.inputs.iter().enumerate() {
@@ -181,12 +193,7 @@ pub fn infer_graph(g: &Graph) -> GraphProps {
             }
         }
     }
-    GraphProps {
-        pairs: g.outputs.iter().map(|&t| at[t].clone()).collect(),
-        output_shapes: g.outputs.iter().map(|&t| g.shape(t).clone()).collect(),
-        input_shapes: g.inputs.iter().map(|&t| g.shape(t).clone()).collect(),
-        holes: g.holes().count(),
-    }
+    outputs.iter().map(|&t| at[t].clone()).collect()
 }
 
 /// Render a mixing matrix as a table with dim names on both axes.

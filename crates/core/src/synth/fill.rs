@@ -139,10 +139,17 @@ fn fill_graph(g: &Graph, inputs: &[usize], output: usize, h: &HoleSpec, cfg: &Sy
 
 /// The expression a filled hole becomes, given its input expressions.
 pub fn fill_expr(f: &HoleFill, inputs: &[Expr]) -> Option<Expr> {
-    let Some(graph) = &f.graph else { return Some(chain_expr(inputs.first()?.clone(), &f.fill.ops)) };
-    let span = f.span;
-    let branches: Vec<Expr> = inputs.iter().zip(&graph.branches).map(|(input, b)| chain_expr(input.clone(), &b.ops)).collect();
-    let joined = match graph.junction {
+    match &f.graph {
+        None => Some(chain_expr(inputs.first()?.clone(), &f.fill.ops)),
+        Some(g) => graph_expr(g, inputs, f.span),
+    }
+}
+
+/// A multi-input fill as an expression over its input expressions:
+/// `(a |> …) + (b |> …) |> …` or `concat([a |> …, b |> …], axis: -1) |> …`.
+pub fn graph_expr(g: &GraphFill, inputs: &[Expr], span: Span) -> Option<Expr> {
+    let branches: Vec<Expr> = inputs.iter().zip(&g.branches).map(|(input, b)| chain_expr(input.clone(), &b.ops)).collect();
+    let joined = match g.junction {
         Junction::Add => branches.into_iter().reduce(|l, r| Expr { kind: ExprKind::Binary { op: BinOp::Add, lhs: Box::new(l), rhs: Box::new(r) }, span })?,
         Junction::Concat => {
             let axis = Arg { name: Some(Ident { name: "axis".into(), span }), value: dim_expr(&Dim::int(-1), span), span };
@@ -150,7 +157,7 @@ pub fn fill_expr(f: &HoleFill, inputs: &[Expr]) -> Option<Expr> {
             Expr { kind: ExprKind::Call { callee: Ident { name: "concat".into(), span }, args: vec![list, axis] }, span }
         }
     };
-    Some(chain_expr(joined, &f.fill.ops))
+    Some(chain_expr(joined, &g.tail.ops))
 }
 
 /// Replace each filled hole in the AST by its chain of ops.

@@ -9,8 +9,10 @@
 //! are written to the store when created and again when their training ends, so a killed run
 //! resumes exactly (trainings in flight are redone from scratch with the same seed).
 
+pub mod calls;
 pub mod compare;
 pub mod early_stop;
+pub mod junction;
 pub mod mutate;
 pub mod report;
 pub mod select;

@@ -1,13 +1,17 @@
 //! Mutation (paper §5, appendix B.3): block duplication and deletion, and four ways of rewriting
 //! a subgraph inside a block — property-guided synthesis (`alpha`), random replacement, and the
 //! Primer and AutoML-Zero single-op edits — in one framework so strategies compare fairly.
-//! The rewritten block definition is shared by every call of the block: the mutation applies to
-//! every block of the same type (ALGORITHMS.md; the authors' code applies it to a random subset).
+//! A block's mutation applies to a random subset of its calls (`p_call`, the authors' code;
+//! ALGORITHMS.md says every call): the chosen calls get a renamed copy (see `calls`). `alpha`
+//! also rewrites subgraphs with two inputs around a junction (see `junction`).
 
+use super::calls;
+use super::junction::{self, Replacement, Site};
 use super::source::{Run, compile, fingerprint, for_each_chain, op_names, ops_text, replace_stages, runs_of, with_block};
 use nasc_core::check::Checked;
 use nasc_core::ir::NodeKind;
 use nasc_core::ops::mixing::{Level, Mixing};
+use nasc_core::ops::{OpKind, spec};
 use nasc_core::program::Program;
 use nasc_core::props::{Chain, ChainOp, Target};
 use nasc_core::rng::Rng;
@@ -16,6 +20,7 @@ use nasc_core::syntax::ast::{File, Stage};
 use nasc_core::syntax::print::print_stage;
 use nasc_core::syntax::print_file;
 use nasc_core::synth::fill::op_stage;
+use nasc_core::synth::graph::synthesize_graph;
 use nasc_core::synth::{Mode, SynthConfig, members, representatives, synthesize};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -68,6 +73,22 @@ pub struct MutationConfig {
     pub p_random_grow: f64,
     /// Mutation attempts per candidate before it is recorded as failed (paper code: 1 retry).
     pub attempts: usize,
+    /// `alpha`, a junction subgraph: drop one branch of a sum or product (paper code: 0.2).
+    #[serde(default = "p_drop_branch")]
+    pub p_drop_branch: f64,
+    /// Apply a block's mutation to each of its calls with this probability (at least one); the
+    /// chosen calls get a renamed copy when not all are chosen (authors' code). Stores from
+    /// before this setting rewrote every call (1).
+    #[serde(default = "every_call")]
+    pub p_call: f64,
+}
+
+fn every_call() -> f64 {
+    1.0
+}
+
+fn p_drop_branch() -> f64 {
+    0.2
 }
 
 impl Default for MutationConfig {
@@ -83,6 +104,8 @@ impl Default for MutationConfig {
             p_shape: 0.0,
             p_random_grow: 0.5,
             attempts: 2,
+            p_drop_branch: p_drop_branch(),
+            p_call: 0.5,
         }
     }
 }
@@ -90,8 +113,15 @@ impl Default for MutationConfig {
 impl MutationConfig {
     /// Every value in its meaningful range (they can come from `--set`); the message names the key.
     pub fn validate(&self) -> Result<(), String> {
-        let probabilities =
-            [("p_duplicate", self.p_duplicate), ("p_delete", self.p_delete), ("p_depth", self.p_depth), ("p_mixing", self.p_mixing), ("p_shape", self.p_shape)];
+        let probabilities = [
+            ("p_duplicate", self.p_duplicate),
+            ("p_delete", self.p_delete),
+            ("p_depth", self.p_depth),
+            ("p_mixing", self.p_mixing),
+            ("p_shape", self.p_shape),
+            ("p_drop_branch", self.p_drop_branch),
+            ("p_call", self.p_call),
+        ];
         for (key, p) in probabilities {
             in_range(key, p, 0.0, 1.0)?;
         }
@@ -128,6 +158,8 @@ struct Edit {
     description: String,
     properties: serde_json::Value,
     verify: Option<Verify>,
+    /// A junction subgraph's replacement, re-checked the same way.
+    graph_check: Option<junction::Check>,
 }
 
 /// Where a synthesized fill landed and what it had to satisfy, to re-check from the child's source.
@@ -177,14 +209,31 @@ fn pick_edit(prog: &Program, checked: &Checked, file: &File, strategy: Strategy,
         return Err("no block has a chain of ops to mutate".into());
     }
     let (block, runs) = &units[rng.below(units.len())];
-    let run = &runs[rng.below(runs.len())];
+    // alpha also rewrites junctions (sums, products, concats) with the ops after them.
+    let sites = if strategy == Strategy::Alpha { junction::sites(prog, checked, block) } else { vec![] };
+    let k = rng.below(runs.len() + sites.len());
+    // Some of the block's calls get a renamed copy, which the edit then rewrites.
+    let (file, name, calls_note) = match calls::split_calls(file, block, cfg.p_call, rng) {
+        Some((f, name, picked, n)) => (f, name.clone(), Some(format!("{picked} of {n} calls of {block}, now {name}"))),
+        None => (file.clone(), block.clone(), None),
+    };
     let block_ops = block_op_count(checked, block);
-    match strategy {
-        Strategy::Alpha => alpha_edit(file, run, block_ops, cfg, rng),
-        Strategy::RandomSubgraph => random_edit(file, run, block_ops, cfg, rng),
-        Strategy::Primer => primer_edit(file, run, false, rng),
-        Strategy::AutomlZero => primer_edit(file, run, true, rng),
+    let mut edit = if k >= runs.len() {
+        junction_edit(&file, &Site { block: name, ..sites[k - runs.len()].clone() }, cfg, rng)?
+    } else {
+        let run = &Run { block: name, ..runs[k].clone() };
+        match strategy {
+            Strategy::Alpha => alpha_edit(&file, run, block_ops, cfg, rng)?,
+            Strategy::RandomSubgraph => random_edit(&file, run, block_ops, cfg, rng)?,
+            Strategy::Primer => primer_edit(&file, run, false, rng)?,
+            Strategy::AutomlZero => primer_edit(&file, run, true, rng)?,
+        }
+    };
+    if let Some(note) = calls_note {
+        edit.description = format!("{} ({note})", edit.description);
+        edit.properties["calls"] = json!(note);
     }
+    Ok(edit)
 }
 
 /// Check the edited program and describe it; a child equal to its parent is no child.
@@ -202,8 +251,12 @@ fn finish(edit: Edit, parent_fp: &str) -> Result<Mutation, String> {
         return Err(format!("{}: unchanged architecture", edit.description));
     }
     let mut properties = edit.properties;
-    if let Some(v) = &edit.verify {
-        let ok = verify(&child.program, &child.checked, v);
+    let checked = match (&edit.verify, &edit.graph_check) {
+        (Some(v), _) => Some(verify(&child.program, &child.checked, v)),
+        (None, Some(c)) => Some(junction::verify(&child.program, &child.checked, c)),
+        (None, None) => None,
+    };
+    if let Some(ok) = checked {
         properties["verified"] = json!(ok);
         if !ok {
             return Err(format!("{}: internal error: the fill does not satisfy its target in the child", edit.description));
@@ -284,7 +337,51 @@ fn alpha_edit(file: &File, run: &Run, block_ops: usize, cfg: &MutationConfig, rn
     });
     let verify = Verify { block: run.block.clone(), chain: run.chain, start: run.start + a, len: fill.ops.len(), input: input.clone(), target };
     let file = splice(file, run, a, b, &fill.ops);
-    Ok(Edit { file, description, properties, verify: Some(verify) })
+    Ok(Edit { file, description, properties, verify: Some(verify), graph_check: None })
+}
+
+/// A junction subgraph (two inputs): infer each input's path, mutate, and synthesize a new
+/// two-input subgraph, or drop one branch of a sum or product (see `junction`).
+fn junction_edit(file: &File, site: &Site, cfg: &MutationConfig, rng: &mut Rng) -> Result<Edit, String> {
+    let block = &site.block;
+    let paths = site.paths().ok_or_else(|| format!("{block}: the junction's properties cannot be inferred"))?;
+    let (template, changes) = mutate_properties(&paths[0], &site.output, cfg, rng);
+    let targets: Vec<Target> = site.inputs.iter().map(|i| Target { input: i.clone(), ..template.clone() }).collect();
+    let synth = SynthConfig { seed: rng.next_u64(), original_len: Some(site.tail.len() + 1), ..SynthConfig::default() };
+    let before = format!("{}{}", spec(site.junction).name, site.tail.iter().map(|o| format!("·{}", spec(o.op).name)).collect::<String>());
+    let drop = site.junction != OpKind::Concat && rng.unit() < cfg.p_drop_branch;
+    let (file, expr, check, after) = if drop {
+        let keep = rng.below(2);
+        let fill = synthesize(&targets[keep], &synth).map_err(|e| format!("{block}: {changes}, dropped branch {}: synthesis failed: {e}", 2 - keep))?;
+        let (file, expr) = junction::rewrite(file, site, Replacement::Keep { operand: keep, ops: &fill.ops }).ok_or("the junction was not found")?;
+        let check = junction::Check {
+            block: block.clone(),
+            text: String::new(),
+            dropped: true,
+            branches: vec![fill.ops.len()],
+            tail: 0,
+            targets: vec![targets[keep].clone()],
+        };
+        (file, expr, check, format!("branch {} dropped, {}", 2 - keep, op_names(&fill.ops)))
+    } else {
+        let g = synthesize_graph(&site.inputs, &template, &synth).map_err(|e| format!("{block}: {changes}: synthesis failed: {e}"))?;
+        let (file, expr) = junction::rewrite(file, site, Replacement::Graph(&g)).ok_or("the junction was not found")?;
+        let branches = g.branches.iter().map(|b| b.ops.len()).collect();
+        let check = junction::Check { block: block.clone(), text: String::new(), dropped: false, branches, tail: g.tail.ops.len(), targets };
+        let shown: Vec<String> = g.branches.iter().map(|b| op_names(&b.ops)).collect();
+        (file, expr, check, format!("{}({}) then {}", g.junction.name(), shown.join(", "), op_names(&g.tail.ops)))
+    };
+    let text = nasc_core::syntax::print::print_expr(&expr, 0);
+    let properties = json!({
+        "block": block,
+        "subgraph": before,
+        "inputs": site.inputs.iter().map(Shape::to_string).collect::<Vec<_>>(),
+        "inferred": paths.iter().map(chain_json).collect::<Vec<_>>(),
+        "target": target_json(&template),
+        "fill": text,
+    });
+    let description = format!("{block}: {changes}; {before} → {after}");
+    Ok(Edit { file: mark_rewritten(file, block), description, properties, verify: None, graph_check: Some(junction::Check { text, ..check }) })
 }
 
 /// The mutated target (paper §5): depth kept or moved by up to ±2, each mixing pairing dropped
@@ -335,7 +432,7 @@ fn random_edit(file: &File, run: &Run, block_ops: usize, cfg: &MutationConfig, r
     let ops = random_chain(run.shape_after(a), run.shape_after(b), len, rng)?;
     let description = format!("{}: random {} ops; {}", run.block, len, change_text(&run.ops[a..b], &ops));
     let properties = json!({ "block": run.block, "subgraph": ops_text(&run.ops[a..b]), "replacement": ops_text(&ops) });
-    Ok(Edit { file: splice(file, run, a, b, &ops), description, properties, verify: None })
+    Ok(Edit { file: splice(file, run, a, b, &ops), description, properties, verify: None, graph_check: None })
 }
 
 /// Primer's single-op edits; AutoML-Zero adds randomising the whole run.
@@ -377,7 +474,7 @@ fn primer_edit(file: &File, run: &Run, automl_zero: bool, rng: &mut Rng) -> Resu
     };
     let description = format!("{}: {what}; {}", run.block, change_text(&run.ops, &ops));
     let properties = json!({ "block": run.block, "edit": what, "before": ops_text(&run.ops), "after": ops_text(&ops) });
-    Ok(Edit { file: splice(file, run, 0, n, &ops), description, properties, verify: None })
+    Ok(Edit { file: splice(file, run, 0, n, &ops), description, properties, verify: None, graph_check: None })
 }
 
 /// `conv·relu → conv·gelu`, or the ops with their arguments when only arguments changed.
@@ -438,9 +535,13 @@ fn splice(file: &File, run: &Run, a: usize, b: usize, new: &[ChainOp]) -> File {
     let span = nasc_core::diag::Span::default();
     let stages = new.iter().map(|o| op_stage(o, span)).collect();
     replace_stages(&mut file, &run.block, run.chain, run.start + a, b - a, stages);
-    // The block's doc described the old body.
+    mark_rewritten(file, &run.block)
+}
+
+/// The block's doc described the old body.
+fn mark_rewritten(mut file: File, block: &str) -> File {
     for item in &mut file.items {
-        if matches!(&item.kind, nasc_core::syntax::ast::ItemKind::Block(d) if d.name.name == run.block) {
+        if matches!(&item.kind, nasc_core::syntax::ast::ItemKind::Block(d) if d.name.name == block) {
             item.doc = vec![" Rewritten by `nasc evolve`.".into()];
         }
     }
@@ -472,7 +573,7 @@ fn block_call_edit(file: &File, prog: &Program, duplicate: bool, rng: &mut Rng) 
     });
     let description = if duplicate { format!("duplicated {text}") } else { format!("deleted {text}") };
     let properties = json!({ "block_call": text, "edit": if duplicate { "duplicate" } else { "delete" } });
-    Ok(Edit { file, description, properties, verify: None })
+    Ok(Edit { file, description, properties, verify: None, graph_check: None })
 }
 
 /// (model, chain, stage index, printed stage) of every block call in the models' pipe chains.
@@ -569,6 +670,36 @@ mod tests {
             }
             assert!(made >= 6, "{strategy:?}: only {made} of 12 mutations succeeded");
         }
+    }
+
+    #[test]
+    fn alpha_rewrites_junctions_and_drops_branches_verified() {
+        let src = include_str!("../../../../examples/resnet_fashion.nas");
+        let prog = Program::from_source_in("examples/resnet_fashion.nas", src, Some(std::path::Path::new("examples")));
+        let parent = print_file(&super::super::source::flatten(&prog).unwrap());
+        let c = compile(&parent).expect("the seed checks");
+        let sites = junction::sites(&c.program, &c.checked, "BasicBlock");
+        assert_eq!(sites.len(), 1, "{sites:?}");
+        assert_eq!((sites[0].junction, op_names(&sites[0].tail)), (OpKind::Add, "relu".to_string()));
+        let cfg = MutationConfig { p_duplicate: 0.0, p_delete: 0.0, ..MutationConfig::default() };
+        let (mut graphs, mut dropped) = (0, 0);
+        for seed in 0..60 {
+            let Ok(m) = mutate(&parent, Strategy::Alpha, &cfg, &mut Rng::new(seed)) else { continue };
+            let Some(fill) = m.properties.get("fill").and_then(|f| f.as_str()) else { continue };
+            if m.properties.get("inputs").is_none() {
+                continue;
+            }
+            assert_eq!(m.properties["verified"], json!(true), "{}", m.description);
+            let child = compile(&m.text).unwrap_or_else(|f| panic!("{}: {f}\n{}", m.description, m.text));
+            assert!(child.warnings().is_empty(), "{}: {:?}\n{}", m.description, child.warnings(), m.text);
+            if m.description.contains("dropped,") {
+                dropped += 1;
+                assert!(!fill.contains(" + "), "{fill}");
+            } else {
+                graphs += 1;
+            }
+        }
+        assert!(graphs >= 3 && dropped >= 1, "{graphs} junction rewrites, {dropped} dropped branches");
     }
 
     #[test]

@@ -105,7 +105,7 @@ fn walk(e: &mut Expr, f: &mut dyn FnMut(&mut Vec<Stage>)) {
     }
 }
 
-fn unpipe(mut e: Expr) -> (Expr, Vec<Stage>) {
+pub fn unpipe(mut e: Expr) -> (Expr, Vec<Stage>) {
     let mut stages = Vec::new();
     while let ExprKind::Pipe { input, stage } = e.kind {
         stages.push(*stage);
@@ -172,7 +172,7 @@ pub fn runs_of(prog: &Program, checked: &Checked, block: &str) -> Vec<Run> {
 }
 
 /// The op a pipe stage became in the block's own graph, with its input and output shapes.
-fn stage_op(g: &Graph, s: &Stage) -> Option<(ChainOp, Shape, Shape)> {
+pub fn stage_op(g: &Graph, s: &Stage) -> Option<(ChainOp, Shape, Shape)> {
     let Stage::Call { repeat: None, span, .. } = s else { return None };
     let node = g.nodes.iter().find(|n| n.scope == 0 && n.span.range() == span.range())?;
     let NodeKind::Op { op, attrs } = &node.kind else { return None };

@@ -1,0 +1,123 @@
+//! A mutation of a block applied to a random subset of its calls (the authors' mutator; paper
+//! §5): the chosen calls get a renamed copy of the block (`BasicBlock` → `BasicBlock2`) that the
+//! mutation then rewrites, so the written `.nas` stays readable and the other calls keep the
+//! original. When every call is chosen, the block is rewritten in place.
+
+use nasc_core::rng::Rng;
+use nasc_core::syntax::ast::{Expr, ExprKind, File, Item, ItemKind, Stage};
+use nasc_core::syntax::visit;
+use std::sync::Arc;
+
+/// How many calls of `block` the file's blocks and models make (a repeated stage is one).
+fn call_count(file: &File, block: &str) -> usize {
+    let mut n = 0;
+    for item in &file.items {
+        let ItemKind::Block(def) = &item.kind else { continue };
+        for value in visit::body_values(def) {
+            visit::walk(value, &mut |e| n += usize::from(calls(e, block)));
+        }
+    }
+    n
+}
+
+/// Whether `e` calls `block` (directly, or as the stage of a pipe).
+fn calls(e: &Expr, block: &str) -> bool {
+    match &e.kind {
+        ExprKind::Call { callee, .. } => callee.name == block,
+        ExprKind::Pipe { stage, .. } => matches!(stage.as_ref(), Stage::Call { callee, .. } if callee.name == block),
+        _ => false,
+    }
+}
+
+/// Choose each call of `block` with probability `p` (at least one). When only some are chosen,
+/// return the file with a copy of the block under a fresh name that those calls use, and the
+/// name; `None` when every call is chosen (the mutation rewrites the block in place).
+pub fn split_calls(file: &File, block: &str, p: f64, rng: &mut Rng) -> Option<(File, String, usize, usize)> {
+    let n = call_count(file, block);
+    if n < 2 || p >= 1.0 {
+        return None;
+    }
+    let mut chosen: Vec<bool> = (0..n).map(|_| rng.unit() < p).collect();
+    if !chosen.iter().any(|c| *c) {
+        chosen[rng.below(n)] = true;
+    }
+    let picked = chosen.iter().filter(|c| **c).count();
+    if picked == n {
+        return None;
+    }
+    let name = fresh_name(file, block);
+    let mut file = file.clone();
+    let at = file.items.iter().position(|i| matches!(&i.kind, ItemKind::Block(d) if d.name.name == block))?;
+    let mut copy: Item = file.items[at].clone();
+    if let ItemKind::Block(def) = &mut copy.kind {
+        Arc::make_mut(def).name.name = name.clone();
+    }
+    let mut k = 0;
+    for item in &mut file.items {
+        let ItemKind::Block(def) = &mut item.kind else { continue };
+        for value in visit::body_values_mut(Arc::make_mut(def)) {
+            rename(value, block, &name, &chosen, &mut k);
+        }
+    }
+    file.items.insert(at + 1, copy);
+    Some((file, name, picked, n))
+}
+
+/// Point the chosen calls of `block` at `name`, visiting calls in the same order as `call_count`.
+fn rename(e: &mut Expr, block: &str, name: &str, chosen: &[bool], k: &mut usize) {
+    if calls(e, block) {
+        if chosen.get(*k).copied().unwrap_or(false) {
+            match &mut e.kind {
+                ExprKind::Call { callee, .. } => callee.name = name.to_string(),
+                ExprKind::Pipe { stage, .. } => {
+                    if let Stage::Call { callee, .. } = stage.as_mut() {
+                        callee.name = name.to_string();
+                    }
+                }
+                _ => {}
+            }
+        }
+        *k += 1;
+    }
+    for c in visit::children_mut(e) {
+        rename(c, block, name, chosen, k);
+    }
+}
+
+/// `Block2`, `Block3`, …: the first name no item of the file and no op has (a copy of
+/// `Block2` is `Block3`, not `Block22`).
+fn fresh_name(file: &File, block: &str) -> String {
+    let base = block.trim_end_matches(|c: char| c.is_ascii_digit());
+    let base = if base.is_empty() { block } else { base };
+    let taken = |n: &str| nasc_core::ops::lookup(n).is_some() || file.items.iter().any(|i| matches!(&i.kind, ItemKind::Block(d) if d.name.name == n));
+    (2..).map(|k| format!("{base}{k}")).find(|n| !taken(n)).unwrap_or_else(|| format!("{block}_copy"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nasc_core::syntax::{parse, print_file};
+
+    const SRC: &str = "block B(x: [N, 4]) -> [N, 4] {\n    return x |> dense(4) |> relu\n}\n\nblock B2(x: [N, 4]) -> [N, 4] {\n    return x\n}\n\nmodel M(x: [N, 4]) -> [N, 4] {\n    let y = x |> B |> B\n    return B(y) |> B2\n}\n";
+
+    #[test]
+    fn some_calls_get_a_renamed_copy_and_all_calls_keep_the_block() {
+        let (file, _) = parse(Default::default(), SRC);
+        let mut renamed = 0;
+        for seed in 0..20 {
+            let Some((out, name, picked, n)) = split_calls(&file, "B", 0.5, &mut Rng::new(seed)) else { continue };
+            renamed += 1;
+            assert_eq!((name.as_str(), n), ("B3", 3), "B2 is taken");
+            let text = print_file(&out);
+            assert!(text.contains("block B3(x: [N, 4]) -> [N, 4] {\n    return x |> dense(4) |> relu"), "{text}");
+            assert_eq!(text.matches("|> B3").count() + text.matches("B3(y)").count(), picked, "{text}");
+            assert_eq!(call_count(&out, "B") + call_count(&out, "B3"), 3);
+            assert!(nasc_core::Compilation::from_source("m.nas", &text).is_ok(), "{text}");
+        }
+        assert!(renamed >= 10, "{renamed} of 20 split the calls");
+        // One call, or p = 1: the block is rewritten in place.
+        assert!(split_calls(&file, "B2", 0.5, &mut Rng::new(1)).is_none());
+        assert!(split_calls(&file, "B", 1.0, &mut Rng::new(1)).is_none());
+        assert_eq!(fresh_name(&file, "B2"), "B3");
+    }
+}
