@@ -11,7 +11,9 @@
 //! assert_eq!(report.params.as_int(), Some(18));
 //! ```
 
-pub use nasc_core::{Compilation, Failure, Model, Module, check, compile, compile_file, diag, ir, ops, program, props, report, rng, shape, syntax, synth};
+pub use nasc_core::{
+    Compilation, Failure, Model, Module, check, compile, compile_file, diag, ir, ops, program, props, report, rewrite, rng, shape, syntax, synth,
+};
 
 pub use nasc_burn::{lower, train};
 pub use nasc_evolve::{evolve, files};

@@ -17,6 +17,7 @@ pub mod ops;
 pub mod program;
 pub mod props;
 pub mod report;
+pub mod rewrite;
 pub mod rng;
 pub mod shape;
 pub mod syntax;

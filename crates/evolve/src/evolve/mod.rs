@@ -12,6 +12,7 @@
 pub mod calls;
 pub mod compare;
 pub mod early_stop;
+pub mod equiv;
 pub mod junction;
 pub mod mutate;
 pub mod report;
@@ -291,7 +292,9 @@ impl Evolution {
         let mut rec = if k == 0 {
             let seed = source::compile(&self.settings.seed_source).map_err(|f| format!("the seed does not check: {}", f.first_message()))?;
             let fp = seed.program.root_ast().map(source::fingerprint).unwrap_or_default();
-            self.new_record(0, None, "seed", self.settings.seed_source.clone(), fp, "{}".into())
+            let mut rec = self.new_record(0, None, "seed", self.settings.seed_source.clone(), fp, "{}".into());
+            rec.canonical = equiv::form(&rec.source).map(|f| f.fingerprint);
+            rec
         } else {
             self.mutant(k, &mut rng)?
         };
@@ -329,10 +332,22 @@ impl Evolution {
         let parent = &self.records[parent_id as usize];
         let strategy = self.settings.strategy;
         match mutate(&parent.source, strategy, &self.settings.mutation, rng) {
-            Ok(m) => {
+            Ok(mut m) => {
+                let form = equiv::form(&m.text);
+                let exact = pool.iter().find(|r| r.fingerprint == m.fingerprint && r.status.evaluated());
+                // Equal up to sound rewriting: the same trained network, so one training.
+                let rewritten = form.as_ref().and_then(|f| pool.iter().find(|r| r.canonical.as_ref() == Some(&f.fingerprint) && r.status.evaluated()));
+                let same = exact.or(rewritten);
+                if exact.is_none()
+                    && let (Some(f), Some(other)) = (&form, rewritten)
+                    && let Some(of) = equiv::form(&other.source)
+                {
+                    m.properties["equivalent"] = equiv::evidence(f, other.id, &of);
+                }
                 let props = serde_json::to_string(&m.properties).unwrap_or_default();
                 let mut rec = self.new_record(k, Some(parent_id), &m.description, m.text, m.fingerprint, props);
-                if let Some(same) = pool.iter().find(|r| r.fingerprint == rec.fingerprint && r.status.evaluated()) {
+                rec.canonical = form.map(|f| f.fingerprint);
+                if let Some(same) = same {
                     rec.status = Status::Reused;
                     rec.reused_from = Some(same.reused_from.unwrap_or(same.id));
                     (rec.accuracy, rec.test_accuracy, rec.curve, rec.throughput) = (same.accuracy, same.test_accuracy, same.curve.clone(), same.throughput);

@@ -3,7 +3,7 @@
 
 use super::select::{front, hypervolume};
 use super::store::{Record, Status};
-use super::{Evolution, early_stop, source};
+use super::{Evolution, early_stop, equiv, source};
 use nasc_core::report::group_thousands;
 use plotters::prelude::*;
 use std::fmt::Write as _;
@@ -109,6 +109,15 @@ pub fn status_text(ev: &Evolution) -> String {
     if let Some(hv) = run_hypervolume(rs) {
         let _ = writeln!(s, "hypervolume {hv:.4} (accuracy × params relative to the seed, capped at 2×)");
     }
+    let (exact, rewritten, canon_ms) = equiv::duplicates(rs);
+    let proofs = match equiv::check_all(rs) {
+        Ok(n) => format!("{n} stored proofs replayed"),
+        Err(e) => format!("a stored proof does not replay: {e}"),
+    };
+    let _ = writeln!(
+        s,
+        "duplicates  {exact} with a trained candidate's fingerprint, {rewritten} more equal to one up to rewriting ({proofs}; canonical form {canon_ms:.2} ms each)"
+    );
     let mut ms: Vec<f64> = rs.iter().skip(1).filter_map(|r| r.controller_ms).collect();
     if !ms.is_empty() {
         ms.sort_by(f64::total_cmp);

@@ -71,6 +71,9 @@ pub struct Record {
     pub test_accuracy: Option<f64>,
     /// The epoch after which early stopping ended the training.
     pub stopped_at: Option<i64>,
+    /// Fingerprint of the architecture's canonical form (`nasc::rewrite`); equal forms train
+    /// to the same network.
+    pub canonical: Option<String>,
     pub params: Option<i64>,
     pub macs: Option<i64>,
     /// Per-epoch test accuracy and training loss (JSON).
@@ -104,6 +107,7 @@ impl Record {
             accuracy: None,
             test_accuracy: None,
             stopped_at: None,
+            canonical: None,
             params: None,
             macs: None,
             curve: None,
@@ -146,7 +150,7 @@ pub struct Store {
 }
 
 /// Columns added after the first stores were written, in `all`'s order after `finished_at`.
-const ADDED_COLUMNS: [(&str, &str); 2] = [("test_accuracy", "REAL"), ("stopped_at", "INTEGER")];
+const ADDED_COLUMNS: [(&str, &str); 3] = [("test_accuracy", "REAL"), ("stopped_at", "INTEGER"), ("canonical", "TEXT")];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS run (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -162,6 +166,7 @@ CREATE TABLE IF NOT EXISTS candidates (
     accuracy REAL,
     test_accuracy REAL,
     stopped_at INTEGER,
+    canonical TEXT,
     params INTEGER,
     macs INTEGER,
     curve TEXT,
@@ -368,8 +373,8 @@ impl Store {
         tx.execute(
             "INSERT INTO candidates (id, parent, strategy, mutation, source, fingerprint, properties, status, accuracy,
              params, macs, curve, reused_from, error, seed, throughput, train_seconds, controller_ms, created_at, finished_at,
-             test_accuracy, stopped_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+             test_accuracy, stopped_at, canonical)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
             params![
                 r.id,
                 r.parent,
@@ -392,7 +397,8 @@ impl Store {
                 r.created_at,
                 r.finished_at,
                 r.test_accuracy,
-                r.stopped_at
+                r.stopped_at,
+                r.canonical
             ],
         )?;
         Ok(tx.commit()?)
@@ -459,6 +465,7 @@ impl Store {
                 created_at: r.get(18)?,
                 test_accuracy: r.get(20)?,
                 stopped_at: r.get(21)?,
+                canonical: r.get(22)?,
                 finished_at: r.get(19)?,
             })
         })?;
