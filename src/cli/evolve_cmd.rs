@@ -151,8 +151,12 @@ pub fn run(a: &EvolveArgs) -> ExitCode {
         Err(e) => return fail(format!("cannot find the nasc executable for the training workers: {e}")),
     };
     let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let rungs = ev.settings.early_stop.as_ref().map_or(String::new(), |es| {
+        let r: Vec<String> = es.rungs.iter().map(usize::to_string).collect();
+        format!(" (early stopping after epoch {})", r.join(", "))
+    });
     eprintln!(
-        "evolving {} with {} on {}: {} trials, {} epochs each, {} at a time; store {}",
+        "evolving {} with {} on {}: {} trials, {} epochs each{rungs}, {} at a time; store {}",
         ev.settings.file,
         ev.settings.strategy.name(),
         ev.settings.data,
