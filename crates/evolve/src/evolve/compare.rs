@@ -3,7 +3,7 @@
 //! member's test accuracy, trainings and epochs spent; per pair of groups a two-sided
 //! Mann–Whitney U test on the hypervolumes; and an SVG with every group's fronts.
 
-use super::report::{evaluated, pareto, run_hypervolume};
+use super::report::{pareto, run_hypervolume};
 use super::{Evolution, early_stop};
 use plotters::prelude::*;
 use serde::Serialize;
@@ -75,7 +75,8 @@ fn group_name(ev: &Evolution) -> String {
 fn summarise(store: &Path, ev: &Evolution) -> Result<Run, String> {
     let rs = ev.records();
     let hypervolume = run_hypervolume(rs).ok_or_else(|| format!("`{}` has no trained seed to measure against", store.display()))?;
-    let best = evaluated(rs).into_iter().max_by(|a, b| a.accuracy.unwrap_or(0.0).total_cmp(&b.accuracy.unwrap_or(0.0)).then(b.id.cmp(&a.id)));
+    // The front's most accurate member: only front members have a test accuracy.
+    let best = pareto(rs).into_iter().max_by(|a, b| a.accuracy.unwrap_or(0.0).total_cmp(&b.accuracy.unwrap_or(0.0)).then(b.id.cmp(&a.id)));
     let savings = early_stop::savings(rs, ev.settings.train.epochs);
     Ok(Run {
         store: store.display().to_string(),
