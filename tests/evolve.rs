@@ -314,3 +314,58 @@ fn junction_and_call_subset_mutations_are_stored_verified() {
     assert!(junctions >= 1 && subsets >= 1, "{junctions} junction mutations, {subsets} on a subset of calls");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn compare_reports_groups_and_refuses_what_it_cannot_compare() {
+    let dir = tmp("compare");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let run_one = |name: &str, seed: &str, strategy: &str, model: &str| {
+        let store = dir.join(name);
+        let args: Vec<String> = [
+            &format!("{root}/examples/{model}"),
+            "--data",
+            "digits",
+            "--trials",
+            "6",
+            "--epochs",
+            "1",
+            "--seed",
+            seed,
+            "--strategy",
+            strategy,
+            "--jobs",
+            "2",
+            "--quiet",
+            "--store",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([store.display().to_string()])
+        .collect();
+        let out = run(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        store
+    };
+    let a = [run_one("a1.sqlite", "1", "alpha", "mlp_digits.nas"), run_one("a2.sqlite", "2", "alpha", "mlp_digits.nas")];
+    let p = [run_one("p1.sqlite", "1", "primer", "mlp_digits.nas"), run_one("p2.sqlite", "2", "primer", "mlp_digits.nas")];
+    let svg = dir.join("fronts.svg");
+    let out = nasc().arg("compare").args(a.iter().chain(&p)).arg("--svg").arg(&svg).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("alpha vs primer: U = ") && text.contains("(exact)"), "{text}");
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("primer"), "{svg}");
+    let json = nasc().arg("compare").args(&a).arg("--json").output().unwrap();
+    let v: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!((v["groups"][0]["name"].as_str(), v["groups"][0]["runs"].as_u64()), (Some("alpha"), Some(2)), "{v}");
+    // Errors a user can make: a missing store, a file that is not one, runs from another seed model.
+    let e = stderr_of(&["compare", dir.join("none.sqlite").to_str().unwrap()]);
+    assert!(e.contains("no store at"), "{e}");
+    std::fs::write(dir.join("junk.sqlite"), "not a database").unwrap();
+    let e = stderr_of(&["compare", dir.join("junk.sqlite").to_str().unwrap()]);
+    assert!(e.contains("not a nasc store") || e.contains("cannot open"), "{e}");
+    let other = run_one("o.sqlite", "1", "alpha", "cnn_digits.nas");
+    let e = stderr_of(&["compare", a[0].to_str().unwrap(), other.to_str().unwrap()]);
+    assert!(e.contains("searched from another seed architecture or data"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
