@@ -231,6 +231,14 @@ fn user_errors_are_messages() {
     assert!(e.contains("--rungs 1,3: the rung 3 is not before the last epoch (3)"), "{e}");
     let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--stop-margin", "0.1", "--store", store.to_str().unwrap()]);
     assert!(e.contains("--rungs"), "{e}");
+    // Ray: the address is needed, belongs to the Ray executor, and an unreachable head is one
+    // clear error before anything is stored.
+    let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--executor", "ray", "--store", store.to_str().unwrap()]);
+    assert!(e.contains("--executor ray needs --ray-address"), "{e}");
+    let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--ray-address", "http://127.0.0.1:9", "--store", store.to_str().unwrap()]);
+    assert!(e.contains("--ray-address needs --executor ray"), "{e}");
+    let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--executor", "ray", "--ray-address", "http://127.0.0.1:9", "--store", store.to_str().unwrap()]);
+    assert!(e.contains("the Ray head at http://127.0.0.1:9 cannot be reached") && e.contains("ray start --head"), "{e}");
     let hole = format!("{root}/examples/holes/conv_down_hole.nas");
     let e = stderr_of(&["evolve", &hole, "--data", "digits", "--store", store.to_str().unwrap()]);
     assert!(e.contains("has holes"), "{e}");

@@ -3,6 +3,7 @@
 use super::train_cmd::TrainFlags;
 use crate::evolve::early_stop::EarlyStop;
 use crate::evolve::mutate::{MutationConfig, Strategy};
+use crate::evolve::ray::RaySettings;
 use crate::evolve::report::{csv, front_table, json, status_text, write_outputs};
 use crate::evolve::select::{Objective, SelectionConfig};
 use crate::evolve::store::Status;
@@ -11,6 +12,12 @@ use crate::train::data::DataSource;
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Executor {
+    Local,
+    Ray,
+}
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ExportFormat {
@@ -65,6 +72,28 @@ pub struct EvolveArgs {
     /// Compute threads per training.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Where trainings run: `local` worker processes, or `ray` jobs on a Ray cluster
+    /// (`--ray-address`). With Ray, nasc must be installed on every node (`--ray-nasc`); each
+    /// candidate is one job whose result comes back in its logs.
+    #[arg(long, value_enum, default_value = "local")]
+    pub executor: Executor,
+    /// The Ray head's dashboard (Jobs API), e.g. http://127.0.0.1:8265.
+    #[arg(long, value_name = "URL")]
+    pub ray_address: Option<String>,
+    /// The nasc executable on the cluster's nodes (default: this one's path).
+    #[arg(long, value_name = "PATH")]
+    pub ray_nasc: Option<String>,
+    /// CPUs and GPUs Ray reserves for each training (default: --threads CPUs, no GPU).
+    #[arg(long)]
+    pub ray_cpus: Option<f64>,
+    #[arg(long, default_value_t = 0.0)]
+    pub ray_gpus: f64,
+    /// Submit a Ray job that failed or was stopped (a node died) again, up to this many times.
+    #[arg(long, default_value_t = 2)]
+    pub retries: usize,
+    /// Stop a Ray job after this many seconds and record its candidate as failed.
+    #[arg(long, value_name = "SECS")]
+    pub trial_timeout: Option<f64>,
     /// Where candidates train: `cpu` or `cuda` (GPU 0). Each worker process opens its own CUDA
     /// context, so `--jobs N` puts N trainings on the one GPU at once: GPU memory is the limit
     /// (start with --jobs 2).
@@ -168,7 +197,22 @@ pub fn run(a: &EvolveArgs) -> ExitCode {
     if jobs > ev.settings.window {
         eprintln!("note: --window {} lets at most {0} candidates train at once; a larger --window allows more", ev.settings.window);
     }
-    let result = drive(&mut ev, jobs, &Evaluator::Subprocess(exe), a.quiet);
+    let eval = match &ev.settings.ray {
+        Some(ray) => {
+            match crate::evolve::ray::Client::new(&ray.address).version() {
+                Ok(v) => eprintln!("training on the Ray cluster at {} (Ray {v}), run id {}", ray.address, ray.run_id),
+                Err(e) => {
+                    return fail(format!(
+                        "{e}\nstart the head (`ray start --head`) or pass the dashboard's address with --ray-address; then `nasc evolve --resume {}`",
+                        store.display()
+                    ));
+                }
+            }
+            Evaluator::Ray(ray.clone())
+        }
+        None => Evaluator::Subprocess(exe),
+    };
+    let result = drive(&mut ev, jobs, &eval, a.quiet);
     if let Err(e) = result {
         return fail(format!("{e}\nthe store keeps every finished candidate: `nasc evolve --resume {}`", store.display()));
     }
@@ -236,12 +280,45 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
         mutation,
         selection,
         early_stop: a.rungs.as_deref().map(|r| EarlyStop::parse(r, a.stop_margin, a.epochs.max(1))).transpose()?,
+        ray: ray_settings(a)?,
     };
     let store = a.store.clone().unwrap_or_else(|| {
         let stem = file.file_stem().map_or("run".into(), |s| s.to_string_lossy().into_owned());
         PathBuf::from(format!("evolve-{stem}.sqlite"))
     });
     Ok((Evolution::start(&store, settings), store))
+}
+
+/// `--executor ray`: where the cluster is and what each training may use.
+fn ray_settings(a: &EvolveArgs) -> Result<Option<RaySettings>, String> {
+    if a.executor == Executor::Local {
+        if a.ray_address.is_some() {
+            return Err("--ray-address needs --executor ray".into());
+        }
+        return Ok(None);
+    }
+    let address = a.ray_address.clone().ok_or("--executor ray needs --ray-address, the head's dashboard (e.g. http://127.0.0.1:8265)")?;
+    let nasc = match &a.ray_nasc {
+        Some(p) => p.clone(),
+        None => std::env::current_exe().map_err(|e| format!("cannot find this nasc executable for the Ray jobs (pass --ray-nasc): {e}"))?.display().to_string(),
+    };
+    if a.trial_timeout.is_some_and(|t| t.is_nan() || t <= 0.0) {
+        return Err("--trial-timeout must be a positive number of seconds".into());
+    }
+    // Checked before the store is created: one clear error, nothing to clean up.
+    crate::evolve::ray::Client::new(&address).version().map_err(|e| format!("{e}\nstart the head (`ray start --head`) or pass the dashboard's address"))?;
+    // Unique per run, so two runs on one cluster never share a submission id.
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let run_id = format!("{:x}", (stamp as u64) ^ (std::process::id() as u64) << 40);
+    Ok(Some(RaySettings {
+        address,
+        nasc,
+        run_id,
+        cpus: a.ray_cpus.unwrap_or(a.threads.max(1) as f64),
+        gpus: a.ray_gpus,
+        retries: a.retries,
+        timeout: a.trial_timeout,
+    }))
 }
 
 fn absolute(d: &Path) -> Result<PathBuf, String> {

@@ -158,7 +158,11 @@ pub enum Command {
     },
     /// Internal: train one candidate for `nasc evolve` (a job on stdin, the result on stdout).
     #[command(hide = true)]
-    EvolveWorker,
+    EvolveWorker {
+        /// The job as base64 JSON (a Ray job's entrypoint); without it, one JSON line on stdin.
+        #[arg(long)]
+        job: Option<String>,
+    },
     /// List the devices `--device` accepts and whether each works here; for CUDA, what is
     /// missing (driver, NVRTC, headers) and what to install. Exit 0 either way.
     Devices {
@@ -213,7 +217,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Eval(a) => train_cmd::eval(&a, color),
         Command::Bench(a) => train_cmd::bench(&a, color),
         Command::Evolve(a) => evolve_cmd::run(&a),
-        Command::EvolveWorker => crate::evolve::worker::worker_main(),
+        Command::EvolveWorker { job } => crate::evolve::worker::worker_main(job.as_deref()),
         Command::Compare { stores, svg, json } => evolve_cmd::compare(&stores, svg.as_deref(), json),
         Command::Devices { json } => {
             for d in crate::train::devices::list() {

@@ -15,6 +15,7 @@ pub mod early_stop;
 pub mod equiv;
 pub mod junction;
 pub mod mutate;
+pub mod ray;
 pub mod report;
 pub mod select;
 pub mod source;
@@ -30,7 +31,7 @@ use std::collections::VecDeque;
 use std::path::Path;
 use std::time::Instant;
 use store::{Outcome, Record, Status, Store, now};
-pub use worker::{Evaluator, Job};
+pub use worker::{Evaluator, Job, Verdict};
 
 /// Everything that determines a run; stored in the run's database, so `--resume` needs nothing else.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -56,6 +57,9 @@ pub struct Settings {
     /// candidate for all its epochs.
     #[serde(default)]
     pub early_stop: Option<early_stop::EarlyStop>,
+    /// Train on a Ray cluster (`--executor ray`); `None`: local worker processes.
+    #[serde(default)]
+    pub ray: Option<ray::RaySettings>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -174,10 +178,10 @@ impl Evolution {
     }
 
     fn run_claimed(&mut self, jobs: usize, eval: &Evaluator, on_event: &mut dyn FnMut(&Evolution, Event)) -> Result<(), String> {
-        let (tx, rx) = std::sync::mpsc::channel::<(i64, Result<Outcome, String>)>();
+        let (tx, rx) = std::sync::mpsc::channel::<(i64, Verdict)>();
         let mut queue: VecDeque<i64> = self.records.iter().filter(|r| r.status == Status::Pending).map(|r| r.id).collect();
         let mut running = 0usize;
-        let jobs = if matches!(eval, Evaluator::Subprocess(_)) { jobs.max(1) } else { 1 };
+        let jobs = if eval.parallel() { jobs.max(1) } else { 1 };
         loop {
             while running < jobs {
                 if let Some(id) = queue.pop_front() {
@@ -200,7 +204,8 @@ impl Evolution {
             if running == 0 {
                 break;
             }
-            let (id, result) = rx.recv().map_err(|_| "a training worker vanished".to_string())?;
+            let (id, verdict) = rx.recv().map_err(|_| "a training worker vanished".to_string())?;
+            let result = trained(verdict)?;
             running -= 1;
             let at = now();
             self.store.finish(id, &result, at)?;
@@ -234,7 +239,7 @@ impl Evolution {
             return Ok(());
         }
         let mut todo: VecDeque<i64> = report::pareto(&self.records).iter().filter(|r| r.test_accuracy.is_none()).map(|r| r.id).collect();
-        let (tx, rx) = std::sync::mpsc::channel::<(i64, Result<Outcome, String>)>();
+        let (tx, rx) = std::sync::mpsc::channel::<(i64, Verdict)>();
         let mut running = 0usize;
         loop {
             while running < jobs.max(1)
@@ -246,7 +251,8 @@ impl Evolution {
             if running == 0 {
                 return Ok(());
             }
-            let (id, result) = rx.recv().map_err(|_| "a training worker vanished".to_string())?;
+            let (id, verdict) = rx.recv().map_err(|_| "a training worker vanished".to_string())?;
+            let result = trained(verdict)?;
             running -= 1;
             let r = &mut self.records[id as usize];
             let note = match result {
@@ -372,6 +378,17 @@ impl Evolution {
     }
 }
 
+/// A training's result; a cluster that cannot be asked ends the run (its candidates stay
+/// pending, and `--resume` finds their jobs again).
+fn trained(v: Verdict) -> Result<Result<Outcome, String>, String> {
+    match v {
+        Verdict::Result(r) => Ok(r),
+        Verdict::Unreachable(e) => {
+            Err(format!("{e}\nthe run stopped; candidates in flight stay pending (their Ray jobs keep running), and `nasc evolve --resume` takes them up"))
+        }
+    }
+}
+
 /// The seed of candidate `k`'s RNG: a function of the run seed and k only.
 pub fn candidate_seed(run_seed: u64, k: usize) -> u64 {
     let mut r = Rng::new(run_seed ^ 0xA1FA_0000_0000_0000);
@@ -412,6 +429,7 @@ mod tests {
             mutation: MutationConfig::default(),
             selection: SelectionConfig::default(),
             early_stop: None,
+            ray: None,
         }
     }
 

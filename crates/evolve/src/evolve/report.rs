@@ -124,7 +124,35 @@ pub fn status_text(ev: &Evolution) -> String {
         let _ =
             writeln!(s, "controller  median {:.2} ms, max {:.2} ms per candidate (select + mutate + synthesize + check)", ms[ms.len() / 2], ms[ms.len() - 1]);
     }
+    if let Some(ray) = &st.ray {
+        s.push_str(&in_flight(ray, rs));
+    }
     let _ = write!(s, "\nPareto front (accuracy vs params):\n{}", front_table(rs));
+    s
+}
+
+/// The pending candidates' Ray jobs: the latest attempt of each, its state and node.
+fn in_flight(ray: &super::ray::RaySettings, rs: &[Record]) -> String {
+    let client = super::ray::Client::new(&ray.address);
+    let mut s = format!("ray         {} (run id {}, {} CPU and {} GPU per training, {} retries)\n", ray.address, ray.run_id, ray.cpus, ray.gpus, ray.retries);
+    for r in rs.iter().filter(|r| r.status == Status::Pending) {
+        let mut latest = None;
+        for attempt in 0..=ray.retries {
+            let sid = ray.submission_id(r.id, attempt);
+            match client.status(&sid) {
+                Ok(Some(info)) => latest = Some((sid, info)),
+                Ok(None) => break,
+                Err(e) => return s + &format!("  in flight: {e}\n"),
+            }
+        }
+        let line = match latest {
+            Some((sid, info)) => {
+                format!("{} {}", sid, info.status.to_lowercase()) + &info.node.map_or(String::new(), |n| format!(" on node {}", &n[..n.len().min(12)]))
+            }
+            None => "not submitted".to_string(),
+        };
+        let _ = writeln!(s, "  #{:<4} {line}", r.id);
+    }
     s
 }
 

@@ -33,6 +33,14 @@ pub struct Job {
     pub rungs: Vec<Rung>,
 }
 
+/// What became of a candidate's training.
+#[derive(Debug)]
+pub enum Verdict {
+    Result(Result<Outcome, String>),
+    /// The cluster could not be asked: the run ends, the candidate stays pending.
+    Unreachable(String),
+}
+
 /// A caller's own evaluation of a candidate (e.g. another training loop or data set).
 pub type EvalFn = dyn Fn(&Job) -> Result<Outcome, String> + Send + Sync;
 
@@ -43,27 +51,40 @@ pub enum Evaluator {
     Custom(std::sync::Arc<EvalFn>),
     /// Train each candidate in a child process running this executable's `evolve-worker`.
     Subprocess(PathBuf),
+    /// Train each candidate as a job on a Ray cluster.
+    Ray(super::ray::RaySettings),
 }
 
 impl Evaluator {
     /// Start training candidate `id`; its result arrives on `tx`.
-    pub fn spawn(&self, id: i64, job: Job, tx: Sender<(i64, Result<Outcome, String>)>) {
+    pub fn spawn(&self, id: i64, job: Job, tx: Sender<(i64, Verdict)>) {
         match self {
             Evaluator::InProcess => {
                 let r = std::panic::catch_unwind(|| train_job(&job)).unwrap_or_else(|p| Err(panic_text(&p)));
-                let _ = tx.send((id, r));
+                let _ = tx.send((id, Verdict::Result(r)));
             }
             Evaluator::Custom(f) => {
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&job))).unwrap_or_else(|p| Err(panic_text(&p)));
-                let _ = tx.send((id, r));
+                let _ = tx.send((id, Verdict::Result(r)));
             }
             Evaluator::Subprocess(exe) => {
                 let exe = exe.clone();
                 std::thread::spawn(move || {
-                    let _ = tx.send((id, run_worker(&exe, &job)));
+                    let _ = tx.send((id, Verdict::Result(run_worker(&exe, &job))));
+                });
+            }
+            Evaluator::Ray(cfg) => {
+                let cfg = cfg.clone();
+                std::thread::spawn(move || {
+                    let _ = tx.send((id, super::ray::train(&cfg, id, &job, std::time::Duration::from_millis(500))));
                 });
             }
         }
+    }
+
+    /// Trainings in separate processes or machines can run several at once.
+    pub fn parallel(&self) -> bool {
+        matches!(self, Evaluator::Subprocess(_) | Evaluator::Ray(_))
     }
 }
 
@@ -99,19 +120,33 @@ fn run_worker(exe: &PathBuf, job: &Job) -> Result<Outcome, String> {
     }
 }
 
-/// The worker process: read one job from stdin, train, print the result as one JSON line.
-pub fn worker_main() -> std::process::ExitCode {
-    let mut line = String::new();
-    let mut stdin = std::io::stdin().lock();
-    if stdin.read_line(&mut line).is_err() {
-        return std::process::ExitCode::FAILURE;
-    }
-    drop(stdin);
-    std::thread::spawn(|| {
-        let mut rest = Vec::new();
-        let _ = std::io::stdin().read_to_end(&mut rest);
-        std::process::exit(3);
-    });
+/// The worker process: train one job, print the result as one JSON line. The job comes as
+/// base64 JSON on the command line (a Ray job's entrypoint), or as one line on stdin (a local
+/// worker, which then also exits when the controller dies and closes the pipe).
+pub fn worker_main(job_arg: Option<&str>) -> std::process::ExitCode {
+    let line = match job_arg {
+        Some(b64) => match super::ray::unbase64(b64).map(String::from_utf8) {
+            Ok(Ok(text)) => text,
+            _ => {
+                println!("{}", serde_json::to_string(&Err::<Outcome, _>("bad job: --job is not base64 UTF-8".to_string())).unwrap_or_default());
+                return std::process::ExitCode::FAILURE;
+            }
+        },
+        None => {
+            let mut line = String::new();
+            let mut stdin = std::io::stdin().lock();
+            if stdin.read_line(&mut line).is_err() {
+                return std::process::ExitCode::FAILURE;
+            }
+            drop(stdin);
+            std::thread::spawn(|| {
+                let mut rest = Vec::new();
+                let _ = std::io::stdin().read_to_end(&mut rest);
+                std::process::exit(3);
+            });
+            line
+        }
+    };
     let result = match serde_json::from_str::<Job>(&line) {
         Ok(job) => train_job(&job),
         Err(e) => Err(format!("bad job: {e}")),

@@ -1,0 +1,283 @@
+//! Training candidates on a Ray cluster (issue 14): each candidate's training is one Ray job,
+//! submitted over the Jobs REST API of the head's dashboard (`--ray-address
+//! http://HOST:8265`). nasc is installed on every node — the job's entrypoint is
+//! `NASC evolve-worker --job BASE64`, carrying the candidate's source, settings and seeds — and
+//! the result comes back as the last JSON line of the job's logs, so the cluster needs no shared
+//! file system.
+//!
+//! Submission ids are a function of the run, the candidate and the attempt
+//! (`nasc-RUN-CANDIDATE-ATTEMPT`), so a controller that was killed finds its jobs again on
+//! `--resume`: a running job is waited for, a finished one's result taken, and only missing
+//! ones are submitted. A job that fails or is stopped is submitted again (a new attempt) up to
+//! `retries` times; one that outlives `timeout` is stopped and recorded as failed. A head that
+//! cannot be reached ends the run with an error, leaving its candidates pending for `--resume`.
+
+use super::store::Outcome;
+use super::worker::{Job, Verdict};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// How candidates reach the cluster; stored with the run, so `--resume` finds its jobs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RaySettings {
+    /// The dashboard's address, e.g. `http://127.0.0.1:8265`.
+    pub address: String,
+    /// The nasc executable on the cluster's nodes.
+    pub nasc: String,
+    /// This run's part of every submission id (random when the run starts).
+    pub run_id: String,
+    pub cpus: f64,
+    pub gpus: f64,
+    pub retries: usize,
+    /// Stop a job after this many seconds and record the candidate as failed.
+    pub timeout: Option<f64>,
+}
+
+impl RaySettings {
+    pub fn submission_id(&self, candidate: i64, attempt: usize) -> String {
+        format!("nasc-{}-{candidate}-{attempt}", self.run_id)
+    }
+}
+
+/// The Jobs REST API.
+pub struct Client {
+    base: String,
+}
+
+/// A job as the head reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobInfo {
+    pub status: String,
+    pub message: String,
+    pub node: Option<String>,
+}
+
+impl JobInfo {
+    fn finished(&self) -> bool {
+        matches!(self.status.as_str(), "SUCCEEDED" | "FAILED" | "STOPPED")
+    }
+}
+
+const TIMEOUT_SECS: u64 = 30;
+
+impl Client {
+    pub fn new(address: &str) -> Client {
+        Client { base: address.trim_end_matches('/').to_string() }
+    }
+
+    fn send(&self, req: minreq::Request) -> Result<(i32, String), String> {
+        let resp = req.with_timeout(TIMEOUT_SECS).send().map_err(|e| format!("the Ray head at {} cannot be reached: {e}", self.base))?;
+        Ok((resp.status_code, resp.as_str().unwrap_or_default().to_string()))
+    }
+
+    fn json(&self, req: minreq::Request, what: &str) -> Result<Option<Value>, String> {
+        match self.send(req)? {
+            (404, _) => Ok(None),
+            (200, body) => serde_json::from_str(&body).map(Some).map_err(|e| format!("{what}: the Ray head answered with something that is not JSON ({e})")),
+            (code, body) => Err(format!("{what}: the Ray head answered {code}: {}", body.trim())),
+        }
+    }
+
+    /// The Ray version of the cluster; an error when the head cannot be reached.
+    pub fn version(&self) -> Result<String, String> {
+        let v = self
+            .json(minreq::get(format!("{}/api/version", self.base)), "version")?
+            .ok_or_else(|| format!("{} has no Ray Jobs API (is it the dashboard port, 8265?)", self.base))?;
+        Ok(v["ray_version"].as_str().unwrap_or("?").to_string())
+    }
+
+    pub fn submit(&self, id: &str, entrypoint: &str, cpus: f64, gpus: f64) -> Result<(), String> {
+        let body = json!({ "entrypoint": entrypoint, "submission_id": id, "entrypoint_num_cpus": cpus, "entrypoint_num_gpus": gpus, "metadata": { "by": "nasc evolve" } });
+        let req = minreq::post(format!("{}/api/jobs/", self.base)).with_header("Content-Type", "application/json").with_body(body.to_string());
+        self.json(req, "submit").map(|_| ())
+    }
+
+    /// The job's state; `None` when the head has no such job.
+    pub fn status(&self, id: &str) -> Result<Option<JobInfo>, String> {
+        let v = self.json(minreq::get(format!("{}/api/jobs/{id}", self.base)), "status")?;
+        Ok(v.map(|v| JobInfo {
+            status: v["status"].as_str().unwrap_or("?").to_string(),
+            message: v["message"].as_str().unwrap_or_default().to_string(),
+            node: v["driver_node_id"].as_str().map(str::to_string),
+        }))
+    }
+
+    pub fn logs(&self, id: &str) -> Result<String, String> {
+        let v = self.json(minreq::get(format!("{}/api/jobs/{id}/logs", self.base)), "logs")?;
+        Ok(v.and_then(|v| v["logs"].as_str().map(str::to_string)).unwrap_or_default())
+    }
+
+    pub fn stop(&self, id: &str) -> Result<(), String> {
+        self.json(minreq::post(format!("{}/api/jobs/{id}/stop", self.base)), "stop").map(|_| ())
+    }
+}
+
+/// The worker's command line for a job.
+pub fn entrypoint(nasc: &str, job: &Job) -> String {
+    let text = serde_json::to_string(job).unwrap_or_default();
+    format!("{} evolve-worker --job {}", shell_quote(nasc), base64(text.as_bytes()))
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Train candidate `id` as Ray jobs: find or submit its job, wait, retry failures.
+pub fn train(cfg: &RaySettings, id: i64, job: &Job, poll: Duration) -> Verdict {
+    let client = Client::new(&cfg.address);
+    let command = entrypoint(&cfg.nasc, job);
+    let mut last = String::new();
+    for attempt in 0..=cfg.retries {
+        // Training a front member again for its test accuracy is a job of its own.
+        let sid = cfg.submission_id(id, attempt) + if job.measure_test { "-test" } else { "" };
+        let known = match client.status(&sid) {
+            Ok(k) => k,
+            Err(e) => return Verdict::Unreachable(e),
+        };
+        match known {
+            // An earlier controller's attempt that failed: go on with the next.
+            Some(info) if info.status == "FAILED" || info.status == "STOPPED" => {
+                last = describe(&info);
+                continue;
+            }
+            Some(_) => {}
+            None => {
+                if let Err(e) = client.submit(&sid, &command, cfg.cpus, cfg.gpus) {
+                    return Verdict::Unreachable(e);
+                }
+            }
+        }
+        match wait(&client, &sid, cfg.timeout, poll) {
+            Waited::Succeeded => {
+                return match client.logs(&sid) {
+                    Ok(logs) => Verdict::Result(result_in(&logs)),
+                    Err(e) => Verdict::Unreachable(e),
+                };
+            }
+            Waited::Failed(why) => last = why,
+            Waited::TimedOut(secs) => {
+                let _ = client.stop(&sid);
+                return Verdict::Result(Err(format!("stopped after {secs:.0} s (--trial-timeout); Ray job {sid}")));
+            }
+            Waited::Unreachable(e) => return Verdict::Unreachable(e),
+        }
+    }
+    Verdict::Result(Err(format!("the Ray job failed {} time(s); last: {last}", cfg.retries + 1)))
+}
+
+fn describe(info: &JobInfo) -> String {
+    format!("{} ({})", info.status.to_lowercase(), info.message.trim())
+}
+
+enum Waited {
+    Succeeded,
+    Failed(String),
+    TimedOut(f64),
+    Unreachable(String),
+}
+
+fn wait(client: &Client, sid: &str, timeout: Option<f64>, poll: Duration) -> Waited {
+    let start = Instant::now();
+    loop {
+        match client.status(sid) {
+            Err(e) => return Waited::Unreachable(e),
+            Ok(None) => return Waited::Failed(format!("the head lost job {sid}")),
+            Ok(Some(info)) if info.finished() => {
+                return if info.status == "SUCCEEDED" { Waited::Succeeded } else { Waited::Failed(describe(&info)) };
+            }
+            Ok(Some(_)) => {}
+        }
+        let secs = start.elapsed().as_secs_f64();
+        if timeout.is_some_and(|t| secs > t) {
+            return Waited::TimedOut(secs);
+        }
+        std::thread::sleep(poll);
+    }
+}
+
+/// The worker's result: the last line of the logs that is one.
+pub fn result_in(logs: &str) -> Result<Outcome, String> {
+    logs.lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<Result<Outcome, String>>(l.trim()).ok())
+        .unwrap_or_else(|| Err(format!("the job's logs hold no result; their end: {}", tail(logs))))
+}
+
+fn tail(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().rev().take(3).collect();
+    lines.into_iter().rev().collect::<Vec<_>>().join(" / ")
+}
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding (the job travels in one shell word).
+pub fn base64(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * k) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+pub fn unbase64(s: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(s.len() / 4 * 3);
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.trim().bytes().filter(|&c| c != b'=') {
+        let v = ALPHABET.iter().position(|&a| a == c).ok_or_else(|| format!("`{}` is not base64", c as char))? as u32;
+        acc = acc << 6 | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits & 0xff) as u8);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trips() {
+        for s in ["", "a", "ab", "abc", "abcd", "model M(x: [B, 8]) -> [B, 2] {\n    return x |> dense(2)\n}\n"] {
+            assert_eq!(unbase64(&base64(s.as_bytes())).unwrap(), s.as_bytes());
+        }
+        assert_eq!(base64(b"Man"), "TWFu");
+        assert_eq!(base64(b"Ma"), "TWE=");
+        assert!(unbase64("a b").unwrap_err().contains("not base64"));
+    }
+
+    #[test]
+    fn the_result_is_the_last_result_line_of_the_logs() {
+        let ok = r#"{"Ok":{"accuracy":0.5,"curve":"[]","throughput":1.0,"train_seconds":2.0}}"#;
+        let logs = format!("2026 INFO setting up\n{ok}\nRunning entrypoint for job x\n");
+        assert_eq!(result_in(&logs).unwrap().accuracy, 0.5);
+        assert_eq!(result_in("{\"Err\":\"training diverged\"}\n").unwrap_err(), "training diverged");
+        assert!(result_in("Traceback\nkilled\n").unwrap_err().contains("hold no result; their end: Traceback / killed"));
+    }
+
+    #[test]
+    fn an_unreachable_head_is_one_clear_error() {
+        // Nothing listens on port 9 (discard) here.
+        let e = Client::new("http://127.0.0.1:9").version().unwrap_err();
+        assert!(e.contains("the Ray head at http://127.0.0.1:9 cannot be reached"), "{e}");
+        let cfg =
+            RaySettings { address: "http://127.0.0.1:9".into(), nasc: "nasc".into(), run_id: "r".into(), cpus: 1.0, gpus: 0.0, retries: 1, timeout: None };
+        let job: Job = serde_json::from_value(json!({ "source": "", "data": "digits", "data_seed": 0, "seed": 0, "train": {
+            "epochs": 1, "batch": 8, "lr": 0.001, "optimizer": "adam", "weight_decay": 0.0, "time_budget": null, "threads": 1 } }))
+        .unwrap();
+        assert!(matches!(train(&cfg, 3, &job, Duration::from_millis(10)), Verdict::Unreachable(e) if e.contains("cannot be reached")));
+        assert_eq!(cfg.submission_id(3, 1), "nasc-r-3-1");
+        assert!(entrypoint("/opt/my nasc/nasc", &job).starts_with("'/opt/my nasc/nasc' evolve-worker --job "));
+    }
+}
