@@ -276,34 +276,28 @@ fn user_errors_are_messages() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A one-epoch search on the digits from `examples/MODEL` into `store`, which must succeed.
+fn evolve_digits(model: &str, store: &Path, extra: &[&str]) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = nasc()
+        .arg("evolve")
+        .arg(format!("{root}/examples/{model}"))
+        .args(["--data", "digits", "--epochs", "1", "--jobs", "2", "--quiet"])
+        .args(extra)
+        .arg("--store")
+        .arg(store)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// alpha's two-input mutations (a residual sum and the ops after it) and mutations of a subset
 /// of a block's calls reach the store, each fill re-checked against its targets when stored.
 #[test]
 fn junction_and_call_subset_mutations_are_stored_verified() {
     let dir = tmp("junction");
     let store = dir.join("res.sqlite");
-    let root = env!("CARGO_MANIFEST_DIR");
-    let args: Vec<String> = [
-        &format!("{root}/examples/resmlp_digits.nas"),
-        "--data",
-        "digits",
-        "--trials",
-        "24",
-        "--epochs",
-        "1",
-        "--seed",
-        "5",
-        "--jobs",
-        "2",
-        "--quiet",
-        "--store",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([store.display().to_string()])
-    .collect();
-    let out = run(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    evolve_digits("resmlp_digits.nas", &store, &["--trials", "24", "--seed", "5"]);
     let v = export(&store);
     let (mut junctions, mut subsets) = (0, 0);
     for c in v["candidates"].as_array().unwrap() {
@@ -326,32 +320,9 @@ fn junction_and_call_subset_mutations_are_stored_verified() {
 #[test]
 fn compare_reports_groups_and_refuses_what_it_cannot_compare() {
     let dir = tmp("compare");
-    let root = env!("CARGO_MANIFEST_DIR");
     let run_one = |name: &str, seed: &str, strategy: &str, model: &str| {
         let store = dir.join(name);
-        let args: Vec<String> = [
-            &format!("{root}/examples/{model}"),
-            "--data",
-            "digits",
-            "--trials",
-            "6",
-            "--epochs",
-            "1",
-            "--seed",
-            seed,
-            "--strategy",
-            strategy,
-            "--jobs",
-            "2",
-            "--quiet",
-            "--store",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([store.display().to_string()])
-        .collect();
-        let out = run(&args);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        evolve_digits(model, &store, &["--trials", "6", "--seed", seed, "--strategy", strategy]);
         store
     };
     let a = [run_one("a1.sqlite", "1", "alpha", "mlp_digits.nas"), run_one("a2.sqlite", "2", "alpha", "mlp_digits.nas")];
