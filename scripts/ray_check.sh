@@ -73,7 +73,7 @@ def cands(store):
     out = subprocess.run([nasc, "evolve", "--export", "json", "--store", store], check=True, capture_output=True, text=True).stdout
     cs = json.loads(out)["candidates"]
     for c in cs:
-        for k in ("throughput", "train_seconds", "controller_ms", "created_at", "finished_at"):
+        for k in ("throughput", "train_seconds", "controller_ms", "created_at", "finished_at", "started_at"):
             c.pop(k, None)
     return cs
 a, b = cands(local), cands(ray)

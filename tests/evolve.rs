@@ -61,7 +61,7 @@ fn export(store: &Path) -> Value {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mut v: Value = serde_json::from_slice(&out.stdout).unwrap();
     for c in v["candidates"].as_array_mut().unwrap() {
-        for k in ["throughput", "train_seconds", "controller_ms", "created_at", "finished_at"] {
+        for k in ["throughput", "train_seconds", "controller_ms", "created_at", "finished_at", "started_at"] {
             c.as_object_mut().unwrap().remove(k);
         }
     }

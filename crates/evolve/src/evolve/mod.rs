@@ -214,7 +214,7 @@ impl Evolution {
                 Ok(o) => {
                     (r.status, r.stopped_at) = (o.status(), o.stopped_at.map(|e| e as i64));
                     (r.accuracy, r.test_accuracy, r.curve) = (Some(o.accuracy), o.test_accuracy, Some(o.curve));
-                    (r.throughput, r.train_seconds) = (Some(o.throughput), Some(o.train_seconds));
+                    (r.throughput, r.train_seconds, r.started_at) = (Some(o.throughput), Some(o.train_seconds), o.started_at);
                 }
                 Err(e) => {
                     r.status = Status::Failed;
@@ -454,6 +454,7 @@ mod tests {
             curve: "[]".into(),
             throughput: 1.0,
             train_seconds: 0.0,
+            started_at: None,
         })
     }
 

@@ -118,6 +118,12 @@ pub fn status_text(ev: &Evolution) -> String {
         s,
         "duplicates  {exact} with a trained candidate's fingerprint, {rewritten} more equal to one up to rewriting ({proofs}; canonical form {canon_ms:.2} ms each)"
     );
+    let mut lat: Vec<f64> = rs.iter().filter_map(|r| Some(r.started_at? - r.created_at)).collect();
+    if !lat.is_empty() {
+        lat.sort_by(f64::total_cmp);
+        let _ =
+            writeln!(s, "start       median {:.2} s, max {:.2} s from a candidate's creation to its training's start", lat[lat.len() / 2], lat[lat.len() - 1]);
+    }
     let mut ms: Vec<f64> = rs.iter().skip(1).filter_map(|r| r.controller_ms).collect();
     if !ms.is_empty() {
         ms.sort_by(f64::total_cmp);

@@ -85,6 +85,8 @@ pub struct Record {
     pub throughput: Option<f64>,
     /// Timing: training seconds.
     pub train_seconds: Option<f64>,
+    /// Timing: UNIX seconds when a worker started on the candidate's training.
+    pub started_at: Option<f64>,
     /// Timing: select + mutate + synthesize + store, in ms.
     pub controller_ms: Option<f64>,
     /// Timing: UNIX seconds.
@@ -116,6 +118,7 @@ impl Record {
             seed: 0,
             throughput: None,
             train_seconds: None,
+            started_at: None,
             controller_ms: None,
             created_at: now(),
             finished_at: None,
@@ -137,6 +140,9 @@ pub struct Outcome {
     pub curve: String,
     pub throughput: f64,
     pub train_seconds: f64,
+    /// Timing: UNIX seconds when the worker started on the job (workers from before send none).
+    #[serde(default)]
+    pub started_at: Option<f64>,
 }
 
 impl Outcome {
@@ -150,7 +156,7 @@ pub struct Store {
 }
 
 /// Columns added after the first stores were written, in `all`'s order after `finished_at`.
-const ADDED_COLUMNS: [(&str, &str); 3] = [("test_accuracy", "REAL"), ("stopped_at", "INTEGER"), ("canonical", "TEXT")];
+const ADDED_COLUMNS: [(&str, &str); 4] = [("test_accuracy", "REAL"), ("stopped_at", "INTEGER"), ("canonical", "TEXT"), ("started_at", "REAL")];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS run (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -167,6 +173,7 @@ CREATE TABLE IF NOT EXISTS candidates (
     test_accuracy REAL,
     stopped_at INTEGER,
     canonical TEXT,
+    started_at REAL,
     params INTEGER,
     macs INTEGER,
     curve TEXT,
@@ -410,8 +417,19 @@ impl Store {
         match result {
             Ok(o) => tx.execute(
                 "UPDATE candidates SET status = ?8, accuracy = ?2, curve = ?3, throughput = ?4, train_seconds = ?5,
-                 error = NULL, finished_at = ?6, test_accuracy = ?7, stopped_at = ?9 WHERE id = ?1",
-                params![id, o.accuracy, o.curve, o.throughput, o.train_seconds, at, o.test_accuracy, o.status().as_str(), o.stopped_at.map(|e| e as i64)],
+                 error = NULL, finished_at = ?6, test_accuracy = ?7, stopped_at = ?9, started_at = ?10 WHERE id = ?1",
+                params![
+                    id,
+                    o.accuracy,
+                    o.curve,
+                    o.throughput,
+                    o.train_seconds,
+                    at,
+                    o.test_accuracy,
+                    o.status().as_str(),
+                    o.stopped_at.map(|e| e as i64),
+                    o.started_at
+                ],
             ),
             Err(e) => tx.execute("UPDATE candidates SET status = 'failed', error = ?2, finished_at = ?3 WHERE id = ?1", params![id, e, at]),
         }?;
@@ -466,6 +484,7 @@ impl Store {
                 test_accuracy: r.get(20)?,
                 stopped_at: r.get(21)?,
                 canonical: r.get(22)?,
+                started_at: r.get(23)?,
                 finished_at: r.get(19)?,
             })
         })?;
@@ -490,7 +509,8 @@ mod tests {
         let mut s = Store::create(&path, "{\"x\":1}").unwrap();
         s.insert(&record(0)).unwrap();
         s.insert(&record(1)).unwrap();
-        let o = Outcome { accuracy: 0.5, test_accuracy: Some(0.4), stopped_at: None, curve: "[]".into(), throughput: 10.0, train_seconds: 1.0 };
+        let o =
+            Outcome { accuracy: 0.5, test_accuracy: Some(0.4), stopped_at: None, curve: "[]".into(), throughput: 10.0, train_seconds: 1.0, started_at: None };
         s.finish(0, &Ok(o), 2.0).unwrap();
         s.finish(1, &Err("diverged".into()), 3.0).unwrap();
         drop(s);
@@ -564,7 +584,8 @@ mod tests {
         let old = Store::open_read_only(&path).unwrap().all().unwrap();
         assert_eq!((old.len(), old[0].test_accuracy, old[0].stopped_at), (1, None, None));
         let mut s = Store::open(&path).unwrap();
-        let o = Outcome { accuracy: 0.9, test_accuracy: Some(0.8), stopped_at: Some(1), curve: "[]".into(), throughput: 1.0, train_seconds: 1.0 };
+        let o =
+            Outcome { accuracy: 0.9, test_accuracy: Some(0.8), stopped_at: Some(1), curve: "[]".into(), throughput: 1.0, train_seconds: 1.0, started_at: None };
         s.finish(0, &Ok(o), 1.0).unwrap();
         let now = &s.all().unwrap()[0];
         assert_eq!((now.test_accuracy, now.stopped_at, now.status), (Some(0.8), Some(1), Status::Stopped));

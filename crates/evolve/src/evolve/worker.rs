@@ -157,6 +157,7 @@ pub fn worker_main(job_arg: Option<&str>) -> std::process::ExitCode {
 
 /// Train one candidate and measure it.
 pub fn train_job(job: &Job) -> Result<Outcome, String> {
+    let started_at = super::store::now();
     let c = super::source::compile(&job.source).map_err(|f| format!("the candidate does not check: {}", f.first_message()))?;
     let graph = c.model(None).map_err(|f| f.first_message())?.graph;
     let src: DataSource = job.data.parse()?;
@@ -202,5 +203,6 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
         curve: serde_json::to_string(&curve).unwrap_or_default(),
         throughput: speeds[speeds.len() / 2],
         train_seconds: start.elapsed().as_secs_f64(),
+        started_at: Some(started_at),
     })
 }
