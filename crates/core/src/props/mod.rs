@@ -90,22 +90,7 @@ impl Chain {
     /// The chain extended by one op, computed from this chain's value alone; `None` when the op
     /// does not apply to the current shape.
     pub fn then(&self, op: &ChainOp) -> Option<Chain> {
-        let s = spec(op.op);
-        let ins = [self.shape.clone()];
-        let outs = (s.shape)(&ins, &op.attrs).ok()?;
-        let [out] = outs.as_slice() else { return None };
-        let step = op_mixing(op.op, &op.attrs, &ins, &outs, 0, 0);
-        let params = self.params.add(&(s.params)(&ins, &op.attrs).ok()?).ok()?;
-        let macs = self.macs.add(&(s.macs)(&ins, &op.attrs, &outs).ok()?).ok()?;
-        Some(Chain {
-            input: self.input.clone(),
-            mixing: self.mixing.then(&step),
-            depth: self.depth.then(s.linearity),
-            shape: out.clone(),
-            params,
-            macs,
-            len: self.len + 1,
-        })
+        self.through(op, std::slice::from_ref(&self.shape), 0)
     }
 
     /// This chain's value carried through input `slot` of a junction `op` (add, concat) whose

@@ -330,14 +330,20 @@ fn attrs_text(a: &Attrs) -> String {
     format!("[{}]", parts.join(", "))
 }
 
-/// 64-bit FNV-1a: stable across runs and builds, unlike std's hasher.
-struct Fnv(u64);
+/// 64-bit FNV-1a: stable across runs and builds, unlike std's hasher (fingerprints are stored).
+pub struct Fnv(pub u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv::new()
+    }
+}
 
 impl Fnv {
-    fn new() -> Fnv {
+    pub fn new() -> Fnv {
         Fnv(0xcbf2_9ce4_8422_2325)
     }
-    fn write(&mut self, bytes: &[u8]) {
+    pub fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.0 ^= b as u64;
             self.0 = self.0.wrapping_mul(0x0100_0000_01b3);

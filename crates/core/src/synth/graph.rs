@@ -31,10 +31,10 @@ impl Junction {
     }
 
     fn op(self) -> ChainOp {
-        match self {
-            Junction::Add => ChainOp { op: OpKind::Add, attrs: Attrs(vec![]) },
-            Junction::Concat => ChainOp { op: OpKind::Concat, attrs: Attrs(vec![("axis", AttrValue::Int(Dim::int(-1)))]) },
-        }
+        junction_op(match self {
+            Junction::Add => OpKind::Add,
+            Junction::Concat => OpKind::Concat,
+        })
     }
 
     /// The shape each branch must end in so the junction yields `out`; `None` when it cannot.
@@ -52,6 +52,12 @@ impl Junction {
             }
         }
     }
+}
+
+/// A junction op as synthesis uses it: a concat joins along the last (channel) axis.
+pub fn junction_op(op: OpKind) -> ChainOp {
+    let attrs = if op == OpKind::Concat { Attrs(vec![("axis", AttrValue::Int(Dim::int(-1)))]) } else { Attrs::default() };
+    ChainOp { op, attrs }
 }
 
 /// A filled multi-input hole.

@@ -24,6 +24,7 @@ use nasc_core::syntax::ast::{BinOp, Expr, ExprKind, File, Stage, StmtKind};
 use nasc_core::syntax::print::print_expr;
 use nasc_core::syntax::visit;
 use nasc_core::synth::fill::{chain_expr, graph_expr};
+use nasc_core::synth::graph::junction_op;
 
 /// A junction in a block body and the ops applied to its result.
 #[derive(Clone, Debug)]
@@ -44,15 +45,8 @@ pub struct Site {
 impl Site {
     /// Each input's path through the junction and the tail: the subgraph's inferred properties.
     pub fn paths(&self) -> Option<Vec<Chain>> {
-        let op = ChainOp { op: self.junction, attrs: junction_attrs(self.junction) };
+        let op = junction_op(self.junction);
         (0..self.inputs.len()).map(|k| self.tail.iter().try_fold(Chain::identity(&self.inputs[k]).through(&op, &self.inputs, k)?, |c, o| c.then(o))).collect()
-    }
-}
-
-fn junction_attrs(op: OpKind) -> nasc_core::ops::Attrs {
-    match op {
-        OpKind::Concat => nasc_core::ops::Attrs(vec![("axis", nasc_core::ops::AttrValue::Int(nasc_core::shape::Dim::int(-1)))]),
-        _ => Default::default(),
     }
 }
 

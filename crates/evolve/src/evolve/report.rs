@@ -116,7 +116,8 @@ pub fn status_text(ev: &Evolution) -> String {
     };
     let _ = writeln!(
         s,
-        "duplicates  {exact} with a trained candidate's fingerprint, {rewritten} more equal to one up to rewriting ({proofs}; canonical form {canon_ms:.2} ms each)"
+        "duplicates  {exact} with a trained candidate's fingerprint, {rewritten} more equal to one up to rewriting ({proofs}{})",
+        if canon_ms > 0.0 { format!("; canonical form computed here in {canon_ms:.2} ms each") } else { String::new() }
     );
     let mut lat: Vec<f64> = rs.iter().filter_map(|r| Some(r.started_at? - r.created_at)).collect();
     if !lat.is_empty() {

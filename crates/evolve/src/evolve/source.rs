@@ -235,18 +235,15 @@ pub fn compile(text: &str) -> Result<Arc<Compilation>, Failure> {
 /// Stable across runs and builds (unlike std's hasher), so a store can be resumed by another build.
 pub fn fingerprint(file: &File) -> String {
     let text = print_file(file);
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut h = nasc_core::rewrite::Fnv::new();
     for line in text.lines() {
         let code = line.split("//").next().unwrap_or("").trim();
-        if code.is_empty() {
-            continue;
-        }
-        for b in code.bytes().chain([b'\n']) {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
+        if !code.is_empty() {
+            h.write(code.as_bytes());
+            h.write(b"\n");
         }
     }
-    format!("{h:016x}")
+    format!("{:016x}", h.0)
 }
 
 /// `conv·batch_norm·relu`
