@@ -154,7 +154,8 @@ fn in_flight(ray: &super::ray::RaySettings, rs: &[Record]) -> String {
         }
         let line = match latest {
             Some((sid, info)) => {
-                format!("{} {}", sid, info.status.to_lowercase()) + &info.node.map_or(String::new(), |n| format!(" on node {}", &n[..n.len().min(12)]))
+                format!("{} {}", sid, info.status.to_lowercase())
+                    + &info.node.map_or(String::new(), |n| format!(" on node {}", n.chars().take(12).collect::<String>()))
             }
             None => "not submitted".to_string(),
         };
