@@ -14,6 +14,7 @@
 # The digits comparison of earlier READMEs:
 #   DATA=digits MODEL=examples/cnn_digits.nas TRIALS=30 EPOCHS=1 SUBSET= RUNGS= scripts/compare_strategies.sh
 # (NASC=path/to/nasc chooses the binary; JOBS, THREADS, STRATEGIES, MARGIN likewise.)
+# GUIDANCE=ops|skip|both runs the strategies with `--guidance` (stores named STRATEGY-gGUIDANCE-SEED).
 set -euo pipefail
 OUT=${1:-compare-runs}
 NASC=${NASC:-target/release/nasc}
@@ -27,6 +28,7 @@ JOBS=${JOBS:-2}
 THREADS=${THREADS:-1}
 MODEL=${MODEL:-examples/resnet_fashion.nas}
 STRATEGIES=${STRATEGIES:-"alpha random-subgraph primer automl-zero"}
+GUIDANCE=${GUIDANCE:-}
 mkdir -p "$OUT"
 if [ -z "${DATA:-}" ]; then
   if [ ! -e "$OUT/fashion/train-labels-idx1-ubyte.gz" ]; then
@@ -37,11 +39,12 @@ fi
 extra=()
 [ -n "$SUBSET" ] && extra+=(--train-subset "$SUBSET")
 [ -n "$RUNGS" ] && extra+=(--rungs "$RUNGS" --stop-margin "$MARGIN")
+[ -n "$GUIDANCE" ] && extra+=(--guidance "$GUIDANCE")
 stores=()
 # Seed-major, so that a comparison cut short still has every strategy.
 for seed in $SEEDS; do
   for s in $STRATEGIES; do
-    store="$OUT/$s-$seed.sqlite"
+    store="$OUT/$s${GUIDANCE:+-g$GUIDANCE}-$seed.sqlite"
     if [ -e "$store" ]; then
       "$NASC" evolve --resume "$store" --quiet --jobs "$JOBS" >/dev/null
     else

@@ -34,6 +34,10 @@ fn start_args(store: &Path, jobs: &str) -> Vec<String> {
         "1",
         "--stop-margin",
         "0",
+        "--guidance",
+        "both",
+        "--guidance-after",
+        "6",
         "--train-subset",
         "1200",
         "--window",
@@ -101,6 +105,35 @@ fn assert_stops_are_justified(cands: &[Value]) {
     }
 }
 
+/// Guidance predicted every candidate created once 6 had trained (among those at least
+/// --window older); each candidate it skipped names a rival at least --window (2) ids older, no
+/// larger, whose accuracy after epoch 1 is above the skipped one's predicted upper bound.
+fn assert_skips_are_justified(cands: &[Value]) {
+    let at_epoch_1 = |c: &Value| -> Option<f64> { serde_json::from_str::<Vec<Value>>(c["curve"].as_str()?).ok()?.first()?["val_accuracy"].as_f64() };
+    let props = |c: &Value| -> Value { serde_json::from_str(c["properties"].as_str().unwrap()).unwrap() };
+    let mut predicted = 0;
+    for c in cands {
+        let id = c["id"].as_i64().unwrap() as usize;
+        let trained_before = cands[..(id + 1).saturating_sub(2).max(1)].iter().filter(|q| ["done", "stopped"].contains(&q["status"].as_str().unwrap())).count();
+        let p = props(c);
+        let pending_then =
+            ["done", "stopped", "failed"].contains(&c["status"].as_str().unwrap()) || c["error"].as_str().is_some_and(|e| e.starts_with("predicted"));
+        if trained_before >= 6 && pending_then {
+            assert!(p["prediction"]["accuracy"].is_f64(), "candidate #{id} has no prediction: {p}");
+            predicted += 1;
+        }
+        if let Some(rival) = p["prediction"]["skipped_for"].as_i64() {
+            assert_eq!(c["status"], "skipped", "#{id}");
+            assert!(c["error"].as_str().unwrap().starts_with("predicted dominated (--guidance both)"), "#{id}: {c}");
+            assert!(rival as usize + 2 <= id, "#{id} skipped for #{rival}, not --window older");
+            let q = &cands[rival as usize];
+            assert!(q["params"].as_i64() <= c["params"].as_i64() && q["macs"].as_i64() <= c["macs"].as_i64(), "#{id}: rival #{rival} is larger");
+            assert!(at_epoch_1(q).unwrap().min(0.995) > p["prediction"]["upper"].as_f64().unwrap(), "#{id}: rival #{rival} is not above {p}");
+        }
+    }
+    assert!(predicted > 0, "guidance predicted nothing");
+}
+
 #[test]
 fn killed_and_resumed_runs_equal_an_uninterrupted_run_and_jobs_do_not_matter() {
     let dir = tmp("kill");
@@ -113,6 +146,7 @@ fn killed_and_resumed_runs_equal_an_uninterrupted_run_and_jobs_do_not_matter() {
     assert!(cands.iter().all(|c| c["status"] != "pending"));
     assert!(cands.iter().any(|c| c["status"] == "done" && c["parent"].is_number()), "some mutants trained");
     assert_stops_are_justified(cands);
+    assert_skips_are_justified(cands);
 
     // --jobs 1 gives the same store.
     let one = complete_run(&dir, "1");
@@ -162,6 +196,7 @@ fn killed_and_resumed_runs_equal_an_uninterrupted_run_and_jobs_do_not_matter() {
     assert!(text.contains("complete") && text.contains("Pareto front") && text.contains("controller"), "{text}");
     assert!(text.contains("selection on a 10 % validation split"), "{text}");
     assert!(text.contains("early stop  rungs 1 (margin 0.000)") && text.contains("saved"), "{text}");
+    assert!(text.contains("guidance    both (z 2):") && text.contains("Spearman") && text.contains("model now:"), "{text}");
     let csv = nasc().args(["evolve", "--export", "csv", "--store"]).arg(&reference).output().unwrap();
     let csv = String::from_utf8_lossy(&csv.stdout);
     assert!(csv.starts_with("id,parent,strategy,status,accuracy"), "{csv}");
@@ -231,6 +266,12 @@ fn user_errors_are_messages() {
     assert!(e.contains("--rungs 1,3: the rung 3 is not before the last epoch (3)"), "{e}");
     let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--stop-margin", "0.1", "--store", store.to_str().unwrap()]);
     assert!(e.contains("--rungs"), "{e}");
+    let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--guidance", "both", "--guidance-z", "-1", "--store", store.to_str().unwrap()]);
+    assert!(e.contains("--guidance-z is a number of leave-one-out errors, 0 or more; found -1"), "{e}");
+    let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--guidance-after", "2", "--store", store.to_str().unwrap()]);
+    assert!(e.contains("--guidance-after must be at least 3"), "{e}");
+    let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--guidance", "always", "--store", store.to_str().unwrap()]);
+    assert!(e.contains("invalid value 'always' for '--guidance") && e.contains("possible values: off, ops, skip, both"), "{e}");
     // Ray: the address is needed, belongs to the Ray executor, and an unreachable head is one
     // clear error before anything is stored.
     let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--executor", "ray", "--store", store.to_str().unwrap()]);
@@ -337,6 +378,15 @@ fn compare_reports_groups_and_refuses_what_it_cannot_compare() {
     let json = nasc().arg("compare").args(&a).arg("--json").output().unwrap();
     let v: Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!((v["groups"][0]["name"].as_str(), v["groups"][0]["runs"].as_u64()), (Some("alpha"), Some(2)), "{v}");
+    // Cut after the first 3 trainings: the seed and two mutants (reuses and skips cost none).
+    let cut = nasc().arg("compare").args(&a).args(["--trainings", "3", "--json"]).output().unwrap();
+    let v: Value = serde_json::from_slice(&cut.stdout).unwrap();
+    assert_eq!(v["trainings"], 3, "{v}");
+    for r in v["runs"].as_array().unwrap() {
+        assert!(r["trainings"] == 3 && r["candidates"].as_u64().unwrap() <= 6 && r["short"] == false, "{r}");
+    }
+    let e = stderr_of(&["compare", a[0].to_str().unwrap(), "--trainings", "0"]);
+    assert!(e.contains("--trainings must be at least 1"), "{e}");
     // Errors a user can make: a missing store, a file that is not one, runs from another seed model.
     let e = stderr_of(&["compare", dir.join("none.sqlite").to_str().unwrap()]);
     assert!(e.contains("no store at"), "{e}");

@@ -197,3 +197,27 @@ fn greedy_and_enumerative_find_the_paper_example() {
         }
     }
 }
+
+/// A prior (`nasc evolve --guidance ops`) shifts which ops fills use without breaking them:
+/// every fill still meets its target, and the favoured kind appears far more often.
+#[test]
+fn an_op_prior_favours_its_ops_and_keeps_fills_sound() {
+    use nasc::ops::OpKind;
+    use nasc::synth::OpPrior;
+    let input = Shape(vec![Dim::sym("B"), Dim::int(8), Dim::int(8), Dim::int(16)]);
+    let t = Target { depth_min: Some(3), ..Target::shape_only(&input, &input) };
+    let prior = std::sync::Arc::new(OpPrior { weights: [(OpKind::Gelu, 50.0), (OpKind::Relu, 0.02)].into_iter().collect() });
+    let count = |prior: Option<std::sync::Arc<OpPrior>>, kind: OpKind| -> usize {
+        (0..100)
+            .map(|seed| {
+                let cfg = SynthConfig { seed, prior: prior.clone(), ..Default::default() };
+                let fill = synthesize(&t, &cfg).expect("a depth-3 target is reachable");
+                assert!(t.satisfied(&Chain::of(&t.input, &fill.ops).unwrap()), "seed {seed}: {:?}", fill.ops);
+                fill.ops.iter().filter(|o| o.op == kind).count()
+            })
+            .sum()
+    };
+    let (plain, favoured) = (count(None, OpKind::Gelu), count(Some(prior.clone()), OpKind::Gelu));
+    assert!(favoured > 2 * plain.max(5), "gelu in {favoured} fills with the prior, {plain} without");
+    assert!(count(Some(prior), OpKind::Relu) < count(None, OpKind::Relu), "relu was not disfavoured");
+}

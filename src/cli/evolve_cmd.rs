@@ -2,6 +2,7 @@
 
 use super::train_cmd::TrainFlags;
 use crate::evolve::early_stop::EarlyStop;
+use crate::evolve::guidance::{self, Mode as GuidanceMode};
 use crate::evolve::mutate::{MutationConfig, Strategy};
 use crate::evolve::ray::RaySettings;
 use crate::evolve::report::{csv, front_table, json, status_text, write_outputs};
@@ -117,6 +118,20 @@ pub struct EvolveArgs {
     /// Candidates below this test accuracy (0–1) are never parents.
     #[arg(long, default_value_t = 0.0)]
     pub min_accuracy: f64,
+    /// Learned guidance: a ridge-regression model of accuracy from op counts, depth, params and
+    /// MACs, fitted on the run's candidates at least --window older (so the store stays
+    /// reproducible) once 16 have trained. `ops`: synthesis tries ops that raise predicted
+    /// accuracy first; `skip`: a child whose predicted accuracy plus --guidance-z leave-one-out
+    /// errors is still below an earlier candidate no larger than it is recorded as skipped
+    /// (with the prediction) and not trained; `both`.
+    #[arg(long, value_enum, default_value = "off")]
+    pub guidance: GuidanceMode,
+    /// How many leave-one-out errors of margin a predicted-dominated child must have to be skipped.
+    #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
+    pub guidance_z: f64,
+    /// Guidance fits its first model once this many candidates have trained.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub guidance_after: usize,
     /// Set a mutation or selection probability, e.g. `--set p_mixing=0.8` (repeatable). Keys:
     /// p_duplicate p_delete p_grow max_fraction p_depth depth_delta_max p_mixing p_shape
     /// p_random_grow attempts p_drop_branch p_call p_accuracy_only top_fraction min_to_select.
@@ -281,12 +296,27 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
         selection,
         early_stop: a.rungs.as_deref().map(|r| EarlyStop::parse(r, a.stop_margin, a.epochs.max(1))).transpose()?,
         ray: ray_settings(a)?,
+        guidance: guidance_settings(a)?,
     };
     let store = a.store.clone().unwrap_or_else(|| {
         let stem = file.file_stem().map_or("run".into(), |s| s.to_string_lossy().into_owned());
         PathBuf::from(format!("evolve-{stem}.sqlite"))
     });
     Ok((Evolution::start(&store, settings), store))
+}
+
+/// `--guidance` and its margin.
+fn guidance_settings(a: &EvolveArgs) -> Result<guidance::Settings, String> {
+    if !(a.guidance_z.is_finite() && a.guidance_z >= 0.0) {
+        return Err(format!("--guidance-z is a number of leave-one-out errors, 0 or more; found {}", a.guidance_z));
+    }
+    if a.guidance_after < 3 {
+        return Err(format!(
+            "--guidance-after must be at least 3 trained candidates (a model needs some to fit and to measure its error); found {}",
+            a.guidance_after
+        ));
+    }
+    Ok(guidance::Settings { mode: a.guidance, z: a.guidance_z, min_samples: a.guidance_after, ..guidance::Settings::default() })
 }
 
 /// `--executor ray`: where the cluster is and what each training may use.
@@ -395,9 +425,12 @@ pub fn drive(ev: &mut Evolution, jobs: usize, eval: &Evaluator, quiet: bool) -> 
 }
 
 /// `nasc compare`: the comparison of several runs, as text or JSON, and an SVG of their fronts.
-pub fn compare(stores: &[PathBuf], svg: Option<&Path>, json: bool) -> ExitCode {
+pub fn compare(stores: &[PathBuf], svg: Option<&Path>, json: bool, trainings: Option<usize>) -> ExitCode {
     let paths: Vec<&Path> = stores.iter().map(PathBuf::as_path).collect();
-    let c = match crate::evolve::compare::compare(&paths) {
+    if trainings == Some(0) {
+        return fail("--trainings must be at least 1");
+    }
+    let c = match crate::evolve::compare::compare(&paths, trainings) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };

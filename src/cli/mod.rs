@@ -143,7 +143,8 @@ pub enum Command {
     /// mean ± std per strategy, the best front member's test accuracy, trainings and epochs
     /// spent, a Mann–Whitney U test per pair of strategies, and optionally an SVG of every front.
     ///
-    /// Runs are grouped by strategy (and by early-stopping rungs when they used them).
+    /// Runs are grouped by strategy, guidance, and early-stopping rungs when they used them;
+    /// per run also the candidates guidance skipped and its predictions' rank correlation (rho).
     /// Example: `nasc compare runs/*.sqlite --svg fronts.svg`.
     Compare {
         /// The runs' stores.
@@ -155,6 +156,10 @@ pub enum Command {
         /// Print the comparison as JSON instead of tables.
         #[arg(long)]
         json: bool,
+        /// Compare every run after its first N trainings (candidates reused or skipped cost
+        /// none): the fair budget when guidance skips candidates.
+        #[arg(long, value_name = "N")]
+        trainings: Option<usize>,
     },
     /// Internal: train one candidate for `nasc evolve` (a job on stdin, the result on stdout).
     #[command(hide = true)]
@@ -218,7 +223,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Bench(a) => train_cmd::bench(&a, color),
         Command::Evolve(a) => evolve_cmd::run(&a),
         Command::EvolveWorker { job } => crate::evolve::worker::worker_main(job.as_deref()),
-        Command::Compare { stores, svg, json } => evolve_cmd::compare(&stores, svg.as_deref(), json),
+        Command::Compare { stores, svg, json, trainings } => evolve_cmd::compare(&stores, svg.as_deref(), json, trainings),
         Command::Devices { json } => {
             for d in crate::train::devices::list() {
                 if json {

@@ -83,6 +83,23 @@ pub struct SynthConfig {
     pub attempts: usize,
     /// Enumerative search stops after this many distinct abstract states.
     pub max_states: usize,
+    /// How much to favour each op kind (DeepCoder-style guidance, `nasc evolve --guidance`);
+    /// `None` weighs every op alike.
+    pub prior: Option<std::sync::Arc<OpPrior>>,
+}
+
+/// A weight per op kind that scales the chance synthesis picks it: stochastic steps multiply
+/// each candidate's weight by it, greedy ties and the concrete members of a class are tried in
+/// a weighted random order. Kinds without an entry weigh 1.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OpPrior {
+    pub weights: std::collections::BTreeMap<crate::ops::OpKind, f64>,
+}
+
+impl OpPrior {
+    pub fn weight(&self, op: crate::ops::OpKind) -> f64 {
+        self.weights.get(&op).copied().filter(|w| w.is_finite() && *w > 0.0).unwrap_or(1.0)
+    }
 }
 
 impl Default for SynthConfig {
@@ -96,6 +113,7 @@ impl Default for SynthConfig {
             continue_prob: 0.2,
             attempts: 8,
             max_states: 200_000,
+            prior: None,
         }
     }
 }
@@ -190,7 +208,7 @@ pub fn synthesize_contexts(ctx: &[Context], cfg: &SynthConfig) -> Result<(Vec<Ch
         }
     };
     let Some(reps) = found else { return Err(SynthError::NotFound { max_len, steps }) };
-    let ops = concretize(ctx, reps, &mut rng, &mut steps);
+    let ops = concretize(ctx, reps, cfg.prior.as_deref(), &mut rng, &mut steps);
     match extend_all(ctx, &ops) {
         Some(chains) if distance(ctx, &chains) == Some(0) => Ok((ops, chains, steps)),
         _ => Err(SynthError::NotFound { max_len, steps }),
@@ -246,12 +264,19 @@ fn progressive(ctx: &[Context], max_len: usize, weighting: Option<Weighting>, cf
         if cands.is_empty() {
             return None;
         }
+        // A class weighs as much as its most favoured member (concretization picks that one first).
+        let prior = |rep: &Rep| {
+            cfg.prior.as_ref().map_or(1.0, |p| space::members(rep, &chains[0].shape, t).iter().map(|m| p.weight(m.op)).fold(p.weight(rep.op.op), f64::max))
+        };
         let pick = match weighting.filter(|_| ops.len() < original) {
-            Some(w) => sample(rng, &cands.iter().map(|c| w.weight(c.2)).collect::<Vec<_>>()),
+            Some(w) => sample(rng, &cands.iter().map(|c| w.weight(c.2) * prior(&c.0)).collect::<Vec<_>>()),
             None => {
                 let best = cands.iter().map(|c| c.2).min().unwrap_or(0);
                 let ties: Vec<usize> = (0..cands.len()).filter(|&i| cands[i].2 == best).collect();
-                ties[rng.below(ties.len())]
+                match &cfg.prior {
+                    Some(_) => ties[sample(rng, &ties.iter().map(|&i| prior(&cands[i].0)).collect::<Vec<_>>())],
+                    None => ties[rng.below(ties.len())],
+                }
             }
         };
         let (rep, next, _) = cands.swap_remove(pick);
@@ -274,13 +299,16 @@ fn sample(rng: &mut Rng, weights: &[f64]) -> usize {
 
 /// The second pass: replace each representative by a random member of its class, keeping every
 /// property satisfied (the representative itself always qualifies).
-fn concretize(ctx: &[Context], reps: Vec<Rep>, rng: &mut Rng, steps: &mut usize) -> Vec<ChainOp> {
+fn concretize(ctx: &[Context], reps: Vec<Rep>, prior: Option<&OpPrior>, rng: &mut Rng, steps: &mut usize) -> Vec<ChainOp> {
     let t = &ctx[0].target;
     let mut ops: Vec<ChainOp> = reps.iter().map(|r| r.op.clone()).collect();
     for i in 0..reps.len() {
         let Some(prefix) = extend_all(ctx, &ops[..i]) else { break };
         let mut members = space::members(&reps[i], &prefix[0].shape, t);
-        shuffle(rng, &mut members);
+        match prior {
+            Some(p) => weighted_shuffle(rng, &mut members, |m| p.weight(m.op)),
+            None => shuffle(rng, &mut members),
+        }
         for m in members {
             *steps += 1;
             let mut trial = ops.clone();
@@ -297,6 +325,16 @@ fn concretize(ctx: &[Context], reps: Vec<Rep>, rng: &mut Rng, steps: &mut usize)
 fn shuffle<T>(rng: &mut Rng, v: &mut [T]) {
     for i in (1..v.len()).rev() {
         v.swap(i, rng.below(i + 1));
+    }
+}
+
+/// A random order in which heavier items tend to come first: each place is drawn from the
+/// items left with probability proportional to weight.
+fn weighted_shuffle<T>(rng: &mut Rng, v: &mut [T], weight: impl Fn(&T) -> f64) {
+    for i in 0..v.len() {
+        let w: Vec<f64> = v[i..].iter().map(&weight).collect();
+        let j = i + sample(rng, &w);
+        v.swap(i, j);
     }
 }
 

@@ -2,9 +2,12 @@
 //! the same strategy and early-stopping settings: hypervolume mean ± std, the best front
 //! member's test accuracy, trainings and epochs spent; per pair of groups a two-sided
 //! Mann–Whitney U test on the hypervolumes; and an SVG with every group's fronts.
+//! `--trainings N` compares every run after its first N trainings, the fair budget when
+//! guidance skips candidates or duplicates are reused.
 
 use super::report::{pareto, run_hypervolume};
-use super::{Evolution, early_stop};
+use super::store::Record;
+use super::{Evolution, early_stop, guidance};
 use plotters::prelude::*;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -25,6 +28,12 @@ pub struct Run {
     /// Trainings started (trained and stopped early) and epochs they ran.
     pub trainings: usize,
     pub epochs: usize,
+    /// Candidates guidance skipped as predicted dominated.
+    pub skipped: usize,
+    /// Spearman's rank correlation of guidance's predictions with the accuracies then measured.
+    pub rank_correlation: Option<f64>,
+    /// Cut at `--trainings` but the run has fewer.
+    pub short: bool,
     /// (params, accuracy) of the front, cheapest first.
     pub front: Vec<(i64, f64)>,
 }
@@ -37,6 +46,9 @@ pub struct Group {
     pub best_test_accuracy: Option<(f64, f64)>,
     pub trainings: f64,
     pub epochs: f64,
+    pub skipped: f64,
+    /// Mean over the runs that have one.
+    pub rank_correlation: Option<f64>,
 }
 
 /// A two-sided Mann–Whitney U test of two groups' hypervolumes.
@@ -55,25 +67,50 @@ pub struct PairTest {
 pub struct Comparison {
     pub seed_file: String,
     pub data: String,
+    /// Every run cut after this many trainings (`--trainings`).
+    pub trainings: Option<usize>,
     pub runs: Vec<Run>,
     pub groups: Vec<Group>,
     pub tests: Vec<PairTest>,
 }
 
-/// The group a run belongs to: its strategy, and its rungs when it stops early.
+/// The group a run belongs to: its strategy, its guidance, and its rungs when it stops early.
 fn group_name(ev: &Evolution) -> String {
     let s = &ev.settings;
-    match &s.early_stop {
-        Some(es) => {
-            let rungs: Vec<String> = es.rungs.iter().map(usize::to_string).collect();
-            format!("{} (rungs {})", s.strategy.name(), rungs.join(","))
-        }
-        None => s.strategy.name().to_string(),
+    let mut name = s.strategy.name().to_string();
+    if s.guidance.mode != guidance::Mode::Off {
+        name += &format!(" guided:{}", s.guidance.mode.name());
     }
+    if let Some(es) = &s.early_stop {
+        let rungs: Vec<String> = es.rungs.iter().map(usize::to_string).collect();
+        name += &format!(" (rungs {})", rungs.join(","));
+    }
+    name
 }
 
-fn summarise(store: &Path, ev: &Evolution) -> Result<Run, String> {
-    let rs = ev.records();
+/// A training was started for it (trained, stopped early, or failed while training).
+fn is_training(r: &Record) -> bool {
+    r.train_seconds.is_some() && r.reused_from.is_none()
+}
+
+/// The candidates up to and including the `n`-th training, and whether the run has that many.
+fn first_trainings(rs: &[Record], n: usize) -> (&[Record], bool) {
+    let mut seen = 0;
+    for (i, r) in rs.iter().enumerate() {
+        seen += usize::from(is_training(r));
+        if seen == n {
+            return (&rs[..=i], true);
+        }
+    }
+    (rs, false)
+}
+
+fn summarise(store: &Path, ev: &Evolution, trainings: Option<usize>) -> Result<Run, String> {
+    let (rs, enough) = match trainings {
+        Some(n) => first_trainings(ev.records(), n),
+        None => (ev.records(), true),
+    };
+    let epoch = guidance::reference_epoch(ev.settings.train.epochs, ev.settings.early_stop.as_ref());
     let hypervolume = run_hypervolume(rs).ok_or_else(|| format!("`{}` has no trained seed to measure against", store.display()))?;
     // The front's most accurate member: only front members have a test accuracy.
     let best = pareto(rs).into_iter().max_by(|a, b| a.accuracy.unwrap_or(0.0).total_cmp(&b.accuracy.unwrap_or(0.0)).then(b.id.cmp(&a.id)));
@@ -87,14 +124,18 @@ fn summarise(store: &Path, ev: &Evolution) -> Result<Run, String> {
         hypervolume,
         best_accuracy: best.and_then(|r| r.accuracy).unwrap_or(0.0),
         best_test_accuracy: best.and_then(|r| r.test_accuracy),
-        trainings: rs.iter().filter(|r| r.train_seconds.is_some() && r.reused_from.is_none()).count(),
+        trainings: rs.iter().filter(|r| is_training(r)).count(),
         epochs: savings.epochs_trained,
+        skipped: rs.iter().filter(|r| guidance::skipped(r)).count(),
+        rank_correlation: guidance::rank_correlation(rs, epoch).map(|(rho, _)| rho),
+        short: !enough,
         front: pareto(rs).iter().map(|r| (r.params.unwrap_or(0), r.accuracy.unwrap_or(0.0))).collect(),
     })
 }
 
-/// Compare the runs in `stores`; they must share the seed architecture and data.
-pub fn compare(stores: &[&Path]) -> Result<Comparison, String> {
+/// Compare the runs in `stores`, each cut after its first `trainings` trainings when given;
+/// they must share the seed architecture and data.
+pub fn compare(stores: &[&Path], trainings: Option<usize>) -> Result<Comparison, String> {
     let mut runs = Vec::new();
     let mut first: Option<(String, String, String)> = None;
     for &store in stores {
@@ -115,7 +156,7 @@ pub fn compare(stores: &[&Path]) -> Result<Comparison, String> {
             }
             Some(_) => {}
         }
-        runs.push(summarise(store, &ev)?);
+        runs.push(summarise(store, &ev, trainings)?);
     }
     let (_, data, seed_file) = first.ok_or("give at least one store")?;
     let mut names: Vec<String> = runs.iter().map(|r| r.group.clone()).collect();
@@ -131,7 +172,7 @@ pub fn compare(stores: &[&Path]) -> Result<Comparison, String> {
             tests.push(PairTest { a: a.clone(), b: b.clone(), u, p, method });
         }
     }
-    Ok(Comparison { seed_file, data, runs, groups, tests })
+    Ok(Comparison { seed_file, data, trainings, runs, groups, tests })
 }
 
 fn group(name: &str, runs: &[Run]) -> Group {
@@ -144,6 +185,11 @@ fn group(name: &str, runs: &[Run]) -> Group {
         best_test_accuracy: (!tests.is_empty()).then(|| mean_std(&tests)),
         trainings: rs.iter().map(|r| r.trainings as f64).sum::<f64>() / rs.len().max(1) as f64,
         epochs: rs.iter().map(|r| r.epochs as f64).sum::<f64>() / rs.len().max(1) as f64,
+        skipped: rs.iter().map(|r| r.skipped as f64).sum::<f64>() / rs.len().max(1) as f64,
+        rank_correlation: {
+            let rhos: Vec<f64> = rs.iter().filter_map(|r| r.rank_correlation).collect();
+            (!rhos.is_empty()).then(|| rhos.iter().sum::<f64>() / rhos.len() as f64)
+        },
     }
 }
 
@@ -235,14 +281,22 @@ fn normal_upper_tail(z: f64) -> f64 {
 
 /// The comparison as text: per-run lines, the group table and the pairwise tests.
 pub fn text(c: &Comparison) -> String {
-    let mut s = format!("seed {} on {}: {} runs\n\n", c.seed_file, c.data, c.runs.len());
-    let _ =
-        writeln!(s, "{:<28} {:>4} {:>6} {:>10} {:>9} {:>9} {:>10} {:>7}", "group", "seed", "cands", "hypervol.", "best acc", "its test", "trainings", "epochs");
+    let mut s = format!("seed {} on {}: {} runs", c.seed_file, c.data, c.runs.len());
+    if let Some(n) = c.trainings {
+        let _ = write!(s, ", each after its first {n} trainings");
+    }
+    s.push_str("\n\n");
+    let rho = |r: Option<f64>| r.map_or("-".into(), |r| format!("{r:.2}"));
+    let _ = writeln!(
+        s,
+        "{:<32} {:>4} {:>6} {:>10} {:>9} {:>9} {:>10} {:>7} {:>7} {:>5}",
+        "group", "seed", "cands", "hypervol.", "best acc", "its test", "trainings", "epochs", "skipped", "rho"
+    );
     for r in &c.runs {
         let test = r.best_test_accuracy.map_or("-".into(), |t| format!("{:.2} %", t * 100.0));
         let _ = writeln!(
             s,
-            "{:<28} {:>4} {:>6} {:>10.4} {:>7.2} % {:>9} {:>10} {:>7}{}",
+            "{:<32} {:>4} {:>6} {:>10.4} {:>7.2} % {:>9} {:>10} {:>7} {:>7} {:>5}{}{}",
             r.group,
             r.seed,
             r.candidates,
@@ -251,21 +305,30 @@ pub fn text(c: &Comparison) -> String {
             test,
             r.trainings,
             r.epochs,
-            if r.complete { "" } else { "  (incomplete)" }
+            r.skipped,
+            rho(r.rank_correlation),
+            if r.complete { "" } else { "  (incomplete)" },
+            if r.short { "  (fewer trainings)" } else { "" }
         );
     }
-    let _ = writeln!(s, "\n{:<28} {:>4} {:>18} {:>22} {:>10} {:>8}", "group", "runs", "hypervolume", "best member's test", "trainings", "epochs");
+    let _ = writeln!(
+        s,
+        "\n{:<32} {:>4} {:>18} {:>22} {:>10} {:>8} {:>8} {:>5}",
+        "group", "runs", "hypervolume", "best member's test", "trainings", "epochs", "skipped", "rho"
+    );
     for g in &c.groups {
         let test = g.best_test_accuracy.map_or("-".into(), |(m, sd)| format!("{:.2} ± {:.2} %", m * 100.0, sd * 100.0));
         let _ = writeln!(
             s,
-            "{:<28} {:>4} {:>18} {:>22} {:>10.1} {:>8.1}",
+            "{:<32} {:>4} {:>18} {:>22} {:>10.1} {:>8.1} {:>8.1} {:>5}",
             g.name,
             g.runs,
             format!("{:.4} ± {:.4}", g.hypervolume.0, g.hypervolume.1),
             test,
             g.trainings,
-            g.epochs
+            g.epochs,
+            g.skipped,
+            rho(g.rank_correlation)
         );
     }
     if !c.tests.is_empty() {

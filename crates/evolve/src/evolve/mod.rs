@@ -13,6 +13,7 @@ pub mod calls;
 pub mod compare;
 pub mod early_stop;
 pub mod equiv;
+pub mod guidance;
 pub mod junction;
 pub mod mutate;
 pub mod ray;
@@ -27,7 +28,7 @@ use nasc_core::rng::Rng;
 use nasc_core::syntax::print_file;
 use select::{Individual, SelectionConfig, select_parent};
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::time::Instant;
 use store::{Outcome, Record, Status, Store, now};
@@ -60,6 +61,9 @@ pub struct Settings {
     /// Train on a Ray cluster (`--executor ray`); `None`: local worker processes.
     #[serde(default)]
     pub ray: Option<ray::RaySettings>,
+    /// Learned guidance (`--guidance`); stores from before it have none.
+    #[serde(default)]
+    pub guidance: guidance::Settings,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -112,6 +116,8 @@ pub struct Evolution {
     pub settings: Settings,
     store: Store,
     records: Vec<Record>,
+    /// What guidance knows of each candidate's architecture, computed once (`None`: it does not check).
+    profiles: HashMap<i64, Option<guidance::Profile>>,
 }
 
 /// What a run reports as it goes.
@@ -126,7 +132,7 @@ impl Evolution {
     pub fn start(path: &Path, settings: Settings) -> Result<Evolution, String> {
         let json = serde_json::to_string_pretty(&settings).map_err(|e| e.to_string())?;
         let store = Store::create(path, &json)?;
-        Ok(Evolution { settings, store, records: vec![] })
+        Ok(Evolution { settings, store, records: vec![], profiles: HashMap::new() })
     }
 
     pub fn resume(path: &Path) -> Result<Evolution, String> {
@@ -149,7 +155,7 @@ impl Evolution {
         let settings: Settings =
             serde_json::from_str(&store.settings_json()?).map_err(|e| format!("`{}` holds settings this nasc cannot read: {e}", path.display()))?;
         let records = store.all()?;
-        Ok(Evolution { settings, store, records })
+        Ok(Evolution { settings, store, records, profiles: HashMap::new() })
     }
 
     pub fn records(&self) -> &[Record] {
@@ -295,6 +301,7 @@ impl Evolution {
     fn create(&mut self, k: usize) -> Result<Record, String> {
         let t0 = Instant::now();
         let mut rng = Rng::new(candidate_seed(self.settings.seed, k));
+        let predictor = if k > 0 && self.settings.guidance.mode != guidance::Mode::Off { self.predictor(k) } else { None };
         let mut rec = if k == 0 {
             let seed = source::compile(&self.settings.seed_source).map_err(|f| format!("the seed does not check: {}", f.first_message()))?;
             let fp = seed.program.root_ast().map(source::fingerprint).unwrap_or_default();
@@ -302,25 +309,71 @@ impl Evolution {
             rec.canonical = equiv::form(&rec.source).map(|f| f.fingerprint);
             rec
         } else {
-            self.mutant(k, &mut rng)?
+            self.mutant(k, &mut rng, predictor.as_ref())?
         };
         rec.seed = rng.next_u64() as i64;
         if rec.status == Status::Pending || rec.status == Status::Reused {
-            let (params, macs) = report::size(&rec.source)?;
-            (rec.params, rec.macs) = (Some(params), Some(macs));
+            let profile = guidance::profile(&rec.source)?;
+            let params = profile.params;
+            (rec.params, rec.macs) = (Some(params), Some(profile.macs));
             if let Some(max) = self.settings.max_params.filter(|&m| params > m && k > 0) {
                 rec.status = Status::Skipped;
                 rec.error = Some(format!("too large to train: {params} parameters, the limit is {max} (--max-params)"));
                 (rec.accuracy, rec.curve, rec.throughput, rec.reused_from) = (None, None, None, None);
                 rec.finished_at = Some(now());
             }
+            if let Some(p) = &predictor
+                && rec.status == Status::Pending
+            {
+                self.guide(&mut rec, p, &profile, k);
+            }
+            self.profiles.insert(rec.id, Some(profile));
         }
         rec.controller_ms = Some(t0.elapsed().as_secs_f64() * 1e3);
         self.store.insert(&rec)?;
         Ok(rec)
     }
 
-    fn mutant(&self, k: usize, rng: &mut Rng) -> Result<Record, String> {
+    /// The accuracy model for candidate `k`, fitted on the trained candidates of its pool.
+    fn predictor(&mut self, k: usize) -> Option<guidance::Predictor> {
+        let (epoch, end) = (self.reference_epoch(), self.pool_end(k));
+        let cache = &mut self.profiles;
+        let profile = |r: &Record| cache.entry(r.id).or_insert_with(|| guidance::profile(&r.source).ok()).clone();
+        guidance::fit_records(&self.records[..end], epoch, &self.settings.guidance, profile)
+    }
+
+    fn reference_epoch(&self) -> usize {
+        guidance::reference_epoch(self.settings.train.epochs, self.settings.early_stop.as_ref())
+    }
+
+    /// Store the child's predicted accuracy; with `--guidance skip`, skip it when even the
+    /// prediction plus z leave-one-out errors stays below a rival no larger than it.
+    fn guide(&self, rec: &mut Record, p: &guidance::Predictor, profile: &guidance::Profile, k: usize) {
+        let (epoch, g) = (self.reference_epoch(), &self.settings.guidance);
+        let mut evidence = p.evidence(profile, g.z, epoch);
+        let upper = p.upper(profile, g.z);
+        let rival =
+            g.mode.skips().then(|| guidance::dominated_by(rec, upper, &self.records[..self.pool_end(k)], epoch, &self.settings.selection.objectives)).flatten();
+        if let Some((id, acc)) = rival {
+            evidence["skipped_for"] = id.into();
+            rec.status = Status::Skipped;
+            rec.error = Some(format!(
+                "predicted dominated (--guidance {}): accuracy after epoch {epoch} predicted {:.2} % ({} samples), at most {:.2} % within {} leave-one-out errors, below #{id}'s {:.2} % with no more params/MACs",
+                g.mode.name(),
+                p.predict(profile) * 100.0,
+                p.samples,
+                upper * 100.0,
+                g.z,
+                acc * 100.0
+            ));
+            rec.finished_at = Some(now());
+        }
+        let mut props: serde_json::Value = serde_json::from_str(&rec.properties).unwrap_or_else(|_| serde_json::json!({}));
+        props["prediction"] = evidence;
+        rec.properties = serde_json::to_string(&props).unwrap_or_default();
+    }
+
+    fn mutant(&self, k: usize, rng: &mut Rng, predictor: Option<&guidance::Predictor>) -> Result<Record, String> {
         let pool = &self.records[..self.pool_end(k)];
         let pop: Vec<Individual> = pool
             .iter()
@@ -337,7 +390,11 @@ impl Evolution {
         let parent_id = select_parent(&pop, &self.settings.selection, rng).unwrap_or(0);
         let parent = &self.records[parent_id as usize];
         let strategy = self.settings.strategy;
-        match mutate(&parent.source, strategy, &self.settings.mutation, rng) {
+        let mut cfg = self.settings.mutation.clone();
+        if self.settings.guidance.mode.orders_ops() {
+            cfg.prior = predictor.map(|p| std::sync::Arc::new(p.prior()));
+        }
+        match mutate(&parent.source, strategy, &cfg, rng) {
             Ok(mut m) => {
                 let form = equiv::form(&m.text);
                 let exact = pool.iter().find(|r| r.fingerprint == m.fingerprint && r.status.evaluated());
@@ -430,6 +487,7 @@ mod tests {
             selection: SelectionConfig::default(),
             early_stop: None,
             ray: None,
+            guidance: guidance::Settings::default(),
         }
     }
 
@@ -479,6 +537,58 @@ mod tests {
         let again = Evolution::resume(&path).unwrap();
         assert_eq!(again.records(), rs);
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    /// A stand-in whose accuracy rises with each `tanh` and falls with size: something a
+    /// model of op counts can learn.
+    fn likes_tanh(job: &Job) -> Result<Outcome, String> {
+        let p = guidance::profile(&job.source)?;
+        let tanh = p.ops.get(&nasc_core::ops::OpKind::Tanh).copied().unwrap_or(0) as f64;
+        let accuracy = 1.0 / (1.0 + (-(tanh - 1.0 - p.params as f64 / 2e4)).exp());
+        let curve = format!("[{{\"epoch\":1,\"val_accuracy\":{accuracy}}}]");
+        Ok(Outcome {
+            accuracy,
+            test_accuracy: job.measure_test.then_some(accuracy),
+            stopped_at: None,
+            curve,
+            throughput: 1.0,
+            train_seconds: 0.0,
+            started_at: None,
+        })
+    }
+
+    fn guided_run(name: &str, mode: guidance::Mode) -> Vec<Record> {
+        let path = temp_store(name);
+        let mut s = settings(60);
+        s.guidance = guidance::Settings { mode, min_samples: 8, ..guidance::Settings::default() };
+        let mut ev = Evolution::start(&path, s).unwrap();
+        ev.run(1, &Evaluator::Custom(Arc::new(likes_tanh)), &mut |_, _| {}).unwrap();
+        let rs = ev.records().to_vec();
+        assert_eq!(Evolution::resume(&path).unwrap().records(), &rs[..], "the store holds what the run holds");
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+        rs
+    }
+
+    #[test]
+    fn guidance_learns_which_ops_pay_and_skips_only_with_evidence() {
+        let tanh_share = |rs: &[Record]| {
+            let ps: Vec<guidance::Profile> = rs.iter().skip(20).filter_map(|r| guidance::profile(&r.source).ok()).collect();
+            let count = |op| ps.iter().map(|p| p.ops.get(&op).copied().unwrap_or(0)).sum::<usize>() as f64;
+            count(nasc_core::ops::OpKind::Tanh) / ps.iter().map(|p| p.ops.values().sum::<usize>()).sum::<usize>() as f64
+        };
+        let off = guided_run("g-off", guidance::Mode::Off);
+        let ops = guided_run("g-ops", guidance::Mode::Ops);
+        assert!(off.iter().all(|r| guidance::prediction(r).is_none()), "off predicts nothing");
+        assert!(tanh_share(&ops) > tanh_share(&off), "tanh share with the op prior {} vs without {}", tanh_share(&ops), tanh_share(&off));
+        let both = guided_run("g-both", guidance::Mode::Both);
+        let untimed = |rs: &[Record]| -> Vec<(String, Status, String, Option<String>)> {
+            rs.iter().map(|r| (r.source.clone(), r.status, r.properties.clone(), r.error.clone())).collect()
+        };
+        assert!(untimed(&both) == untimed(&guided_run("g-both-again", guidance::Mode::Both)), "same seed, different stores");
+        let skipped: Vec<&Record> = both.iter().filter(|r| guidance::skipped(r)).collect();
+        assert!(!skipped.is_empty() && skipped.iter().all(|r| r.error.as_deref().is_some_and(|e| e.starts_with("predicted dominated"))));
+        let (rho, n) = guidance::rank_correlation(&both, 1).unwrap();
+        assert!(rho > 0.5 && n > 10, "predictions rank the accuracies poorly: rho {rho} over {n}");
     }
 
     #[test]

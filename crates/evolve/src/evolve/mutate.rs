@@ -81,6 +81,10 @@ pub struct MutationConfig {
     /// before this setting rewrote every call (1).
     #[serde(default = "every_call")]
     pub p_call: f64,
+    /// Op weights for synthesis from `--guidance ops`, set per candidate from the run's
+    /// history (not a setting: never stored).
+    #[serde(skip)]
+    pub prior: Option<std::sync::Arc<nasc_core::synth::OpPrior>>,
 }
 
 fn every_call() -> f64 {
@@ -106,6 +110,7 @@ impl Default for MutationConfig {
             attempts: 2,
             p_drop_branch: p_drop_branch(),
             p_call: 0.5,
+            prior: None,
         }
     }
 }
@@ -324,7 +329,7 @@ fn alpha_edit(file: &File, run: &Run, block_ops: usize, cfg: &MutationConfig, rn
     let (input, output, ops) = (run.shape_after(a), run.shape_after(b), &run.ops[a..b]);
     let orig = Chain::of(input, ops).ok_or_else(|| format!("{}: the subgraph's properties cannot be inferred", run.block))?;
     let (target, changes) = mutate_properties(&orig, output, cfg, rng);
-    let synth = SynthConfig { seed: rng.next_u64(), original_len: Some(ops.len()), ..SynthConfig::default() };
+    let synth = SynthConfig { seed: rng.next_u64(), original_len: Some(ops.len()), prior: cfg.prior.clone(), ..SynthConfig::default() };
     let fill = synthesize(&target, &synth).map_err(|e| format!("{}: {}: synthesis failed: {e}", run.block, changes))?;
     let description = format!("{}: {changes}; {}", run.block, change_text(ops, &fill.ops));
     let properties = json!({
@@ -347,7 +352,7 @@ fn junction_edit(file: &File, site: &Site, cfg: &MutationConfig, rng: &mut Rng) 
     let paths = site.paths().ok_or_else(|| format!("{block}: the junction's properties cannot be inferred"))?;
     let (template, changes) = mutate_properties(&paths[0], &site.output, cfg, rng);
     let targets: Vec<Target> = site.inputs.iter().map(|i| Target { input: i.clone(), ..template.clone() }).collect();
-    let synth = SynthConfig { seed: rng.next_u64(), original_len: Some(site.tail.len() + 1), ..SynthConfig::default() };
+    let synth = SynthConfig { seed: rng.next_u64(), original_len: Some(site.tail.len() + 1), prior: cfg.prior.clone(), ..SynthConfig::default() };
     let before = format!("{}{}", spec(site.junction).name, site.tail.iter().map(|o| format!("·{}", spec(o.op).name)).collect::<String>());
     let drop = site.junction != OpKind::Concat && rng.unit() < cfg.p_drop_branch;
     let (file, expr, check, after) = if drop {

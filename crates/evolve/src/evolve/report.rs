@@ -3,7 +3,7 @@
 
 use super::select::{front, hypervolume};
 use super::store::{Record, Status};
-use super::{Evolution, early_stop, equiv, source};
+use super::{Evolution, early_stop, equiv, guidance};
 use nasc_core::report::group_thousands;
 use plotters::prelude::*;
 use std::fmt::Write as _;
@@ -11,13 +11,7 @@ use std::path::Path;
 
 /// Parameters and MACs (batch 1) of a candidate's model, from the report.
 pub fn size(text: &str) -> Result<(i64, i64), String> {
-    let c = source::compile(text).map_err(|f| f.first_message())?;
-    let r = c.report(None).map_err(|f| f.first_message())?;
-    // The report's MACs are already per example (batch 1).
-    match (r.params.as_int(), r.macs.as_int()) {
-        (Some(p), Some(m)) => Ok((p, m)),
-        _ => Err("the candidate's size is not a number (symbolic input shape)".into()),
-    }
+    super::guidance::profile(text).map(|p| (p.params, p.macs))
 }
 
 /// Evaluated candidates, each architecture once (reuses dropped).
@@ -77,7 +71,7 @@ pub fn status_text(ev: &Evolution) -> String {
     let _ = writeln!(s, "accuracy    {on}");
     let _ = writeln!(
         s,
-        "candidates  {} of {} created: {} trained, {} stopped early, {} reused, {} failed, {} not trained (mutation failed or too large), {} pending{}",
+        "candidates  {} of {} created: {} trained, {} stopped early, {} reused, {} failed, {} not trained (mutation failed, too large or predicted dominated), {} pending{}",
         rs.len(),
         st.trials,
         count(Status::Done),
@@ -102,6 +96,9 @@ pub fn status_text(ev: &Evolution) -> String {
             sv.epochs_trained,
             sv.epochs_saved
         );
+    }
+    if st.guidance.mode != guidance::Mode::Off {
+        s.push_str(&guidance_text(ev));
     }
     if let Some(best) = evaluated(rs).into_iter().max_by(|a, b| a.accuracy.unwrap_or(0.0).total_cmp(&b.accuracy.unwrap_or(0.0))) {
         let _ = writeln!(s, "best        #{} {} with {} params", best.id, pct(best.accuracy), group_thousands(best.params.unwrap_or(0)));
@@ -135,6 +132,30 @@ pub fn status_text(ev: &Evolution) -> String {
         s.push_str(&in_flight(ray, rs));
     }
     let _ = write!(s, "\nPareto front (accuracy vs params):\n{}", front_table(rs));
+    s
+}
+
+/// What guidance did: skips, how well its predictions ranked the candidates, and the op
+/// effects of the model fitted on everything trained so far.
+fn guidance_text(ev: &Evolution) -> String {
+    let (rs, st) = (ev.records(), &ev.settings);
+    let g = &st.guidance;
+    let epoch = guidance::reference_epoch(st.train.epochs, st.early_stop.as_ref());
+    let skipped = rs.iter().filter(|r| guidance::skipped(r)).count();
+    let predicted = rs.iter().filter(|r| guidance::prediction(r).is_some()).count();
+    let rank = guidance::rank_correlation(rs, epoch)
+        .map_or("too few to rank".to_string(), |(rho, n)| format!("Spearman {rho:.2} with the accuracy after epoch {epoch} over {n} trained"));
+    let mut s = format!("guidance    {} (z {}): {predicted} candidates predicted ({rank}), {skipped} skipped as predicted dominated\n", g.mode.name(), g.z);
+    if let Some(p) = guidance::fit_records(rs, epoch, g, |r| guidance::profile(&r.source).ok()) {
+        let effects: Vec<String> = p.effects().iter().take(5).map(|(op, e)| format!("{op} {e:+.2}")).collect();
+        let _ = writeln!(
+            s,
+            "            model now: {} samples, leave-one-out error {:.2} (logit); logit change per extra op: {}",
+            p.samples,
+            p.sigma,
+            effects.join(", ")
+        );
+    }
     s
 }
 
