@@ -1,0 +1,1137 @@
+//! Cranelift IR for each kernel of a plan: loops over constant bounds, 128-bit vectors of four
+//! floats with fused multiply-add in the inner loops, channels-last order throughout.
+//!
+//! Every step becomes one function `step(scratch: *mut f32)`; its tensors are at fixed offsets
+//! from `scratch` (or in constant data). Vector loops may read and write up to three floats past
+//! a row's end: the plan pads every buffer, and rows are written in increasing order, so what
+//! spills into the next row is overwritten when that row is computed.
+
+use crate::plan::{Act, Buf, Kernel, Step, View, is_max, strides};
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::{F32, F32X4, I64};
+use cranelift_codegen::ir::{FuncRef, Function, GlobalValue, InstBuilder, MemFlagsData, Value};
+use cranelift_codegen::isa::TargetFrontendConfig;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use nasc_burn::lower::layer::ConvDesc;
+use std::collections::HashMap;
+
+/// The scalar C functions kernels call (libm's names; the JIT provides its own).
+#[derive(Clone, Copy)]
+pub struct Ext {
+    pub exp: FuncRef,
+    pub tanh: FuncRef,
+    pub erf: FuncRef,
+}
+
+/// A kernel being emitted into one function.
+pub struct K<'a> {
+    pub b: FunctionBuilder<'a>,
+    scratch: Value,
+    consts: &'a HashMap<usize, GlobalValue>,
+    /// `None` in `forward`, which calls no libm function.
+    ext: Option<Ext>,
+}
+
+fn mem() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+/// How many vectors a blocked inner loop keeps in registers.
+const BLOCK: usize = 4;
+
+/// Emit `step` into `func` (its signature is `(scratch: i64)`).
+pub fn emit_step(
+    step: &Step,
+    func: &mut Function,
+    fctx: &mut FunctionBuilderContext,
+    consts: &HashMap<usize, GlobalValue>,
+    ext: Ext,
+    target: TargetFrontendConfig,
+) {
+    let mut b = FunctionBuilder::new(func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let scratch = b.block_params(entry)[0];
+    let mut k = K { b, scratch, consts, ext: Some(ext) };
+    k.kernel(step);
+    k.b.ins().return_(&[]);
+    k.b.seal_all_blocks();
+    k.b.finalize(target);
+}
+
+impl K<'_> {
+    fn iconst(&mut self, v: i64) -> Value {
+        self.b.ins().iconst(I64, v)
+    }
+
+    fn fconst(&mut self, v: f32) -> Value {
+        self.b.ins().f32const(v)
+    }
+
+    fn vconst(&mut self, v: f32) -> Value {
+        let s = self.fconst(v);
+        self.b.ins().splat(F32X4, s)
+    }
+
+    /// Address of float 0 of a view.
+    fn base(&mut self, v: &View) -> Value {
+        let root = match v.buf {
+            Buf::Scratch => self.scratch,
+            Buf::Const(c) => {
+                let gv = self.consts[&c];
+                self.b.ins().symbol_value(I64, gv)
+            }
+        };
+        if v.offset == 0 { root } else { self.b.ins().iadd_imm_s(root, (v.offset * 4) as i64) }
+    }
+
+    /// `base + 4·index`.
+    fn at(&mut self, base: Value, index: Value) -> Value {
+        let off = self.b.ins().imul_imm_s(index, 4);
+        self.b.ins().iadd(base, off)
+    }
+
+    /// `base + 4·(index·scale)`.
+    fn at_scaled(&mut self, base: Value, index: Value, scale: usize) -> Value {
+        let off = self.b.ins().imul_imm_s(index, (scale * 4) as i64);
+        self.b.ins().iadd(base, off)
+    }
+
+    fn ld(&mut self, addr: Value, floats: usize) -> Value {
+        self.b.ins().load(F32, mem(), addr, (floats * 4) as i32)
+    }
+
+    fn ldv(&mut self, addr: Value, floats: usize) -> Value {
+        self.b.ins().load(F32X4, mem(), addr, (floats * 4) as i32)
+    }
+
+    fn st(&mut self, x: Value, addr: Value, floats: usize) {
+        self.b.ins().store(mem(), x, addr, (floats * 4) as i32);
+    }
+
+    /// `body(i)` for i in 0..n (nothing when n is 0).
+    fn for_n(&mut self, n: usize, body: impl FnOnce(&mut Self, Value)) {
+        if n == 0 {
+            return;
+        }
+        if n == 1 {
+            let zero = self.iconst(0);
+            body(self, zero);
+            return;
+        }
+        let head = self.b.create_block();
+        let i = self.b.append_block_param(head, I64);
+        let exit = self.b.create_block();
+        let zero = self.iconst(0);
+        self.b.ins().jump(head, &[zero.into()]);
+        self.b.switch_to_block(head);
+        body(self, i);
+        let next = self.b.ins().iadd_imm_s(i, 1);
+        let more = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, next, n as i64);
+        self.b.ins().brif(more, head, &[next.into()], exit, &[]);
+        self.b.seal_block(head);
+        self.b.switch_to_block(exit);
+        self.b.seal_block(exit);
+    }
+
+    /// `body()` when `0 ≤ v < n` (unsigned compare: negative values are huge).
+    fn when_in(&mut self, v: Value, n: usize, body: impl FnOnce(&mut Self)) {
+        let (then, done) = (self.b.create_block(), self.b.create_block());
+        let ok = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, v, n as i64);
+        self.b.ins().brif(ok, then, &[], done, &[]);
+        self.b.seal_block(then);
+        self.b.switch_to_block(then);
+        body(self);
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(done);
+        self.b.seal_block(done);
+    }
+
+    fn var(&mut self, ty: cranelift_codegen::ir::Type, init: Value) -> Variable {
+        let v = self.b.declare_var(ty);
+        self.b.def_var(v, init);
+        v
+    }
+
+    fn call1(&mut self, f: FuncRef, x: Value) -> Value {
+        let inst = self.b.ins().call(f, &[x]);
+        self.b.inst_results(inst)[0]
+    }
+
+    fn clamp(&mut self, x: Value, clamp: Option<(f32, f32)>, vector: bool) -> Value {
+        let Some((lo, hi)) = clamp else { return x };
+        let mk = |k: &mut Self, v: f32| if vector { k.vconst(v) } else { k.fconst(v) };
+        let l = mk(self, lo);
+        let mut y = self.b.ins().fmax(x, l);
+        if hi.is_finite() {
+            let h = mk(self, hi);
+            y = self.b.ins().fmin(y, h);
+        }
+        y
+    }
+
+    fn kernel(&mut self, s: &Step) {
+        let x = s.ins.first().cloned();
+        let y = s.outs.first().cloned();
+        match (&s.kernel, x, y) {
+            (Kernel::Copy, Some(x), Some(y)) => self.map_flat(&x, &y, |_, v| v),
+            (Kernel::Dense { inputs, features, weight, bias, clamp }, Some(x), Some(y)) => {
+                let rows = x.len() / inputs.max(&1);
+                self.dense(&x, &y, rows, *inputs, *features, *weight, *bias, *clamp);
+            }
+            (Kernel::Conv { geom, depthwise, weight, bias, clamp }, Some(x), Some(y)) => {
+                if *depthwise {
+                    self.depthwise(&x, &y, geom, *weight, *bias, *clamp);
+                } else if geom.kernel == 1 && geom.stride == 1 && geom.groups == 1 && geom.padding == [0; 4] {
+                    // A pointwise conv is a dense layer over the pixels (same weight packing).
+                    let rows = x.len() / geom.channels;
+                    self.dense(&x, &y, rows, geom.channels, geom.features, *weight, *bias, *clamp);
+                } else {
+                    self.conv(&x, &y, geom, *weight, *bias, *clamp);
+                }
+            }
+            (Kernel::Affine { scale, shift, clamp }, Some(x), Some(y)) => self.affine(&x, &y, *scale, *shift, *clamp),
+            (Kernel::LayerNorm { gamma, beta, eps }, Some(x), Some(y)) => {
+                let c = *x.shape.last().unwrap_or(&1);
+                self.normalize(&x, &y, x.len() / c, 1, c, *gamma, *beta, *eps);
+            }
+            (Kernel::GroupNorm { groups, gamma, beta, eps }, Some(x), Some(y)) => {
+                let c = *x.shape.last().unwrap_or(&1);
+                self.normalize(&x, &y, x.len() / c, *groups, c, gamma.unwrap_or(usize::MAX), *beta, *eps);
+            }
+            (Kernel::Pool(p), Some(x), Some(y)) => self.pool(&x, &y, p),
+            (Kernel::Act(a), Some(x), Some(y)) => self.act(&x, &y, *a),
+            (Kernel::Scale(v), Some(x), Some(y)) => {
+                let c = self.vconst(*v);
+                self.map_flat(&x, &y, move |k, e| k.b.ins().fmul(e, c));
+            }
+            (Kernel::Softmax { axis }, Some(x), Some(y)) => self.softmax(&x, &y, *axis),
+            (Kernel::Mean { axes }, Some(x), Some(y)) => self.mean(&x, &y, axes),
+            (Kernel::Add | Kernel::Mul, Some(x), Some(y)) => {
+                let add = s.kernel == Kernel::Add;
+                let z = s.ins.get(1).cloned().unwrap_or_else(|| x.clone());
+                self.binary(&x, &z, &y, add);
+            }
+            (Kernel::Transpose { perm }, Some(x), Some(y)) => {
+                let xs = x.strides();
+                let st: Vec<isize> = perm.iter().map(|&p| xs[p] as isize).collect();
+                self.gather_nd(&x, &y, 0, &st);
+            }
+            (Kernel::Concat { axis }, _, Some(y)) => {
+                let mut at = 0;
+                for x in &s.ins {
+                    self.place(x, &y, *axis, at);
+                    at += x.shape[*axis];
+                }
+            }
+            (Kernel::Split { axis }, Some(x), _) => {
+                let mut at = 0;
+                for y in &s.outs {
+                    self.slice(&x, y, *axis, at, 1);
+                    at += y.shape[*axis];
+                }
+            }
+            (Kernel::Slice { axis, start, step }, Some(x), Some(y)) => self.slice(&x, &y, *axis, *start, *step),
+            (Kernel::Select { axis, index }, Some(x), Some(y)) => {
+                // The output lacks the axis: index the input with the axis fixed.
+                let xs = x.strides();
+                let st: Vec<isize> = (0..x.shape.len()).filter(|&d| d != *axis).map(|d| xs[d] as isize).collect();
+                self.gather_nd(&x, &y, index * xs[*axis], &st);
+            }
+            (Kernel::Roll { axis, shift }, Some(x), Some(y)) => {
+                let n = x.shape[*axis] as i64;
+                let s = shift.rem_euclid(n.max(1)) as usize;
+                // y[i] = x[i - s]: the last s positions first, then the rest.
+                let n = n as usize;
+                let head = View { shape: with(&y.shape, *axis, s), ..y.clone() };
+                let tail_off = y.offset + s * y.strides()[*axis];
+                let tail = View { shape: with(&y.shape, *axis, n - s), offset: tail_off, ..y.clone() };
+                self.slice_into(&x, &head, *axis, n - s, &y.strides());
+                self.slice_into(&x, &tail, *axis, 0, &y.strides());
+            }
+            (Kernel::Gather { axis, indices }, Some(x), Some(y)) => {
+                let ys = y.strides();
+                for (j, &i) in indices.iter().enumerate() {
+                    let part = View { shape: with(&y.shape, *axis, 1), offset: y.offset + j * ys[*axis], ..y.clone() };
+                    self.slice_into(&x, &part, *axis, i, &ys);
+                }
+            }
+            (Kernel::Broadcast, Some(x), Some(y)) => {
+                let st = broadcast_strides(&x.shape, &y.shape);
+                self.gather_nd(&x, &y, 0, &st);
+            }
+            (Kernel::Matmul, Some(a), Some(y)) => {
+                let bm = s.ins.get(1).cloned().unwrap_or_else(|| a.clone());
+                self.matmul(&a, &bm, &y);
+            }
+            (Kernel::Einsum { spec }, Some(a), Some(y)) => {
+                let bm = s.ins.get(1).cloned().unwrap_or_else(|| a.clone());
+                self.einsum(spec, &a, &bm, &y);
+            }
+            _ => {}
+        }
+    }
+
+    /// `y[i] = f(x[i])` over a whole tensor, four at a time.
+    fn map_flat(&mut self, x: &View, y: &View, f: impl Fn(&mut Self, Value) -> Value) {
+        let (xb, yb) = (self.base(x), self.base(y));
+        let n = y.len().div_ceil(4);
+        self.for_n(n, |k, i| {
+            let (xa, ya) = (k.at_scaled(xb, i, 4), k.at_scaled(yb, i, 4));
+            let v = k.ldv(xa, 0);
+            let r = f(k, v);
+            k.st(r, ya, 0);
+        });
+    }
+
+    /// `y[i] = f(x[i])` one float at a time (for functions that call libm).
+    fn map_scalar(&mut self, x: &View, y: &View, f: impl Fn(&mut Self, Value) -> Value) {
+        let (xb, yb) = (self.base(x), self.base(y));
+        self.for_n(y.len(), |k, i| {
+            let (xa, ya) = (k.at(xb, i), k.at(yb, i));
+            let v = k.ld(xa, 0);
+            let r = f(k, v);
+            k.st(r, ya, 0);
+        });
+    }
+
+    fn act(&mut self, x: &View, y: &View, a: Act) {
+        if let Some(b) = a.bounds() {
+            return self.map_flat(x, y, move |k, v| k.clamp(v, Some(b), true));
+        }
+        match a {
+            Act::HardSigmoid | Act::HardSwish => {
+                let swish = a == Act::HardSwish;
+                self.map_flat(x, y, move |k, v| {
+                    // relu6(x + 3) / 6, times x for hard swish.
+                    let (three, sixth) = (k.vconst(3.0), k.vconst(1.0 / 6.0));
+                    let s = k.b.ins().fadd(v, three);
+                    let s = k.clamp(s, Some((0.0, 6.0)), true);
+                    let s = k.b.ins().fmul(s, sixth);
+                    if swish { k.b.ins().fmul(s, v) } else { s }
+                });
+            }
+            Act::Sigmoid | Act::Silu => {
+                let silu = a == Act::Silu;
+                let Some(Ext { exp, .. }) = self.ext else { return };
+                self.map_scalar(x, y, move |k, v| {
+                    let n = k.b.ins().fneg(v);
+                    let e = k.call1(exp, n);
+                    let one = k.fconst(1.0);
+                    let d = k.b.ins().fadd(one, e);
+                    let s = k.b.ins().fdiv(one, d);
+                    if silu { k.b.ins().fmul(v, s) } else { s }
+                });
+            }
+            Act::Tanh => {
+                let Some(Ext { tanh, .. }) = self.ext else { return };
+                self.map_scalar(x, y, move |k, v| k.call1(tanh, v));
+            }
+            Act::Gelu => {
+                // The exact form burn uses: x/2 · (1 + erf(x/√2)).
+                let Some(Ext { erf, .. }) = self.ext else { return };
+                self.map_scalar(x, y, move |k, v| {
+                    let r = k.fconst(std::f32::consts::FRAC_1_SQRT_2);
+                    let s = k.b.ins().fmul(v, r);
+                    let e = k.call1(erf, s);
+                    let one = k.fconst(1.0);
+                    let t = k.b.ins().fadd(one, e);
+                    let half = k.fconst(0.5);
+                    let h = k.b.ins().fmul(v, half);
+                    k.b.ins().fmul(h, t)
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// `y = x · scale + shift` per channel (the last axis), clamped.
+    fn affine(&mut self, x: &View, y: &View, scale: usize, shift: usize, clamp: Option<(f32, f32)>) {
+        let c = *x.shape.last().unwrap_or(&1);
+        let rows = x.len() / c.max(1);
+        let cv = c.div_ceil(4);
+        let (xb, yb) = (self.base(x), self.base(y));
+        let sb = self.base(&const_view(scale));
+        let tb = self.base(&const_view(shift));
+        self.for_n(rows, |k, r| {
+            let (xr, yr) = (k.at_scaled(xb, r, c), k.at_scaled(yb, r, c));
+            k.for_n(cv, |k, j| {
+                let (xa, ya, sa, ta) = (k.at_scaled(xr, j, 4), k.at_scaled(yr, j, 4), k.at_scaled(sb, j, 4), k.at_scaled(tb, j, 4));
+                let (v, s, t) = (k.ldv(xa, 0), k.ldv(sa, 0), k.ldv(ta, 0));
+                let r = k.b.ins().fma(v, s, t);
+                let r = k.clamp(r, clamp, true);
+                k.st(r, ya, 0);
+            });
+        });
+    }
+
+    /// Rows of `inputs` floats times `[inputs][features padded to 4]` plus bias. Blocks of
+    /// `BLOCK` vectors of outputs stay in registers across the whole dot product.
+    #[allow(clippy::too_many_arguments)]
+    fn dense(&mut self, x: &View, y: &View, rows: usize, inputs: usize, features: usize, weight: usize, bias: Option<usize>, clamp: Option<(f32, f32)>) {
+        let fp = features.div_ceil(4) * 4;
+        let (xb, yb) = (self.base(x), self.base(y));
+        let wb = self.base(&const_view(weight));
+        let bb = bias.map(|b| self.base(&const_view(b)));
+        let vectors = fp / 4;
+        let (blocks, rest) = (vectors / BLOCK, vectors % BLOCK);
+        self.for_n(rows, |k, r| {
+            let (xr, yr) = (k.at_scaled(xb, r, inputs), k.at_scaled(yb, r, features));
+            k.for_n(blocks, |k, blk| {
+                let o = k.b.ins().imul_imm_s(blk, (BLOCK * 4) as i64);
+                k.dense_block(xr, yr, wb, bb, o, BLOCK, inputs, fp, clamp);
+            });
+            if rest > 0 {
+                let o = k.iconst((blocks * BLOCK * 4) as i64);
+                k.dense_block(xr, yr, wb, bb, o, rest, inputs, fp, clamp);
+            }
+        });
+    }
+
+    /// Outputs `o .. o + 4·nv` of one row.
+    #[allow(clippy::too_many_arguments)]
+    fn dense_block(&mut self, xr: Value, yr: Value, wb: Value, bb: Option<Value>, o: Value, nv: usize, inputs: usize, fp: usize, clamp: Option<(f32, f32)>) {
+        let wo = self.at(wb, o);
+        let accs: Vec<Variable> = (0..nv)
+            .map(|j| {
+                let init = match bb {
+                    Some(b) => {
+                        let a = self.at(b, o);
+                        self.ldv(a, 4 * j)
+                    }
+                    None => self.vconst(0.0),
+                };
+                self.var(F32X4, init)
+            })
+            .collect();
+        self.for_n(inputs, |k, i| {
+            let xa = k.at(xr, i);
+            let xs = k.ld(xa, 0);
+            let xv = k.b.ins().splat(F32X4, xs);
+            let wa = k.at_scaled(wo, i, fp);
+            for (j, &acc) in accs.iter().enumerate() {
+                let w = k.ldv(wa, 4 * j);
+                let a = k.b.use_var(acc);
+                let r = k.b.ins().fma(xv, w, a);
+                k.b.def_var(acc, r);
+            }
+        });
+        let ya = self.at(yr, o);
+        for (j, &acc) in accs.iter().enumerate() {
+            let a = self.b.use_var(acc);
+            let r = self.clamp(a, clamp, true);
+            self.st(r, ya, 4 * j);
+        }
+    }
+
+    /// A general (grouped, strided, dilated, padded) conv: per output pixel and group, blocks
+    /// of output channels accumulate over the taps inside the image and the group's channels.
+    fn conv(&mut self, x: &View, y: &View, c: &ConvDesc, weight: usize, bias: Option<usize>, clamp: Option<(f32, f32)>) {
+        let [_, h, w, cin] = dims4(&x.shape);
+        let [_, oh, ow, cout] = dims4(&y.shape);
+        let (cin_g, cout_g) = (cin / c.groups, cout / c.groups);
+        let cp = cout_g.div_ceil(4) * 4;
+        let per_group = c.kernel * c.kernel * cin_g * cp;
+        let (xb, yb) = (self.base(x), self.base(y));
+        let wb = self.base(&const_view(weight));
+        let bb = bias.map(|b| self.base(&const_view(b)));
+        let vectors = cp / 4;
+        let (blocks, rest) = (vectors / BLOCK, vectors % BLOCK);
+        self.for_n(oh, |k, oy| {
+            k.for_n(ow, |k, ox| {
+                let pix = k.b.ins().imul_imm_s(oy, ow as i64);
+                let pix = k.b.ins().iadd(pix, ox);
+                let yp = k.at_scaled(yb, pix, cout);
+                let iy0 = k.b.ins().imul_imm_s(oy, c.stride as i64);
+                let iy0 = k.b.ins().iadd_imm_s(iy0, -(c.padding[0] as i64));
+                let ix0 = k.b.ins().imul_imm_s(ox, c.stride as i64);
+                let ix0 = k.b.ins().iadd_imm_s(ix0, -(c.padding[1] as i64));
+                k.for_n(c.groups, |k, g| {
+                    let wg = k.at_scaled(wb, g, per_group);
+                    let yg = k.at_scaled(yp, g, cout_g);
+                    let xg = k.b.ins().imul_imm_s(g, cin_g as i64);
+                    let bg = bb.map(|b| k.at_scaled(b, g, cout_g));
+                    let geo = Taps { h, w, cin, cin_g, cp, kernel: c.kernel, dilation: c.dilation, iy0, ix0 };
+                    k.for_n(blocks, |k, blk| {
+                        let o = k.b.ins().imul_imm_s(blk, (BLOCK * 4) as i64);
+                        k.conv_block(xb, xg, wg, bg, yg, o, BLOCK, &geo, clamp);
+                    });
+                    if rest > 0 {
+                        let o = k.iconst((blocks * BLOCK * 4) as i64);
+                        k.conv_block(xb, xg, wg, bg, yg, o, rest, &geo, clamp);
+                    }
+                });
+            });
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn conv_block(&mut self, xb: Value, xg: Value, wg: Value, bg: Option<Value>, yg: Value, o: Value, nv: usize, t: &Taps, clamp: Option<(f32, f32)>) {
+        let wo = self.at(wg, o);
+        let accs: Vec<Variable> = (0..nv)
+            .map(|j| {
+                let init = match bg {
+                    Some(b) => {
+                        let a = self.at(b, o);
+                        self.ldv(a, 4 * j)
+                    }
+                    None => self.vconst(0.0),
+                };
+                self.var(F32X4, init)
+            })
+            .collect();
+        for ky in 0..t.kernel {
+            let iy = self.b.ins().iadd_imm_s(t.iy0, (ky * t.dilation) as i64);
+            self.when_in(iy, t.h, |k| {
+                for kx in 0..t.kernel {
+                    let ix = k.b.ins().iadd_imm_s(t.ix0, (kx * t.dilation) as i64);
+                    k.when_in(ix, t.w, |k| {
+                        let p = k.b.ins().imul_imm_s(iy, t.w as i64);
+                        let p = k.b.ins().iadd(p, ix);
+                        let p = k.b.ins().imul_imm_s(p, t.cin as i64);
+                        let p = k.b.ins().iadd(p, xg);
+                        let xa = k.at(xb, p);
+                        let wt = k.iconst(((ky * t.kernel + kx) * t.cin_g * t.cp) as i64);
+                        let wt = k.at(wo, wt);
+                        k.for_n(t.cin_g, |k, ci| {
+                            let xs = k.at(xa, ci);
+                            let xs = k.ld(xs, 0);
+                            let xv = k.b.ins().splat(F32X4, xs);
+                            let wa = k.at_scaled(wt, ci, t.cp);
+                            for (j, &acc) in accs.iter().enumerate() {
+                                let wv = k.ldv(wa, 4 * j);
+                                let a = k.b.use_var(acc);
+                                let r = k.b.ins().fma(xv, wv, a);
+                                k.b.def_var(acc, r);
+                            }
+                        });
+                    });
+                }
+            });
+        }
+        let ya = self.at(yg, o);
+        for (j, &acc) in accs.iter().enumerate() {
+            let a = self.b.use_var(acc);
+            let r = self.clamp(a, clamp, true);
+            self.st(r, ya, 4 * j);
+        }
+    }
+
+    /// A depthwise conv: four channels at a time, the taps inside the image.
+    fn depthwise(&mut self, x: &View, y: &View, c: &ConvDesc, weight: usize, bias: Option<usize>, clamp: Option<(f32, f32)>) {
+        let [_, h, w, ch] = dims4(&x.shape);
+        let [_, oh, ow, _] = dims4(&y.shape);
+        let cp = ch.div_ceil(4) * 4;
+        let (xb, yb) = (self.base(x), self.base(y));
+        let wb = self.base(&const_view(weight));
+        let bb = bias.map(|b| self.base(&const_view(b)));
+        self.for_n(oh, |k, oy| {
+            k.for_n(ow, |k, ox| {
+                let pix = k.b.ins().imul_imm_s(oy, ow as i64);
+                let pix = k.b.ins().iadd(pix, ox);
+                let yp = k.at_scaled(yb, pix, ch);
+                let iy0 = k.b.ins().imul_imm_s(oy, c.stride as i64);
+                let iy0 = k.b.ins().iadd_imm_s(iy0, -(c.padding[0] as i64));
+                let ix0 = k.b.ins().imul_imm_s(ox, c.stride as i64);
+                let ix0 = k.b.ins().iadd_imm_s(ix0, -(c.padding[1] as i64));
+                k.for_n(cp / 4, |k, v| {
+                    let init = match bb {
+                        Some(b) => {
+                            let a = k.at_scaled(b, v, 4);
+                            k.ldv(a, 0)
+                        }
+                        None => k.vconst(0.0),
+                    };
+                    let acc = k.var(F32X4, init);
+                    let wv0 = k.at_scaled(wb, v, 4);
+                    let xv0 = k.at_scaled(xb, v, 4);
+                    for ky in 0..c.kernel {
+                        let iy = k.b.ins().iadd_imm_s(iy0, (ky * c.dilation) as i64);
+                        k.when_in(iy, h, |k| {
+                            for kx in 0..c.kernel {
+                                let ix = k.b.ins().iadd_imm_s(ix0, (kx * c.dilation) as i64);
+                                k.when_in(ix, w, |k| {
+                                    let p = k.b.ins().imul_imm_s(iy, w as i64);
+                                    let p = k.b.ins().iadd(p, ix);
+                                    let xa = k.at_scaled(xv0, p, ch);
+                                    let xv = k.ldv(xa, 0);
+                                    let wv = k.ldv(wv0, (ky * c.kernel + kx) * cp);
+                                    let a = k.b.use_var(acc);
+                                    let r = k.b.ins().fma(xv, wv, a);
+                                    k.b.def_var(acc, r);
+                                });
+                            }
+                        });
+                    }
+                    let ya = k.at_scaled(yp, v, 4);
+                    let a = k.b.use_var(acc);
+                    let r = k.clamp(a, clamp, true);
+                    k.st(r, ya, 0);
+                });
+            });
+        });
+    }
+
+    /// Max or average pooling (the average over the taps inside the image), four channels at a time.
+    fn pool(&mut self, x: &View, y: &View, p: &nasc_burn::lower::layer::PoolDesc) {
+        let [_, h, w, ch] = dims4(&x.shape);
+        let [_, oh, ow, _] = dims4(&y.shape);
+        let max = is_max(p);
+        let (xb, yb) = (self.base(x), self.base(y));
+        self.for_n(oh, |k, oy| {
+            k.for_n(ow, |k, ox| {
+                let pix = k.b.ins().imul_imm_s(oy, ow as i64);
+                let pix = k.b.ins().iadd(pix, ox);
+                let yp = k.at_scaled(yb, pix, ch);
+                let iy0 = k.b.ins().imul_imm_s(oy, p.stride as i64);
+                let iy0 = k.b.ins().iadd_imm_s(iy0, -(p.padding[0] as i64));
+                let ix0 = k.b.ins().imul_imm_s(ox, p.stride as i64);
+                let ix0 = k.b.ins().iadd_imm_s(ix0, -(p.padding[1] as i64));
+                k.for_n(ch.div_ceil(4), |k, v| {
+                    let init = k.vconst(if max { f32::NEG_INFINITY } else { 0.0 });
+                    let acc = k.var(F32X4, init);
+                    let zero = k.fconst(0.0);
+                    let count = k.var(F32, zero);
+                    let xv0 = k.at_scaled(xb, v, 4);
+                    for ky in 0..p.window {
+                        let iy = k.b.ins().iadd_imm_s(iy0, ky as i64);
+                        k.when_in(iy, h, |k| {
+                            for kx in 0..p.window {
+                                let ix = k.b.ins().iadd_imm_s(ix0, kx as i64);
+                                k.when_in(ix, w, |k| {
+                                    let q = k.b.ins().imul_imm_s(iy, w as i64);
+                                    let q = k.b.ins().iadd(q, ix);
+                                    let xa = k.at_scaled(xv0, q, ch);
+                                    let xv = k.ldv(xa, 0);
+                                    let a = k.b.use_var(acc);
+                                    let r = if max { k.b.ins().fmax(a, xv) } else { k.b.ins().fadd(a, xv) };
+                                    k.b.def_var(acc, r);
+                                    let n = k.b.use_var(count);
+                                    let one = k.fconst(1.0);
+                                    let n = k.b.ins().fadd(n, one);
+                                    k.b.def_var(count, n);
+                                });
+                            }
+                        });
+                    }
+                    let mut r = k.b.use_var(acc);
+                    if !max {
+                        let n = k.b.use_var(count);
+                        let n = k.b.ins().splat(F32X4, n);
+                        r = k.b.ins().fdiv(r, n);
+                    }
+                    let ya = k.at_scaled(yp, v, 4);
+                    k.st(r, ya, 0);
+                });
+            });
+        });
+    }
+
+    /// Layer norm (`groups` = 1) and group norm: per row of `c` channels... per group, over
+    /// every row, mean and (biased) variance, then `(x − mean)/√(var + eps) · gamma + beta`.
+    /// `gamma = usize::MAX`: no affine part.
+    #[allow(clippy::too_many_arguments)]
+    fn normalize(&mut self, x: &View, y: &View, rows: usize, groups: usize, c: usize, gamma: usize, beta: Option<usize>, eps: f32) {
+        let (xb, yb) = (self.base(x), self.base(y));
+        let gb = (gamma != usize::MAX).then(|| self.base(&const_view(gamma)));
+        let bb = beta.map(|b| self.base(&const_view(b)));
+        let cg = c / groups.max(1);
+        // Layer norm: statistics per row; group norm: per group over all rows.
+        let (outer, inner_rows) = if groups == 1 { (rows, 1) } else { (1, rows) };
+        let count = (inner_rows * cg) as f32;
+        self.for_n(outer, |k, r| {
+            let xr = k.at_scaled(xb, r, c);
+            let yr = k.at_scaled(yb, r, c);
+            k.for_n(groups, |k, g| {
+                let xg = k.at_scaled(xr, g, cg);
+                let yg = k.at_scaled(yr, g, cg);
+                let zero = k.fconst(0.0);
+                let sum = k.var(F32, zero);
+                k.for_n(inner_rows, |k, q| {
+                    let xq = k.at_scaled(xg, q, c);
+                    k.for_n(cg, |k, i| {
+                        let a = k.at(xq, i);
+                        let v = k.ld(a, 0);
+                        let s = k.b.use_var(sum);
+                        let s = k.b.ins().fadd(s, v);
+                        k.b.def_var(sum, s);
+                    });
+                });
+                let s = k.b.use_var(sum);
+                let n = k.fconst(count);
+                let mean = k.b.ins().fdiv(s, n);
+                let sq = k.var(F32, zero);
+                k.for_n(inner_rows, |k, q| {
+                    let xq = k.at_scaled(xg, q, c);
+                    k.for_n(cg, |k, i| {
+                        let a = k.at(xq, i);
+                        let v = k.ld(a, 0);
+                        let d = k.b.ins().fsub(v, mean);
+                        let s = k.b.use_var(sq);
+                        let s = k.b.ins().fma(d, d, s);
+                        k.b.def_var(sq, s);
+                    });
+                });
+                let s = k.b.use_var(sq);
+                let var = k.b.ins().fdiv(s, n);
+                let e = k.fconst(eps);
+                let var = k.b.ins().fadd(var, e);
+                let sd = k.b.ins().sqrt(var);
+                let one = k.fconst(1.0);
+                let inv = k.b.ins().fdiv(one, sd);
+                k.for_n(inner_rows, |k, q| {
+                    let xq = k.at_scaled(xg, q, c);
+                    let yq = k.at_scaled(yg, q, c);
+                    k.for_n(cg, |k, i| {
+                        let a = k.at(xq, i);
+                        let v = k.ld(a, 0);
+                        let d = k.b.ins().fsub(v, mean);
+                        let mut r = k.b.ins().fmul(d, inv);
+                        // The channel index within the row: g·cg + i.
+                        let ch = k.b.ins().imul_imm_s(g, cg as i64);
+                        let ch = k.b.ins().iadd(ch, i);
+                        if let Some(gb) = gb {
+                            let ga = k.at(gb, ch);
+                            let gv = k.ld(ga, 0);
+                            r = k.b.ins().fmul(r, gv);
+                        }
+                        if let Some(bb) = bb {
+                            let ba = k.at(bb, ch);
+                            let bv = k.ld(ba, 0);
+                            r = k.b.ins().fadd(r, bv);
+                        }
+                        let ya = k.at(yq, i);
+                        k.st(r, ya, 0);
+                    });
+                });
+            });
+        });
+    }
+
+    /// Softmax along `axis`: per line, the max, the sum of exponentials, the quotients.
+    fn softmax(&mut self, x: &View, y: &View, axis: usize) {
+        let st = x.strides();
+        let (n, stride) = (x.shape[axis], st[axis]);
+        let outer: usize = x.shape[..axis].iter().product();
+        let inner: usize = x.shape[axis + 1..].iter().product();
+        let (xb, yb) = (self.base(x), self.base(y));
+        let Some(Ext { exp, .. }) = self.ext else { return };
+        self.for_n(outer, |k, o| {
+            k.for_n(inner, |k, i| {
+                let line = k.b.ins().imul_imm_s(o, (n * inner) as i64);
+                let line = k.b.ins().iadd(line, i);
+                let (xl, yl) = (k.at(xb, line), k.at(yb, line));
+                let ninf = k.fconst(f32::NEG_INFINITY);
+                let m = k.var(F32, ninf);
+                k.for_n(n, |k, j| {
+                    let a = k.at_scaled(xl, j, stride);
+                    let v = k.ld(a, 0);
+                    let cur = k.b.use_var(m);
+                    let r = k.b.ins().fmax(cur, v);
+                    k.b.def_var(m, r);
+                });
+                let mx = k.b.use_var(m);
+                let zero = k.fconst(0.0);
+                let sum = k.var(F32, zero);
+                k.for_n(n, |k, j| {
+                    let a = k.at_scaled(xl, j, stride);
+                    let v = k.ld(a, 0);
+                    let d = k.b.ins().fsub(v, mx);
+                    let e = k.call1(exp, d);
+                    let ya = k.at_scaled(yl, j, stride);
+                    k.st(e, ya, 0);
+                    let s = k.b.use_var(sum);
+                    let s = k.b.ins().fadd(s, e);
+                    k.b.def_var(sum, s);
+                });
+                let s = k.b.use_var(sum);
+                let one = k.fconst(1.0);
+                let inv = k.b.ins().fdiv(one, s);
+                k.for_n(n, |k, j| {
+                    let ya = k.at_scaled(yl, j, stride);
+                    let v = k.ld(ya, 0);
+                    let r = k.b.ins().fmul(v, inv);
+                    k.st(r, ya, 0);
+                });
+            });
+        });
+    }
+
+    /// Mean over `axes`: zero the output, add every input element into its output position,
+    /// divide. The last axis, when kept, runs four at a time.
+    fn mean(&mut self, x: &View, y: &View, axes: &[usize]) {
+        let r = x.shape.len();
+        // Output strides in terms of input dims (0 on reduced axes).
+        let ys_full = {
+            let kept: Vec<usize> = (0..r).filter(|d| !axes.contains(d)).map(|d| x.shape[d]).collect();
+            let ks = strides(&kept);
+            let mut out = vec![0usize; r];
+            let mut j = 0;
+            for d in 0..r {
+                if !axes.contains(&d) {
+                    out[d] = ks[j];
+                    j += 1;
+                }
+            }
+            out
+        };
+        let zero = self.vconst(0.0);
+        self.map_flat(y, y, move |_, _| zero);
+        let (xb, yb) = (self.base(x), self.base(y));
+        let xs = x.strides();
+        let last_kept = r > 0 && !axes.contains(&(r - 1));
+        let vec_last = last_kept && x.shape[r - 1].is_multiple_of(4);
+        self.nd(&x.shape, vec_last, &mut |k, idx| {
+            let xo = k.linear(idx, &xs);
+            let yo = k.linear(idx, &ys_full);
+            let (xa, ya) = (k.at(xb, xo), k.at(yb, yo));
+            if vec_last {
+                let (v, acc) = (k.ldv(xa, 0), k.ldv(ya, 0));
+                let s = k.b.ins().fadd(acc, v);
+                k.st(s, ya, 0);
+            } else {
+                let (v, acc) = (k.ld(xa, 0), k.ld(ya, 0));
+                let s = k.b.ins().fadd(acc, v);
+                k.st(s, ya, 0);
+            }
+        });
+        let count: usize = axes.iter().map(|&a| x.shape[a]).product();
+        let inv = self.vconst(1.0 / count as f32);
+        self.map_flat(y, y, move |k, v| k.b.ins().fmul(v, inv));
+    }
+
+    /// Nested loops over `shape`; with `vec_last`, the last axis steps by four (its size is a
+    /// multiple of four).
+    fn nd(&mut self, shape: &[usize], vec_last: bool, body: &mut dyn FnMut(&mut Self, &[Value])) {
+        fn go<'a>(k: &mut K<'a>, shape: &[usize], vec_last: bool, idx: &mut Vec<Value>, body: &mut dyn FnMut(&mut K<'a>, &[Value])) {
+            let d = idx.len();
+            if d == shape.len() {
+                body(k, idx);
+                return;
+            }
+            let last = d + 1 == shape.len();
+            let (n, step) = if last && vec_last { (shape[d] / 4, 4) } else { (shape[d], 1) };
+            k.for_n(n, |k, i| {
+                let i = if step == 1 { i } else { k.b.ins().imul_imm_s(i, step) };
+                idx.push(i);
+                go(k, shape, vec_last, idx, body);
+                idx.pop();
+            });
+        }
+        let mut idx = Vec::new();
+        go(self, shape, vec_last, &mut idx, body);
+    }
+
+    /// `Σ idx[d]·strides[d]`.
+    fn linear(&mut self, idx: &[Value], strides: &[usize]) -> Value {
+        let mut acc = self.iconst(0);
+        for (&i, &s) in idx.iter().zip(strides) {
+            if s == 0 {
+                continue;
+            }
+            let t = if s == 1 { i } else { self.b.ins().imul_imm_s(i, s as i64) };
+            acc = self.b.ins().iadd(acc, t);
+        }
+        acc
+    }
+
+    /// `y[idx] = x[offset + Σ idx[d]·st[d]]` over y's shape (st may hold 0s: broadcast).
+    fn gather_nd(&mut self, x: &View, y: &View, offset: usize, st: &[isize]) {
+        let (xb, yb) = (self.base(x), self.base(y));
+        let ys = y.strides();
+        let xst: Vec<usize> = st.iter().map(|&s| s as usize).collect();
+        // Four at a time when the last axis is contiguous in both.
+        let r = y.shape.len();
+        let vec_last = r > 0 && st[r - 1] == 1 && y.shape[r - 1].is_multiple_of(4);
+        self.nd(&y.shape, vec_last, &mut |k, idx| {
+            let xo = k.linear(idx, &xst);
+            let yo = k.linear(idx, &ys);
+            let xa = k.at(xb, xo);
+            let ya = k.at(yb, yo);
+            if vec_last {
+                let v = k.ldv(xa, offset);
+                k.st(v, ya, 0);
+            } else {
+                let v = k.ld(xa, offset);
+                k.st(v, ya, 0);
+            }
+        });
+    }
+
+    /// `x` into the region of `y` starting at `at` along `axis`.
+    fn place(&mut self, x: &View, y: &View, axis: usize, at: usize) {
+        let ys = y.strides();
+        let region = View { shape: x.shape.clone(), offset: y.offset + at * ys[axis], ..y.clone() };
+        self.scatter_nd(x, &region, &ys);
+    }
+
+    /// `y[idx] = x[idx]` where y's positions use `ys` strides (a region of a larger tensor).
+    fn scatter_nd(&mut self, x: &View, y: &View, ys: &[usize]) {
+        let (xb, yb) = (self.base(x), self.base(y));
+        let xs = x.strides();
+        let r = x.shape.len();
+        // Vector stores would run into the next region: scalar unless rows are whole.
+        let vec_last = r > 0 && ys[r - 1] == 1 && x.shape[r - 1].is_multiple_of(4);
+        self.nd(&x.shape, vec_last, &mut |k, idx| {
+            let xo = k.linear(idx, &xs);
+            let yo = k.linear(idx, ys);
+            let (xa, ya) = (k.at(xb, xo), k.at(yb, yo));
+            if vec_last {
+                let v = k.ldv(xa, 0);
+                k.st(v, ya, 0);
+            } else {
+                let v = k.ld(xa, 0);
+                k.st(v, ya, 0);
+            }
+        });
+    }
+
+    /// `y` = positions `start, start + step, …` of `x` along `axis`.
+    fn slice(&mut self, x: &View, y: &View, axis: usize, start: usize, step: usize) {
+        let xs = x.strides();
+        let mut st: Vec<isize> = xs.iter().map(|&s| s as isize).collect();
+        st[axis] *= step as isize;
+        self.gather_nd(x, y, start * xs[axis], &st);
+    }
+
+    /// `part` (a region of a tensor with strides `ys`) = x from `start` along `axis`.
+    fn slice_into(&mut self, x: &View, part: &View, axis: usize, start: usize, ys: &[usize]) {
+        let (xb, yb) = (self.base(x), self.base(part));
+        let xs = x.strides();
+        let offset = start * xs[axis];
+        self.nd(&part.shape, false, &mut |k, idx| {
+            let xo = k.linear(idx, &xs);
+            let yo = k.linear(idx, ys);
+            let (xa, ya) = (k.at(xb, xo), k.at(yb, yo));
+            let v = k.ld(xa, offset);
+            k.st(v, ya, 0);
+        });
+    }
+
+    /// Element-wise add or multiply with broadcasting (shapes right-aligned).
+    fn binary(&mut self, a: &View, b: &View, y: &View, add: bool) {
+        let op = move |k: &mut Self, p: Value, q: Value| if add { k.b.ins().fadd(p, q) } else { k.b.ins().fmul(p, q) };
+        if a.shape == y.shape && b.shape == y.shape {
+            let (ab, bb, yb) = (self.base(a), self.base(b), self.base(y));
+            self.for_n(y.len().div_ceil(4), |k, i| {
+                let (pa, qa, ya) = (k.at_scaled(ab, i, 4), k.at_scaled(bb, i, 4), k.at_scaled(yb, i, 4));
+                let (p, q) = (k.ldv(pa, 0), k.ldv(qa, 0));
+                let r = op(k, p, q);
+                k.st(r, ya, 0);
+            });
+            return;
+        }
+        let (sa, sb) = (broadcast_strides(&a.shape, &y.shape), broadcast_strides(&b.shape, &y.shape));
+        let (sa, sb): (Vec<usize>, Vec<usize>) = (sa.iter().map(|&s| s as usize).collect(), sb.iter().map(|&s| s as usize).collect());
+        let ys = y.strides();
+        let r = y.shape.len();
+        // Vectors along the last axis when both are contiguous there (or one is a broadcast scalar).
+        let last_ok = |s: usize| s == 1 || s == 0;
+        let vec_last = r > 0 && y.shape[r - 1].is_multiple_of(4) && last_ok(sa[r - 1]) && last_ok(sb[r - 1]);
+        let (ab, bb, yb) = (self.base(a), self.base(b), self.base(y));
+        self.nd(&y.shape, vec_last, &mut |k, idx| {
+            let (ao, bo, yo) = (k.linear(idx, &sa), k.linear(idx, &sb), k.linear(idx, &ys));
+            let (pa, qa, ya) = (k.at(ab, ao), k.at(bb, bo), k.at(yb, yo));
+            if vec_last {
+                let load = |k: &mut Self, addr: Value, s: usize| {
+                    if s == 1 {
+                        k.ldv(addr, 0)
+                    } else {
+                        let v = k.ld(addr, 0);
+                        k.b.ins().splat(F32X4, v)
+                    }
+                };
+                let (p, q) = (load(k, pa, sa[r - 1]), load(k, qa, sb[r - 1]));
+                let v = op(k, p, q);
+                k.st(v, ya, 0);
+            } else {
+                let (p, q) = (k.ld(pa, 0), k.ld(qa, 0));
+                let v = op(k, p, q);
+                k.st(v, ya, 0);
+            }
+        });
+    }
+
+    /// `[..., m, k] × [..., k, n]` with broadcast leading dims.
+    fn matmul(&mut self, a: &View, b: &View, y: &View) {
+        let r = y.shape.len();
+        let (m, n) = (y.shape[r - 2], y.shape[r - 1]);
+        let kk = a.shape[a.shape.len() - 1];
+        let lead = &y.shape[..r - 2];
+        let bs = |v: &View| -> Vec<usize> {
+            let full: Vec<usize> = v.shape[..v.shape.len() - 2].to_vec();
+            let st = strides(&v.shape);
+            let mut out = vec![0usize; lead.len()];
+            let off = lead.len() - full.len();
+            for d in 0..full.len() {
+                if full[d] == lead[off + d] && full[d] > 1 {
+                    out[off + d] = st[d];
+                }
+            }
+            out
+        };
+        let (sa, sb) = (bs(a), bs(b));
+        let ys = strides(&y.shape);
+        let (ab, bb, yb) = (self.base(a), self.base(b), self.base(y));
+        let nv = n.div_ceil(4);
+        self.nd(lead, false, &mut |k, idx| {
+            let (ao, bo, yo) = (k.linear(idx, &sa), k.linear(idx, &sb), k.linear(idx, &ys[..lead.len()]));
+            let (a0, b0, y0) = (k.at(ab, ao), k.at(bb, bo), k.at(yb, yo));
+            k.for_n(m, |k, i| {
+                let ar = k.at_scaled(a0, i, kk);
+                let yr = k.at_scaled(y0, i, n);
+                k.for_n(nv, |k, v| {
+                    let zero = k.vconst(0.0);
+                    let acc = k.var(F32X4, zero);
+                    let bc = k.at_scaled(b0, v, 4);
+                    k.for_n(kk, |k, p| {
+                        let xa = k.at(ar, p);
+                        let xs = k.ld(xa, 0);
+                        let xv = k.b.ins().splat(F32X4, xs);
+                        let ba = k.at_scaled(bc, p, n);
+                        let bv = k.ldv(ba, 0);
+                        let c = k.b.use_var(acc);
+                        let r = k.b.ins().fma(xv, bv, c);
+                        k.b.def_var(acc, r);
+                    });
+                    let ya = k.at_scaled(yr, v, 4);
+                    let c = k.b.use_var(acc);
+                    k.st(c, ya, 0);
+                });
+            });
+        });
+    }
+
+    /// Two-operand einsum, directly: for every output position, the sum over the contracted
+    /// letters of the operands' product.
+    fn einsum(&mut self, spec: &str, a: &View, b: &View, y: &View) {
+        let Some((lhs, out)) = spec.split_once("->") else { return };
+        let ops: Vec<Vec<char>> = lhs.split(',').map(|s| s.trim().chars().collect()).collect();
+        let out: Vec<char> = out.trim().chars().collect();
+        let (la, lb) = (&ops[0], ops.get(1).unwrap_or(&ops[0]));
+        let contracted: Vec<char> = la.iter().chain(lb.iter()).copied().filter(|c| !out.contains(c)).fold(Vec::new(), |mut v, c| {
+            if !v.contains(&c) {
+                v.push(c);
+            }
+            v
+        });
+        let size = |c: char| -> usize {
+            if let Some(p) = la.iter().position(|&x| x == c) { a.shape[p] } else { lb.iter().position(|&x| x == c).map_or(1, |p| b.shape[p]) }
+        };
+        let letters: Vec<char> = out.iter().chain(&contracted).copied().collect();
+        let shape: Vec<usize> = letters.iter().map(|&c| size(c)).collect();
+        let stride_in = |ls: &[char], v: &View| -> Vec<usize> {
+            let st = v.strides();
+            letters.iter().map(|c| ls.iter().position(|x| x == c).map_or(0, |p| if v.shape[p] == 1 { 0 } else { st[p] })).collect()
+        };
+        let (sa, sb) = (stride_in(la, a), stride_in(lb, b));
+        let ys = y.strides();
+        let sy: Vec<usize> = (0..letters.len()).map(|d| if d < out.len() { ys[d] } else { 0 }).collect();
+        let zero = self.vconst(0.0);
+        self.map_flat(y, y, move |_, _| zero);
+        let (ab, bb, yb) = (self.base(a), self.base(b), self.base(y));
+        self.nd(&shape, false, &mut |k, idx| {
+            let (ao, bo, yo) = (k.linear(idx, &sa), k.linear(idx, &sb), k.linear(idx, &sy));
+            let (pa, qa, ya) = (k.at(ab, ao), k.at(bb, bo), k.at(yb, yo));
+            let (p, q, acc) = (k.ld(pa, 0), k.ld(qa, 0), k.ld(ya, 0));
+            let r = k.b.ins().fma(p, q, acc);
+            k.st(r, ya, 0);
+        });
+    }
+}
+
+/// Where a conv block reads its taps.
+struct Taps {
+    h: usize,
+    w: usize,
+    cin: usize,
+    cin_g: usize,
+    cp: usize,
+    kernel: usize,
+    dilation: usize,
+    iy0: Value,
+    ix0: Value,
+}
+
+fn const_view(c: usize) -> View {
+    View { buf: Buf::Const(c), offset: 0, shape: vec![] }
+}
+
+fn dims4(s: &[usize]) -> [usize; 4] {
+    [s[0], s[1], s[2], s[3]]
+}
+
+fn with(shape: &[usize], axis: usize, n: usize) -> Vec<usize> {
+    let mut s = shape.to_vec();
+    s[axis] = n;
+    s
+}
+
+/// Strides of `x` when broadcast to `y` (right-aligned; 0 on broadcast dims).
+fn broadcast_strides(x: &[usize], y: &[usize]) -> Vec<isize> {
+    let xs = strides(x);
+    let off = y.len() - x.len();
+    (0..y.len()).map(|d| if d < off || x[d - off] != y[d] { 0 } else { xs[d - off] as isize }).collect()
+}
+
+/// `forward(input, output, batch)`: per example, copy its input into scratch, run every step,
+/// copy the result out. `steps` are the step functions, in order.
+pub fn emit_forward(
+    func: &mut Function,
+    fctx: &mut FunctionBuilderContext,
+    scratch_gv: GlobalValue,
+    steps: &[FuncRef],
+    io: (&View, &View),
+    target: TargetFrontendConfig,
+) {
+    let (input, output) = io;
+    let mut b = FunctionBuilder::new(func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let [inp, out, batch] = [b.block_params(entry)[0], b.block_params(entry)[1], b.block_params(entry)[2]];
+    let scratch = b.ins().symbol_value(I64, scratch_gv);
+    let (head, exit) = (b.create_block(), b.create_block());
+    let e = b.append_block_param(head, I64);
+    let zero = b.ins().iconst(I64, 0);
+    let any = b.ins().icmp_imm_s(IntCC::SignedGreaterThan, batch, 0);
+    b.ins().brif(any, head, &[zero.into()], exit, &[]);
+    b.switch_to_block(head);
+    let consts = HashMap::new();
+    let mut k = K { b, scratch, consts: &consts, ext: None };
+    let (n_in, n_out) = (input.len(), output.len());
+    let src = k.b.ins().imul_imm_s(e, (n_in * 4) as i64);
+    let src = k.b.ins().iadd(inp, src);
+    let dst = k.base(input);
+    k.copy_floats(src, dst, n_in);
+    for &f in steps {
+        k.b.ins().call(f, &[scratch]);
+    }
+    let src = k.base(output);
+    let dst = k.b.ins().imul_imm_s(e, (n_out * 4) as i64);
+    let dst = k.b.ins().iadd(out, dst);
+    k.copy_floats(src, dst, n_out);
+    let next = k.b.ins().iadd_imm_s(e, 1);
+    let more = k.b.ins().icmp(IntCC::SignedLessThan, next, batch);
+    k.b.ins().brif(more, head, &[next.into()], exit, &[]);
+    k.b.seal_block(head);
+    k.b.switch_to_block(exit);
+    k.b.seal_block(exit);
+    k.b.ins().return_(&[]);
+    k.b.seal_all_blocks();
+    k.b.finalize(target);
+}
+
+impl K<'_> {
+    /// `n` floats from `src` to `dst`, one at a time (the caller's buffers have no padding).
+    fn copy_floats(&mut self, src: Value, dst: Value, n: usize) {
+        self.for_n(n, |k, i| {
+            let (s, d) = (k.at(src, i), k.at(dst, i));
+            let v = k.ld(s, 0);
+            k.st(v, d, 0);
+        });
+    }
+}

@@ -1,0 +1,252 @@
+//! Native inference (issue 17): a checked, hole-free model and its trained weights compiled by
+//! cranelift into one function
+//!
+//! ```c
+//! void forward(const float *input, float *output, size_t batch);
+//! ```
+//!
+//! over the language's channels-last layout, weights embedded as data. `plan` turns the burn
+//! model into kernels over one example (folding batch norms, fusing clamps, placing buffers);
+//! `emit` writes each kernel as cranelift IR. [`Jit`] compiles into memory (for `nasc bench
+//! --latency` and tests); [`object`] writes a relocatable object file and [`header`] its C
+//! header.
+//!
+//! The compiled function keeps its intermediate values in one static scratch area, so it is not
+//! reentrant: call it from one thread at a time. Code is generated for the host CPU's features
+//! (an object file runs on CPUs with the same vector extensions).
+
+pub mod emit;
+pub mod plan;
+
+use cranelift_codegen::ir::types::{F32, I64};
+use cranelift_codegen::ir::{AbiParam, Signature};
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::FunctionBuilderContext;
+use cranelift_module::{DataDescription, FuncId, Linkage, Module, default_libcall_names};
+use emit::{Ext, emit_forward, emit_step};
+use plan::{Buf, Plan};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Why a model cannot be compiled natively.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NativeError(pub String);
+
+impl std::fmt::Display for NativeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> NativeError {
+    NativeError(e.to_string())
+}
+
+/// The host ISA, optimising for speed; position-independent code for object files.
+fn isa(pic: bool) -> Result<OwnedTargetIsa, NativeError> {
+    let mut flags = settings::builder();
+    flags.set("opt_level", "speed").map_err(err)?;
+    flags.set("is_pic", if pic { "true" } else { "false" }).map_err(err)?;
+    flags.set("use_colocated_libcalls", "false").map_err(err)?;
+    let builder = cranelift_native::builder().map_err(|e| NativeError(format!("this CPU is not supported by cranelift: {e}")))?;
+    builder.finish(settings::Flags::new(flags)).map_err(err)
+}
+
+/// The libm functions kernels call.
+const LIBM: [&str; 3] = ["expf", "tanhf", "erff"];
+
+/// Declare and define the whole model in `module`; returns the id of `forward` (named `symbol`).
+fn define<M: Module>(module: &mut M, plan: &Plan, symbol: &str) -> Result<FuncId, NativeError> {
+    let ptr = module.target_config().pointer_type();
+    let call_conv = module.target_config().default_call_conv;
+    // Constants (read-only) and the scratch area (writable, zeroed).
+    let mut consts = Vec::new();
+    for (i, c) in plan.consts.iter().enumerate() {
+        let id = module.declare_data(&format!("{symbol}_w{i}"), Linkage::Local, false, false).map_err(err)?;
+        let mut d = DataDescription::new();
+        d.define(c.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>().into_boxed_slice());
+        d.set_align(64);
+        module.define_data(id, &d).map_err(err)?;
+        consts.push(id);
+    }
+    let scratch = module.declare_data(&format!("{symbol}_scratch"), Linkage::Local, true, false).map_err(err)?;
+    let mut d = DataDescription::new();
+    d.define_zeroinit(plan.scratch.max(1) * 4);
+    d.set_align(64);
+    module.define_data(scratch, &d).map_err(err)?;
+    let mut unary = Signature::new(call_conv);
+    unary.params.push(AbiParam::new(F32));
+    unary.returns.push(AbiParam::new(F32));
+    let libm: Vec<FuncId> = LIBM.iter().map(|n| module.declare_function(n, Linkage::Import, &unary)).collect::<Result<_, _>>().map_err(err)?;
+    let mut step_sig = Signature::new(call_conv);
+    step_sig.params.push(AbiParam::new(ptr));
+    let mut fctx = FunctionBuilderContext::new();
+    let mut ctx = module.make_context();
+    let mut steps = Vec::new();
+    for (i, step) in plan.steps.iter().enumerate() {
+        let id = module.declare_function(&format!("{symbol}_step{i}"), Linkage::Local, &step_sig).map_err(err)?;
+        ctx.func.signature = step_sig.clone();
+        let mut gvs = HashMap::new();
+        for v in step.ins.iter().chain(&step.outs) {
+            if let Buf::Const(c) = v.buf {
+                gvs.entry(c).or_insert_with(|| module.declare_data_in_func(consts[c], &mut ctx.func));
+            }
+        }
+        for c in kernel_consts(&step.kernel) {
+            gvs.entry(c).or_insert_with(|| module.declare_data_in_func(consts[c], &mut ctx.func));
+        }
+        let f: Vec<_> = libm.iter().map(|&id| module.declare_func_in_func(id, &mut ctx.func)).collect();
+        emit_step(step, &mut ctx.func, &mut fctx, &gvs, Ext { exp: f[0], tanh: f[1], erf: f[2] }, module.target_config());
+        module.define_function(id, &mut ctx).map_err(|e| NativeError(format!("step {i} ({:?}): {e:?}", step.kernel)))?;
+        module.clear_context(&mut ctx);
+        steps.push(id);
+    }
+    let mut sig = Signature::new(call_conv);
+    sig.params.extend([AbiParam::new(ptr), AbiParam::new(ptr), AbiParam::new(I64)]);
+    let forward = module.declare_function(symbol, Linkage::Export, &sig).map_err(err)?;
+    ctx.func.signature = sig;
+    let gv = module.declare_data_in_func(scratch, &mut ctx.func);
+    let refs: Vec<_> = steps.iter().map(|&id| module.declare_func_in_func(id, &mut ctx.func)).collect();
+    emit_forward(&mut ctx.func, &mut fctx, gv, &refs, (&plan.input, &plan.output), module.target_config());
+    module.define_function(forward, &mut ctx).map_err(|e| NativeError(format!("forward: {e:?}")))?;
+    module.clear_context(&mut ctx);
+    Ok(forward)
+}
+
+/// Constants a kernel reads besides its input and output views (weights, biases, norms).
+fn kernel_consts(k: &plan::Kernel) -> Vec<usize> {
+    use plan::Kernel::*;
+    match k {
+        Dense { weight, bias, .. } | Conv { weight, bias, .. } => std::iter::once(*weight).chain(*bias).collect(),
+        Affine { scale, shift, .. } => vec![*scale, *shift],
+        LayerNorm { gamma, beta, .. } => std::iter::once(*gamma).chain(*beta).collect(),
+        GroupNorm { gamma, beta, .. } => gamma.iter().chain(beta.iter()).copied().collect(),
+        _ => vec![],
+    }
+}
+
+extern "C" fn expf(x: f32) -> f32 {
+    x.exp()
+}
+
+extern "C" fn tanhf(x: f32) -> f32 {
+    x.tanh()
+}
+
+/// libm's `erff` for the JIT (std has no erf): [`erf`] in f64, rounded.
+extern "C" fn erff(x: f32) -> f32 {
+    erf(x as f64) as f32
+}
+
+/// erf in f64: its Maclaurin series for |x| < 2.5, the complementary continued fraction beyond.
+pub fn erf(x: f64) -> f64 {
+    let a = x.abs();
+    let r = if a < 2.5 {
+        // erf(x) = 2/√π Σ (−1)^n x^(2n+1) / (n! (2n+1))
+        let (mut term, mut sum, x2) = (a, a, a * a);
+        for n in 1..60 {
+            term *= -x2 / n as f64;
+            let t = term / (2 * n + 1) as f64;
+            sum += t;
+            if t.abs() < 1e-17 * sum.abs() {
+                break;
+            }
+        }
+        sum * std::f64::consts::FRAC_2_SQRT_PI
+    } else {
+        // erfc(x) = e^(−x²)/√π · 1/(x + 1/2/(x + 1/(x + 3/2/(x + ...))))
+        let mut f = a;
+        for n in (1..60).rev() {
+            f = a + (n as f64 / 2.0) / f;
+        }
+        1.0 - (-a * a).exp() / std::f64::consts::PI.sqrt() / f
+    };
+    r.copysign(x)
+}
+
+/// A model compiled into this process's memory.
+pub struct Jit {
+    module: Option<cranelift_jit::JITModule>,
+    forward: extern "C" fn(*const f32, *mut f32, usize),
+    pub input_len: usize,
+    pub output_len: usize,
+    /// From the plan to callable code.
+    pub compile_time: Duration,
+}
+
+impl Jit {
+    pub fn compile(plan: &Plan) -> Result<Jit, NativeError> {
+        let start = Instant::now();
+        let mut b = cranelift_jit::JITBuilder::with_isa(isa(false)?, default_libcall_names());
+        b.symbol("expf", expf as *const u8).symbol("tanhf", tanhf as *const u8).symbol("erff", erff as *const u8);
+        let mut module = cranelift_jit::JITModule::new(b);
+        let id = define(&mut module, plan, "forward")?;
+        module.finalize_definitions().map_err(err)?;
+        let code = module.get_finalized_function(id);
+        // SAFETY: `code` is the finalized `forward`, defined above with exactly this signature
+        // (two pointers and a 64-bit count, the platform's C convention), and it lives as long
+        // as `module`, which this struct owns and frees only on drop.
+        let forward = unsafe { std::mem::transmute::<*const u8, extern "C" fn(*const f32, *mut f32, usize)>(code) };
+        Ok(Jit { module: Some(module), forward, input_len: plan.input.len(), output_len: plan.output.len(), compile_time: start.elapsed() })
+    }
+
+    /// Run `batch` examples (`input` holds `batch · input_len` floats).
+    pub fn run(&mut self, input: &[f32], batch: usize) -> Result<Vec<f32>, NativeError> {
+        if input.len() != batch * self.input_len {
+            return Err(NativeError(format!("{batch} examples need {} input floats, found {}", batch * self.input_len, input.len())));
+        }
+        let mut out = vec![0.0f32; batch * self.output_len];
+        self.run_into(input, &mut out, batch);
+        Ok(out)
+    }
+
+    /// Run into a caller's buffer (no allocation: what latency measurements time).
+    pub fn run_into(&mut self, input: &[f32], out: &mut [f32], batch: usize) {
+        let batch = batch.min(input.len() / self.input_len.max(1)).min(out.len() / self.output_len.max(1));
+        (self.forward)(input.as_ptr(), out.as_mut_ptr(), batch);
+    }
+}
+
+impl Drop for Jit {
+    fn drop(&mut self) {
+        if let Some(m) = self.module.take() {
+            // SAFETY: `forward` is never called after this (the struct is being dropped).
+            unsafe { m.free_memory() };
+        }
+    }
+}
+
+/// A relocatable object file defining `symbol` (and nothing else global). Link it with `-lm`.
+pub fn object(plan: &Plan, symbol: &str) -> Result<Vec<u8>, NativeError> {
+    if symbol.is_empty() || !symbol.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || symbol.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(NativeError(format!("`{symbol}` is not a C identifier")));
+    }
+    let b = cranelift_object::ObjectBuilder::new(isa(true)?, symbol.as_bytes().to_vec(), default_libcall_names()).map_err(err)?;
+    let mut module = cranelift_object::ObjectModule::new(b);
+    define(&mut module, plan, symbol)?;
+    module.finish().emit().map_err(err)
+}
+
+/// The C header for an object file from [`object`].
+pub fn header(plan: &Plan, symbol: &str, model: &str, origin: &str) -> String {
+    let guard = format!("NASC_{}_H", symbol.to_ascii_uppercase());
+    let shape = |v: &plan::View| v.shape.iter().skip(1).map(usize::to_string).collect::<Vec<_>>().join(", ");
+    let origin: String = origin.chars().map(|c| if c.is_control() || c == '*' { '?' } else { c }).collect();
+    let up = symbol.to_ascii_uppercase();
+    format!(
+        "/* Model `{model}` compiled by nasc from {origin}. Regenerate instead of editing. */\n\
+         #ifndef {guard}\n#define {guard}\n\n#include <stddef.h>\n\n\
+         /* Floats per example: input [batch, {}], output [batch, {}] (row-major, channels last). */\n\
+         #define {up}_INPUT_SIZE {}\n#define {up}_OUTPUT_SIZE {}\n\n\
+         #ifdef __cplusplus\nextern \"C\" {{\n#endif\n\n\
+         /* Run `batch` examples. Not reentrant: intermediate values live in one static buffer,\n   \
+         so call it from one thread at a time. Link with -lm. */\n\
+         void {symbol}(const float *input, float *output, size_t batch);\n\n\
+         #ifdef __cplusplus\n}}\n#endif\n\n#endif\n",
+        shape(&plan.input),
+        shape(&plan.output),
+        plan.input.len(),
+        plan.output.len(),
+    )
+}

@@ -1,0 +1,146 @@
+//! The compiled forward pass computes what burn's forward computes on the same weights: the
+//! shipped examples and benchmark models, and programs of every op kind, with batch norm
+//! statistics and norm parameters made random so folding is exercised.
+
+use burn::module::{Module, ModuleMapper, Param, RunningState};
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use nasc_burn::lower::{Layer, Net, RANK, lower, padded_dims};
+use nasc_core::ir::Graph;
+use nasc_core::program::Program;
+use nasc_native::plan::plan;
+use nasc_native::{Jit, NativeError};
+
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
+/// Every learned tensor replaced by a random one (same shape), so no weight is 0 or 1.
+struct Randomize;
+
+impl ModuleMapper for Randomize {
+    fn map_float<const D: usize>(&mut self, p: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        p.map(|t| Tensor::random(t.shape(), Distribution::Normal(0.0, 0.5), &t.device()))
+    }
+}
+
+/// Batch norm statistics as after training: means around 0, variances between 0.5 and 2.
+fn randomize(net: Net) -> Net {
+    let mut net = net.map(&mut Randomize);
+    for l in &mut net.layers {
+        if let Layer::BatchNorm(bn) = l {
+            let c = bn.gamma.val().dims()[0];
+            let dev = bn.gamma.val().device();
+            bn.running_mean = RunningState::new(Tensor::random([c], Distribution::Normal(0.0, 0.3), &dev));
+            bn.running_var = RunningState::new(Tensor::random([c], Distribution::Uniform(0.5, 2.0), &dev));
+        }
+    }
+    net
+}
+
+fn graph_of(prog: &Program) -> Graph {
+    let checked = nasc_core::check::check(prog);
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    let model = prog.models()[0].def.name.name.clone();
+    checked.graph(&model).unwrap().clone()
+}
+
+/// Burn's and the compiled outputs for `batch` random examples: (max |difference|, max |burn|).
+fn compare(g: &Graph, batch: usize, seed: u64) -> Result<(f32, f32), NativeError> {
+    let dev = Device::flex();
+    dev.seed(seed);
+    let net = randomize(lower(g, &dev).map_err(|e| NativeError(e.0))?);
+    let p = plan(g, &net)?;
+    let mut shape = p.input.shape.clone();
+    shape[0] = batch;
+    let n: usize = shape.iter().product();
+    let x: Vec<f32> = Tensor::<1>::random([n], Distribution::Normal(0.0, 1.0), &dev).into_data().try_to_vec::<f32>().unwrap();
+    let xt = Tensor::<RANK>::from_data(TensorData::new(x.clone(), padded_dims(&shape)), &dev);
+    let want = net.forward(vec![xt]).remove(0).into_data().try_to_vec::<f32>().unwrap();
+    let mut jit = Jit::compile(&p)?;
+    let got = jit.run(&x, batch)?;
+    assert_eq!(got.len(), want.len());
+    let diff = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let scale = want.iter().map(|v| v.abs()).fold(0.0f32, f32::max);
+    assert!(got.iter().all(|v| v.is_finite()), "non-finite output");
+    Ok((diff, scale))
+}
+
+fn check_source(name: &str, src: &str, batch: usize) {
+    let prog = Program::from_source(name, src);
+    let g = graph_of(&prog);
+    let (d, s) = compare(&g, batch, 7).unwrap_or_else(|e| panic!("{name}: {e}"));
+    println!("{name}: max |difference| {d:.3e}, largest output {s:.3e}");
+    assert!(s > 1e-4, "{name}: a trivial output proves nothing");
+    assert!(d <= 1e-4 * s, "{name}: outputs differ by {d} (largest output {s}, relative {})", d / s);
+}
+
+fn check_file(file: &str, batch: usize) {
+    let path = format!("{ROOT}/{file}");
+    let src = std::fs::read_to_string(&path).unwrap();
+    check_source(file, &src, batch);
+}
+
+#[test]
+fn benchmark_models_match_burn() {
+    for m in ["mlp_digits", "cnn_small", "dwsep_cifar"] {
+        check_file(&format!("benches/models/{m}.nas"), 2);
+    }
+}
+
+#[test]
+fn resnet18_matches_burn() {
+    check_file("benches/models/resnet18_cifar.nas", 1);
+}
+
+#[test]
+fn examples_match_burn() {
+    for m in ["cnn_digits", "cnn_mnist", "mlp_digits", "resmlp_digits", "resnet_fashion", "cnn2"] {
+        check_file(&format!("examples/{m}.nas"), 3);
+    }
+}
+
+#[test]
+fn every_op_kind_matches_burn() {
+    let cases = [
+        (
+            "conv variants",
+            "model M(x: [B, 9, 7, 6]) -> [B, 5, 4, 12] {\n    return x |> conv(12, kernel: 3, stride: 2, groups: 3) |> batch_norm |> relu6 |> conv(12, kernel: 3, dilation: 2, groups: 12) |> conv(12, kernel: 1, bias: false) |> clamp(min: -0.5, max: 0.5)\n}\n",
+        ),
+        (
+            "depthwise and pools",
+            "model M(x: [B, 10, 10, 5]) -> [B, 3, 3, 5] {\n    return x |> conv(5, kernel: 5, groups: 5) |> hard_swish |> max_pool(window: 3, stride: 2) |> avg_pool(window: 2, stride: 2, padding: same) |> hard_sigmoid\n}\n",
+        ),
+        (
+            "activations",
+            "model M(x: [B, 6]) -> [B, 7] {\n    return x |> dense(7) |> gelu |> dense(7) |> silu |> dense(7) |> sigmoid |> dense(7) |> tanh |> softmax\n}\n",
+        ),
+        ("norms", "model M(x: [B, 4, 4, 8]) -> [B, 4, 4, 8] {\n    return x |> layer_norm |> group_norm(groups: 2) |> scale(0.5) |> dropout(0.3)\n}\n"),
+        ("means", "model M(x: [B, 4, 6, 8]) -> [B, 6] {\n    let y = x |> mean(axes: [1])\n    return y |> mean(axes: [2])\n}\n"),
+        ("broadcast arithmetic", "model M(x: [B, 3, 5]) -> [B, 3, 5] {\n    let p = param([5])\n    let q = param([3, 1])\n    return (x + p) * q\n}\n"),
+        (
+            "moves",
+            "model M(x: [B, 4, 6]) -> [B, 6, 3] {\n    let t = x |> transpose(perm: [0, 2, 1])\n    let (a, b) = t |> split(parts: 2, axis: -1)\n    let c = concat([b, a], axis: -1) |> roll(shift: 1, axis: 1)\n    return c |> slice(axis: 2, start: 1, end: 4)\n}\n",
+        ),
+        (
+            "gather and select",
+            "model M(x: [B, 5, 4]) -> [B, 3] {\n    let g = x |> gather(indices: [4, 0, 2], axis: 1)\n    return g |> select(axis: 2, index: 1)\n}\n",
+        ),
+        (
+            "matmul and einsum",
+            "model M(x: [B, 4, 6]) -> [B, 4, 4] {\n    let w = param([6, 5])\n    let y = matmul(x, w)\n    let z = einsum(y, y, spec: \"bik,bjk->bij\")\n    return z\n}\n",
+        ),
+        (
+            "reshape and broadcast",
+            "model M(x: [B, 2, 3]) -> [B, 4, 6] {\n    let f = x |> flatten |> reshape([B, 6, 1]) |> transpose(perm: [0, 2, 1])\n    return f |> broadcast([B, 4, 6])\n}\n",
+        ),
+    ];
+    for (name, src) in cases {
+        check_source(name, src, 3);
+    }
+}
+
+#[test]
+fn ops_across_the_batch_are_refused_by_name() {
+    let src = "model M(x: [B, 4]) -> [B, 4] {\n    return x |> softmax(axis: 0)\n}\n";
+    let g = graph_of(&Program::from_source("batch.nas", src));
+    let e = compare(&g, 2, 1).unwrap_err();
+    assert!(e.0.contains("`softmax`") && e.0.contains("across the batch axis"), "{e}");
+}
