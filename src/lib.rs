@@ -17,6 +17,7 @@ pub use nasc_core::{
 
 pub use nasc_burn::{lower, train};
 pub use nasc_evolve::{evolve, files};
+pub use nasc_native as native;
 
 pub mod cli;
 pub mod lsp;

@@ -1,6 +1,7 @@
 //! The `nasc` command line. Argument parsing and output formats only; the work is in the library.
 
 pub mod evolve_cmd;
+pub mod native_cmd;
 mod props;
 mod train_cmd;
 
@@ -37,7 +38,7 @@ pub enum DiagFormat {
     Json,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Emit {
     /// The filled program as .nas text.
     Nas,
@@ -45,6 +46,10 @@ pub enum Emit {
     Json,
     /// A standalone Rust source file: a burn `#[derive(Module)]` struct with `new` and `forward`.
     Rust,
+    /// A native object file (cranelift) defining `void forward(const float *input, float *output,
+    /// size_t batch)` with the weights embedded, and its C header beside it (`-o model.o` →
+    /// `model.h`). Give trained weights with --weights.
+    Object,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -93,6 +98,15 @@ pub enum Command {
         /// Weighting of stochastic synthesis: the paper's 1/(1+d) or the authors' code's 1/(d+0.1)^2.
         #[arg(long, default_value = "paper", value_parser = ["paper", "authors"])]
         weighting: String,
+        /// Trained weights (`weights.bpk` from `nasc train`) for `--emit object`.
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Where `--emit object` writes the object file (its header goes beside it, `.h`).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        /// The C name of the compiled function (`--emit object`).
+        #[arg(long, default_value = "forward")]
+        symbol: String,
     },
     /// Show the inferred properties of blocks: mixing matrix (with dim names), depth and shape,
     /// and the context of every hole — what you need to write good hole constraints.
@@ -197,7 +211,11 @@ pub fn run(cli: Cli) -> ExitCode {
     let color = std::io::stderr().is_terminal();
     match cli.command {
         Command::Check { files, format, no_color } => cmd_check(&files, format, color && !no_color),
-        Command::Build { file, model, report, emit, seed, synth, weighting } => {
+        Command::Build { emit, weights, out, .. } if emit != Some(Emit::Object) && (weights.is_some() || out.is_some()) => {
+            eprintln!("error: --weights and -o belong to `--emit object`");
+            ExitCode::from(2)
+        }
+        Command::Build { file, model, report, emit, seed, synth, weighting, weights, out, symbol } => {
             // clap already restricted both to their possible values.
             let (mode, weighting) = match (synth.parse(), weighting.parse()) {
                 (Ok(m), Ok(w)) => (m, w),
@@ -207,7 +225,8 @@ pub fn run(cli: Cli) -> ExitCode {
                 }
             };
             let cfg = crate::synth::SynthConfig { mode, weighting, seed, ..Default::default() };
-            cmd_build(&file, model.as_deref(), report, emit, &cfg, color)
+            let native = native_cmd::ObjectOut { weights: weights.as_deref(), out: out.as_deref(), symbol: &symbol };
+            cmd_build(&file, model.as_deref(), report, emit, &cfg, &native, color)
         }
         Command::Props { file, block, format } => crate::cli::props::run(&file, block.as_deref(), format, color),
         Command::Fmt { files, check, stdout } => cmd_fmt(&files, check, stdout, color),
@@ -273,7 +292,15 @@ fn cmd_check(files: &[PathBuf], format: DiagFormat, color: bool) -> ExitCode {
     if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
-fn cmd_build(file: &Path, model: Option<&str>, format: ReportFormat, emit: Option<Emit>, cfg: &crate::synth::SynthConfig, color: bool) -> ExitCode {
+fn cmd_build(
+    file: &Path,
+    model: Option<&str>,
+    format: ReportFormat,
+    emit: Option<Emit>,
+    cfg: &crate::synth::SynthConfig,
+    native: &native_cmd::ObjectOut,
+    color: bool,
+) -> ExitCode {
     let failed = |f: crate::Failure| {
         print_diags(&f.diagnostics, &f.sources, color);
         if let Some(s) = summary(&f.diagnostics) {
@@ -300,6 +327,7 @@ fn cmd_build(file: &Path, model: Option<&str>, format: ReportFormat, emit: Optio
             print!("{}", c.text());
             ExitCode::SUCCESS
         }
+        Some(Emit::Object) => native_cmd::emit_object(&c, file, model, native, cfg.seed),
         Some(Emit::Rust) => {
             let m = match c.model(model) {
                 Ok(m) => m,

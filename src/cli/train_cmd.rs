@@ -259,11 +259,32 @@ pub struct BenchArgs {
     pub warmup: usize,
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Time inference instead: batch-1 latency (median and p95) of the model compiled to native
+    /// code (cranelift JIT) and of burn's forward, and the compile time. Set RAYON_NUM_THREADS=1
+    /// for single-threaded burn (the compiled code always runs on one thread).
+    #[arg(long)]
+    pub latency: bool,
+    /// Trained weights for --latency (default: freshly initialised, which times the same).
+    #[arg(long, requires = "latency")]
+    pub weights: Option<PathBuf>,
+    /// Timed forward passes per model for --latency.
+    #[arg(long, default_value_t = 200, requires = "latency")]
+    pub runs: usize,
+    /// One JSON object per model (--latency).
+    #[arg(long, requires = "latency")]
+    pub json: bool,
+    /// Time --latency with the thread's CPU clock instead of the wall clock: steadier on a busy
+    /// machine, but it misses burn's work on other threads (use RAYON_NUM_THREADS=1).
+    #[arg(long, requires = "latency")]
+    pub cpu_time: bool,
 }
 
 /// Training steps per second on random data, as `../shared/bench/torch_reference.py` measures:
 /// forward, cross-entropy, backward, SGD (momentum 0.9) update.
 pub fn bench(a: &BenchArgs, color: bool) -> ExitCode {
+    if a.latency {
+        return super::native_cmd::latency(&a.files, a.weights.as_deref(), a.runs, a.cpu_time, a.json, color);
+    }
     use burn::nn::loss::CrossEntropyLossConfig;
     use burn::optim::{GradientsParams, SgdConfig, momentum::MomentumConfig};
     use burn::tensor::{Distribution, Int, Tensor};

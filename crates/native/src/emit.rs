@@ -36,8 +36,11 @@ fn mem() -> MemFlagsData {
     MemFlagsData::trusted()
 }
 
-/// How many vectors a blocked inner loop keeps in registers.
-const BLOCK: usize = 4;
+/// A tile of output rows (pixels) × vectors of outputs kept in registers. 4 × 2 measured
+/// fastest on cnn_small, dwsep_cifar and resnet18_cifar among 1×4, 2×4, 3×3, 3×4, 4×3 and 6×2
+/// (`nasc bench --latency --cpu-time`): 4 × 3 runs out of the 16 vector registers.
+const ROWS: usize = 4;
+const VECS: usize = 2;
 
 /// Emit `step` into `func` (its signature is `(scratch: i64)`).
 pub fn emit_step(
@@ -182,14 +185,21 @@ impl K<'_> {
                 self.dense(&x, &y, rows, *inputs, *features, *weight, *bias, *clamp);
             }
             (Kernel::Conv { geom, depthwise, weight, bias, clamp }, Some(x), Some(y)) => {
+                let xp = match s.temps.first() {
+                    Some(xp) => {
+                        self.pad_copy(&x, xp, geom.padding);
+                        xp.clone()
+                    }
+                    None => x,
+                };
                 if *depthwise {
-                    self.depthwise(&x, &y, geom, *weight, *bias, *clamp);
+                    self.depthwise(&xp, &y, geom, *weight, *bias, *clamp);
                 } else if geom.kernel == 1 && geom.stride == 1 && geom.groups == 1 && geom.padding == [0; 4] {
                     // A pointwise conv is a dense layer over the pixels (same weight packing).
-                    let rows = x.len() / geom.channels;
-                    self.dense(&x, &y, rows, geom.channels, geom.features, *weight, *bias, *clamp);
+                    let rows = xp.len() / geom.channels;
+                    self.dense(&xp, &y, rows, geom.channels, geom.features, *weight, *bias, *clamp);
                 } else {
-                    self.conv(&x, &y, geom, *weight, *bias, *clamp);
+                    self.conv(&xp, &y, geom, *weight, *bias, *clamp);
                 }
             }
             (Kernel::Affine { scale, shift, clamp }, Some(x), Some(y)) => self.affine(&x, &y, *scale, *shift, *clamp),
@@ -367,176 +377,194 @@ impl K<'_> {
         });
     }
 
-    /// Rows of `inputs` floats times `[inputs][features padded to 4]` plus bias. Blocks of
-    /// `BLOCK` vectors of outputs stay in registers across the whole dot product.
+    /// Rows of `inputs` floats times `[inputs][features padded to 4]` plus bias: tiles of
+    /// `ROWS` rows × up to `VECS` vectors of outputs stay in registers across the dot product,
+    /// so each weight vector loaded serves every row of the tile.
     #[allow(clippy::too_many_arguments)]
     fn dense(&mut self, x: &View, y: &View, rows: usize, inputs: usize, features: usize, weight: usize, bias: Option<usize>, clamp: Option<(f32, f32)>) {
         let fp = features.div_ceil(4) * 4;
         let (xb, yb) = (self.base(x), self.base(y));
         let wb = self.base(&const_view(weight));
         let bb = bias.map(|b| self.base(&const_view(b)));
-        let vectors = fp / 4;
-        let (blocks, rest) = (vectors / BLOCK, vectors % BLOCK);
-        self.for_n(rows, |k, r| {
-            let (xr, yr) = (k.at_scaled(xb, r, inputs), k.at_scaled(yb, r, features));
-            k.for_n(blocks, |k, blk| {
-                let o = k.b.ins().imul_imm_s(blk, (BLOCK * 4) as i64);
-                k.dense_block(xr, yr, wb, bb, o, BLOCK, inputs, fp, clamp);
-            });
-            if rest > 0 {
-                let o = k.iconst((blocks * BLOCK * 4) as i64);
-                k.dense_block(xr, yr, wb, bb, o, rest, inputs, fp, clamp);
-            }
+        let tile = Tile { x_step: inputs, y_step: features, w_step: fp, taps: vec![(0, 0)], reduce: inputs, bias: bb, clamp };
+        self.tiles(rows, features, &mut |k, first, n, o, nv, lanes| {
+            let xr = k.at_scaled(xb, first, inputs);
+            let yr = k.at_scaled(yb, first, features);
+            k.tile(&tile, xr, wb, yr, (o, n, nv, lanes));
         });
     }
 
-    /// Outputs `o .. o + 4·nv` of one row.
-    #[allow(clippy::too_many_arguments)]
-    fn dense_block(&mut self, xr: Value, yr: Value, wb: Value, bb: Option<Value>, o: Value, nv: usize, inputs: usize, fp: usize, clamp: Option<(f32, f32)>) {
-        let wo = self.at(wb, o);
-        let accs: Vec<Variable> = (0..nv)
-            .map(|j| {
-                let init = match bb {
-                    Some(b) => {
-                        let a = self.at(b, o);
-                        self.ldv(a, 4 * j)
-                    }
-                    None => self.vconst(0.0),
-                };
-                self.var(F32X4, init)
-            })
-            .collect();
-        self.for_n(inputs, |k, i| {
-            let xa = k.at(xr, i);
-            let xs = k.ld(xa, 0);
-            let xv = k.b.ins().splat(F32X4, xs);
-            let wa = k.at_scaled(wo, i, fp);
-            for (j, &acc) in accs.iter().enumerate() {
-                let w = k.ldv(wa, 4 * j);
-                let a = k.b.use_var(acc);
-                let r = k.b.ins().fma(xv, w, a);
-                k.b.def_var(acc, r);
+    /// Cover `count` rows (in steps of `ROWS`, then the rest) × `outs` outputs in vectors of
+    /// four (in steps of `VECS` vectors, then the rest, the partial vector last and in a block
+    /// of its own count): `f(first row, rows, first output float, vectors, lanes of the last)`.
+    /// Only the last vector of a row may be partial, and it is stored lane by lane: no store
+    /// runs into the next row, whatever order the tiles take.
+    fn tiles(&mut self, count: usize, outs: usize, f: &mut dyn FnMut(&mut Self, Value, usize, Value, usize, usize)) {
+        let (full, rest) = (count / ROWS, count % ROWS);
+        let (whole, lanes) = (outs / 4, outs % 4);
+        let (vfull, vrest) = (whole / VECS, whole % VECS);
+        let mut cols = |k: &mut Self, first: Value, n: usize| {
+            k.for_n(vfull, |k, blk| {
+                let o = k.b.ins().imul_imm_s(blk, (VECS * 4) as i64);
+                f(k, first, n, o, VECS, 4);
+            });
+            let o = k.iconst((vfull * VECS * 4) as i64);
+            match (vrest, lanes) {
+                (0, 0) => {}
+                (v, 0) => f(k, first, n, o, v, 4),
+                (v, l) if v < VECS => f(k, first, n, o, v + 1, l),
+                (v, l) => {
+                    f(k, first, n, o, v, 4);
+                    let o = k.iconst(((vfull * VECS + v) * 4) as i64);
+                    f(k, first, n, o, 1, l);
+                }
             }
+        };
+        self.for_n(full, |k, r| {
+            let first = k.b.ins().imul_imm_s(r, ROWS as i64);
+            cols(k, first, ROWS);
         });
-        let ya = self.at(yr, o);
-        for (j, &acc) in accs.iter().enumerate() {
-            let a = self.b.use_var(acc);
-            let r = self.clamp(a, clamp, true);
-            self.st(r, ya, 4 * j);
+        if rest > 0 {
+            let first = self.iconst((full * ROWS) as i64);
+            cols(self, first, rest);
         }
     }
 
-    /// A general (grouped, strided, dilated, padded) conv: per output pixel and group, blocks
-    /// of output channels accumulate over the taps inside the image and the group's channels.
-    fn conv(&mut self, x: &View, y: &View, c: &ConvDesc, weight: usize, bias: Option<usize>, clamp: Option<(f32, f32)>) {
-        let [_, h, w, cin] = dims4(&x.shape);
+    /// Store the first `lanes` floats of vector `v` at `addr + 4·floats` bytes.
+    fn st_lanes(&mut self, v: Value, addr: Value, floats: usize, lanes: usize) {
+        if lanes >= 4 {
+            return self.st(v, addr, floats);
+        }
+        for l in 0..lanes {
+            let x = self.b.ins().extractlane(v, l as u8);
+            self.st(x, addr, floats + l);
+        }
+    }
+
+    /// One tile: `n` rows (row r's input at `xr + r·x_step`, output at `yr + r·y_step`) ×
+    /// `nv` vectors of outputs from float `o`, the last with `lanes` floats. The reduction runs
+    /// over `reduce` input floats at each tap (a tap: an offset into the input in floats, and
+    /// one into the weights in rows).
+    fn tile(&mut self, t: &Tile, xr: Value, wb: Value, yr: Value, (o, n, nv, lanes): (Value, usize, usize, usize)) {
+        let wo = self.at(wb, o);
+        let bias: Vec<Value> = (0..nv)
+            .map(|j| match t.bias {
+                Some(b) => {
+                    let a = self.at(b, o);
+                    self.ldv(a, 4 * j)
+                }
+                None => self.vconst(0.0),
+            })
+            .collect();
+        let accs: Vec<Vec<Variable>> = (0..n).map(|_| bias.iter().map(|&b| self.var(F32X4, b)).collect()).collect();
+        let body = |k: &mut Self, i: Value| {
+            let xa = k.at(xr, i);
+            let wa = k.at_scaled(wo, i, t.w_step);
+            for &(x_off, w_row) in &t.taps {
+                let ws: Vec<Value> = (0..nv).map(|j| k.ldv(wa, w_row * t.w_step + 4 * j)).collect();
+                for (r, row) in accs.iter().enumerate() {
+                    let xs = k.ld(xa, x_off + r * t.x_step);
+                    let xv = k.b.ins().splat(F32X4, xs);
+                    for (j, &acc) in row.iter().enumerate() {
+                        let a = k.b.use_var(acc);
+                        let v = k.b.ins().fma(xv, ws[j], a);
+                        k.b.def_var(acc, v);
+                    }
+                }
+            }
+        };
+        self.for_n(t.reduce, body);
+        let ya = self.at(yr, o);
+        for (r, row) in accs.iter().enumerate() {
+            for (j, &acc) in row.iter().enumerate() {
+                let a = self.b.use_var(acc);
+                let v = self.clamp(a, t.clamp, true);
+                let l = if j + 1 == nv { lanes } else { 4 };
+                self.st_lanes(v, ya, r * t.y_step + 4 * j, l);
+            }
+        }
+    }
+
+    /// `x` with `pad` (top, left, bottom, right) zero rows and columns around it, into `xp`.
+    fn pad_copy(&mut self, x: &View, xp: &View, pad: [usize; 4]) {
+        let [_, h, w, c] = dims4(&x.shape);
+        let wp = xp.shape[2];
+        let zero = self.vconst(0.0);
+        self.map_flat(xp, xp, move |_, _| zero);
+        let (xb, pb) = (self.base(x), self.base(xp));
+        let row = w * c;
+        self.for_n(h, |k, iy| {
+            let src = k.at_scaled(xb, iy, row);
+            let dst = k.b.ins().iadd_imm_s(iy, pad[0] as i64);
+            let dst = k.b.ins().imul_imm_s(dst, (wp * c) as i64);
+            let dst = k.b.ins().iadd_imm_s(dst, (pad[1] * c) as i64);
+            let dst = k.at(pb, dst);
+            // Whole vectors, then single floats: a vector past the row would overwrite padding.
+            k.for_n(row / 4, |k, i| {
+                let (s, d) = (k.at_scaled(src, i, 4), k.at_scaled(dst, i, 4));
+                let v = k.ldv(s, 0);
+                k.st(v, d, 0);
+            });
+            for i in row / 4 * 4..row {
+                let v = k.ld(src, i);
+                k.st(v, dst, i);
+            }
+        });
+    }
+
+    /// A (grouped, strided, dilated) conv on the zero-padded input `xp`: per output row, tiles
+    /// of `ROWS` pixels × `VECS` vectors of a group's output channels; the reduction runs over
+    /// the group's input channels with every tap unrolled.
+    #[allow(clippy::too_many_arguments)]
+    fn conv(&mut self, xp: &View, y: &View, c: &ConvDesc, weight: usize, bias: Option<usize>, clamp: Option<(f32, f32)>) {
+        let [_, _, wp, cin] = dims4(&xp.shape);
         let [_, oh, ow, cout] = dims4(&y.shape);
         let (cin_g, cout_g) = (cin / c.groups, cout / c.groups);
         let cp = cout_g.div_ceil(4) * 4;
         let per_group = c.kernel * c.kernel * cin_g * cp;
-        let (xb, yb) = (self.base(x), self.base(y));
+        let (xb, yb) = (self.base(xp), self.base(y));
         let wb = self.base(&const_view(weight));
         let bb = bias.map(|b| self.base(&const_view(b)));
-        let vectors = cp / 4;
-        let (blocks, rest) = (vectors / BLOCK, vectors % BLOCK);
+        let taps: Vec<(usize, usize)> =
+            (0..c.kernel * c.kernel).map(|t| (((t / c.kernel) * c.dilation * wp + (t % c.kernel) * c.dilation) * cin, t * cin_g)).collect();
         self.for_n(oh, |k, oy| {
-            k.for_n(ow, |k, ox| {
-                let pix = k.b.ins().imul_imm_s(oy, ow as i64);
-                let pix = k.b.ins().iadd(pix, ox);
-                let yp = k.at_scaled(yb, pix, cout);
-                let iy0 = k.b.ins().imul_imm_s(oy, c.stride as i64);
-                let iy0 = k.b.ins().iadd_imm_s(iy0, -(c.padding[0] as i64));
-                let ix0 = k.b.ins().imul_imm_s(ox, c.stride as i64);
-                let ix0 = k.b.ins().iadd_imm_s(ix0, -(c.padding[1] as i64));
-                k.for_n(c.groups, |k, g| {
-                    let wg = k.at_scaled(wb, g, per_group);
-                    let yg = k.at_scaled(yp, g, cout_g);
-                    let xg = k.b.ins().imul_imm_s(g, cin_g as i64);
-                    let bg = bb.map(|b| k.at_scaled(b, g, cout_g));
-                    let geo = Taps { h, w, cin, cin_g, cp, kernel: c.kernel, dilation: c.dilation, iy0, ix0 };
-                    k.for_n(blocks, |k, blk| {
-                        let o = k.b.ins().imul_imm_s(blk, (BLOCK * 4) as i64);
-                        k.conv_block(xb, xg, wg, bg, yg, o, BLOCK, &geo, clamp);
-                    });
-                    if rest > 0 {
-                        let o = k.iconst((blocks * BLOCK * 4) as i64);
-                        k.conv_block(xb, xg, wg, bg, yg, o, rest, &geo, clamp);
-                    }
+            // Input row of the first tap, output row.
+            let xrow = k.b.ins().imul_imm_s(oy, (c.stride * wp * cin) as i64);
+            let xrow = k.at(xb, xrow);
+            let yrow = k.at_scaled(yb, oy, ow * cout);
+            k.for_n(c.groups, |k, g| {
+                let wg = k.at_scaled(wb, g, per_group);
+                let xg = k.at_scaled(xrow, g, cin_g);
+                let yg = k.at_scaled(yrow, g, cout_g);
+                let bg = bb.map(|b| k.at_scaled(b, g, cout_g));
+                let tile = Tile { x_step: c.stride * cin, y_step: cout, w_step: cp, taps: taps.clone(), reduce: cin_g, bias: bg, clamp };
+                k.tiles(ow, cout_g, &mut |k, first, n, o, nv, lanes| {
+                    let xr = k.at_scaled(xg, first, c.stride * cin);
+                    let yr = k.at_scaled(yg, first, cout);
+                    k.tile(&tile, xr, wg, yr, (o, n, nv, lanes));
                 });
             });
         });
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn conv_block(&mut self, xb: Value, xg: Value, wg: Value, bg: Option<Value>, yg: Value, o: Value, nv: usize, t: &Taps, clamp: Option<(f32, f32)>) {
-        let wo = self.at(wg, o);
-        let accs: Vec<Variable> = (0..nv)
-            .map(|j| {
-                let init = match bg {
-                    Some(b) => {
-                        let a = self.at(b, o);
-                        self.ldv(a, 4 * j)
-                    }
-                    None => self.vconst(0.0),
-                };
-                self.var(F32X4, init)
-            })
-            .collect();
-        for ky in 0..t.kernel {
-            let iy = self.b.ins().iadd_imm_s(t.iy0, (ky * t.dilation) as i64);
-            self.when_in(iy, t.h, |k| {
-                for kx in 0..t.kernel {
-                    let ix = k.b.ins().iadd_imm_s(t.ix0, (kx * t.dilation) as i64);
-                    k.when_in(ix, t.w, |k| {
-                        let p = k.b.ins().imul_imm_s(iy, t.w as i64);
-                        let p = k.b.ins().iadd(p, ix);
-                        let p = k.b.ins().imul_imm_s(p, t.cin as i64);
-                        let p = k.b.ins().iadd(p, xg);
-                        let xa = k.at(xb, p);
-                        let wt = k.iconst(((ky * t.kernel + kx) * t.cin_g * t.cp) as i64);
-                        let wt = k.at(wo, wt);
-                        k.for_n(t.cin_g, |k, ci| {
-                            let xs = k.at(xa, ci);
-                            let xs = k.ld(xs, 0);
-                            let xv = k.b.ins().splat(F32X4, xs);
-                            let wa = k.at_scaled(wt, ci, t.cp);
-                            for (j, &acc) in accs.iter().enumerate() {
-                                let wv = k.ldv(wa, 4 * j);
-                                let a = k.b.use_var(acc);
-                                let r = k.b.ins().fma(xv, wv, a);
-                                k.b.def_var(acc, r);
-                            }
-                        });
-                    });
-                }
-            });
-        }
-        let ya = self.at(yg, o);
-        for (j, &acc) in accs.iter().enumerate() {
-            let a = self.b.use_var(acc);
-            let r = self.clamp(a, clamp, true);
-            self.st(r, ya, 4 * j);
-        }
-    }
-
-    /// A depthwise conv: four channels at a time, the taps inside the image.
-    fn depthwise(&mut self, x: &View, y: &View, c: &ConvDesc, weight: usize, bias: Option<usize>, clamp: Option<(f32, f32)>) {
-        let [_, h, w, ch] = dims4(&x.shape);
+    /// A depthwise conv on the zero-padded input: four channels at a time for `ROWS` output
+    /// pixels at once, each weight vector loaded once per tile.
+    fn depthwise(&mut self, xp: &View, y: &View, c: &ConvDesc, weight: usize, bias: Option<usize>, clamp: Option<(f32, f32)>) {
+        let [_, _, wp, ch] = dims4(&xp.shape);
         let [_, oh, ow, _] = dims4(&y.shape);
         let cp = ch.div_ceil(4) * 4;
-        let (xb, yb) = (self.base(x), self.base(y));
+        let (xb, yb) = (self.base(xp), self.base(y));
         let wb = self.base(&const_view(weight));
         let bb = bias.map(|b| self.base(&const_view(b)));
+        let taps: Vec<usize> = (0..c.kernel * c.kernel).map(|t| ((t / c.kernel) * c.dilation * wp + (t % c.kernel) * c.dilation) * ch).collect();
         self.for_n(oh, |k, oy| {
-            k.for_n(ow, |k, ox| {
-                let pix = k.b.ins().imul_imm_s(oy, ow as i64);
-                let pix = k.b.ins().iadd(pix, ox);
-                let yp = k.at_scaled(yb, pix, ch);
-                let iy0 = k.b.ins().imul_imm_s(oy, c.stride as i64);
-                let iy0 = k.b.ins().iadd_imm_s(iy0, -(c.padding[0] as i64));
-                let ix0 = k.b.ins().imul_imm_s(ox, c.stride as i64);
-                let ix0 = k.b.ins().iadd_imm_s(ix0, -(c.padding[1] as i64));
-                k.for_n(cp / 4, |k, v| {
+            let xrow = k.b.ins().imul_imm_s(oy, (c.stride * wp * ch) as i64);
+            let xrow = k.at(xb, xrow);
+            let yrow = k.at_scaled(yb, oy, ow * ch);
+            let block = |k: &mut Self, first: Value, n: usize| {
+                let xr = k.at_scaled(xrow, first, c.stride * ch);
+                let yr = k.at_scaled(yrow, first, ch);
+                let vector = |k: &mut Self, v: Value, lanes: usize| {
                     let init = match bb {
                         Some(b) => {
                             let a = k.at_scaled(b, v, 4);
@@ -544,33 +572,39 @@ impl K<'_> {
                         }
                         None => k.vconst(0.0),
                     };
-                    let acc = k.var(F32X4, init);
-                    let wv0 = k.at_scaled(wb, v, 4);
-                    let xv0 = k.at_scaled(xb, v, 4);
-                    for ky in 0..c.kernel {
-                        let iy = k.b.ins().iadd_imm_s(iy0, (ky * c.dilation) as i64);
-                        k.when_in(iy, h, |k| {
-                            for kx in 0..c.kernel {
-                                let ix = k.b.ins().iadd_imm_s(ix0, (kx * c.dilation) as i64);
-                                k.when_in(ix, w, |k| {
-                                    let p = k.b.ins().imul_imm_s(iy, w as i64);
-                                    let p = k.b.ins().iadd(p, ix);
-                                    let xa = k.at_scaled(xv0, p, ch);
-                                    let xv = k.ldv(xa, 0);
-                                    let wv = k.ldv(wv0, (ky * c.kernel + kx) * cp);
-                                    let a = k.b.use_var(acc);
-                                    let r = k.b.ins().fma(xv, wv, a);
-                                    k.b.def_var(acc, r);
-                                });
-                            }
-                        });
+                    let accs: Vec<Variable> = (0..n).map(|_| k.var(F32X4, init)).collect();
+                    let (xv, wv) = (k.at_scaled(xr, v, 4), k.at_scaled(wb, v, 4));
+                    for (t, &x_off) in taps.iter().enumerate() {
+                        let w = k.ldv(wv, t * cp);
+                        for (p, &acc) in accs.iter().enumerate() {
+                            let x = k.ldv(xv, x_off + p * c.stride * ch);
+                            let a = k.b.use_var(acc);
+                            let r = k.b.ins().fma(x, w, a);
+                            k.b.def_var(acc, r);
+                        }
                     }
-                    let ya = k.at_scaled(yp, v, 4);
-                    let a = k.b.use_var(acc);
-                    let r = k.clamp(a, clamp, true);
-                    k.st(r, ya, 0);
-                });
+                    let ya = k.at_scaled(yr, v, 4);
+                    for (p, &acc) in accs.iter().enumerate() {
+                        let a = k.b.use_var(acc);
+                        let r = k.clamp(a, clamp, true);
+                        k.st_lanes(r, ya, p * ch, lanes);
+                    }
+                };
+                k.for_n(ch / 4, |k, v| vector(k, v, 4));
+                if ch % 4 != 0 {
+                    let v = k.iconst((ch / 4) as i64);
+                    vector(k, v, ch % 4);
+                }
+            };
+            let (full, rest) = (ow / ROWS, ow % ROWS);
+            k.for_n(full, |k, b| {
+                let first = k.b.ins().imul_imm_s(b, ROWS as i64);
+                block(k, first, ROWS);
             });
+            if rest > 0 {
+                let first = k.iconst((full * ROWS) as i64);
+                block(k, first, rest);
+            }
         });
     }
 
@@ -1042,17 +1076,19 @@ impl K<'_> {
     }
 }
 
-/// Where a conv block reads its taps.
-struct Taps {
-    h: usize,
-    w: usize,
-    cin: usize,
-    cin_g: usize,
-    cp: usize,
-    kernel: usize,
-    dilation: usize,
-    iy0: Value,
-    ix0: Value,
+/// How a tile of rows × output vectors reads its inputs and weights (see `K::tile`).
+struct Tile {
+    /// Floats between consecutive rows' inputs and outputs.
+    x_step: usize,
+    y_step: usize,
+    /// Floats per weight row (the padded output count).
+    w_step: usize,
+    /// (input offset in floats, weight row offset) of each tap, reduction index 0.
+    taps: Vec<(usize, usize)>,
+    /// Reduction length: the input floats (weight rows) per tap.
+    reduce: usize,
+    bias: Option<Value>,
+    clamp: Option<(f32, f32)>,
 }
 
 fn const_view(c: usize) -> View {

@@ -186,6 +186,8 @@ pub struct Step {
     pub kernel: Kernel,
     pub ins: Vec<View>,
     pub outs: Vec<View>,
+    /// Scratch the kernel uses while it runs (a conv's zero-padded input).
+    pub temps: Vec<View>,
     /// The graph node it comes from (for error messages and tests).
     pub node: usize,
 }
@@ -241,7 +243,17 @@ struct Builder<'a> {
     tensors: Vec<Option<(Place, Vec<usize>, bool)>>,
     storages: Vec<Storage>,
     consts: Vec<Vec<f32>>,
-    steps: Vec<(Kernel, Vec<usize>, Vec<usize>, usize)>,
+    steps: Vec<Pending>,
+}
+
+/// A step before buffers are placed: graph tensor ids, and scratch storages used only inside it.
+struct Pending {
+    kernel: Kernel,
+    ins: Vec<usize>,
+    outs: Vec<usize>,
+    node: usize,
+    /// (storage, shape) of buffers the kernel needs while it runs (a zero-padded input).
+    temps: Vec<(usize, Vec<usize>)>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -327,7 +339,16 @@ impl Builder<'_> {
         for &t in outs {
             self.fresh(t);
         }
-        self.steps.push((kernel, ins.to_vec(), outs.to_vec(), node));
+        // Convolutions read a zero-padded copy of their input: no bounds checks in the taps.
+        let mut temps = Vec::new();
+        if let Kernel::Conv { geom, .. } = &kernel
+            && geom.padding != [0; 4]
+            && let Some(&[b, h, w, c]) = ins.first().map(|&t| self.shape(t))
+        {
+            let shape = vec![b, h + geom.padding[0] + geom.padding[2], w + geom.padding[1] + geom.padding[3], c];
+            temps.push((self.storage(shape.iter().product()), shape));
+        }
+        self.steps.push(Pending { kernel, ins: ins.to_vec(), outs: outs.to_vec(), node, temps });
     }
 
     /// Refuse an axis that is the batch axis of a batched tensor.
@@ -486,11 +507,14 @@ impl Builder<'_> {
             _ => None,
         };
         let n = self.steps.len();
-        for (i, (_, ins, _, _)) in self.steps.iter().enumerate() {
-            for &t in ins {
+        for (i, step) in self.steps.iter().enumerate() {
+            for &t in &step.ins {
                 if let Some(s) = storage_of(&self.tensors, t) {
                     self.storages[s].last_use = self.storages[s].last_use.max(i + 1);
                 }
+            }
+            for (s, _) in &step.temps {
+                self.storages[*s].last_use = i + 1;
             }
         }
         if let Some(s) = storage_of(&self.tensors, out_t) {
@@ -529,12 +553,11 @@ impl Builder<'_> {
             live.push(s);
         }
         for i in 0..n {
-            let outs = self.steps[i].2.clone();
-            for t in outs {
-                if let Some(s) = storage_of(&self.tensors, t) {
-                    alloc(&mut self.storages, s, &mut free, &mut top);
-                    live.push(s);
-                }
+            let outs = self.steps[i].outs.clone();
+            let temps: Vec<usize> = self.steps[i].temps.iter().map(|t| t.0).collect();
+            for s in outs.into_iter().filter_map(|t| storage_of(&self.tensors, t)).chain(temps) {
+                alloc(&mut self.storages, s, &mut free, &mut top);
+                live.push(s);
             }
             // Storages whose last reader was step i are free for step i + 1.
             let (dead, alive): (Vec<usize>, Vec<usize>) = live.iter().partition(|&&s| self.storages[s].last_use <= i + 1);
@@ -555,23 +578,26 @@ impl Builder<'_> {
         };
         let mut steps = Vec::new();
         let input = view(&self, in_t);
-        for (kernel, ins, outs, node) in &self.steps {
+        for p in &self.steps {
+            let temps =
+                p.temps.iter().map(|(s, shape)| View { buf: Buf::Scratch, offset: self.storages[*s].offset.unwrap_or(0), shape: shape.clone() }).collect();
             steps.push(Step {
-                kernel: kernel.clone(),
-                ins: ins.iter().map(|&t| view(&self, t)).collect(),
-                outs: outs.iter().map(|&t| view(&self, t)).collect(),
-                node: *node,
+                kernel: p.kernel.clone(),
+                ins: p.ins.iter().map(|&t| view(&self, t)).collect(),
+                outs: p.outs.iter().map(|&t| view(&self, t)).collect(),
+                temps,
+                node: p.node,
             });
         }
         let last = view(&self, out_t);
         let output = View { buf: Buf::Scratch, offset: self.storages[result].offset.unwrap_or(0), shape: out_shape };
-        steps.push(Step { kernel: Kernel::Copy, ins: vec![last], outs: vec![output.clone()], node: usize::MAX });
+        steps.push(Step { kernel: Kernel::Copy, ins: vec![last], outs: vec![output.clone()], temps: vec![], node: usize::MAX });
         Ok(Plan { input, output, steps, scratch: top, consts: self.consts })
     }
 
     /// Readers of each tensor.
     fn readers(&self, t: usize) -> usize {
-        self.steps.iter().map(|(_, ins, _, _)| ins.iter().filter(|&&i| i == t).count()).sum::<usize>() + usize::from(self.g.outputs.contains(&t))
+        self.steps.iter().map(|p| p.ins.iter().filter(|&&i| i == t).count()).sum::<usize>() + usize::from(self.g.outputs.contains(&t))
     }
 
     /// A batch norm (`Affine`) whose input comes from a conv or dense read by nothing else: the
@@ -579,20 +605,20 @@ impl Builder<'_> {
     fn fold_norms(&mut self) {
         let mut i = 0;
         while i < self.steps.len() {
-            let (Kernel::Affine { scale, shift, clamp: None }, ins) = (&self.steps[i].0, &self.steps[i].1) else {
+            let (Kernel::Affine { scale, shift, clamp: None }, ins) = (&self.steps[i].kernel, &self.steps[i].ins) else {
                 i += 1;
                 continue;
             };
             let (scale, shift, x) = (*scale, *shift, ins[0]);
-            let producer = self.steps[..i].iter().rposition(|(_, _, outs, _)| outs.contains(&x));
-            let foldable =
-                producer.filter(|&p| matches!(self.steps[p].0, Kernel::Conv { clamp: None, .. } | Kernel::Dense { clamp: None, .. }) && self.readers(x) == 1);
+            let producer = self.steps[..i].iter().rposition(|p| p.outs.contains(&x));
+            let foldable = producer
+                .filter(|&p| matches!(self.steps[p].kernel, Kernel::Conv { clamp: None, .. } | Kernel::Dense { clamp: None, .. }) && self.readers(x) == 1);
             let Some(p) = foldable else {
                 i += 1;
                 continue;
             };
             let (s, t) = (self.consts[scale].clone(), self.consts[shift].clone());
-            let (weight, bias, cout) = match &self.steps[p].0 {
+            let (weight, bias, cout) = match &self.steps[p].kernel {
                 Kernel::Conv { weight, bias, geom, .. } => (*weight, *bias, geom.features),
                 Kernel::Dense { weight, bias, features, .. } => (*weight, *bias, *features),
                 _ => unreachable!("checked above"),
@@ -600,13 +626,13 @@ impl Builder<'_> {
             self.scale_weights(p, weight, &s);
             let b: Vec<f32> = (0..cout).map(|c| bias.map_or(0.0, |b| self.consts[b][c]) * s[c] + t[c]).collect();
             let new_bias = self.constant(padded(b, cout));
-            match &mut self.steps[p].0 {
+            match &mut self.steps[p].kernel {
                 Kernel::Conv { bias, .. } | Kernel::Dense { bias, .. } => *bias = Some(new_bias),
                 _ => {}
             }
             // The norm's output is now the producer's.
-            let y = self.steps[i].2[0];
-            self.steps[p].2[0] = y;
+            let y = self.steps[i].outs[0];
+            self.steps[p].outs[0] = y;
             self.steps.remove(i);
         }
     }
@@ -614,7 +640,7 @@ impl Builder<'_> {
     /// Multiply each output channel's weights by `s[c]`, in whichever packing the kernel uses.
     fn scale_weights(&mut self, p: usize, weight: usize, s: &[f32]) {
         let w = &mut self.consts[weight];
-        match &self.steps[p].0 {
+        match &self.steps[p].kernel {
             Kernel::Dense { features, inputs, .. } => {
                 let fp = round4(*features);
                 for i in 0..*inputs {
@@ -652,21 +678,21 @@ impl Builder<'_> {
     fn fuse_clamps(&mut self) {
         let mut i = 0;
         while i < self.steps.len() {
-            let bounds = match &self.steps[i].0 {
+            let bounds = match &self.steps[i].kernel {
                 Kernel::Act(a) => a.bounds(),
                 _ => None,
             };
-            let x = self.steps[i].1.first().copied();
-            let producer = x.and_then(|x| self.steps[..i].iter().rposition(|(_, _, outs, _)| outs.contains(&x)));
+            let x = self.steps[i].ins.first().copied();
+            let producer = x.and_then(|x| self.steps[..i].iter().rposition(|p| p.outs.contains(&x)));
             let fusable = |k: &Kernel| matches!(k, Kernel::Conv { clamp: None, .. } | Kernel::Dense { clamp: None, .. } | Kernel::Affine { clamp: None, .. });
             match (bounds, producer, x) {
-                (Some(b), Some(p), Some(x)) if fusable(&self.steps[p].0) && self.readers(x) == 1 => {
-                    match &mut self.steps[p].0 {
+                (Some(b), Some(p), Some(x)) if fusable(&self.steps[p].kernel) && self.readers(x) == 1 => {
+                    match &mut self.steps[p].kernel {
                         Kernel::Conv { clamp, .. } | Kernel::Dense { clamp, .. } | Kernel::Affine { clamp, .. } => *clamp = Some(b),
                         _ => {}
                     }
-                    let y = self.steps[i].2[0];
-                    self.steps[p].2[0] = y;
+                    let y = self.steps[i].outs[0];
+                    self.steps[p].outs[0] = y;
                     self.steps.remove(i);
                 }
                 _ => i += 1,

@@ -1,0 +1,194 @@
+//! Native code: `nasc build --emit object` and `nasc bench --latency`.
+
+use super::print_diags;
+use crate::Compilation;
+use crate::ir::Graph;
+use crate::lower::{Net, RANK, lower, padded_dims};
+use crate::native::plan::{Plan, plan};
+use crate::native::{Jit, header, object};
+use crate::synth::SynthConfig;
+use burn::module::Module;
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::FAILURE
+}
+
+/// A checked, filled model lowered on the CPU, with trained weights when given (else freshly
+/// initialised from `seed`).
+pub struct Loaded {
+    pub graph: Graph,
+    pub net: Net,
+    pub name: String,
+}
+
+pub fn load_model(file: &Path, model: Option<&str>, weights: Option<&Path>, seed: u64, color: bool) -> Result<Loaded, ExitCode> {
+    let shown = |f: crate::Failure| {
+        print_diags(&f.diagnostics, &f.sources, color);
+        ExitCode::FAILURE
+    };
+    let c = Compilation::load(file).map_err(shown)?;
+    print_diags(c.warnings(), &c.program.sources, color);
+    let c = c.fill(&SynthConfig { seed, ..Default::default() }).map_err(shown)?;
+    loaded(&c, model, weights, seed).map_err(|e| e.unwrap_or_else(shown))
+}
+
+/// The model of a filled compilation, lowered, with its weights. `Err(Ok(code))`: reported.
+fn loaded(c: &Compilation, model: Option<&str>, weights: Option<&Path>, seed: u64) -> Result<Loaded, Result<ExitCode, crate::Failure>> {
+    let m = c.model(model).map_err(Err)?;
+    let dev = Device::flex();
+    dev.seed(seed);
+    let net = lower(m.graph, &dev).map_err(|e| Ok(fail(e)))?;
+    let net = match weights {
+        Some(w) => net.try_load_file(w).map_err(|e| Ok(fail(format!("cannot load weights {}: {e}", w.display()))))?,
+        None => net,
+    };
+    Ok(Loaded { graph: m.graph.clone(), net, name: m.name().to_string() })
+}
+
+/// Where `--emit object` writes, and with which weights and name.
+pub struct ObjectOut<'a> {
+    pub weights: Option<&'a Path>,
+    pub out: Option<&'a Path>,
+    pub symbol: &'a str,
+}
+
+fn planned(l: &Loaded) -> Result<Plan, ExitCode> {
+    plan(&l.graph, &l.net).map_err(|e| fail(format!("cannot compile `{}` to native code: {e}", l.name)))
+}
+
+/// `nasc build FILE --emit object -o OUT`: OUT and its C header OUT.h, from the filled `c`.
+pub fn emit_object(c: &Compilation, file: &Path, model: Option<&str>, o: &ObjectOut, seed: u64) -> ExitCode {
+    let (weights, symbol) = (o.weights, o.symbol);
+    let Some(out) = o.out else {
+        return fail("--emit object writes a file: give it with -o (e.g. -o model.o; the C header goes beside it as model.h)");
+    };
+    let l = match loaded(c, model, weights, seed) {
+        Ok(l) => l,
+        Err(Ok(code)) => return code,
+        Err(Err(f)) => return fail(f.first_message()),
+    };
+    if weights.is_none() {
+        eprintln!("warning: no --weights: the object file embeds freshly initialised weights (seed {seed}), not trained ones");
+    }
+    let p = match planned(&l) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let t0 = Instant::now();
+    let bytes = match object(&p, symbol) {
+        Ok(b) => b,
+        Err(e) => return fail(format!("cannot compile `{}` to native code: {e}", l.name)),
+    };
+    let h = out.with_extension("h");
+    let text = header(&p, symbol, &l.name, &file.display().to_string());
+    for (path, data) in [(out, bytes.as_slice()), (h.as_path(), text.as_bytes())] {
+        if let Err(e) = crate::files::write_atomic(path, data) {
+            return fail(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    eprintln!(
+        "wrote {} ({} bytes, compiled in {:.0} ms) and {}: `void {symbol}(const float *input, float *output, size_t batch)`; link with -lm",
+        out.display(),
+        bytes.len(),
+        t0.elapsed().as_secs_f64() * 1e3,
+        h.display()
+    );
+    ExitCode::SUCCESS
+}
+
+/// Batch-1 latency in ms of `f` over `runs` calls after `warmup`: (median, p95), by the wall
+/// clock or (`cpu`) by this thread's CPU clock.
+pub fn time_runs(runs: usize, warmup: usize, cpu: bool, mut f: impl FnMut()) -> (f64, f64) {
+    for _ in 0..warmup {
+        f();
+    }
+    let mut ms: Vec<f64> = (0..runs.max(1))
+        .map(|_| {
+            if cpu {
+                let t = thread_cpu();
+                f();
+                return (thread_cpu() - t) * 1e3;
+            }
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    (ms[ms.len() / 2], ms[(ms.len() * 95 / 100).min(ms.len() - 1)])
+}
+
+/// One model's latency figures.
+pub struct Latency {
+    pub compile_ms: f64,
+    pub native: (f64, f64),
+    pub burn: (f64, f64),
+}
+
+/// JIT-compile `l` and time batch-1 forward passes of the compiled code and of burn.
+pub fn measure(l: &Loaded, runs: usize, warmup: usize, cpu: bool) -> Result<Latency, String> {
+    let p = plan(&l.graph, &l.net).map_err(|e| format!("cannot compile `{}` to native code: {e}", l.name))?;
+    let t0 = Instant::now();
+    let mut jit = Jit::compile(&p).map_err(|e| format!("cannot compile `{}` to native code: {e}", l.name))?;
+    let compile_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let dev = Device::flex();
+    let x: Vec<f32> = Tensor::<1>::random([jit.input_len], Distribution::Normal(0.0, 1.0), &dev).into_data().try_to_vec::<f32>().unwrap_or_default();
+    let mut out = vec![0.0f32; jit.output_len];
+    let native = time_runs(runs, warmup, cpu, || jit.run_into(&x, &mut out, 1));
+    let xt = Tensor::<RANK>::from_data(TensorData::new(x.clone(), padded_dims(&p.input.shape)), &dev);
+    let burn = time_runs(runs, warmup, cpu, || {
+        let y = l.net.forward(vec![xt.clone()]);
+        std::hint::black_box(y.into_iter().next().map(|t| t.into_data()));
+    });
+    Ok(Latency { compile_ms, native, burn })
+}
+
+pub fn latency(files: &[std::path::PathBuf], weights: Option<&Path>, runs: usize, cpu: bool, json: bool, color: bool) -> ExitCode {
+    if weights.is_some() && files.len() != 1 {
+        return fail("--weights belongs to one model: give one file with it");
+    }
+    for file in files {
+        let l = match load_model(file, None, weights, 0, color) {
+            Ok(l) => l,
+            Err(code) => return code,
+        };
+        let m = match measure(&l, runs, runs / 10 + 3, cpu) {
+            Ok(m) => m,
+            Err(e) => return fail(e),
+        };
+        let threads = std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse::<usize>().ok());
+        if json {
+            let v = serde_json::json!({
+                "model": l.name, "batch": 1, "runs": runs, "clock": if cpu { "thread cpu" } else { "wall" }, "compile_ms": m.compile_ms,
+                "native_ms": {"median": m.native.0, "p95": m.native.1},
+                "burn_ms": {"median": m.burn.0, "p95": m.burn.1},
+                "burn_threads": threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            });
+            println!("{v}");
+        } else {
+            println!(
+                "{:<20} native {:>9.3} ms (p95 {:>9.3})   burn {:>9.3} ms (p95 {:>9.3})   {:>5.2}× faster   compiled in {:.0} ms",
+                l.name,
+                m.native.0,
+                m.native.1,
+                m.burn.0,
+                m.burn.1,
+                m.burn.0 / m.native.0.max(1e-9),
+                m.compile_ms
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn thread_cpu() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a valid pointer to a timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
