@@ -205,11 +205,11 @@ impl K<'_> {
             (Kernel::Affine { scale, shift, clamp }, Some(x), Some(y)) => self.affine(&x, &y, *scale, *shift, *clamp),
             (Kernel::LayerNorm { gamma, beta, eps }, Some(x), Some(y)) => {
                 let c = *x.shape.last().unwrap_or(&1);
-                self.normalize(&x, &y, x.len() / c, 1, c, *gamma, *beta, *eps);
+                self.normalize(&x, &y, Norm { rows: x.len() / c, groups: 1, per_row: true, c }, *gamma, *beta, *eps);
             }
             (Kernel::GroupNorm { groups, gamma, beta, eps }, Some(x), Some(y)) => {
                 let c = *x.shape.last().unwrap_or(&1);
-                self.normalize(&x, &y, x.len() / c, *groups, c, gamma.unwrap_or(usize::MAX), *beta, *eps);
+                self.normalize(&x, &y, Norm { rows: x.len() / c, groups: *groups, per_row: false, c }, gamma.unwrap_or(usize::MAX), *beta, *eps);
             }
             (Kernel::Pool(p), Some(x), Some(y)) => self.pool(&x, &y, p),
             (Kernel::Act(a), Some(x), Some(y)) => self.act(&x, &y, *a),
@@ -663,17 +663,16 @@ impl K<'_> {
         });
     }
 
-    /// Layer norm (`groups` = 1) and group norm: per row of `c` channels... per group, over
-    /// every row, mean and (biased) variance, then `(x − mean)/√(var + eps) · gamma + beta`.
+    /// Layer norm (statistics per row of `c` channels) and group norm (per group of channels,
+    /// over every row): mean and (biased) variance, then `(x − mean)/√(var + eps) · gamma + beta`.
     /// `gamma = usize::MAX`: no affine part.
-    #[allow(clippy::too_many_arguments)]
-    fn normalize(&mut self, x: &View, y: &View, rows: usize, groups: usize, c: usize, gamma: usize, beta: Option<usize>, eps: f32) {
+    fn normalize(&mut self, x: &View, y: &View, n: Norm, gamma: usize, beta: Option<usize>, eps: f32) {
+        let Norm { rows, groups, per_row, c } = n;
         let (xb, yb) = (self.base(x), self.base(y));
         let gb = (gamma != usize::MAX).then(|| self.base(&const_view(gamma)));
         let bb = beta.map(|b| self.base(&const_view(b)));
         let cg = c / groups.max(1);
-        // Layer norm: statistics per row; group norm: per group over all rows.
-        let (outer, inner_rows) = if groups == 1 { (rows, 1) } else { (1, rows) };
+        let (outer, inner_rows) = if per_row { (rows, 1) } else { (1, rows) };
         let count = (inner_rows * cg) as f32;
         self.for_n(outer, |k, r| {
             let xr = k.at_scaled(xb, r, c);
@@ -1074,6 +1073,15 @@ impl K<'_> {
             k.st(r, ya, 0);
         });
     }
+}
+
+/// What a norm normalises over: `rows` rows of `c` channels in `groups` groups, statistics
+/// per row (layer norm) or over all rows (group norm).
+struct Norm {
+    rows: usize,
+    groups: usize,
+    per_row: bool,
+    c: usize,
 }
 
 /// How a tile of rows × output vectors reads its inputs and weights (see `K::tile`).

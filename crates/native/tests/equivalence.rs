@@ -144,3 +144,89 @@ fn ops_across_the_batch_are_refused_by_name() {
     let e = compare(&g, 2, 1).unwrap_err();
     assert!(e.0.contains("`softmax`") && e.0.contains("across the batch axis"), "{e}");
 }
+
+/// A random well-typed model: a chain of ops drawn from the synthesis space (every class, a
+/// random concrete member: kernel sizes, strides, groups, activations, norms, pools), then
+/// with even odds a residual sum or a channel concat with the input, and a second chain.
+fn random_model(seed: u64) -> Option<String> {
+    use nasc_core::props::{Chain, Target};
+    use nasc_core::rng::Rng;
+    use nasc_core::shape::{Dim, Shape};
+    use nasc_core::synth::{members, representatives};
+    let mut rng = Rng::new(seed);
+    let b = Dim::sym("B");
+    let c = Dim::int(*rng.pick(&[3, 4, 6, 8]));
+    let input = match rng.below(3) {
+        0 => Shape(vec![b, c]),
+        1 => Shape(vec![b, Dim::int(*rng.pick(&[3, 5])), c]),
+        _ => {
+            let hw = Dim::int(*rng.pick(&[5, 6, 8]));
+            Shape(vec![b, hw.clone(), hw, c])
+        }
+    };
+    let chain = |rng: &mut Rng, from: &Shape, n: usize| -> (Chain, Vec<String>) {
+        let free = Target { shape: None, ..Target::shape_only(from, from) };
+        let (mut ch, mut text) = (Chain::identity(from), Vec::new());
+        for _ in 0..n {
+            let reps = representatives(&ch.shape, &free);
+            let rep = rng.pick(&reps).clone();
+            let ms = members(&rep, &ch.shape, &free);
+            let Some(op) = (!ms.is_empty()).then(|| ms[rng.below(ms.len())].clone()) else { continue };
+            if let Some(next) = ch.then(&op) {
+                ch = next;
+                text.push(nasc_core::syntax::print::print_stage(&nasc_core::synth::fill::op_stage(&op, Default::default())));
+            }
+        }
+        (ch, text)
+    };
+    let n = 1 + rng.below(5);
+    let (first, ops) = chain(&mut rng, &input, n);
+    if ops.is_empty() {
+        return None;
+    }
+    let mut body = format!("    let y = x |> {}\n", ops.join(" |> "));
+    let mut shape = first.shape.clone();
+    let same_lead = first.shape.rank() == input.rank() && first.shape.0[..input.rank() - 1] == input.0[..input.rank() - 1];
+    match rng.below(3) {
+        0 if first.shape == input => body += "    let z = x + y\n",
+        1 if same_lead => {
+            body += "    let z = concat([x, y], axis: -1)\n";
+            let last = input.rank() - 1;
+            shape.0[last] = Dim::int(input.0[last].as_int()? + first.shape.0[last].as_int()?);
+        }
+        _ => body += "    let z = y\n",
+    }
+    let n = rng.below(3);
+    let (second, ops2) = chain(&mut rng, &shape, n);
+    if ops2.is_empty() {
+        body += "    return z\n";
+    } else {
+        body += &format!("    return z |> {}\n", ops2.join(" |> "));
+        shape = second.shape;
+    }
+    Some(format!("model M(x: {input}) -> {shape} {{\n{body}}}\n"))
+}
+
+#[test]
+fn random_programs_match_burn() {
+    let (mut compared, mut worst) = (0, 0.0f32);
+    for seed in 0..400u64 {
+        let Some(src) = random_model(seed) else { continue };
+        let prog = Program::from_source("random.nas", &src);
+        let checked = nasc_core::check::check(&prog);
+        assert!(!checked.has_errors(), "seed {seed}: the generator made a program that does not check:\n{src}\n{:?}", checked.diagnostics);
+        let g = checked.graph("M").unwrap().clone();
+        let (d, s) = compare(&g, 2, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{src}"));
+        // Outputs near zero everywhere (a softmax of one element, a norm of constants) still
+        // compare in absolute terms.
+        let rel = d / s.max(1e-3);
+        assert!(rel <= 1e-4, "seed {seed}: outputs differ by {d} (largest {s})\n{src}");
+        worst = worst.max(rel);
+        compared += 1;
+        if compared == 250 {
+            break;
+        }
+    }
+    println!("{compared} random programs, worst relative difference {worst:.2e}");
+    assert!(compared >= 200, "only {compared} random programs");
+}
