@@ -65,7 +65,7 @@ fn export(store: &Path) -> Value {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mut v: Value = serde_json::from_slice(&out.stdout).unwrap();
     for c in v["candidates"].as_array_mut().unwrap() {
-        for k in ["throughput", "train_seconds", "controller_ms", "created_at", "finished_at", "started_at"] {
+        for k in ["throughput", "train_seconds", "controller_ms", "created_at", "finished_at", "started_at", "latency_ms"] {
             c.as_object_mut().unwrap().remove(k);
         }
     }
@@ -396,5 +396,26 @@ fn compare_reports_groups_and_refuses_what_it_cannot_compare() {
     let other = run_one("o.sqlite", "1", "alpha", "cnn_digits.nas");
     let e = stderr_of(&["compare", a[0].to_str().unwrap(), other.to_str().unwrap()]);
     assert!(e.contains("searched from another seed architecture or data"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--objectives params,latency`: every trained candidate is compiled to native code and timed
+/// on its worker; the latency is stored, exported and copied to reuses.
+#[test]
+fn the_latency_objective_times_every_trained_candidate() {
+    let dir = tmp("latency");
+    let store = dir.join("l.sqlite");
+    evolve_digits("mlp_digits.nas", &store, &["--trials", "8", "--objectives", "params,latency", "--seed", "3"]);
+    let out = nasc().args(["evolve", "--export", "json", "--store"]).arg(&store).output().unwrap();
+    let full: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let trained: Vec<&Value> =
+        full["candidates"].as_array().unwrap().iter().filter(|c| ["done", "stopped", "reused"].contains(&c["status"].as_str().unwrap())).collect();
+    assert!(trained.len() >= 3, "{full}");
+    for c in trained {
+        let ms = c["latency_ms"].as_f64().unwrap_or(-1.0);
+        assert!(ms > 0.0 && ms < 1000.0, "candidate #{}: latency {ms}", c["id"]);
+    }
+    let csv = nasc().args(["evolve", "--export", "csv", "--store"]).arg(&store).output().unwrap();
+    assert!(String::from_utf8_lossy(&csv.stdout).lines().next().unwrap().ends_with(",latency_ms"));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -33,7 +33,7 @@ pub enum ExportFormat {
     nasc evolve --status evolve-cnn_digits.sqlite      # summary and Pareto front\n  \
     nasc evolve --export csv --store evolve-cnn_digits.sqlite > candidates.csv\n\n\
     The same seed gives the same store whatever --jobs is and however often the run was \
-    killed and resumed (unless --time-budget or the throughput objective is used: those depend on timing).")]
+    killed and resumed (unless --time-budget or the throughput or latency objective is used: those depend on timing).")]
 pub struct EvolveArgs {
     /// The seed architecture (.nas, one model, no holes).
     #[arg(required_unless_present_any = ["resume", "status", "export"])]
@@ -108,7 +108,10 @@ pub struct EvolveArgs {
     pub seed: u64,
     #[arg(long, value_enum, default_value = "alpha")]
     pub strategy: Strategy,
-    /// Secondary objectives for Pareto selection (accuracy is primary).
+    /// Secondary objectives for Pareto selection (accuracy is primary): params, macs,
+    /// throughput (training images/s) or latency (batch-1 latency of each trained candidate
+    /// compiled to native code by cranelift, timed on its worker). Throughput and latency are
+    /// measured, so a run selecting on them is not exactly reproducible.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "params,macs")]
     pub objectives: Vec<Objective>,
     /// Candidates with more parameters are recorded but not trained (default: 10× the seed's;

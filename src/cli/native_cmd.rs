@@ -5,7 +5,7 @@ use crate::Compilation;
 use crate::ir::Graph;
 use crate::lower::{Net, RANK, lower, padded_dims};
 use crate::native::plan::{Plan, plan};
-use crate::native::{Jit, header, object};
+use crate::native::{Jit, header, object, time_runs};
 use crate::synth::SynthConfig;
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
@@ -101,28 +101,6 @@ pub fn emit_object(c: &Compilation, file: &Path, model: Option<&str>, o: &Object
     ExitCode::SUCCESS
 }
 
-/// Batch-1 latency in ms of `f` over `runs` calls after `warmup`: (median, p95), by the wall
-/// clock or (`cpu`) by this thread's CPU clock.
-pub fn time_runs(runs: usize, warmup: usize, cpu: bool, mut f: impl FnMut()) -> (f64, f64) {
-    for _ in 0..warmup {
-        f();
-    }
-    let mut ms: Vec<f64> = (0..runs.max(1))
-        .map(|_| {
-            if cpu {
-                let t = thread_cpu();
-                f();
-                return (thread_cpu() - t) * 1e3;
-            }
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    ms.sort_by(f64::total_cmp);
-    (ms[ms.len() / 2], ms[(ms.len() * 95 / 100).min(ms.len() - 1)])
-}
-
 /// One model's latency figures.
 pub struct Latency {
     pub compile_ms: f64,
@@ -184,11 +162,4 @@ pub fn latency(files: &[std::path::PathBuf], weights: Option<&Path>, runs: usize
         }
     }
     ExitCode::SUCCESS
-}
-
-fn thread_cpu() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: a valid pointer to a timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }

@@ -165,6 +165,40 @@ pub fn erf(x: f64) -> f64 {
     r.copysign(x)
 }
 
+/// Latency in ms of `f` over `runs` calls after `warmup`: (median, p95), by the wall clock or
+/// (`cpu`) by this thread's CPU clock (steadier on a busy machine; it misses work that `f`
+/// hands to other threads).
+pub fn time_runs(runs: usize, warmup: usize, cpu: bool, mut f: impl FnMut()) -> (f64, f64) {
+    for _ in 0..warmup {
+        f();
+    }
+    let clock = || if cpu { thread_cpu_seconds() } else { wall_seconds() };
+    let mut ms: Vec<f64> = (0..runs.max(1))
+        .map(|_| {
+            let t = clock();
+            f();
+            (clock() - t) * 1e3
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    (ms[ms.len() / 2], ms[(ms.len() * 95 / 100).min(ms.len() - 1)])
+}
+
+fn wall_seconds() -> f64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_secs_f64()
+}
+
+/// This thread's CPU time.
+fn thread_cpu_seconds() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return wall_seconds();
+    }
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
 /// A model compiled into this process's memory.
 pub struct Jit {
     module: Option<cranelift_jit::JITModule>,

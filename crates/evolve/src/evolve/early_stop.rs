@@ -53,12 +53,13 @@ impl EarlyStop {
     }
 }
 
-/// `q` costs no more than `me` in every static objective (throughput is measured, so ignored).
+/// `q` costs no more than `me` in every static objective (throughput and latency are measured, so ignored).
 pub(crate) fn no_larger(q: &Record, me: &Record, objectives: &[Objective]) -> bool {
     objectives.iter().all(|o| match o {
         Objective::Params => q.params.unwrap_or(i64::MAX) <= me.params.unwrap_or(i64::MAX),
         Objective::Macs => q.macs.unwrap_or(i64::MAX) <= me.macs.unwrap_or(i64::MAX),
-        Objective::Throughput => true,
+        // Measured after training: unknown for a candidate about to train.
+        Objective::Throughput | Objective::Latency => true,
     })
 }
 

@@ -221,6 +221,7 @@ impl Evolution {
                     (r.status, r.stopped_at) = (o.status(), o.stopped_at.map(|e| e as i64));
                     (r.accuracy, r.test_accuracy, r.curve) = (Some(o.accuracy), o.test_accuracy, Some(o.curve));
                     (r.throughput, r.train_seconds, r.started_at) = (Some(o.throughput), Some(o.train_seconds), o.started_at);
+                    r.latency_ms = o.latency_ms;
                 }
                 Err(e) => {
                     r.status = Status::Failed;
@@ -290,6 +291,7 @@ impl Evolution {
             seed: r.seed as u64,
             train: self.settings.train.clone(),
             measure_test: false,
+            measure_latency: self.settings.selection.objectives.contains(&select::Objective::Latency),
             rungs: match &self.settings.early_stop {
                 Some(es) => es.bars(r, &self.records[..self.pool_end(id as usize)], &self.settings.selection.objectives),
                 None => Vec::new(),
@@ -384,6 +386,7 @@ impl Evolution {
                 params: r.params.unwrap_or(0) as f64,
                 macs: r.macs.unwrap_or(0) as f64,
                 throughput: r.throughput.unwrap_or(0.0),
+                latency: r.latency_ms.unwrap_or(f64::INFINITY),
             })
             .collect();
         // Nobody above the accuracy bar yet: mutate the seed, as the paper's first trials do.
@@ -415,6 +418,7 @@ impl Evolution {
                     rec.reused_from = Some(same.reused_from.unwrap_or(same.id));
                     (rec.accuracy, rec.test_accuracy, rec.curve, rec.throughput) = (same.accuracy, same.test_accuracy, same.curve.clone(), same.throughput);
                     rec.stopped_at = same.stopped_at;
+                    rec.latency_ms = same.latency_ms;
                     rec.finished_at = Some(now());
                 }
                 Ok(rec)
@@ -513,6 +517,7 @@ mod tests {
             throughput: 1.0,
             train_seconds: 0.0,
             started_at: None,
+            latency_ms: None,
         })
     }
 
@@ -554,6 +559,7 @@ mod tests {
             throughput: 1.0,
             train_seconds: 0.0,
             started_at: None,
+            latency_ms: None,
         })
     }
 

@@ -188,7 +188,7 @@ fn in_flight(ray: &super::ray::RaySettings, rs: &[Record]) -> String {
 /// Every candidate as CSV (the source and properties left out; see `--export json`).
 pub fn csv(records: &[Record]) -> String {
     let mut s = String::from(
-        "id,parent,strategy,status,accuracy,test_accuracy,params,macs,throughput,train_seconds,controller_ms,fingerprint,reused_from,mutation,error,stopped_at\n",
+        "id,parent,strategy,status,accuracy,test_accuracy,params,macs,throughput,train_seconds,controller_ms,fingerprint,reused_from,mutation,error,stopped_at,latency_ms\n",
     );
     let q = |x: &str| format!("\"{}\"", x.replace('"', "\"\""));
     let o = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
@@ -196,7 +196,7 @@ pub fn csv(records: &[Record]) -> String {
     for r in records {
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.id,
             oi(r.parent),
             r.strategy,
@@ -212,7 +212,8 @@ pub fn csv(records: &[Record]) -> String {
             oi(r.reused_from),
             q(&r.mutation),
             q(r.error.as_deref().unwrap_or("")),
-            oi(r.stopped_at)
+            oi(r.stopped_at),
+            o(r.latency_ms)
         );
     }
     s

@@ -4,7 +4,7 @@
 use nasc_core::rng::Rng;
 use serde::{Deserialize, Serialize};
 
-/// A secondary objective, minimised (params, MACs) or maximised (throughput).
+/// A secondary objective, minimised (params, MACs, latency) or maximised (throughput).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Objective {
@@ -12,6 +12,9 @@ pub enum Objective {
     Macs,
     /// Measured training images/s. Timing-dependent: a run selecting on it is not reproducible.
     Throughput,
+    /// Measured batch-1 latency of the trained model compiled to native code (cranelift).
+    /// Timing-dependent like throughput.
+    Latency,
 }
 
 /// A trained candidate as selection sees it.
@@ -22,6 +25,8 @@ pub struct Individual {
     pub params: f64,
     pub macs: f64,
     pub throughput: f64,
+    /// Batch-1 latency in ms (infinite when not measured).
+    pub latency: f64,
 }
 
 impl Individual {
@@ -31,6 +36,7 @@ impl Individual {
             Objective::Params => -self.params,
             Objective::Macs => -self.macs,
             Objective::Throughput => self.throughput,
+            Objective::Latency => -self.latency,
         }
     }
 }
@@ -187,7 +193,7 @@ mod tests {
     use super::*;
 
     fn ind(id: i64, accuracy: f64, params: f64) -> Individual {
-        Individual { id, accuracy, params, macs: params * 10.0, throughput: 1.0 }
+        Individual { id, accuracy, params, macs: params * 10.0, throughput: 1.0, latency: 1.0 }
     }
 
     #[test]

@@ -85,6 +85,9 @@ pub struct Record {
     pub throughput: Option<f64>,
     /// Timing: training seconds.
     pub train_seconds: Option<f64>,
+    /// Timing: batch-1 latency of the trained model compiled to native code (`--objectives
+    /// latency`), median in ms.
+    pub latency_ms: Option<f64>,
     /// Timing: UNIX seconds when a worker started on the candidate's training.
     pub started_at: Option<f64>,
     /// Timing: select + mutate + synthesize + store, in ms.
@@ -117,6 +120,7 @@ impl Record {
             error: None,
             seed: 0,
             throughput: None,
+            latency_ms: None,
             train_seconds: None,
             started_at: None,
             controller_ms: None,
@@ -143,6 +147,9 @@ pub struct Outcome {
     /// Timing: UNIX seconds when the worker started on the job (workers from before send none).
     #[serde(default)]
     pub started_at: Option<f64>,
+    /// Timing: batch-1 latency of the compiled model in ms, when the job asked for it.
+    #[serde(default)]
+    pub latency_ms: Option<f64>,
 }
 
 impl Outcome {
@@ -156,7 +163,8 @@ pub struct Store {
 }
 
 /// Columns added after the first stores were written, in `all`'s order after `finished_at`.
-const ADDED_COLUMNS: [(&str, &str); 4] = [("test_accuracy", "REAL"), ("stopped_at", "INTEGER"), ("canonical", "TEXT"), ("started_at", "REAL")];
+const ADDED_COLUMNS: [(&str, &str); 5] =
+    [("test_accuracy", "REAL"), ("stopped_at", "INTEGER"), ("canonical", "TEXT"), ("started_at", "REAL"), ("latency_ms", "REAL")];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS run (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -174,6 +182,7 @@ CREATE TABLE IF NOT EXISTS candidates (
     stopped_at INTEGER,
     canonical TEXT,
     started_at REAL,
+    latency_ms REAL,
     params INTEGER,
     macs INTEGER,
     curve TEXT,
@@ -380,8 +389,8 @@ impl Store {
         tx.execute(
             "INSERT INTO candidates (id, parent, strategy, mutation, source, fingerprint, properties, status, accuracy,
              params, macs, curve, reused_from, error, seed, throughput, train_seconds, controller_ms, created_at, finished_at,
-             test_accuracy, stopped_at, canonical)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+             test_accuracy, stopped_at, canonical, latency_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
             params![
                 r.id,
                 r.parent,
@@ -405,7 +414,8 @@ impl Store {
                 r.finished_at,
                 r.test_accuracy,
                 r.stopped_at,
-                r.canonical
+                r.canonical,
+                r.latency_ms
             ],
         )?;
         Ok(tx.commit()?)
@@ -417,7 +427,7 @@ impl Store {
         match result {
             Ok(o) => tx.execute(
                 "UPDATE candidates SET status = ?8, accuracy = ?2, curve = ?3, throughput = ?4, train_seconds = ?5,
-                 error = NULL, finished_at = ?6, test_accuracy = ?7, stopped_at = ?9, started_at = ?10 WHERE id = ?1",
+                 error = NULL, finished_at = ?6, test_accuracy = ?7, stopped_at = ?9, started_at = ?10, latency_ms = ?11 WHERE id = ?1",
                 params![
                     id,
                     o.accuracy,
@@ -428,7 +438,8 @@ impl Store {
                     o.test_accuracy,
                     o.status().as_str(),
                     o.stopped_at.map(|e| e as i64),
-                    o.started_at
+                    o.started_at,
+                    o.latency_ms
                 ],
             ),
             Err(e) => tx.execute("UPDATE candidates SET status = 'failed', error = ?2, finished_at = ?3 WHERE id = ?1", params![id, e, at]),
@@ -485,6 +496,7 @@ impl Store {
                 stopped_at: r.get(21)?,
                 canonical: r.get(22)?,
                 started_at: r.get(23)?,
+                latency_ms: r.get(24)?,
                 finished_at: r.get(19)?,
             })
         })?;
@@ -509,8 +521,16 @@ mod tests {
         let mut s = Store::create(&path, "{\"x\":1}").unwrap();
         s.insert(&record(0)).unwrap();
         s.insert(&record(1)).unwrap();
-        let o =
-            Outcome { accuracy: 0.5, test_accuracy: Some(0.4), stopped_at: None, curve: "[]".into(), throughput: 10.0, train_seconds: 1.0, started_at: None };
+        let o = Outcome {
+            accuracy: 0.5,
+            test_accuracy: Some(0.4),
+            stopped_at: None,
+            curve: "[]".into(),
+            throughput: 10.0,
+            train_seconds: 1.0,
+            started_at: None,
+            latency_ms: None,
+        };
         s.finish(0, &Ok(o), 2.0).unwrap();
         s.finish(1, &Err("diverged".into()), 3.0).unwrap();
         drop(s);
@@ -584,8 +604,16 @@ mod tests {
         let old = Store::open_read_only(&path).unwrap().all().unwrap();
         assert_eq!((old.len(), old[0].test_accuracy, old[0].stopped_at), (1, None, None));
         let mut s = Store::open(&path).unwrap();
-        let o =
-            Outcome { accuracy: 0.9, test_accuracy: Some(0.8), stopped_at: Some(1), curve: "[]".into(), throughput: 1.0, train_seconds: 1.0, started_at: None };
+        let o = Outcome {
+            accuracy: 0.9,
+            test_accuracy: Some(0.8),
+            stopped_at: Some(1),
+            curve: "[]".into(),
+            throughput: 1.0,
+            train_seconds: 1.0,
+            started_at: None,
+            latency_ms: None,
+        };
         s.finish(0, &Ok(o), 1.0).unwrap();
         let now = &s.all().unwrap()[0];
         assert_eq!((now.test_accuracy, now.stopped_at, now.status), (Some(0.8), Some(1), Status::Stopped));

@@ -31,6 +31,9 @@ pub struct Job {
     /// Early-stopping bars, fixed when the job is made.
     #[serde(default)]
     pub rungs: Vec<Rung>,
+    /// Also time the trained model compiled to native code (`--objectives latency`).
+    #[serde(default)]
+    pub measure_latency: bool,
 }
 
 /// What became of a candidate's training.
@@ -204,5 +207,15 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
         throughput: speeds[speeds.len() / 2],
         train_seconds: start.elapsed().as_secs_f64(),
         started_at: Some(started_at),
+        latency_ms: if job.measure_latency { Some(compiled_latency(graph, &net)?) } else { None },
     })
+}
+
+/// Median batch-1 latency (ms) of the model compiled by cranelift, on this worker's thread.
+fn compiled_latency(graph: &nasc_core::ir::Graph, net: &nasc_burn::lower::Net) -> Result<f64, String> {
+    let p = nasc_native::plan::plan(graph, net).map_err(|e| format!("cannot compile the candidate to native code for its latency: {e}"))?;
+    let mut jit = nasc_native::Jit::compile(&p).map_err(|e| format!("cannot compile the candidate to native code for its latency: {e}"))?;
+    let x = vec![0.5f32; jit.input_len];
+    let mut out = vec![0.0f32; jit.output_len];
+    Ok(nasc_native::time_runs(50, 5, false, || jit.run_into(&x, &mut out, 1)).0)
 }
