@@ -19,7 +19,14 @@ fn record(id: i64, source: &str, mutation: &str) -> Record {
 
 fn bench(c: &mut Criterion) {
     let pop: Vec<Individual> = (0..200)
-        .map(|i| Individual { id: i, accuracy: 0.5 + (i % 13) as f64 / 30.0, params: 1e4 + (i * 7919 % 1000) as f64 * 100.0, macs: 1e6, throughput: 0.0, latency: 1.0 })
+        .map(|i| Individual {
+            id: i,
+            accuracy: 0.5 + (i % 13) as f64 / 30.0,
+            params: 1e4 + (i * 7919 % 1000) as f64 * 100.0,
+            macs: 1e6,
+            throughput: 0.0,
+            latency: 1.0,
+        })
         .collect();
     let dir = std::env::temp_dir().join(format!("nasc-bench-evolve-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
