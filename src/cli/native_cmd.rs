@@ -126,7 +126,16 @@ pub fn measure(l: &Loaded, runs: usize, warmup: usize, cpu: bool) -> Result<Late
     Ok(Latency { compile_ms, native, burn })
 }
 
-pub fn latency(files: &[std::path::PathBuf], weights: Option<&Path>, runs: usize, cpu: bool, json: bool, color: bool) -> ExitCode {
+/// How `nasc bench --latency` measures and reports.
+pub struct How {
+    pub runs: usize,
+    pub cpu: bool,
+    pub profile: bool,
+    pub json: bool,
+}
+
+pub fn latency(files: &[std::path::PathBuf], weights: Option<&Path>, how: &How, color: bool) -> ExitCode {
+    let &How { runs, cpu, json, .. } = how;
     if weights.is_some() && files.len() != 1 {
         return fail("--weights belongs to one model: give one file with it");
     }
@@ -140,12 +149,18 @@ pub fn latency(files: &[std::path::PathBuf], weights: Option<&Path>, runs: usize
             Err(e) => return fail(e),
         };
         let threads = std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse::<usize>().ok());
+        let steps = if how.profile { profile(&l, runs) } else { Ok(vec![]) };
+        let steps = match steps {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        };
         if json {
             let v = serde_json::json!({
                 "model": l.name, "batch": 1, "runs": runs, "clock": if cpu { "thread cpu" } else { "wall" }, "compile_ms": m.compile_ms,
                 "native_ms": {"median": m.native.0, "p95": m.native.1},
                 "burn_ms": {"median": m.burn.0, "p95": m.burn.1},
                 "burn_threads": threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                "steps": steps.iter().map(|(s, ms)| serde_json::json!({"step": s, "ms": ms})).collect::<Vec<_>>(),
             });
             println!("{v}");
         } else {
@@ -159,7 +174,19 @@ pub fn latency(files: &[std::path::PathBuf], weights: Option<&Path>, runs: usize
                 m.burn.0 / m.native.0.max(1e-9),
                 m.compile_ms
             );
+            let total: f64 = steps.iter().map(|s| s.1).sum();
+            for (s, ms) in &steps {
+                println!("    {:>6.1} %  {:>8.4} ms  {s}", 100.0 * ms / total.max(1e-12), ms);
+            }
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Per step of the compiled forward pass: (what it computes, mean ms per example).
+fn profile(l: &Loaded, runs: usize) -> Result<Vec<(String, f64)>, String> {
+    let p = plan(&l.graph, &l.net).map_err(|e| e.to_string())?;
+    let mut jit = Jit::compile(&p).map_err(|e| e.to_string())?;
+    let x = vec![0.5f32; jit.input_len];
+    Ok(jit.profile(&x, runs).into_iter().map(|(s, ms)| (s, ms / runs.max(1) as f64)).collect())
 }

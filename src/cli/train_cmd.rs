@@ -277,13 +277,17 @@ pub struct BenchArgs {
     /// machine, but it misses burn's work on other threads (use RAYON_NUM_THREADS=1).
     #[arg(long, requires = "latency")]
     pub cpu_time: bool,
+    /// With --latency: also where the compiled forward pass spends its time, step by step.
+    #[arg(long, requires = "latency")]
+    pub profile: bool,
 }
 
 /// Training steps per second on random data, as `../shared/bench/torch_reference.py` measures:
 /// forward, cross-entropy, backward, SGD (momentum 0.9) update.
 pub fn bench(a: &BenchArgs, color: bool) -> ExitCode {
     if a.latency {
-        return super::native_cmd::latency(&a.files, a.weights.as_deref(), a.runs, a.cpu_time, a.json, color);
+        let how = super::native_cmd::How { runs: a.runs, cpu: a.cpu_time, profile: a.profile, json: a.json };
+        return super::native_cmd::latency(&a.files, a.weights.as_deref(), &how, color);
     }
     use burn::nn::loss::CrossEntropyLossConfig;
     use burn::optim::{GradientsParams, SgdConfig, momentum::MomentumConfig};

@@ -386,7 +386,7 @@ impl K<'_> {
         let (xb, yb) = (self.base(x), self.base(y));
         let wb = self.base(&const_view(weight));
         let bb = bias.map(|b| self.base(&const_view(b)));
-        let tile = Tile { x_step: inputs, y_step: features, w_step: fp, taps: vec![(0, 0)], reduce: inputs, bias: bb, clamp };
+        let tile = Tile { x_step: inputs, y_step: features, w_step: fp, segments: vec![(0, 0, inputs)], bias: bb, clamp };
         self.tiles(rows, features, &mut |k, first, n, o, nv, lanes| {
             let xr = k.at_scaled(xb, first, inputs);
             let yr = k.at_scaled(yb, first, features);
@@ -457,13 +457,19 @@ impl K<'_> {
             })
             .collect();
         let accs: Vec<Vec<Variable>> = (0..n).map(|_| bias.iter().map(|&b| self.var(F32X4, b)).collect()).collect();
-        let body = |k: &mut Self, i: Value| {
-            let xa = k.at(xr, i);
-            let wa = k.at_scaled(wo, i, t.w_step);
-            for &(x_off, w_row) in &t.taps {
-                let ws: Vec<Value> = (0..nv).map(|j| k.ldv(wa, w_row * t.w_step + 4 * j)).collect();
+        // One loop per segment with a small body: cranelift places the (pure) multiply-adds at
+        // the end of a loop body, after its loads, so a body with many loads would spill.
+        for &(x_off, w_row, len) in &t.segments {
+            let xs0 = self.iconst(x_off as i64);
+            let xs0 = self.at(xr, xs0);
+            let ws0 = self.iconst((w_row * t.w_step) as i64);
+            let ws0 = self.at(wo, ws0);
+            self.for_n(len, |k, i| {
+                let xa = k.at(xs0, i);
+                let wa = k.at_scaled(ws0, i, t.w_step);
+                let ws: Vec<Value> = (0..nv).map(|j| k.ldv(wa, 4 * j)).collect();
                 for (r, row) in accs.iter().enumerate() {
-                    let xs = k.ld(xa, x_off + r * t.x_step);
+                    let xs = k.ld(xa, r * t.x_step);
                     let xv = k.b.ins().splat(F32X4, xs);
                     for (j, &acc) in row.iter().enumerate() {
                         let a = k.b.use_var(acc);
@@ -471,9 +477,8 @@ impl K<'_> {
                         k.b.def_var(acc, v);
                     }
                 }
-            }
-        };
-        self.for_n(t.reduce, body);
+            });
+        }
         let ya = self.at(yr, o);
         for (r, row) in accs.iter().enumerate() {
             for (j, &acc) in row.iter().enumerate() {
@@ -525,8 +530,13 @@ impl K<'_> {
         let (xb, yb) = (self.base(xp), self.base(y));
         let wb = self.base(&const_view(weight));
         let bb = bias.map(|b| self.base(&const_view(b)));
-        let taps: Vec<(usize, usize)> =
-            (0..c.kernel * c.kernel).map(|t| (((t / c.kernel) * c.dilation * wp + (t % c.kernel) * c.dilation) * cin, t * cin_g)).collect();
+        // Without groups or dilation, a kernel row's taps read consecutive input floats (the
+        // pixels of a row, channels last) against consecutive weight rows: one run per kernel row.
+        let segments: Vec<(usize, usize, usize)> = if c.groups == 1 && c.dilation == 1 {
+            (0..c.kernel).map(|ky| (ky * wp * cin, ky * c.kernel * cin, c.kernel * cin)).collect()
+        } else {
+            (0..c.kernel * c.kernel).map(|t| (((t / c.kernel) * c.dilation * wp + (t % c.kernel) * c.dilation) * cin, t * cin_g, cin_g)).collect()
+        };
         self.for_n(oh, |k, oy| {
             // Input row of the first tap, output row.
             let xrow = k.b.ins().imul_imm_s(oy, (c.stride * wp * cin) as i64);
@@ -537,7 +547,7 @@ impl K<'_> {
                 let xg = k.at_scaled(xrow, g, cin_g);
                 let yg = k.at_scaled(yrow, g, cout_g);
                 let bg = bb.map(|b| k.at_scaled(b, g, cout_g));
-                let tile = Tile { x_step: c.stride * cin, y_step: cout, w_step: cp, taps: taps.clone(), reduce: cin_g, bias: bg, clamp };
+                let tile = Tile { x_step: c.stride * cin, y_step: cout, w_step: cp, segments: segments.clone(), bias: bg, clamp };
                 k.tiles(ow, cout_g, &mut |k, first, n, o, nv, lanes| {
                     let xr = k.at_scaled(xg, first, c.stride * cin);
                     let yr = k.at_scaled(yg, first, cout);
@@ -556,7 +566,6 @@ impl K<'_> {
         let (xb, yb) = (self.base(xp), self.base(y));
         let wb = self.base(&const_view(weight));
         let bb = bias.map(|b| self.base(&const_view(b)));
-        let taps: Vec<usize> = (0..c.kernel * c.kernel).map(|t| ((t / c.kernel) * c.dilation * wp + (t % c.kernel) * c.dilation) * ch).collect();
         self.for_n(oh, |k, oy| {
             let xrow = k.b.ins().imul_imm_s(oy, (c.stride * wp * ch) as i64);
             let xrow = k.at(xb, xrow);
@@ -574,15 +583,23 @@ impl K<'_> {
                     };
                     let accs: Vec<Variable> = (0..n).map(|_| k.var(F32X4, init)).collect();
                     let (xv, wv) = (k.at_scaled(xr, v, 4), k.at_scaled(wb, v, 4));
-                    for (t, &x_off) in taps.iter().enumerate() {
-                        let w = k.ldv(wv, t * cp);
-                        for (p, &acc) in accs.iter().enumerate() {
-                            let x = k.ldv(xv, x_off + p * c.stride * ch);
-                            let a = k.b.use_var(acc);
-                            let r = k.b.ins().fma(x, w, a);
-                            k.b.def_var(acc, r);
-                        }
-                    }
+                    // The taps as two loops (kernel rows, then columns): an unrolled body of
+                    // every tap's loads would spill (see `tile`).
+                    k.for_n(c.kernel, |k, ky| {
+                        let xrow = k.at_scaled(xv, ky, c.dilation * wp * ch);
+                        let wrow = k.at_scaled(wv, ky, c.kernel * cp);
+                        k.for_n(c.kernel, |k, kx| {
+                            let xa = k.at_scaled(xrow, kx, c.dilation * ch);
+                            let wa = k.at_scaled(wrow, kx, cp);
+                            let w = k.ldv(wa, 0);
+                            for (p, &acc) in accs.iter().enumerate() {
+                                let x = k.ldv(xa, p * c.stride * ch);
+                                let a = k.b.use_var(acc);
+                                let r = k.b.ins().fma(x, w, a);
+                                k.b.def_var(acc, r);
+                            }
+                        });
+                    });
                     let ya = k.at_scaled(yr, v, 4);
                     for (p, &acc) in accs.iter().enumerate() {
                         let a = k.b.use_var(acc);
@@ -1091,10 +1108,9 @@ struct Tile {
     y_step: usize,
     /// Floats per weight row (the padded output count).
     w_step: usize,
-    /// (input offset in floats, weight row offset) of each tap, reduction index 0.
-    taps: Vec<(usize, usize)>,
-    /// Reduction length: the input floats (weight rows) per tap.
-    reduce: usize,
+    /// The reduction as runs of consecutive input floats and weight rows: (input offset in
+    /// floats, first weight row, length).
+    segments: Vec<(usize, usize, usize)>,
     bias: Option<Value>,
     clamp: Option<(f32, f32)>,
 }

@@ -56,8 +56,15 @@ fn isa(pic: bool) -> Result<OwnedTargetIsa, NativeError> {
 /// The libm functions kernels call.
 const LIBM: [&str; 3] = ["expf", "tanhf", "erff"];
 
-/// Declare and define the whole model in `module`; returns the id of `forward` (named `symbol`).
-fn define<M: Module>(module: &mut M, plan: &Plan, symbol: &str) -> Result<FuncId, NativeError> {
+/// What `define` put in a module: `forward`, each step's function, the scratch area.
+struct Defined {
+    forward: FuncId,
+    steps: Vec<FuncId>,
+    scratch: cranelift_module::DataId,
+}
+
+/// Declare and define the whole model in `module`, `forward` under the name `symbol`.
+fn define<M: Module>(module: &mut M, plan: &Plan, symbol: &str) -> Result<Defined, NativeError> {
     let ptr = module.target_config().pointer_type();
     let call_conv = module.target_config().default_call_conv;
     // Constants (read-only) and the scratch area (writable, zeroed).
@@ -98,7 +105,13 @@ fn define<M: Module>(module: &mut M, plan: &Plan, symbol: &str) -> Result<FuncId
         }
         let f: Vec<_> = libm.iter().map(|&id| module.declare_func_in_func(id, &mut ctx.func)).collect();
         emit_step(step, &mut ctx.func, &mut fctx, &gvs, Ext { exp: f[0], tanh: f[1], erf: f[2] }, module.target_config());
+        // NASC_DISASM=1 prints each step's machine code (for tuning kernels; benches/README.md).
+        let disasm = std::env::var_os("NASC_DISASM").is_some();
+        ctx.set_disasm(disasm);
         module.define_function(id, &mut ctx).map_err(|e| NativeError(format!("step {i} ({:?}): {e:?}", step.kernel)))?;
+        if disasm && let Some(v) = ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
+            eprintln!("=== step {i}: {}\n{v}", describe(step));
+        }
         module.clear_context(&mut ctx);
         steps.push(id);
     }
@@ -111,7 +124,7 @@ fn define<M: Module>(module: &mut M, plan: &Plan, symbol: &str) -> Result<FuncId
     emit_forward(&mut ctx.func, &mut fctx, gv, &refs, (&plan.input, &plan.output), module.target_config());
     module.define_function(forward, &mut ctx).map_err(|e| NativeError(format!("forward: {e:?}")))?;
     module.clear_context(&mut ctx);
-    Ok(forward)
+    Ok(Defined { forward, steps, scratch })
 }
 
 /// Constants a kernel reads besides its input and output views (weights, biases, norms).
@@ -203,6 +216,11 @@ fn thread_cpu_seconds() -> f64 {
 pub struct Jit {
     module: Option<cranelift_jit::JITModule>,
     forward: extern "C" fn(*const f32, *mut f32, usize),
+    /// Each step's function (it takes the scratch area) and what it computes, for profiles.
+    steps: Vec<(extern "C" fn(*mut f32), String)>,
+    scratch: *mut f32,
+    /// Where one example's input goes in scratch.
+    input_offset: usize,
     pub input_len: usize,
     pub output_len: usize,
     /// From the plan to callable code.
@@ -215,14 +233,53 @@ impl Jit {
         let mut b = cranelift_jit::JITBuilder::with_isa(isa(false)?, default_libcall_names());
         b.symbol("expf", expf as *const u8).symbol("tanhf", tanhf as *const u8).symbol("erff", erff as *const u8);
         let mut module = cranelift_jit::JITModule::new(b);
-        let id = define(&mut module, plan, "forward")?;
+        let d = define(&mut module, plan, "forward")?;
         module.finalize_definitions().map_err(err)?;
-        let code = module.get_finalized_function(id);
+        let code = module.get_finalized_function(d.forward);
         // SAFETY: `code` is the finalized `forward`, defined above with exactly this signature
         // (two pointers and a 64-bit count, the platform's C convention), and it lives as long
         // as `module`, which this struct owns and frees only on drop.
         let forward = unsafe { std::mem::transmute::<*const u8, extern "C" fn(*const f32, *mut f32, usize)>(code) };
-        Ok(Jit { module: Some(module), forward, input_len: plan.input.len(), output_len: plan.output.len(), compile_time: start.elapsed() })
+        let steps = d
+            .steps
+            .iter()
+            .zip(&plan.steps)
+            .map(|(&id, s)| {
+                let code = module.get_finalized_function(id);
+                // SAFETY: as above; every step is defined as `fn(scratch: *mut f32)`.
+                let f = unsafe { std::mem::transmute::<*const u8, extern "C" fn(*mut f32)>(code) };
+                (f, describe(s))
+            })
+            .collect();
+        let scratch = module.get_finalized_data(d.scratch).0 as *mut f32;
+        Ok(Jit {
+            module: Some(module),
+            forward,
+            steps,
+            scratch,
+            input_offset: plan.input.offset,
+            input_len: plan.input.len(),
+            output_len: plan.output.len(),
+            compile_time: start.elapsed(),
+        })
+    }
+
+    /// Time each step over `runs` forward passes of one example: (step, total ms), in order.
+    pub fn profile(&mut self, input: &[f32], runs: usize) -> Vec<(String, f64)> {
+        let mut total = vec![0.0; self.steps.len()];
+        let n = self.input_len.min(input.len());
+        for _ in 0..runs {
+            // SAFETY: the scratch area holds the input at `input_offset` (the plan placed it
+            // there, with room for `input_len` floats), and no forward pass is running: `self`
+            // is borrowed mutably.
+            unsafe { std::ptr::copy_nonoverlapping(input.as_ptr(), self.scratch.add(self.input_offset), n) };
+            for (k, (f, _)) in self.steps.iter().enumerate() {
+                let t = Instant::now();
+                f(self.scratch);
+                total[k] += t.elapsed().as_secs_f64() * 1e3;
+            }
+        }
+        self.steps.iter().zip(total).map(|((_, d), t)| (d.clone(), t)).collect()
     }
 
     /// Run `batch` examples (`input` holds `batch · input_len` floats).
@@ -260,6 +317,14 @@ pub fn object(plan: &Plan, symbol: &str) -> Result<Vec<u8>, NativeError> {
     let mut module = cranelift_object::ObjectModule::new(b);
     define(&mut module, plan, symbol)?;
     module.finish().emit().map_err(err)
+}
+
+/// A step in words: its kernel and the shapes it reads and writes.
+fn describe(s: &plan::Step) -> String {
+    let shapes = |vs: &[plan::View]| vs.iter().map(|v| format!("{:?}", &v.shape[1.min(v.shape.len())..])).collect::<Vec<_>>().join(", ");
+    let name = format!("{:?}", s.kernel);
+    let name = name.split([' ', '(', '{']).next().unwrap_or("").to_lowercase();
+    format!("{name} {} → {}", shapes(&s.ins), shapes(&s.outs))
 }
 
 /// The C header for an object file from [`object`].
