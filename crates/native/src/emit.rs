@@ -280,7 +280,35 @@ impl K<'_> {
                 let bm = s.ins.get(1).cloned().unwrap_or_else(|| a.clone());
                 self.einsum(spec, &a, &bm, &y);
             }
-            _ => {}
+            // Without the views it reads or writes (the plan never makes such a step). Listed,
+            // not `_`, so a new kernel cannot be forgotten here.
+            (
+                Kernel::Copy
+                | Kernel::Dense { .. }
+                | Kernel::Conv { .. }
+                | Kernel::Affine { .. }
+                | Kernel::LayerNorm { .. }
+                | Kernel::GroupNorm { .. }
+                | Kernel::Pool(_)
+                | Kernel::Act(_)
+                | Kernel::Scale(_)
+                | Kernel::Softmax { .. }
+                | Kernel::Mean { .. }
+                | Kernel::Add
+                | Kernel::Mul
+                | Kernel::Transpose { .. }
+                | Kernel::Concat { .. }
+                | Kernel::Split { .. }
+                | Kernel::Slice { .. }
+                | Kernel::Select { .. }
+                | Kernel::Roll { .. }
+                | Kernel::Gather { .. }
+                | Kernel::Broadcast
+                | Kernel::Matmul
+                | Kernel::Einsum { .. },
+                _,
+                _,
+            ) => {}
         }
     }
 
@@ -353,7 +381,8 @@ impl K<'_> {
                     k.b.ins().fmul(h, t)
                 });
             }
-            _ => {}
+            // Clamps, done above.
+            Act::Relu | Act::Relu6 | Act::Clamp(..) => {}
         }
     }
 
