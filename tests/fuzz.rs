@@ -6,6 +6,57 @@
 
 use nasc::program::Program;
 use nasc::syntax::generate::Rng;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Counts the bytes each thread has allocated and not freed, and their peak, so each input
+/// (run on a thread of its own) is held to a memory limit of its own although the tests of this
+/// file share one process.
+struct PerThread;
+
+thread_local! {
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
+
+fn account(delta: isize) {
+    // `try_with`: the counters may already be gone while a thread is being torn down.
+    let _ = LIVE.try_with(|l| {
+        let now = l.get() + delta;
+        l.set(now);
+        let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
+    });
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the counting touches only
+// const-initialised thread-locals, which never allocate.
+unsafe impl GlobalAlloc for PerThread {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        account(layout.size() as isize);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        account(-(layout.size() as isize));
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        account(new_size as isize - layout.size() as isize);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: PerThread = PerThread;
+
+/// The bound for any single input.
+const MEMORY_LIMIT: usize = 1 << 30;
+
+/// The largest per-input peak seen so far, for the summary.
+static LARGEST_PEAK: AtomicUsize = AtomicUsize::new(0);
 
 const TOKENS: &[&str] = &[
     "use",
@@ -106,12 +157,16 @@ fn assert_survives(name: &str, text: &str) {
         .stack_size(64 << 20)
         .spawn(move || {
             let ok = std::panic::catch_unwind(|| every_target(&text)).is_ok();
-            let _ = tx.send(ok);
+            let peak = PEAK.with(Cell::get).max(0) as usize;
+            let _ = tx.send((ok, peak));
         })
         .expect("spawn");
     match rx.recv_timeout(std::time::Duration::from_secs(LIMIT_SECONDS)) {
-        Ok(true) => {}
-        Ok(false) => panic!("{name}: nasc panicked"),
+        Ok((true, peak)) => {
+            LARGEST_PEAK.fetch_max(peak, Ordering::Relaxed);
+            assert!(peak < MEMORY_LIMIT, "{name}: {} MiB allocated at once (limit {} MiB)", peak >> 20, MEMORY_LIMIT >> 20);
+        }
+        Ok((false, _)) => panic!("{name}: nasc panicked"),
         Err(_) => panic!("{name}: nasc ran past {LIMIT_SECONDS} s"),
     }
 }
@@ -219,7 +274,12 @@ fn fuzz_for_a_while() {
         runs += 1;
     }
     let peak = peak_memory_kib();
-    eprintln!("fuzzed {runs} inputs in {seconds} s; peak memory of this test process {} MiB", peak >> 10);
+    eprintln!(
+        "fuzzed {runs} inputs in {seconds} s; largest input peak {} MiB (limit {} MiB); peak memory of this test process {} MiB",
+        LARGEST_PEAK.load(Ordering::Relaxed) >> 20,
+        MEMORY_LIMIT >> 20,
+        peak >> 10
+    );
     // Every test of this file shares the process; one runaway allocation shows here.
     assert!(peak < 2 << 20, "peak memory {} MiB", peak >> 10);
 }
@@ -245,4 +305,19 @@ fn damage_bytes(rng: &mut Rng, src: &str) -> String {
         Ok(t) => t,
         Err((_, lossy)) => lossy,
     }
+}
+
+/// The per-thread counter sees what a thread allocates (else the memory limit checks nothing).
+#[test]
+fn the_memory_counter_counts() {
+    let peak = std::thread::spawn(|| {
+        let v = vec![1u8; 10 << 20];
+        std::hint::black_box(&v);
+        drop(v);
+        (PEAK.with(Cell::get), LIVE.with(Cell::get))
+    })
+    .join()
+    .unwrap();
+    assert!(peak.0 >= 10 << 20, "peak {} bytes", peak.0);
+    assert!(peak.1 < 1 << 20, "{} bytes still counted as live after the free", peak.1);
 }
