@@ -318,6 +318,8 @@ fn the_memory_counter_counts() {
     })
     .join()
     .unwrap();
-    assert!(peak.0 >= 10 << 20, "peak {} bytes", peak.0);
+    // A thread may also free a little that its parent allocated (its closure), so its count
+    // can start slightly below zero.
+    assert!(peak.0 >= (10 << 20) - 4096, "peak {} bytes", peak.0);
     assert!(peak.1 < 1 << 20, "{} bytes still counted as live after the free", peak.1);
 }
