@@ -86,7 +86,8 @@ pub enum Command {
         /// How to print the params/MACs report.
         #[arg(long, value_enum, default_value = "table")]
         report: ReportFormat,
-        /// Print the filled program (`nas`) or everything as JSON instead of the report.
+        /// Instead of the report: the filled program (`nas`), everything as JSON, a Rust module
+        /// (`rust`) or a native object file and C header (`object`, with -o).
         #[arg(long, value_enum)]
         emit: Option<Emit>,
         /// Seed for stochastic synthesis.
@@ -146,7 +147,8 @@ pub enum Command {
     Train(train_cmd::TrainArgs),
     /// Evaluate saved weights on a data set's test split.
     Eval(train_cmd::EvalArgs),
-    /// Time training steps on random data (compare with ../shared/bench/torch_reference.py).
+    /// Time training steps on random data (compare with ../shared/bench/torch_reference.py),
+    /// or with --latency batch-1 inference of the model compiled to native code against burn's.
     Bench(train_cmd::BenchArgs),
     /// Evolutionary architecture search (αNAS): mutate, synthesize, train, keep the Pareto front.
     ///

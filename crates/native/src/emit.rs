@@ -432,30 +432,32 @@ impl K<'_> {
         let (full, rest) = (count / ROWS, count % ROWS);
         let (whole, lanes) = (outs / 4, outs % 4);
         let (vfull, vrest) = (whole / VECS, whole % VECS);
-        let mut cols = |k: &mut Self, first: Value, n: usize| {
-            k.for_n(vfull, |k, blk| {
-                let o = k.b.ins().imul_imm_s(blk, (VECS * 4) as i64);
-                f(k, first, n, o, VECS, 4);
+        // Columns outside, rows inside: a block of columns' weights stays in cache while every
+        // row passes over it (rows outside streamed all the weights once per row tile).
+        let mut rows = |k: &mut Self, o: Value, nv: usize, l: usize| {
+            k.for_n(full, |k, r| {
+                let first = k.b.ins().imul_imm_s(r, ROWS as i64);
+                f(k, first, ROWS, o, nv, l);
             });
-            let o = k.iconst((vfull * VECS * 4) as i64);
-            match (vrest, lanes) {
-                (0, 0) => {}
-                (v, 0) => f(k, first, n, o, v, 4),
-                (v, l) if v < VECS => f(k, first, n, o, v + 1, l),
-                (v, l) => {
-                    f(k, first, n, o, v, 4);
-                    let o = k.iconst(((vfull * VECS + v) * 4) as i64);
-                    f(k, first, n, o, 1, l);
-                }
+            if rest > 0 {
+                let first = k.iconst((full * ROWS) as i64);
+                f(k, first, rest, o, nv, l);
             }
         };
-        self.for_n(full, |k, r| {
-            let first = k.b.ins().imul_imm_s(r, ROWS as i64);
-            cols(k, first, ROWS);
+        self.for_n(vfull, |k, blk| {
+            let o = k.b.ins().imul_imm_s(blk, (VECS * 4) as i64);
+            rows(k, o, VECS, 4);
         });
-        if rest > 0 {
-            let first = self.iconst((full * ROWS) as i64);
-            cols(self, first, rest);
+        let o = self.iconst((vfull * VECS * 4) as i64);
+        match (vrest, lanes) {
+            (0, 0) => {}
+            (v, 0) => rows(self, o, v, 4),
+            (v, l) if v < VECS => rows(self, o, v + 1, l),
+            (v, l) => {
+                rows(self, o, v, 4);
+                let o = self.iconst(((vfull * VECS + v) * 4) as i64);
+                rows(self, o, 1, l);
+            }
         }
     }
 
@@ -1083,34 +1085,110 @@ impl K<'_> {
         });
     }
 
-    /// Two-operand einsum, directly: for every output position, the sum over the contracted
-    /// letters of the operands' product.
+    /// Two-operand einsum: for every output position, the sum over the contracted letters of
+    /// the operands' product. Vectorised like a matmul when the output's last letter comes from
+    /// the second operand alone, contiguous in both (`bhqk,bhkd->bhqd`), or as dot products when
+    /// the one contracted letter is contiguous in both operands (`bhqd,bhkd->bhqk`); otherwise
+    /// one element at a time.
     fn einsum(&mut self, spec: &str, a: &View, b: &View, y: &View) {
         let Some((lhs, out)) = spec.split_once("->") else { return };
         let ops: Vec<Vec<char>> = lhs.split(',').map(|s| s.trim().chars().collect()).collect();
         let out: Vec<char> = out.trim().chars().collect();
         let (la, lb) = (&ops[0], ops.get(1).unwrap_or(&ops[0]));
-        let contracted: Vec<char> = la.iter().chain(lb.iter()).copied().filter(|c| !out.contains(c)).fold(Vec::new(), |mut v, c| {
-            if !v.contains(&c) {
-                v.push(c);
+        let mut contracted: Vec<char> = Vec::new();
+        for &c in la.iter().chain(lb.iter()) {
+            if !out.contains(&c) && !contracted.contains(&c) {
+                contracted.push(c);
             }
-            v
-        });
+        }
         let size = |c: char| -> usize {
             if let Some(p) = la.iter().position(|&x| x == c) { a.shape[p] } else { lb.iter().position(|&x| x == c).map_or(1, |p| b.shape[p]) }
         };
-        let letters: Vec<char> = out.iter().chain(&contracted).copied().collect();
-        let shape: Vec<usize> = letters.iter().map(|&c| size(c)).collect();
-        let stride_in = |ls: &[char], v: &View| -> Vec<usize> {
+        // Per letter: its stride in a view (0 when the view lacks it or broadcasts it).
+        let stride = |ls: &[char], v: &View, c: char| -> usize {
             let st = v.strides();
-            letters.iter().map(|c| ls.iter().position(|x| x == c).map_or(0, |p| if v.shape[p] == 1 { 0 } else { st[p] })).collect()
+            ls.iter().position(|&x| x == c).map_or(0, |p| if v.shape[p] == 1 { 0 } else { st[p] })
         };
-        let (sa, sb) = (stride_in(la, a), stride_in(lb, b));
         let ys = y.strides();
-        let sy: Vec<usize> = (0..letters.len()).map(|d| if d < out.len() { ys[d] } else { 0 }).collect();
+        let y_stride = |c: char| out.iter().position(|&x| x == c).map_or(0, |p| ys[p]);
+        let strides = |ls: &[char]| -> (Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>) {
+            let shape = ls.iter().map(|&c| size(c)).collect();
+            (shape, ls.iter().map(|&c| stride(la, a, c)).collect(), ls.iter().map(|&c| stride(lb, b, c)).collect(), ls.iter().map(|&c| y_stride(c)).collect())
+        };
+        let (ab, bb, yb) = (self.base(a), self.base(b), self.base(y));
+        let last = out.last().copied();
+        let right_vector = last.filter(|&r| !la.contains(&r) && stride(lb, b, r) == 1 && y_stride(r) == 1);
+        let dot = match contracted.as_slice() {
+            &[k] if stride(la, a, k) == 1 && stride(lb, b, k) == 1 => Some(k),
+            _ => None,
+        };
+        if let Some(r) = right_vector {
+            let outer: Vec<char> = out.iter().copied().filter(|&c| c != r).collect();
+            let (oshape, osa, osb, osy) = strides(&outer);
+            let (cshape, csa, csb, _) = strides(&contracted);
+            let n = size(r);
+            self.nd(&oshape, false, &mut |k, idx| {
+                let (ao, bo, yo) = (k.linear(idx, &osa), k.linear(idx, &osb), k.linear(idx, &osy));
+                let (a0, b0, y0) = (k.at(ab, ao), k.at(bb, bo), k.at(yb, yo));
+                let vector = |k: &mut Self, v: Value, lanes: usize| {
+                    let zero = k.vconst(0.0);
+                    let acc = k.var(F32X4, zero);
+                    let bv0 = k.at_scaled(b0, v, 4);
+                    k.nd(&cshape, false, &mut |k, c| {
+                        let (co_a, co_b) = (k.linear(c, &csa), k.linear(c, &csb));
+                        let (pa, pb) = (k.at(a0, co_a), k.at(bv0, co_b));
+                        let x = k.ld(pa, 0);
+                        let xv = k.b.ins().splat(F32X4, x);
+                        let w = k.ldv(pb, 0);
+                        let s = k.b.use_var(acc);
+                        let r = k.b.ins().fma(xv, w, s);
+                        k.b.def_var(acc, r);
+                    });
+                    let ya = k.at_scaled(y0, v, 4);
+                    let s = k.b.use_var(acc);
+                    k.st_lanes(s, ya, 0, lanes);
+                };
+                k.for_n(n / 4, |k, v| vector(k, v, 4));
+                if n % 4 != 0 {
+                    let v = k.iconst((n / 4) as i64);
+                    vector(k, v, n % 4);
+                }
+            });
+            return;
+        }
+        if let Some(kc) = dot {
+            let (oshape, osa, osb, osy) = strides(&out);
+            let n = size(kc);
+            self.nd(&oshape, false, &mut |k, idx| {
+                let (ao, bo, yo) = (k.linear(idx, &osa), k.linear(idx, &osb), k.linear(idx, &osy));
+                let (a0, b0, ya) = (k.at(ab, ao), k.at(bb, bo), k.at(yb, yo));
+                let zero = k.vconst(0.0);
+                let acc = k.var(F32X4, zero);
+                k.for_n(n / 4, |k, v| {
+                    let (pa, pb) = (k.at_scaled(a0, v, 4), k.at_scaled(b0, v, 4));
+                    let (p, q) = (k.ldv(pa, 0), k.ldv(pb, 0));
+                    let s = k.b.use_var(acc);
+                    let r = k.b.ins().fma(p, q, s);
+                    k.b.def_var(acc, r);
+                });
+                let s = k.b.use_var(acc);
+                let mut total = k.b.ins().extractlane(s, 0);
+                for l in 1..4u8 {
+                    let e = k.b.ins().extractlane(s, l);
+                    total = k.b.ins().fadd(total, e);
+                }
+                for t in n / 4 * 4..n {
+                    let (p, q) = (k.ld(a0, t), k.ld(b0, t));
+                    total = k.b.ins().fma(p, q, total);
+                }
+                k.st(total, ya, 0);
+            });
+            return;
+        }
+        let letters: Vec<char> = out.iter().chain(&contracted).copied().collect();
+        let (shape, sa, sb, sy) = strides(&letters);
         let zero = self.vconst(0.0);
         self.map_flat(y, y, move |_, _| zero);
-        let (ab, bb, yb) = (self.base(a), self.base(b), self.base(y));
         self.nd(&shape, false, &mut |k, idx| {
             let (ao, bo, yo) = (k.linear(idx, &sa), k.linear(idx, &sb), k.linear(idx, &sy));
             let (pa, qa, ya) = (k.at(ab, ao), k.at(bb, bo), k.at(yb, yo));
