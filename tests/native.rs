@@ -85,7 +85,7 @@ fn a_c_program_linking_the_object_computes_what_burn_computes() {
         let header = std::fs::read_to_string(dir.join("model.h")).unwrap();
         assert!(header.contains("void forward(const float *input, float *output, size_t batch);"), "{header}");
         std::fs::write(dir.join("main.c"), MAIN_C).unwrap();
-        let cc = Command::new("cc").args(["-O2", "-o", "prog", "main.c", "model.o", "-lm"]).current_dir(&dir).output().expect("a C compiler (cc)");
+        let cc = Command::new("cc").args(["-O2", "-o", "prog", "main.c", "model.o"]).current_dir(&dir).output().expect("a C compiler (cc)");
         assert!(cc.status.success(), "cc: {}", String::from_utf8_lossy(&cc.stderr));
         // Inputs written here; the C program's outputs read back.
         let in_shape: Vec<usize> =

@@ -92,7 +92,7 @@ pub fn emit_object(c: &Compilation, file: &Path, model: Option<&str>, o: &Object
         }
     }
     eprintln!(
-        "wrote {} ({} bytes, compiled in {:.0} ms) and {}: `void {symbol}(const float *input, float *output, size_t batch)`; link with -lm",
+        "wrote {} ({} bytes, compiled in {:.0} ms) and {}: `void {symbol}(const float *input, float *output, size_t batch)`, needing nothing else at link time",
         out.display(),
         bytes.len(),
         t0.elapsed().as_secs_f64() * 1e3,

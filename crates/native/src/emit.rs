@@ -7,29 +7,19 @@
 //! spills into the next row is overwritten when that row is computed.
 
 use crate::plan::{Act, Buf, Kernel, Step, View, is_max, strides};
-use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::types::{F32, F32X4, I64};
-use cranelift_codegen::ir::{FuncRef, Function, GlobalValue, InstBuilder, MemFlagsData, Value};
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::types::{F32, F32X4, I32, I32X4, I64};
+use cranelift_codegen::ir::{Endianness, FuncRef, Function, GlobalValue, InstBuilder, MemFlagsData, Value};
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use nasc_burn::lower::layer::ConvDesc;
 use std::collections::HashMap;
-
-/// The scalar C functions kernels call (libm's names; the JIT provides its own).
-#[derive(Clone, Copy)]
-pub struct Ext {
-    pub exp: FuncRef,
-    pub tanh: FuncRef,
-    pub erf: FuncRef,
-}
 
 /// A kernel being emitted into one function.
 pub struct K<'a> {
     pub b: FunctionBuilder<'a>,
     scratch: Value,
     consts: &'a HashMap<usize, GlobalValue>,
-    /// `None` in `forward`, which calls no libm function.
-    ext: Option<Ext>,
 }
 
 fn mem() -> MemFlagsData {
@@ -43,21 +33,14 @@ const ROWS: usize = 4;
 const VECS: usize = 2;
 
 /// Emit `step` into `func` (its signature is `(scratch: i64)`).
-pub fn emit_step(
-    step: &Step,
-    func: &mut Function,
-    fctx: &mut FunctionBuilderContext,
-    consts: &HashMap<usize, GlobalValue>,
-    ext: Ext,
-    target: TargetFrontendConfig,
-) {
+pub fn emit_step(step: &Step, func: &mut Function, fctx: &mut FunctionBuilderContext, consts: &HashMap<usize, GlobalValue>, target: TargetFrontendConfig) {
     let mut b = FunctionBuilder::new(func, fctx);
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     b.seal_block(entry);
     let scratch = b.block_params(entry)[0];
-    let mut k = K { b, scratch, consts, ext: Some(ext) };
+    let mut k = K { b, scratch, consts };
     k.kernel(step);
     k.b.ins().return_(&[]);
     k.b.seal_all_blocks();
@@ -156,11 +139,6 @@ impl K<'_> {
         let v = self.b.declare_var(ty);
         self.b.def_var(v, init);
         v
-    }
-
-    fn call1(&mut self, f: FuncRef, x: Value) -> Value {
-        let inst = self.b.ins().call(f, &[x]);
-        self.b.inst_results(inst)[0]
     }
 
     fn clamp(&mut self, x: Value, clamp: Option<(f32, f32)>, vector: bool) -> Value {
@@ -324,17 +302,6 @@ impl K<'_> {
         });
     }
 
-    /// `y[i] = f(x[i])` one float at a time (for functions that call libm).
-    fn map_scalar(&mut self, x: &View, y: &View, f: impl Fn(&mut Self, Value) -> Value) {
-        let (xb, yb) = (self.base(x), self.base(y));
-        self.for_n(y.len(), |k, i| {
-            let (xa, ya) = (k.at(xb, i), k.at(yb, i));
-            let v = k.ld(xa, 0);
-            let r = f(k, v);
-            k.st(r, ya, 0);
-        });
-    }
-
     fn act(&mut self, x: &View, y: &View, a: Act) {
         if let Some(b) = a.bounds() {
             return self.map_flat(x, y, move |k, v| k.clamp(v, Some(b), true));
@@ -353,34 +320,13 @@ impl K<'_> {
             }
             Act::Sigmoid | Act::Silu => {
                 let silu = a == Act::Silu;
-                let Some(Ext { exp, .. }) = self.ext else { return };
-                self.map_scalar(x, y, move |k, v| {
-                    let n = k.b.ins().fneg(v);
-                    let e = k.call1(exp, n);
-                    let one = k.fconst(1.0);
-                    let d = k.b.ins().fadd(one, e);
-                    let s = k.b.ins().fdiv(one, d);
+                self.map_flat(x, y, move |k, v| {
+                    let s = k.vsigmoid(v);
                     if silu { k.b.ins().fmul(v, s) } else { s }
                 });
             }
-            Act::Tanh => {
-                let Some(Ext { tanh, .. }) = self.ext else { return };
-                self.map_scalar(x, y, move |k, v| k.call1(tanh, v));
-            }
-            Act::Gelu => {
-                // The exact form burn uses: x/2 · (1 + erf(x/√2)).
-                let Some(Ext { erf, .. }) = self.ext else { return };
-                self.map_scalar(x, y, move |k, v| {
-                    let r = k.fconst(std::f32::consts::FRAC_1_SQRT_2);
-                    let s = k.b.ins().fmul(v, r);
-                    let e = k.call1(erf, s);
-                    let one = k.fconst(1.0);
-                    let t = k.b.ins().fadd(one, e);
-                    let half = k.fconst(0.5);
-                    let h = k.b.ins().fmul(v, half);
-                    k.b.ins().fmul(h, t)
-                });
-            }
+            Act::Tanh => self.map_flat(x, y, |k, v| k.vtanh(v)),
+            Act::Gelu => self.map_flat(x, y, |k, v| k.vgelu(v)),
             // Clamps, done above.
             Act::Relu | Act::Relu6 | Act::Clamp(..) => {}
         }
@@ -798,7 +744,6 @@ impl K<'_> {
         let outer: usize = x.shape[..axis].iter().product();
         let inner: usize = x.shape[axis + 1..].iter().product();
         let (xb, yb) = (self.base(x), self.base(y));
-        let Some(Ext { exp, .. }) = self.ext else { return };
         self.for_n(outer, |k, o| {
             k.for_n(inner, |k, i| {
                 let line = k.b.ins().imul_imm_s(o, (n * inner) as i64);
@@ -820,7 +765,7 @@ impl K<'_> {
                     let a = k.at_scaled(xl, j, stride);
                     let v = k.ld(a, 0);
                     let d = k.b.ins().fsub(v, mx);
-                    let e = k.call1(exp, d);
+                    let e = k.exp1(d);
                     let ya = k.at_scaled(yl, j, stride);
                     k.st(e, ya, 0);
                     let s = k.b.use_var(sum);
@@ -1199,6 +1144,126 @@ impl K<'_> {
     }
 }
 
+/// Transcendental functions on four floats at once, in plain arithmetic (no libm call): the
+/// compiled code needs nothing at link time.
+impl K<'_> {
+    fn vc(&mut self, v: f32) -> Value {
+        self.vconst(v)
+    }
+
+    /// e^x: x = n·ln 2 + r with |r| ≤ ln2/2 (ln 2 in two parts), e^r by its degree-6 Taylor
+    /// polynomial (relative error below 2e-7), 2^n built in the exponent bits; x clamped to
+    /// [−87.3, 88.3] (0 and f32's largest powers of two beyond).
+    fn vexp(&mut self, x: Value) -> Value {
+        let (lo, hi) = (self.vc(-87.3), self.vc(88.3));
+        let x = self.b.ins().fmax(x, lo);
+        let x = self.b.ins().fmin(x, hi);
+        let log2e = self.vc(std::f32::consts::LOG2_E);
+        let n = self.b.ins().fmul(x, log2e);
+        let n = self.b.ins().nearest(n);
+        let (ln2_hi, ln2_lo) = (self.vc(-0.693_145_75), self.vc(-1.428_606_8e-6));
+        let r = self.b.ins().fma(n, ln2_hi, x);
+        let r = self.b.ins().fma(n, ln2_lo, r);
+        let mut p = self.vc(1.0 / 720.0);
+        for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+            let c = self.vc(c);
+            p = self.b.ins().fma(p, r, c);
+        }
+        let ni = self.b.ins().fcvt_to_sint_sat(I32X4, n);
+        let bias = self.b.ins().iconst(I32, 127);
+        let bias = self.b.ins().splat(I32X4, bias);
+        let e = self.b.ins().iadd(ni, bias);
+        let e = self.b.ins().ishl_imm_s(e, 23);
+        let scale = self.b.ins().bitcast(F32X4, lanes(), e);
+        self.b.ins().fmul(p, scale)
+    }
+
+    /// Where `mask` (a comparison's lanes) is set, `a`, else `b`.
+    fn vselect(&mut self, mask: Value, a: Value, b: Value) -> Value {
+        let m = self.b.ins().bitcast(F32X4, lanes(), mask);
+        self.b.ins().bitselect(m, a, b)
+    }
+
+    /// 1 / (1 + e^−x).
+    fn vsigmoid(&mut self, x: Value) -> Value {
+        let n = self.b.ins().fneg(x);
+        let e = self.vexp(n);
+        let one = self.vc(1.0);
+        let d = self.b.ins().fadd(one, e);
+        self.b.ins().fdiv(one, d)
+    }
+
+    /// tanh: its odd Taylor polynomial to x⁹ below |x| = 0.25 (error under 3e-9), else
+    /// sign(x)·(1 − e)/(1 + e) with e = e^−2|x| (no cancellation that far out).
+    fn vtanh(&mut self, x: Value) -> Value {
+        let a = self.b.ins().fabs(x);
+        let m2 = self.vc(-2.0);
+        let t = self.b.ins().fmul(a, m2);
+        let e = self.vexp(t);
+        let one = self.vc(1.0);
+        let num = self.b.ins().fsub(one, e);
+        let den = self.b.ins().fadd(one, e);
+        let far = self.b.ins().fdiv(num, den);
+        // The sign of x (x64 has no vector copysign in cranelift 0.135).
+        let zero = self.vc(0.0);
+        let negative = self.b.ins().fcmp(FloatCC::LessThan, x, zero);
+        let flipped = self.b.ins().fneg(far);
+        let far = self.vselect(negative, flipped, far);
+        let x2 = self.b.ins().fmul(x, x);
+        let mut p = self.vc(62.0 / 2835.0);
+        for c in [-17.0 / 315.0, 2.0 / 15.0, -1.0 / 3.0, 1.0] {
+            let c = self.vc(c);
+            p = self.b.ins().fma(p, x2, c);
+        }
+        let near = self.b.ins().fmul(p, x);
+        let cut = self.vc(0.25);
+        let small = self.b.ins().fcmp(FloatCC::LessThan, a, cut);
+        self.vselect(small, near, far)
+    }
+
+    /// GELU as burn computes it, x/2 · (1 + erf(x/√2)), with 1 + erf(z) = erfc(−z) from the
+    /// Numerical Recipes erfc (relative error below 1.2e-7 everywhere), so large negative
+    /// inputs keep their relative precision: x/2 · erfc(|z|) for x < 0, x/2 · (2 − erfc(z)) else.
+    fn vgelu(&mut self, x: Value) -> Value {
+        let r = self.vc(std::f32::consts::FRAC_1_SQRT_2);
+        let z = self.b.ins().fmul(x, r);
+        let z = self.b.ins().fabs(z);
+        let (one, half) = (self.vc(1.0), self.vc(0.5));
+        let hz = self.b.ins().fmul(z, half);
+        let den = self.b.ins().fadd(one, hz);
+        let t = self.b.ins().fdiv(one, den);
+        const C: [f32; 10] =
+            [0.170_872_77, -0.822_152_23, 1.488_515_87, -1.135_203_98, 0.278_868_07, -0.186_288_06, 0.096_784_18, 0.374_091_96, 1.000_023_68, -1.265_512_23];
+        let mut p = self.vc(C[0]);
+        for &c in &C[1..] {
+            let c = self.vc(c);
+            p = self.b.ins().fma(p, t, c);
+        }
+        let z2 = self.b.ins().fmul(z, z);
+        let arg = self.b.ins().fsub(p, z2);
+        let e = self.vexp(arg);
+        let erfc = self.b.ins().fmul(t, e);
+        let two = self.vc(2.0);
+        let pos = self.b.ins().fsub(two, erfc);
+        let zero = self.vc(0.0);
+        let neg = self.b.ins().fcmp(FloatCC::LessThan, x, zero);
+        let f = self.vselect(neg, erfc, pos);
+        let h = self.b.ins().fmul(x, half);
+        self.b.ins().fmul(h, f)
+    }
+
+    /// e^x of one float (through the vector routine).
+    fn exp1(&mut self, x: Value) -> Value {
+        let v = self.b.ins().splat(F32X4, x);
+        let e = self.vexp(v);
+        self.b.ins().extractlane(e, 0)
+    }
+}
+
+fn lanes() -> MemFlagsData {
+    MemFlagsData::new().with_endianness(Endianness::Little)
+}
+
 /// What a norm normalises over: `rows` rows of `c` channels in `groups` groups, statistics
 /// per row (layer norm) or over all rows (group norm).
 struct Norm {
@@ -1268,7 +1333,7 @@ pub fn emit_forward(
     b.ins().brif(any, head, &[zero.into()], exit, &[]);
     b.switch_to_block(head);
     let consts = HashMap::new();
-    let mut k = K { b, scratch, consts: &consts, ext: None };
+    let mut k = K { b, scratch, consts: &consts };
     let (n_in, n_out) = (input.len(), output.len());
     let src = k.b.ins().imul_imm_s(e, (n_in * 4) as i64);
     let src = k.b.ins().iadd(inp, src);

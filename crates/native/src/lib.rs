@@ -18,13 +18,13 @@
 pub mod emit;
 pub mod plan;
 
-use cranelift_codegen::ir::types::{F32, I64};
+use cranelift_codegen::ir::types::I64;
 use cranelift_codegen::ir::{AbiParam, Signature};
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::FunctionBuilderContext;
 use cranelift_module::{DataDescription, FuncId, Linkage, Module, default_libcall_names};
-use emit::{Ext, emit_forward, emit_step};
+use emit::{emit_forward, emit_step};
 use plan::{Buf, Plan};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -53,9 +53,6 @@ fn isa(pic: bool) -> Result<OwnedTargetIsa, NativeError> {
     builder.finish(settings::Flags::new(flags)).map_err(err)
 }
 
-/// The libm functions kernels call.
-const LIBM: [&str; 3] = ["expf", "tanhf", "erff"];
-
 /// What `define` put in a module: `forward`, each step's function, the scratch area.
 struct Defined {
     forward: FuncId,
@@ -82,10 +79,6 @@ fn define<M: Module>(module: &mut M, plan: &Plan, symbol: &str) -> Result<Define
     d.define_zeroinit(plan.scratch.max(1) * 4);
     d.set_align(64);
     module.define_data(scratch, &d).map_err(err)?;
-    let mut unary = Signature::new(call_conv);
-    unary.params.push(AbiParam::new(F32));
-    unary.returns.push(AbiParam::new(F32));
-    let libm: Vec<FuncId> = LIBM.iter().map(|n| module.declare_function(n, Linkage::Import, &unary)).collect::<Result<_, _>>().map_err(err)?;
     let mut step_sig = Signature::new(call_conv);
     step_sig.params.push(AbiParam::new(ptr));
     let mut fctx = FunctionBuilderContext::new();
@@ -103,8 +96,7 @@ fn define<M: Module>(module: &mut M, plan: &Plan, symbol: &str) -> Result<Define
         for c in kernel_consts(&step.kernel) {
             gvs.entry(c).or_insert_with(|| module.declare_data_in_func(consts[c], &mut ctx.func));
         }
-        let f: Vec<_> = libm.iter().map(|&id| module.declare_func_in_func(id, &mut ctx.func)).collect();
-        emit_step(step, &mut ctx.func, &mut fctx, &gvs, Ext { exp: f[0], tanh: f[1], erf: f[2] }, module.target_config());
+        emit_step(step, &mut ctx.func, &mut fctx, &gvs, module.target_config());
         // NASC_DISASM=1 prints each step's machine code (for tuning kernels; benches/README.md).
         let disasm = std::env::var_os("NASC_DISASM").is_some();
         ctx.set_disasm(disasm);
@@ -137,45 +129,6 @@ fn kernel_consts(k: &plan::Kernel) -> Vec<usize> {
         GroupNorm { gamma, beta, .. } => gamma.iter().chain(beta.iter()).copied().collect(),
         _ => vec![],
     }
-}
-
-extern "C" fn expf(x: f32) -> f32 {
-    x.exp()
-}
-
-extern "C" fn tanhf(x: f32) -> f32 {
-    x.tanh()
-}
-
-/// libm's `erff` for the JIT (std has no erf): [`erf`] in f64, rounded.
-extern "C" fn erff(x: f32) -> f32 {
-    erf(x as f64) as f32
-}
-
-/// erf in f64: its Maclaurin series for |x| < 2.5, the complementary continued fraction beyond.
-pub fn erf(x: f64) -> f64 {
-    let a = x.abs();
-    let r = if a < 2.5 {
-        // erf(x) = 2/√π Σ (−1)^n x^(2n+1) / (n! (2n+1))
-        let (mut term, mut sum, x2) = (a, a, a * a);
-        for n in 1..60 {
-            term *= -x2 / n as f64;
-            let t = term / (2 * n + 1) as f64;
-            sum += t;
-            if t.abs() < 1e-17 * sum.abs() {
-                break;
-            }
-        }
-        sum * std::f64::consts::FRAC_2_SQRT_PI
-    } else {
-        // erfc(x) = e^(−x²)/√π · 1/(x + 1/2/(x + 1/(x + 3/2/(x + ...))))
-        let mut f = a;
-        for n in (1..60).rev() {
-            f = a + (n as f64 / 2.0) / f;
-        }
-        1.0 - (-a * a).exp() / std::f64::consts::PI.sqrt() / f
-    };
-    r.copysign(x)
 }
 
 /// Latency in ms of `f` over `runs` calls after `warmup`: (median, p95), by the wall clock or
@@ -230,8 +183,7 @@ pub struct Jit {
 impl Jit {
     pub fn compile(plan: &Plan) -> Result<Jit, NativeError> {
         let start = Instant::now();
-        let mut b = cranelift_jit::JITBuilder::with_isa(isa(false)?, default_libcall_names());
-        b.symbol("expf", expf as *const u8).symbol("tanhf", tanhf as *const u8).symbol("erff", erff as *const u8);
+        let b = cranelift_jit::JITBuilder::with_isa(isa(false)?, default_libcall_names());
         let mut module = cranelift_jit::JITModule::new(b);
         let d = define(&mut module, plan, "forward")?;
         module.finalize_definitions().map_err(err)?;
@@ -308,7 +260,8 @@ impl Drop for Jit {
     }
 }
 
-/// A relocatable object file defining `symbol` (and nothing else global). Link it with `-lm`.
+/// A relocatable object file defining `symbol` (and nothing else global); it needs nothing at
+/// link time.
 pub fn object(plan: &Plan, symbol: &str) -> Result<Vec<u8>, NativeError> {
     if symbol.is_empty() || !symbol.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || symbol.starts_with(|c: char| c.is_ascii_digit()) {
         return Err(NativeError(format!("`{symbol}` is not a C identifier")));
@@ -340,7 +293,7 @@ pub fn header(plan: &Plan, symbol: &str, model: &str, origin: &str) -> String {
          #define {up}_INPUT_SIZE {}\n#define {up}_OUTPUT_SIZE {}\n\n\
          #ifdef __cplusplus\nextern \"C\" {{\n#endif\n\n\
          /* Run `batch` examples. Not reentrant: intermediate values live in one static buffer,\n   \
-         so call it from one thread at a time. Link with -lm. */\n\
+         so call it from one thread at a time. */\n\
          void {symbol}(const float *input, float *output, size_t batch);\n\n\
          #ifdef __cplusplus\n}}\n#endif\n\n#endif\n",
         shape(&plan.input),

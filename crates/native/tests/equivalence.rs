@@ -245,3 +245,32 @@ fn random_programs_match_burn() {
     println!("{compared} random programs, worst relative difference {worst:.2e}");
     assert!(compared >= 200, "only {compared} random programs");
 }
+
+/// The transcendental activations, element by element over −20..20 (tiny and large values
+/// included): within 2e-6 relative (1e-7 absolute near zero) of burn's.
+#[test]
+fn activations_match_burn_element_by_element() {
+    let mut xs: Vec<f32> = (-2000..=2000).map(|i| i as f32 / 100.0).collect();
+    xs.extend([1e-6, -1e-6, 3e-4, -3e-4, 0.2499, 0.2501, -0.2501, 87.0, -87.0, 100.0, -100.0]);
+    xs.resize(xs.len().div_ceil(4) * 4, 0.0);
+    let n = xs.len();
+    for act in ["gelu", "silu", "sigmoid", "tanh", "softmax"] {
+        let src = format!("model M(x: [B, {n}]) -> [B, {n}] {{\n    return x |> {act}\n}}\n");
+        let g = graph_of(&Program::from_source("act.nas", &src));
+        let dev = Device::flex();
+        let net = lower(&g, &dev).unwrap();
+        let p = plan(&g, &net).unwrap();
+        let xt = Tensor::<RANK>::from_data(TensorData::new(xs.clone(), padded_dims(&[1, n])), &dev);
+        let want = net.forward(vec![xt]).remove(0).into_data().try_to_vec::<f32>().unwrap();
+        let got = Jit::compile(&p).unwrap().run(&xs, 1).unwrap();
+        let mut worst = (0.0f32, 0.0f32, 0.0f32);
+        for ((&x, &a), &b) in xs.iter().zip(&got).zip(&want) {
+            let err = (a - b).abs() / (b.abs() * 2e-6 + 1e-7);
+            if err > worst.0 {
+                worst = (err, x, a - b);
+            }
+        }
+        println!("{act}: worst error {:.2} of the tolerance (at x = {}, difference {:e})", worst.0, worst.1, worst.2);
+        assert!(worst.0 <= 1.0, "{act} at x = {}: differs from burn by {:e}", worst.1, worst.2);
+    }
+}
