@@ -1232,6 +1232,8 @@ impl K<'_> {
         let hz = self.b.ins().fmul(z, half);
         let den = self.b.ins().fadd(one, hz);
         let t = self.b.ins().fdiv(one, den);
+        // Numerical Recipes' coefficients as published (some have more digits than f32 keeps).
+        #[allow(clippy::excessive_precision)]
         const C: [f32; 10] =
             [0.170_872_77, -0.822_152_23, 1.488_515_87, -1.135_203_98, 0.278_868_07, -0.186_288_06, 0.096_784_18, 0.374_091_96, 1.000_023_68, -1.265_512_23];
         let mut p = self.vc(C[0]);
