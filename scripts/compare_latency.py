@@ -13,7 +13,9 @@ Usage (from the repository root):
         [--cpu-time] [--json]
 The venv needs `pip install torch`; nothing here downloads anything.
 """
-import argparse, json, os, subprocess, sys
+import argparse, json, os, sys
+
+from compare_torch import run_json  # same directory: the one JSON-running helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TORCH_SCRIPT = os.path.join(ROOT, "..", "shared", "bench", "torch_reference.py")
@@ -38,19 +40,6 @@ with torch.inference_mode():
 ms.sort()
 print(json.dumps({"median": ms[len(ms) // 2], "p95": ms[min(len(ms) - 1, len(ms) * 95 // 100)], "torch": torch.__version__}))
 """
-
-
-def run_json(cmd, env=None):
-    try:
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    except OSError as e:
-        sys.exit(f"cannot run {cmd[0]}: {e} (see --help: --python needs a Python with torch, --nasc a built nasc)")
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(cmd[:3])} ... failed:\n{done.stderr.strip()}")
-    lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
-    if not lines:
-        sys.exit(f"no JSON from {' '.join(cmd[:3])} ...:\n{done.stdout}")
-    return json.loads(lines[-1])
 
 
 def main():

@@ -1,12 +1,10 @@
 //! Native code: `nasc build --emit object` and `nasc bench --latency`.
 
-use super::print_diags;
 use crate::Compilation;
 use crate::ir::Graph;
 use crate::lower::{Net, RANK, lower, padded_dims};
 use crate::native::plan::{Plan, plan};
 use crate::native::{Jit, header, object, time_runs};
-use crate::synth::SynthConfig;
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use std::path::Path;
@@ -27,14 +25,8 @@ pub struct Loaded {
 }
 
 pub fn load_model(file: &Path, model: Option<&str>, weights: Option<&Path>, seed: u64, color: bool) -> Result<Loaded, ExitCode> {
-    let shown = |f: crate::Failure| {
-        print_diags(&f.diagnostics, &f.sources, color);
-        ExitCode::FAILURE
-    };
-    let c = Compilation::load(file).map_err(shown)?;
-    print_diags(c.warnings(), &c.program.sources, color);
-    let c = c.fill(&SynthConfig { seed, ..Default::default() }).map_err(shown)?;
-    loaded(&c, model, weights, seed).map_err(|e| e.unwrap_or_else(shown))
+    let c = super::train_cmd::filled(file, seed, color)?;
+    loaded(&c, model, weights, seed).map_err(|e| e.unwrap_or_else(|f| super::train_cmd::shown(&f, color)))
 }
 
 /// The model of a filled compilation, lowered, with its weights. `Err(Ok(code))`: reported.

@@ -116,19 +116,26 @@ fn build(
     dev: &burn::tensor::Device,
     color: bool,
 ) -> Result<(Net, i64, String), ExitCode> {
-    let shown = |f: crate::Failure| {
-        print_diags(&f.diagnostics, &f.sources, color);
-        ExitCode::FAILURE
-    };
-    let c = Compilation::load(file).map_err(shown)?;
-    print_diags(c.warnings(), &c.program.sources, color);
-    let c = c.fill(&SynthConfig { seed, ..Default::default() }).map_err(shown)?;
-    let m = c.model(model).map_err(shown)?;
+    let c = filled(file, seed, color)?;
+    let m = c.model(model).map_err(|f| shown(&f, color))?;
     let params = crate::report::report(&c.program, m.graph).params.as_int().unwrap_or(-1);
     crate::train::check_param_budget(params, max_params).map_err(fail)?;
     dev.seed(seed);
     let net = lower(m.graph, dev).map_err(fail)?;
     Ok((net, params, m.name().to_string()))
+}
+
+/// Print a failure's diagnostics.
+pub(super) fn shown(f: &crate::Failure, color: bool) -> ExitCode {
+    print_diags(&f.diagnostics, &f.sources, color);
+    ExitCode::FAILURE
+}
+
+/// A file checked (warnings printed) with its holes filled from `seed`.
+pub(super) fn filled(file: &Path, seed: u64, color: bool) -> Result<Compilation, ExitCode> {
+    let c = Compilation::load(file).map_err(|f| shown(&f, color))?;
+    print_diags(c.warnings(), &c.program.sources, color);
+    c.fill(&SynthConfig { seed, ..Default::default() }).map_err(|f| shown(&f, color))
 }
 
 fn load_data(src: &DataSource, seed: u64) -> Result<Dataset, ExitCode> {

@@ -254,7 +254,7 @@ impl K<'_> {
             }
             (Kernel::Matmul, Some(a), Some(y)) => {
                 let bm = s.ins.get(1).cloned().unwrap_or_else(|| a.clone());
-                self.matmul(&a, &bm, &y);
+                self.einsum(&matmul_spec(a.shape.len(), bm.shape.len(), y.shape.len()), &a, &bm, &y);
             }
             (Kernel::Einsum { spec }, Some(a), Some(y)) => {
                 let bm = s.ins.get(1).cloned().unwrap_or_else(|| a.clone());
@@ -1018,56 +1018,6 @@ impl K<'_> {
         });
     }
 
-    /// `[..., m, k] × [..., k, n]` with broadcast leading dims.
-    fn matmul(&mut self, a: &View, b: &View, y: &View) {
-        let r = y.shape.len();
-        let (m, n) = (y.shape[r - 2], y.shape[r - 1]);
-        let kk = a.shape[a.shape.len() - 1];
-        let lead = &y.shape[..r - 2];
-        let bs = |v: &View| -> Vec<usize> {
-            let full: Vec<usize> = v.shape[..v.shape.len() - 2].to_vec();
-            let st = strides(&v.shape);
-            let mut out = vec![0usize; lead.len()];
-            let off = lead.len() - full.len();
-            for d in 0..full.len() {
-                if full[d] == lead[off + d] && full[d] > 1 {
-                    out[off + d] = st[d];
-                }
-            }
-            out
-        };
-        let (sa, sb) = (bs(a), bs(b));
-        let ys = strides(&y.shape);
-        let (ab, bb, yb) = (self.base(a), self.base(b), self.base(y));
-        let nv = n.div_ceil(4);
-        self.nd(lead, false, &mut |k, idx| {
-            let (ao, bo, yo) = (k.linear(idx, &sa), k.linear(idx, &sb), k.linear(idx, &ys[..lead.len()]));
-            let (a0, b0, y0) = (k.at(ab, ao), k.at(bb, bo), k.at(yb, yo));
-            k.for_n(m, |k, i| {
-                let ar = k.at_scaled(a0, i, kk);
-                let yr = k.at_scaled(y0, i, n);
-                k.for_n(nv, |k, v| {
-                    let zero = k.vconst(0.0);
-                    let acc = k.var(F32X4, zero);
-                    let bc = k.at_scaled(b0, v, 4);
-                    k.for_n(kk, |k, p| {
-                        let xa = k.at(ar, p);
-                        let xs = k.ld(xa, 0);
-                        let xv = k.b.ins().splat(F32X4, xs);
-                        let ba = k.at_scaled(bc, p, n);
-                        let bv = k.ldv(ba, 0);
-                        let c = k.b.use_var(acc);
-                        let r = k.b.ins().fma(xv, bv, c);
-                        k.b.def_var(acc, r);
-                    });
-                    let ya = k.at_scaled(yr, v, 4);
-                    let c = k.b.use_var(acc);
-                    k.st(c, ya, 0);
-                });
-            });
-        });
-    }
-
     /// Two-operand einsum: for every output position, the sum over the contracted letters of
     /// the operands' product. Vectorised like a matmul when the output's last letter comes from
     /// the second operand alone, contiguous in both (`bhqk,bhkd->bhqd`), or as dot products when
@@ -1084,8 +1034,13 @@ impl K<'_> {
                 contracted.push(c);
             }
         }
+        // An output letter's size is the output's (an operand may broadcast it from 1).
         let size = |c: char| -> usize {
-            if let Some(p) = la.iter().position(|&x| x == c) { a.shape[p] } else { lb.iter().position(|&x| x == c).map_or(1, |p| b.shape[p]) }
+            match (out.iter().position(|&x| x == c), la.iter().position(|&x| x == c)) {
+                (Some(p), _) => y.shape[p],
+                (None, Some(p)) => a.shape[p],
+                (None, None) => lb.iter().position(|&x| x == c).map_or(1, |p| b.shape[p]),
+            }
         };
         // Per letter: its stride in a view (0 when the view lacks it or broadcasts it).
         let stride = |ls: &[char], v: &View, c: char| -> usize {
@@ -1339,6 +1294,14 @@ fn with(shape: &[usize], axis: usize, n: usize) -> Vec<usize> {
     let mut s = shape.to_vec();
     s[axis] = n;
     s
+}
+
+/// `matmul` of operands of ranks `ra` and `rb` into rank `ry` as an einsum: `[..., i, k] ×
+/// [..., k, j] → [..., i, j]`, leading dims right-aligned (and broadcast where 1).
+fn matmul_spec(ra: usize, rb: usize, ry: usize) -> String {
+    let lead: Vec<char> = "abcdefgh".chars().take(ry.saturating_sub(2)).collect();
+    let tail = |r: usize| lead[lead.len() - r.saturating_sub(2).min(lead.len())..].iter().collect::<String>();
+    format!("{}ik,{}kj->{}ij", tail(ra), tail(rb), tail(ry))
 }
 
 /// Strides of `x` when broadcast to `y` (right-aligned; 0 on broadcast dims).
