@@ -712,34 +712,13 @@ impl K<'_> {
             k.for_n(groups, |k, g| {
                 let xg = k.at_scaled(xr, g, cg);
                 let yg = k.at_scaled(yr, g, cg);
-                let zero = k.fconst(0.0);
-                let sum = k.var(F32, zero);
-                k.for_n(inner_rows, |k, q| {
-                    let xq = k.at_scaled(xg, q, c);
-                    k.for_n(cg, |k, i| {
-                        let a = k.at(xq, i);
-                        let v = k.ld(a, 0);
-                        let s = k.b.use_var(sum);
-                        let s = k.b.ins().fadd(s, v);
-                        k.b.def_var(sum, s);
-                    });
-                });
-                let s = k.b.use_var(sum);
+                let s = k.group_sum(xg, (inner_rows, c, cg), |k, acc, v| k.b.ins().fadd(acc, v));
                 let n = k.fconst(count);
                 let mean = k.b.ins().fdiv(s, n);
-                let sq = k.var(F32, zero);
-                k.for_n(inner_rows, |k, q| {
-                    let xq = k.at_scaled(xg, q, c);
-                    k.for_n(cg, |k, i| {
-                        let a = k.at(xq, i);
-                        let v = k.ld(a, 0);
-                        let d = k.b.ins().fsub(v, mean);
-                        let s = k.b.use_var(sq);
-                        let s = k.b.ins().fma(d, d, s);
-                        k.b.def_var(sq, s);
-                    });
+                let s = k.group_sum(xg, (inner_rows, c, cg), |k, acc, v| {
+                    let d = k.b.ins().fsub(v, mean);
+                    k.b.ins().fma(d, d, acc)
                 });
-                let s = k.b.use_var(sq);
                 let var = k.b.ins().fdiv(s, n);
                 let e = k.fconst(eps);
                 let var = k.b.ins().fadd(var, e);
@@ -773,6 +752,23 @@ impl K<'_> {
                 });
             });
         });
+    }
+
+    /// `f` folded over a group's floats: `rows` rows of `cg` floats, `c` apart, from `xg`.
+    fn group_sum(&mut self, xg: Value, (rows, c, cg): (usize, usize, usize), f: impl Fn(&mut Self, Value, Value) -> Value) -> Value {
+        let zero = self.fconst(0.0);
+        let acc = self.var(F32, zero);
+        self.for_n(rows, |k, q| {
+            let xq = k.at_scaled(xg, q, c);
+            k.for_n(cg, |k, i| {
+                let a = k.at(xq, i);
+                let v = k.ld(a, 0);
+                let s = k.b.use_var(acc);
+                let s = f(k, s, v);
+                k.b.def_var(acc, s);
+            });
+        });
+        self.b.use_var(acc)
     }
 
     /// Softmax along `axis`: per line, the max, the sum of exponentials, the quotients.
