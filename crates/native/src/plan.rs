@@ -611,18 +611,18 @@ impl Builder<'_> {
             };
             let (scale, shift, x) = (*scale, *shift, ins[0]);
             let producer = self.steps[..i].iter().rposition(|p| p.outs.contains(&x));
-            let foldable = producer
-                .filter(|&p| matches!(self.steps[p].kernel, Kernel::Conv { clamp: None, .. } | Kernel::Dense { clamp: None, .. }) && self.readers(x) == 1);
-            let Some(p) = foldable else {
+            // The producer's weights, bias and output count, when it is a conv or dense that
+            // nothing else reads.
+            let target = producer.filter(|_| self.readers(x) == 1).and_then(|p| match &self.steps[p].kernel {
+                Kernel::Conv { weight, bias, geom, clamp: None, .. } => Some((p, *weight, *bias, geom.features)),
+                Kernel::Dense { weight, bias, features, clamp: None, .. } => Some((p, *weight, *bias, *features)),
+                _ => None,
+            });
+            let Some((p, weight, bias, cout)) = target else {
                 i += 1;
                 continue;
             };
             let (s, t) = (self.consts[scale].clone(), self.consts[shift].clone());
-            let (weight, bias, cout) = match &self.steps[p].kernel {
-                Kernel::Conv { weight, bias, geom, .. } => (*weight, *bias, geom.features),
-                Kernel::Dense { weight, bias, features, .. } => (*weight, *bias, *features),
-                _ => unreachable!("checked above"),
-            };
             self.scale_weights(p, weight, &s);
             let b: Vec<f32> = (0..cout).map(|c| bias.map_or(0.0, |b| self.consts[b][c]) * s[c] + t[c]).collect();
             let new_bias = self.constant(padded(b, cout));
