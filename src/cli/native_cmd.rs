@@ -4,9 +4,9 @@ use crate::Compilation;
 use crate::ir::Graph;
 use crate::lower::{Net, RANK, lower, padded_dims};
 use crate::native::plan::{Plan, plan};
-use crate::native::{Jit, header, object, time_runs};
+use crate::native::{header, object, time_runs};
 use burn::module::Module;
-use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use burn::tensor::{Device, Distribution, Tensor};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -98,24 +98,28 @@ pub struct Latency {
     pub compile_ms: f64,
     pub native: (f64, f64),
     pub burn: (f64, f64),
+    /// With `profile`: per step of the compiled pass, (what it computes, mean ms per example).
+    pub steps: Vec<(String, f64)>,
 }
 
-/// JIT-compile `l` and time batch-1 forward passes of the compiled code and of burn.
-pub fn measure(l: &Loaded, runs: usize, warmup: usize, cpu: bool) -> Result<Latency, String> {
-    let p = plan(&l.graph, &l.net).map_err(|e| format!("cannot compile `{}` to native code: {e}", l.name))?;
-    let t0 = Instant::now();
-    let mut jit = Jit::compile(&p).map_err(|e| format!("cannot compile `{}` to native code: {e}", l.name))?;
-    let compile_ms = t0.elapsed().as_secs_f64() * 1e3;
+/// JIT-compile `l` once and time batch-1 forward passes of the compiled code and of burn (and,
+/// with `profile`, each compiled step).
+pub fn measure(l: &Loaded, runs: usize, warmup: usize, cpu: bool, profile: bool) -> Result<Latency, String> {
+    let (p, mut jit) = crate::native::compile(&l.graph, &l.net).map_err(|e| format!("cannot compile `{}` to native code: {e}", l.name))?;
+    let native = jit.latency(runs, warmup, cpu);
     let dev = Device::flex();
-    let x: Vec<f32> = Tensor::<1>::random([jit.input_len], Distribution::Normal(0.0, 1.0), &dev).into_data().try_to_vec::<f32>().unwrap_or_default();
-    let mut out = vec![0.0f32; jit.output_len];
-    let native = time_runs(runs, warmup, cpu, || jit.run_into(&x, &mut out, 1));
-    let xt = Tensor::<RANK>::from_data(TensorData::new(x.clone(), padded_dims(&p.input.shape)), &dev);
+    let xt = Tensor::<RANK>::random(padded_dims(&p.input.shape), Distribution::Normal(0.0, 1.0), &dev);
     let burn = time_runs(runs, warmup, cpu, || {
         let y = l.net.forward(vec![xt.clone()]);
         std::hint::black_box(y.into_iter().next().map(|t| t.into_data()));
     });
-    Ok(Latency { compile_ms, native, burn })
+    let steps = if profile {
+        let x = vec![0.5f32; jit.input_len];
+        jit.profile(&x, runs).into_iter().map(|(s, ms)| (s, ms / runs.max(1) as f64)).collect()
+    } else {
+        vec![]
+    };
+    Ok(Latency { compile_ms: jit.compile_time.as_secs_f64() * 1e3, native, burn, steps })
 }
 
 /// How `nasc bench --latency` measures and reports.
@@ -136,16 +140,12 @@ pub fn latency(files: &[std::path::PathBuf], weights: Option<&Path>, how: &How, 
             Ok(l) => l,
             Err(code) => return code,
         };
-        let m = match measure(&l, runs, runs / 10 + 3, cpu) {
+        let m = match measure(&l, runs, runs / 10 + 3, cpu, how.profile) {
             Ok(m) => m,
             Err(e) => return fail(e),
         };
         let threads = std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse::<usize>().ok());
-        let steps = if how.profile { profile(&l, runs) } else { Ok(vec![]) };
-        let steps = match steps {
-            Ok(s) => s,
-            Err(e) => return fail(e),
-        };
+        let steps = &m.steps;
         if json {
             let v = serde_json::json!({
                 "model": l.name, "batch": 1, "runs": runs, "clock": if cpu { "thread cpu" } else { "wall" }, "compile_ms": m.compile_ms,
@@ -167,18 +167,10 @@ pub fn latency(files: &[std::path::PathBuf], weights: Option<&Path>, how: &How, 
                 m.compile_ms
             );
             let total: f64 = steps.iter().map(|s| s.1).sum();
-            for (s, ms) in &steps {
+            for (s, ms) in steps {
                 println!("    {:>6.1} %  {:>8.4} ms  {s}", 100.0 * ms / total.max(1e-12), ms);
             }
         }
     }
     ExitCode::SUCCESS
-}
-
-/// Per step of the compiled forward pass: (what it computes, mean ms per example).
-fn profile(l: &Loaded, runs: usize) -> Result<Vec<(String, f64)>, String> {
-    let p = plan(&l.graph, &l.net).map_err(|e| e.to_string())?;
-    let mut jit = Jit::compile(&p).map_err(|e| e.to_string())?;
-    let x = vec![0.5f32; jit.input_len];
-    Ok(jit.profile(&x, runs).into_iter().map(|(s, ms)| (s, ms / runs.max(1) as f64)).collect())
 }

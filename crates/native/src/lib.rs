@@ -165,6 +165,13 @@ fn thread_cpu_seconds() -> f64 {
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
+/// Plan a lowered model (`graph` and its burn `net` with weights) and compile it into memory.
+pub fn compile(graph: &nasc_core::ir::Graph, net: &nasc_burn::lower::Net) -> Result<(Plan, Jit), NativeError> {
+    let p = plan::plan(graph, net)?;
+    let jit = Jit::compile(&p)?;
+    Ok((p, jit))
+}
+
 /// A model compiled into this process's memory.
 pub struct Jit {
     module: Option<cranelift_jit::JITModule>,
@@ -214,6 +221,14 @@ impl Jit {
             output_len: plan.output.len(),
             compile_time: start.elapsed(),
         })
+    }
+
+    /// Batch-1 latency in ms over `runs` forward passes after `warmup`: (median, p95). The
+    /// input's values do not matter (the code has no data-dependent branches).
+    pub fn latency(&mut self, runs: usize, warmup: usize, cpu: bool) -> (f64, f64) {
+        let x = vec![0.5f32; self.input_len];
+        let mut out = vec![0.0f32; self.output_len];
+        time_runs(runs, warmup, cpu, || self.run_into(&x, &mut out, 1))
     }
 
     /// Time each step over `runs` forward passes of one example: (step, total ms), in order.

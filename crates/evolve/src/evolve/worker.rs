@@ -213,9 +213,6 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
 
 /// Median batch-1 latency (ms) of the model compiled by cranelift, on this worker's thread.
 fn compiled_latency(graph: &nasc_core::ir::Graph, net: &nasc_burn::lower::Net) -> Result<f64, String> {
-    let p = nasc_native::plan::plan(graph, net).map_err(|e| format!("cannot compile the candidate to native code for its latency: {e}"))?;
-    let mut jit = nasc_native::Jit::compile(&p).map_err(|e| format!("cannot compile the candidate to native code for its latency: {e}"))?;
-    let x = vec![0.5f32; jit.input_len];
-    let mut out = vec![0.0f32; jit.output_len];
-    Ok(nasc_native::time_runs(50, 5, false, || jit.run_into(&x, &mut out, 1)).0)
+    let (_, mut jit) = nasc_native::compile(graph, net).map_err(|e| format!("cannot compile the candidate to native code for its latency: {e}"))?;
+    Ok(jit.latency(50, 5, false).0)
 }
