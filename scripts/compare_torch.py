@@ -9,7 +9,11 @@ then torch, then the next model), and prints images/s of both and their ratio. B
 Usage (from the repository root):
     python3 scripts/compare_torch.py --python /path/to/venv/bin/python \
         [--nasc target/release/nasc (default if built, else target/debug/nasc)] [--batches 64] [--steps 30] [--threads 2] \
-        [--models mlp_digits,cnn_small,resnet18_cifar,dwsep_cifar] [--json]
+        [--models mlp_digits,cnn_small,resnet18_cifar,dwsep_cifar] [--json] [--variant KEY=VALUE ...] [--repeat N]
+With --repeat N every measurement of a model (nasc, torch, each variant) is taken N times in
+turn and the medians are printed, with the median of the N per-round ratios: this machine's
+speed drifts by tens of percent between minutes, and interleaving keeps both sides in the same
+minutes.
 The venv needs `pip install torch`; nothing here downloads anything.
 """
 import argparse, json, os, subprocess, sys
@@ -32,6 +36,21 @@ def run_json(cmd, env):
     return json.loads(lines[-1])
 
 
+def median(xs):
+    xs = sorted(xs)
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+
+
+def measure_round(a, bench, common, model, env, variants):
+    """One round: nasc, torch, the burn-ops baseline (0 without --baseline), each variant."""
+    nasc = run_json(bench, env)["images_per_sec"]
+    torch = run_json([a.python, a.torch_script, "--models", model, "--threads", str(a.threads)] + common, env)["images_per_sec"]
+    old = run_json(bench, dict(env, NASC_CPU_KERNELS="burn"))["images_per_sec"] if a.baseline else 0.0
+    alt = [run_json(bench, dict(env, **{k: v}))["images_per_sec"] for k, v in variants]
+    return nasc, torch, old, alt
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--python", default=sys.executable, help="a Python with torch installed")
@@ -48,10 +67,19 @@ def main():
     ap.add_argument("--json", action="store_true", help="one JSON line per model and batch")
     ap.add_argument("--baseline", action="store_true",
                     help="also time nasc with NASC_CPU_KERNELS=burn (burn-flex's own conv/pool/norm ops, the state before nasc's kernels)")
+    ap.add_argument("--variant", action="append", default=[], metavar="KEY=VALUE",
+                    help="also time nasc with this environment variable set (repeatable), e.g. NASC_SGEMM=gemm")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds per model; medians are reported (default 1)")
     a = ap.parse_args()
+    if a.repeat < 1:
+        sys.exit("--repeat must be at least 1")
+    variants = [v.split("=", 1) for v in a.variant]
+    if any(len(v) != 2 for v in variants):
+        sys.exit("--variant takes KEY=VALUE")
     env = dict(os.environ, RAYON_NUM_THREADS=str(a.threads))
     if not a.json:
         base = f"{'burn-ops img/s':>16}{'ratio':>8}" if a.baseline else ""
+        base += "".join(f"{k + '=' + v:>22}{'ratio':>8}" for k, v in variants)
         print(f"{'model':<16}{'batch':>6}{'nasc img/s':>13}{'torch img/s':>13}{'ratio':>8}" + base)
     for batch in [int(b) for b in a.batches.split(",")]:
         for model in a.models.split(","):
@@ -59,19 +87,25 @@ def main():
             steps = a.steps if model != "resnet18_cifar" or batch < 64 else max(3, a.steps // 6)
             common = ["--batch", str(batch), "--steps", str(steps), "--warmup", str(min(a.warmup, steps))]
             bench = [a.nasc, "bench", os.path.join(ROOT, "benches", "models", model + ".nas")] + common
-            nasc = run_json(bench, env)
-            torch = run_json([a.python, a.torch_script, "--models", model, "--threads", str(a.threads)] + common, env)
-            old = run_json(bench, dict(env, NASC_CPU_KERNELS="burn")) if a.baseline else None
-            ratio = nasc["images_per_sec"] / torch["images_per_sec"]
-            row = {"model": model, "batch": batch, "steps": steps, "nasc": nasc["images_per_sec"],
-                   "torch": torch["images_per_sec"], "ratio": round(ratio, 3)}
+            rounds = [measure_round(a, bench, common, model, env, variants) for _ in range(a.repeat)]
+            nasc_ips, torch_ips, old_ips = (median([r[i] for r in rounds]) for i in range(3))
+            alt = [median([r[3][j] for r in rounds]) for j in range(len(variants))]
+            alt_ratio = [median([r[3][j] / r[1] for r in rounds]) for j in range(len(variants))]
+            ratio = median([r[0] / r[1] for r in rounds])
+            row = {"model": model, "batch": batch, "steps": steps, "rounds": a.repeat, "nasc": nasc_ips,
+                   "torch": torch_ips, "ratio": round(ratio, 3)}
+            old = old_ips if a.baseline else None
             if old:
-                row.update(burn_ops=old["images_per_sec"], burn_ops_ratio=round(old["images_per_sec"] / torch["images_per_sec"], 3))
+                row.update(burn_ops=old, burn_ops_ratio=round(old / torch_ips, 3))
+            for (k, v), ips, r in zip(variants, alt, alt_ratio):
+                row[f"{k}={v}"] = ips
+                row[f"{k}={v} ratio"] = round(r, 3)
             if a.json:
                 print(json.dumps(row), flush=True)
             else:
                 base = f"{row['burn_ops']:>16.1f}{row['burn_ops_ratio']:>7.2f}x" if old else ""
-                print(f"{model:<16}{batch:>6}{nasc['images_per_sec']:>13.1f}{torch['images_per_sec']:>13.1f}{ratio:>7.2f}x" + base, flush=True)
+                base += "".join(f"{ips:>22.1f}{r:>7.2f}x" for ips, r in zip(alt, alt_ratio))
+                print(f"{model:<16}{batch:>6}{nasc_ips:>13.1f}{torch_ips:>13.1f}{ratio:>7.2f}x" + base, flush=True)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,28 @@ use nasc_core::rng::Rng;
 use serde::Serialize;
 use std::time::Instant;
 
+/// Makes glibc's allocator keep freed memory for reuse instead of returning it to the system.
+/// Every training step allocates its activations and gradients afresh (burn's tensors own their
+/// buffers), and glibc serves blocks over its mmap threshold with fresh pages: each step then
+/// page-faults and zeroes every large buffer again, on the calling thread while the others wait
+/// (cnn_small at batch 64: 3,361 → 4,563 images/s, sys time 0.46 → 0.13 s). Call it once, before
+/// other threads start; process-wide, so the `nasc` binary does and an embedding program may.
+/// Allocator settings the user gave in `GLIBC_TUNABLES` (`glibc.malloc.*`) are left as they are,
+/// which is also how to time glibc's defaults (e.g. `glibc.malloc.arena_max=8`).
+pub fn keep_freed_memory() {
+    if std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("glibc.malloc.")) {
+        return;
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; called before other threads allocate.
+    unsafe {
+        // 32 MiB is the largest mmap threshold glibc accepts on 64-bit; larger blocks are rare
+        // (a 64-image batch of 32×32×64 activations is 16 MiB).
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
+
 /// The device for `--device`: burn's `flex` CPU backend, or CUDA when built with `--features cuda`.
 pub fn device(name: &str) -> Result<Device, String> {
     match name {
