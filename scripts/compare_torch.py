@@ -55,7 +55,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--python", default=sys.executable, help="a Python with torch installed")
     release = os.path.join(ROOT, "target", "release", "nasc")
-    # The dev build optimises burn, gemm and nasc's kernels fully (Cargo.toml), so it times the same.
+    # The dev build optimises burn, gemm and nasc's kernels fully, without debug assertions
+    # (Cargo.toml), so it times the same.
     ap.add_argument("--nasc", default=release if os.path.exists(release) else os.path.join(ROOT, "target", "debug", "nasc"),
                     help="the nasc binary (default: target/release/nasc if built, else target/debug/nasc)")
     ap.add_argument("--torch-script", default=TORCH_SCRIPT)

@@ -225,7 +225,7 @@ fn matmul(dst: &mut [f32], offset: usize, dst_rs: usize, accumulate: bool, a: Ma
     if m == 0 || n == 0 {
         return;
     }
-    debug_assert!(dst.len() >= offset + (m - 1) * dst_rs + n);
+    assert!(dst.len() >= offset + (m - 1) * dst_rs + n, "matmul: destination too short");
     // SAFETY: every caller passes views whose extents (m, n, k with their strides) lie inside
     // the slices they were made from; `dst` is exclusively borrowed.
     unsafe {
