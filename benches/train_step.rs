@@ -20,7 +20,7 @@ fn net(file: &str, dev: &Device) -> Net {
 }
 
 fn bench(c: &mut Criterion) {
-    nasc_burn::train::keep_freed_memory();
+    nasc_burn::train::prepare_process();
     let dev = Device::flex().autodiff();
     let batch = 64;
     let mut g = c.benchmark_group("train step, batch 64");

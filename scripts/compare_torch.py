@@ -9,7 +9,8 @@ then torch, then the next model), and prints images/s of both and their ratio. B
 Usage (from the repository root):
     python3 scripts/compare_torch.py --python /path/to/venv/bin/python \
         [--nasc target/release/nasc (default if built, else target/debug/nasc)] [--batches 64] [--steps 30] [--threads 2] \
-        [--models mlp_digits,cnn_small,resnet18_cifar,dwsep_cifar] [--json] [--variant KEY=VALUE ...] [--repeat N]
+        [--models mlp_digits,cnn_small,resnet18_cifar,dwsep_cifar] [--json] [--variant KEY=VALUE ...] [--other-nasc PATH ...] [--repeat N]
+--other-nasc times another nasc binary in the same rounds (e.g. a copy built before a change).
 With --repeat N every measurement of a model (nasc, torch, each variant) is taken N times in
 turn and the medians are printed, with the median of the N per-round ratios: this machine's
 speed drifts by tens of percent between minutes, and interleaving keeps both sides in the same
@@ -47,7 +48,7 @@ def measure_round(a, bench, common, model, env, variants):
     nasc = run_json(bench, env)["images_per_sec"]
     torch = run_json([a.python, a.torch_script, "--models", model, "--threads", str(a.threads)] + common, env)["images_per_sec"]
     old = run_json(bench, dict(env, NASC_CPU_KERNELS="burn"))["images_per_sec"] if a.baseline else 0.0
-    alt = [run_json(bench, dict(env, **{k: v}))["images_per_sec"] for k, v in variants]
+    alt = [run_json([binary or a.nasc] + bench[1:], dict(env, **extra))["images_per_sec"] for _, binary, extra in variants]
     return nasc, torch, old, alt
 
 
@@ -70,17 +71,21 @@ def main():
                     help="also time nasc with NASC_CPU_KERNELS=burn (burn-flex's own conv/pool/norm ops, the state before nasc's kernels)")
     ap.add_argument("--variant", action="append", default=[], metavar="KEY=VALUE",
                     help="also time nasc with this environment variable set (repeatable), e.g. NASC_SGEMM=gemm")
+    ap.add_argument("--other-nasc", action="append", default=[], metavar="PATH",
+                    help="also time this nasc binary (repeatable), e.g. a build from before a change")
     ap.add_argument("--repeat", type=int, default=1, help="rounds per model; medians are reported (default 1)")
     a = ap.parse_args()
     if a.repeat < 1:
         sys.exit("--repeat must be at least 1")
-    variants = [v.split("=", 1) for v in a.variant]
-    if any(len(v) != 2 for v in variants):
+    if any("=" not in v for v in a.variant):
         sys.exit("--variant takes KEY=VALUE")
+    # Each variant: (label, binary, extra environment).
+    variants = [(v, None, dict([v.split("=", 1)])) for v in a.variant]
+    variants += [(os.path.basename(os.path.dirname(p)) + "/" + os.path.basename(p), p, {}) for p in a.other_nasc]
     env = dict(os.environ, RAYON_NUM_THREADS=str(a.threads))
     if not a.json:
         base = f"{'burn-ops img/s':>16}{'ratio':>8}" if a.baseline else ""
-        base += "".join(f"{k + '=' + v:>22}{'ratio':>8}" for k, v in variants)
+        base += "".join(f"{label:>22}{'ratio':>8}" for label, _, _ in variants)
         print(f"{'model':<16}{'batch':>6}{'nasc img/s':>13}{'torch img/s':>13}{'ratio':>8}" + base)
     for batch in [int(b) for b in a.batches.split(",")]:
         for model in a.models.split(","):
@@ -98,9 +103,9 @@ def main():
             old = old_ips if a.baseline else None
             if old:
                 row.update(burn_ops=old, burn_ops_ratio=round(old / torch_ips, 3))
-            for (k, v), ips, r in zip(variants, alt, alt_ratio):
-                row[f"{k}={v}"] = ips
-                row[f"{k}={v} ratio"] = round(r, 3)
+            for (label, _, _), ips, r in zip(variants, alt, alt_ratio):
+                row[label] = ips
+                row[f"{label} ratio"] = round(r, 3)
             if a.json:
                 print(json.dumps(row), flush=True)
             else:

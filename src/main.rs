@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    nasc_burn::train::keep_freed_memory();
+    nasc_burn::train::prepare_process();
     let cli = nasc::cli::Cli::parse();
     let worker = std::thread::Builder::new().stack_size(STACK_BYTES).spawn(move || nasc::cli::run(cli));
     match worker.map(|h| h.join()) {

@@ -194,7 +194,7 @@ pub fn train(a: &TrainArgs, color: bool) -> ExitCode {
         bar.inc(1);
         bar.set_message(format!("epoch {} loss {loss:.4}", epoch + 1));
     };
-    let (net, metrics) = match run_train(net, &data, &cfg, &dev, &mut on_step) {
+    let (net, metrics) = match nasc_burn::train::on_workers(|| run_train(net, &data, &cfg, &dev, &mut on_step)) {
         Ok(x) => x,
         Err(e) => {
             bar.abandon();
@@ -315,18 +315,20 @@ pub fn bench(a: &BenchArgs, color: bool) -> ExitCode {
         let y = Tensor::<1, Int>::random([a.batch], Distribution::Uniform(0.0, 10.0), &dev);
         let loss_fn = CrossEntropyLossConfig::new().init(&dev);
         let mut optim = SgdConfig::new().with_momentum(Some(MomentumConfig::new().with_dampening(0.0))).init();
-        let mut t0 = std::time::Instant::now();
-        for i in 0..a.warmup + a.steps {
-            if i == a.warmup {
-                t0 = std::time::Instant::now();
+        let dt = nasc_burn::train::on_workers(|| {
+            let mut t0 = std::time::Instant::now();
+            for i in 0..a.warmup + a.steps {
+                if i == a.warmup {
+                    t0 = std::time::Instant::now();
+                }
+                let logits: Tensor<2> = crate::lower::unpad(net.forward(vec![x.clone()]).remove(0));
+                let loss = loss_fn.forward(logits, y.clone());
+                let grads = GradientsParams::from_grads(loss.backward(), &net);
+                net = optim.step(0.01, net, grads);
             }
-            let logits: Tensor<2> = crate::lower::unpad(net.forward(vec![x.clone()]).remove(0));
-            let loss = loss_fn.forward(logits, y.clone());
-            let grads = GradientsParams::from_grads(loss.backward(), &net);
-            net = optim.step(0.01, net, grads);
-        }
-        let _ = dev.sync();
-        let dt = t0.elapsed().as_secs_f64();
+            let _ = dev.sync();
+            t0.elapsed().as_secs_f64()
+        });
         println!(
             "{}",
             serde_json::json!({

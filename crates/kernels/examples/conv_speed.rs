@@ -18,14 +18,18 @@ fn geom(hw: usize, cin: usize, cout: usize, k: usize, stride: usize) -> ConvGeom
     }
 }
 
+/// The best of 5 rounds of 3 calls: the machine's speed drifts between seconds.
 fn time(f: impl Fn()) -> f64 {
     f();
-    let reps = 3;
-    let t = Instant::now();
-    for _ in 0..reps {
-        f();
-    }
-    t.elapsed().as_secs_f64() / reps as f64
+    (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..3 {
+                f();
+            }
+            t.elapsed().as_secs_f64() / 3.0
+        })
+        .fold(f64::INFINITY, f64::min)
 }
 
 fn main() {

@@ -85,13 +85,14 @@ pub fn max_forward(g: &PoolGeom, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
         g.for_each_window(|o, window| {
             let (out, idx) = (&mut yi[o..o + c], &mut ai[o..o + c]);
             window.each(|i| {
-                let xs = &xi[i..i + c];
-                // Branch-free so it vectorises. `>` keeps the first maximum, and a NaN input
-                // propagates as burn's does.
-                for ch in 0..c {
-                    let take = xs[ch] > out[ch] || xs[ch].is_nan();
-                    out[ch] = if take { xs[ch] } else { out[ch] };
-                    idx[ch] = if take { (i + ch) as u32 } else { idx[ch] };
+                // Branch-free (`|`, not `||`) over zipped slices so it vectorises: the indexed,
+                // short-circuiting version compiled to scalar compares and was 18 % of a
+                // cnn_small step. `>` keeps the first maximum, and a NaN input propagates as
+                // burn's does.
+                for (ch, ((o, ix), &v)) in out.iter_mut().zip(idx.iter_mut()).zip(&xi[i..i + c]).enumerate() {
+                    let take = (v > *o) | v.is_nan();
+                    *o = if take { v } else { *o };
+                    *ix = if take { (i + ch) as u32 } else { *ix };
                 }
             });
         });

@@ -18,6 +18,20 @@ use nasc_core::rng::Rng;
 use serde::Serialize;
 use std::time::Instant;
 
+/// Stack for each of rayon's worker threads, which run whole training loops (`on_workers`):
+/// autodiff over a deep network recurses deeper than rayon's default 2 MiB allows for. Virtual
+/// memory: pages are only committed as they are touched.
+const WORKER_STACK_BYTES: usize = 256 << 20;
+
+/// Process set-up for training, before any other thread starts: [`keep_freed_memory`], and
+/// rayon's global pool with room on its stacks for [`on_workers`]. The thread count is rayon's
+/// default (`RAYON_NUM_THREADS`, else one per CPU). Calling it twice is harmless.
+pub fn prepare_process() {
+    keep_freed_memory();
+    // Fails only when the global pool already exists, which then keeps its settings.
+    let _ = rayon::ThreadPoolBuilder::new().stack_size(WORKER_STACK_BYTES).build_global();
+}
+
 /// Makes glibc's allocator keep freed memory for reuse instead of returning it to the system.
 /// Every training step allocates its activations and gradients afresh (burn's tensors own their
 /// buffers), and glibc serves blocks over its mmap threshold with fresh pages: each step then
@@ -38,6 +52,18 @@ pub fn keep_freed_memory() {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
     }
+}
+
+/// Runs `f` (a training loop) on one of rayon's worker threads, blocking the caller. The kernels'
+/// parallel loops then split work from inside the pool instead of waking it from outside and
+/// sleeping until it finishes: one thread fewer handing off at every parallel region
+/// (cnn_small at batch 64: 1.05× → 1.27× PyTorch's images/s, ResNet-18 0.72× → 0.82×).
+///
+/// For one training per process (the `nasc` commands, evolve's worker processes): a worker that
+/// waits inside its own parallel loop may pick up another training injected meanwhile and finish
+/// that one first, so concurrent trainings in one process should not each call this.
+pub fn on_workers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
 }
 
 /// The device for `--device`: burn's `flex` CPU backend, or CUDA when built with `--features cuda`.

@@ -191,7 +191,8 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
         ..TrainConfig::default()
     };
     let start = std::time::Instant::now();
-    let (net, metrics) = train(net, &data, &cfg, &dev, &mut |_, _, _, _| {}).map_err(|e| e.to_string())?;
+    // One training per worker process, so running it on rayon's workers is safe (see `on_workers`).
+    let (net, metrics) = nasc_burn::train::on_workers(|| train(net, &data, &cfg, &dev, &mut |_, _, _, _| {})).map_err(|e| e.to_string())?;
     let test_accuracy = test.filter(|_| job.measure_test).map(|t| evaluate(&net.valid(), &t, &data, 256, &dev.clone().inner()).1);
     let last = metrics.last().ok_or("no epoch ran")?;
     let mut speeds: Vec<f64> = metrics.iter().skip(usize::from(metrics.len() > 1)).map(|m| m.images_per_sec).collect();
