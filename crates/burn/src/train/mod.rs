@@ -51,6 +51,11 @@ pub fn keep_freed_memory() {
         // (a 64-image batch of 32×32×64 activations is 16 MiB).
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        // One arena for all threads: a worker thread's own arena lives in 64 MiB heaps that glibc
+        // unmaps whenever one falls empty, whatever the trim threshold, and maps again on the
+        // next step (cnn_small at batch 256: ~4,300 → ~5,000 images/s). The few, large
+        // allocations of training hardly contend for its lock.
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
 
