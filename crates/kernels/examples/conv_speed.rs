@@ -1,7 +1,12 @@
-//! Times the convolution kernels on ResNet-18 (CIFAR) layer shapes, batch 64, and prints GFLOP/s:
+//! Times the convolution kernels on ResNet-18 (CIFAR) layer shapes, batch 64, and prints GFLOP/s,
+//! then max pooling (2×2, stride 2) on cnn_small's shapes:
 //! `cargo run --release -p nasc-kernels --example conv_speed` (or in the dev profile, which
-//! optimises this crate fully).
+//! optimises this crate fully). Run the release binary with
+//! `GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824`
+//! to time the kernels without the fresh pages glibc's defaults give every large buffer (the
+//! `nasc` binary sets this itself).
 use nasc_kernels::conv::{self, ConvGeom};
+use nasc_kernels::pool::{self, PoolGeom};
 use std::time::Instant;
 
 fn geom(hw: usize, cin: usize, cout: usize, k: usize, stride: usize) -> ConvGeom {
@@ -56,5 +61,14 @@ fn main() {
             bw * 1e3,
             flops / bw / 1e9
         );
+    }
+    for (hw, c) in [(32, 16), (16, 32), (32, 64)] {
+        let g = PoolGeom { batch: 64, input: [hw, hw, c], output: [hw / 2, hw / 2], window: [2, 2], stride: [2, 2], pad: [0, 0] };
+        let x: Vec<f32> = (0..g.input_len()).map(|i| ((i * 7919) % 1013) as f32).collect();
+        let (_, arg) = pool::max_forward(&g, &x);
+        let dy = vec![1.0f32; g.output_len()];
+        let f = time(|| drop(pool::max_forward(&g, &x)));
+        let b = time(|| drop(pool::max_backward(&g, &dy, &arg)));
+        println!("max pool {hw}x{hw}x{c:<9} forward {:7.3} ms | backward {:7.3} ms", f * 1e3, b * 1e3);
     }
 }
