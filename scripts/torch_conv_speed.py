@@ -43,3 +43,9 @@ for name, hw, cin, cout, k, stride in SHAPES:
     bw = best(grads([False, True, False]))
     print(f"{name:<20} forward {f * 1e3:7.1f} ms {flops / f / 1e9:6.1f} GFLOP/s | input grad {bi * 1e3:7.1f} ms "
           f"{flops / bi / 1e9:6.1f} | weight grad {bw * 1e3:7.1f} ms {flops / bw / 1e9:6.1f}")
+
+# The gemm alone, as conv_speed times it: the 512-channel layer's im2col shape.
+m, k, n = 1024, 4608, 512
+a, b = torch.randn(m, k), torch.randn(k, n)
+t = best(lambda: torch.mm(a, b))
+print(f"sgemm {m}x{k} * {k}x{n}  {t * 1e3:7.1f} ms {2 * m * k * n / t / 1e9:6.1f} GFLOP/s")

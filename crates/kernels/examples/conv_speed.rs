@@ -24,7 +24,7 @@ fn geom(hw: usize, cin: usize, cout: usize, k: usize, stride: usize) -> ConvGeom
 }
 
 /// The best of 5 rounds of 3 calls: the machine's speed drifts between seconds.
-fn time(f: impl Fn()) -> f64 {
+fn time(mut f: impl FnMut()) -> f64 {
     f();
     (0..5)
         .map(|_| {
@@ -62,6 +62,19 @@ fn main() {
             flops / bw / 1e9
         );
     }
+    // The gemm alone, at the 512-channel layer's im2col shape: [1024 × 4608] · [4608 × 512].
+    // `scripts/torch_conv_speed.py` times torch.mm on the same shape.
+    let [m, k, n] = [1024usize, 4608, 512];
+    let (a, b) = (vec![0.5f32; m * k], vec![0.1f32; k * n]);
+    let mut c = vec![0.0f32; m * n];
+    let t = time(|| {
+        // SAFETY: row-major views of exactly `a`, `b` and `c`; `c` is not aliased.
+        unsafe {
+            let par = gemm::Parallelism::Rayon(0);
+            gemm::gemm(m, n, k, c.as_mut_ptr(), 1, n as isize, false, a.as_ptr(), 1, k as isize, b.as_ptr(), 1, n as isize, 1.0, 1.0, false, false, false, par);
+        }
+    });
+    println!("sgemm {m}x{k} * {k}x{n}  {:7.1} ms {:6.1} GFLOP/s", t * 1e3, 2.0 * (m * k * n) as f64 / t / 1e9);
     for (hw, c) in [(32, 16), (16, 32), (32, 64)] {
         let g = PoolGeom { batch: 64, input: [hw, hw, c], output: [hw / 2, hw / 2], window: [2, 2], stride: [2, 2], pad: [0, 0] };
         let x: Vec<f32> = (0..g.input_len()).map(|i| ((i * 7919) % 1013) as f32).collect();
