@@ -182,6 +182,7 @@ fn every_target(text: &str) {
         assert!(d.primary.span.end <= f.text.len() && d.primary.span.start <= d.primary.span.end);
         assert!(!d.message.is_empty());
     }
+    assert_shallow_agrees(&prog, &checked);
     let _ = nasc::diag::render_all(&checked.diagnostics, &prog.sources, false);
     if let Some(ast) = prog.root_ast().filter(|_| prog.diagnostics.is_empty()) {
         let printed = nasc::syntax::print_file(ast);
@@ -203,6 +204,33 @@ fn every_target(text: &str) {
         let _ = (a.hover(p), a.definition(p), a.completion(p));
     }
     let _ = (a.symbols(), a.format(), a.lsp_diagnostics());
+}
+
+/// The shallow check (`nasc check`, the language server's diagnostics) says exactly what the
+/// complete check says, unless the complete one ran out of its node budget (which the shallow
+/// one is there to avoid).
+fn assert_shallow_agrees(prog: &Program, complete: &nasc::check::Checked) {
+    if complete.diagnostics.iter().any(|d| d.code == "E0112" || d.code == "W0104") {
+        return;
+    }
+    let shallow = nasc::check::check_shallow(prog);
+    let show = |c: &nasc::check::Checked| c.diagnostics.iter().map(|d| format!("{d:?}")).collect::<Vec<_>>();
+    assert_eq!(show(complete), show(&shallow), "shallow and complete checks disagree");
+}
+
+#[test]
+fn shallow_checks_agree_on_nested_blocks() {
+    let text = nasc::syntax::generate::nested_program(400, 7);
+    let prog = Program::from_source("nested.nas", &text);
+    let checked = nasc::check::check(&prog);
+    assert!(!checked.has_errors());
+    assert_shallow_agrees(&prog, &checked);
+    // Block6 calls Block5 … Block0: inlined in full, each call only its outputs in the shallow one.
+    let nodes = |c: &nasc::check::Checked, b: &str| c.graph(b).map(|g| g.nodes.len());
+    let shallow = nasc::check::check_shallow(&prog);
+    assert_eq!(nodes(&checked, "Block6"), Some(7 * 7));
+    assert_eq!(nodes(&shallow, "Block6"), nodes(&checked, "Block0"));
+    assert_eq!(nodes(&shallow, "Big"), nodes(&checked, "Big"));
 }
 
 #[test]
@@ -265,9 +293,10 @@ fn fuzz_for_a_while() {
     let mut runs = 0;
     while start.elapsed().as_secs() < seconds {
         let src = &sources[rng.below(sources.len())];
-        let text = match rng.below(3) {
+        let text = match rng.below(4) {
             0 => nasc::syntax::print_file(&nasc::syntax::generate::random_file(&mut rng)),
             1 => mutate(&mut rng, src),
+            2 => nested_variant(&mut rng),
             _ => damage_bytes(&mut rng, src),
         };
         assert_survives(&format!("fuzz input {runs} (NASC_FUZZ_SEED to replay)"), &text);
@@ -282,6 +311,20 @@ fn fuzz_for_a_while() {
     );
     // Every test of this file shares the process; one runaway allocation shows here.
     assert!(peak < 2 << 20, "peak memory {} MiB", peak >> 10);
+}
+
+/// Nested blocks with some dims of their signatures changed (a symbol for another, a number, an
+/// expression): calls that rename symbols, calls that do not, and errors, for the shallow check
+/// to agree with the complete one on.
+fn nested_variant(rng: &mut Rng) -> String {
+    let mut text = nasc::syntax::generate::nested_program(16 + rng.below(120), 1 + rng.below(8));
+    for _ in 0..rng.below(4) {
+        let spots: Vec<usize> = text.match_indices("[B, H, W, C]").map(|(i, _)| i).collect();
+        let Some(&at) = spots.get(rng.below(spots.len().max(1))) else { break };
+        let dims = *rng.pick(&["[B, W, W, C]", "[B, H, W, 8]", "[B, H, W, 2*C]", "[B, H, H, C]", "[N, H, W, D]", "[B, H, W]"]);
+        text.replace_range(at..at + "[B, H, W, C]".len(), dims);
+    }
+    text
 }
 
 /// `VmHWM` (peak resident memory) of this process in KiB; 0 where /proc is missing.

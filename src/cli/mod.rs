@@ -6,7 +6,7 @@ mod props;
 mod train_cmd;
 
 use crate::Compilation;
-use crate::check::check;
+use crate::check::check_shallow;
 use crate::diag::{Diagnostic, SourceMap};
 use crate::program::Program;
 use crate::report::report;
@@ -270,7 +270,7 @@ fn cmd_check(files: &[PathBuf], format: DiagFormat, color: bool) -> ExitCode {
     let mut json = Vec::new();
     for (i, f) in files.iter().enumerate() {
         let prog = Program::load(f);
-        let checked = check(&prog);
+        let checked = check_shallow(&prog);
         failed |= checked.has_errors();
         match format {
             DiagFormat::Text => {

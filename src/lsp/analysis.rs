@@ -2,7 +2,7 @@
 
 use super::position::{to_offset, to_range};
 use crate::check::Stop;
-use crate::check::{Checked, check, check_until};
+use crate::check::{Checked, check, check_shallow_until, complete_graph};
 use crate::diag::{Diagnostic, Severity, Span, codes};
 use crate::ir::Graph;
 use crate::program::Program;
@@ -72,7 +72,8 @@ impl Analysis {
         let name = path.as_ref().map_or_else(|| uri.as_str().to_string(), |p| p.display().to_string());
         let dir = path.as_ref().and_then(|p| p.parent().map(PathBuf::from));
         let program = Program::from_source_in(&name, text, dir.as_deref());
-        let checked = check_until(&program, stop);
+        // Shallow: block hovers and code actions make the complete graphs they need.
+        let checked = check_shallow_until(&program, stop);
         Analysis { uri: uri.clone(), text: text.to_string(), program, checked }
     }
 
@@ -184,7 +185,9 @@ impl Analysis {
             s.push_str(&b.doc.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" "));
             s.push('\n');
         }
-        if let Some(g) = self.checked.graph(&def.name.name) {
+        if self.checked.graph(&def.name.name).is_some() {
+            // The shallow check's block graphs leave out the blocks they call.
+            let g = &complete_graph(&self.program, b);
             let r = crate::report::report(&self.program, g);
             s.push_str(&format!("\nparams: {}, MACs: {}\n", r.params.pretty(), r.macs.pretty()));
             let p = crate::props::infer_graph(g);
@@ -310,7 +313,9 @@ impl Analysis {
         if !touched || self.checked.has_errors() {
             return json!([]);
         }
-        let Ok(filled) = crate::synth::fill::fill_holes(&self.program, &self.checked, &crate::synth::SynthConfig::default()) else {
+        // Synthesis reads the properties of the graph around a hole: the complete graphs.
+        let checked = check(&self.program);
+        let Ok(filled) = crate::synth::fill::fill_holes(&self.program, &checked, &crate::synth::SynthConfig::default()) else {
             return json!([]);
         };
         let ast = self.program.root_ast();

@@ -294,6 +294,9 @@ impl<'p> Elaborator<'p> {
         let params: Vec<(String, bool)> = def.params.iter().map(|p| (p.name.name.clone(), p.default.is_some())).collect();
         let sig = || format!("{name}({})", def.params.iter().map(|p| p.name.name.as_str()).collect::<Vec<_>>().join(", "));
         let Some(slots) = self.bind_args(&name, &sig, &params, args, span) else { return Val::Error };
+        if let Some(out) = self.by_summary(entry, &slots, span) {
+            return out;
+        }
 
         let parent = self.scope;
         self.graph.scopes.push(Scope { block: name.clone(), parent: Some(parent), call_span: span, outputs: vec![] });

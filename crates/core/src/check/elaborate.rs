@@ -10,11 +10,13 @@
 //! `hole.rs` (holes and their constraints).
 
 use super::env::Env;
+use super::summary::Summaries;
 use crate::diag::{Diagnostic, SourceMap, Span};
 use crate::ir::{Graph, NodeKind, Scope, ScopeId, TensorId, TensorInfo};
 use crate::program::{BlockEntry, Program};
 use crate::shape::{Dim, Shape};
 use crate::syntax::ast::{Expr, ExprKind, Stage};
+use std::rc::Rc;
 
 /// The most times `|> f * n` may repeat a stage.
 pub(super) const MAX_REPEAT: i64 = 1000;
@@ -87,18 +89,45 @@ pub struct Elaborator<'p> {
     pub(super) over_budget: bool,
     /// Unknown-name suggestions made so far (see `MAX_NAME_SUGGESTIONS`).
     pub(super) suggestions: usize,
+    /// Set for a shallow check of a block: calls that only rename symbols take their outputs from
+    /// the callee's generic check (see `summary.rs`).
+    pub(super) summaries: Option<Rc<Summaries<'p>>>,
 }
 
 /// Elaborate `entry`: a model with its declared shapes, or a block generically, adding at most
 /// `budget` op nodes (an error says so when it runs out).
 pub fn elaborate<'p>(prog: &'p Program, entry: &BlockEntry, budget: usize, stop: Stop<'p>) -> (Graph, Vec<Diagnostic>) {
-    let mut e = Elaborator { prog, graph: Graph::default(), diags: Vec::new(), stack: Vec::new(), scope: 0, budget, stop, over_budget: false, suggestions: 0 };
+    let (graph, diags, _, _) = elaborate_with(prog, entry, budget, stop, None);
+    (graph, diags)
+}
+
+/// `elaborate`, shallow when `summaries` is given; also returns each parameter's value and the
+/// output value.
+pub(super) fn elaborate_with<'p>(
+    prog: &'p Program,
+    entry: &BlockEntry,
+    budget: usize,
+    stop: Stop<'p>,
+    summaries: Option<Rc<Summaries<'p>>>,
+) -> (Graph, Vec<Diagnostic>, Vec<Val>, Val) {
+    let mut e = Elaborator {
+        prog,
+        graph: Graph::default(),
+        diags: Vec::new(),
+        stack: Vec::new(),
+        scope: 0,
+        budget,
+        stop,
+        over_budget: false,
+        suggestions: 0,
+        summaries,
+    };
     e.graph.name = entry.def.name.name.clone();
     e.graph.scopes.push(Scope { block: e.graph.name.clone(), parent: None, call_span: entry.def.name.span, outputs: vec![] });
     e.stack.push((entry.def.name.name.clone(), entry.def.name.span));
     let mut env = Env::default();
-    let inputs = e.bind_generic_params(&entry.def, &mut env);
-    e.graph.inputs = inputs;
+    let params = e.bind_generic_params(&entry.def, &mut env);
+    e.graph.inputs = params.iter().filter_map(|v| if let Val::Tensor(t) = v { Some(*t) } else { None }).collect();
     e.graph.batch_symbol = e.graph.inputs.first().and_then(|&t| e.graph.tensors[t].shape.0.first()).and_then(|d| {
         let syms = d.symbols();
         (syms.len() == 1 && *d == Dim::sym(&syms[0])).then(|| syms[0].clone())
@@ -106,7 +135,7 @@ pub fn elaborate<'p>(prog: &'p Program, entry: &BlockEntry, budget: usize, stop:
     let out = e.body(&entry.def, &mut env);
     e.graph.outputs = tensors_of(&out);
     e.unused_warnings(&env);
-    (e.graph, e.diags)
+    (e.graph, e.diags, params, out)
 }
 
 /// Is the value of `e` made by a hole (`?(x)` or `x |> ?`)?

@@ -7,6 +7,7 @@ mod env;
 mod expr;
 mod hole;
 mod signature;
+mod summary;
 
 pub use elaborate::{MAX_NODES, Stop};
 
@@ -16,6 +17,7 @@ use crate::ops;
 use crate::program::{BlockEntry, Program};
 use crate::syntax::ast::TypeExpr;
 use elaborate::elaborate;
+use summary::Summaries;
 
 /// Attributes the compiler knows. `@frozen`: evolution must not touch this block or binding.
 pub const KNOWN_ATTRS: &[&str] = &["frozen"];
@@ -43,6 +45,28 @@ pub fn check(prog: &Program) -> Checked {
 /// `check`, giving up early when `stop` says so: a cancelled check's result is meaningless (and
 /// dropped); one past its deadline says so in a diagnostic.
 pub fn check_until<'p>(prog: &'p Program, stop: Stop<'p>) -> Checked {
+    check_with(prog, stop, false)
+}
+
+/// The diagnostics of `check` for less work, in graphs fit for hovers but not for analysis:
+/// in a block's graph, a call that only renames the callee's symbols is an output tensor with
+/// no producer (see `summary.rs`) instead of the callee's inlined body. Models are complete.
+/// For `nasc check` and the language server's diagnostics.
+pub fn check_shallow_until<'p>(prog: &'p Program, stop: Stop<'p>) -> Checked {
+    check_with(prog, stop, true)
+}
+
+/// `check_shallow_until` with no stop.
+pub fn check_shallow(prog: &Program) -> Checked {
+    check_shallow_until(prog, Stop::default())
+}
+
+/// One block's or model's complete graph, as `check` makes it (for a graph from a shallow check).
+pub fn complete_graph(prog: &Program, entry: &BlockEntry) -> Graph {
+    elaborate(prog, entry, MAX_NODES, Stop::default()).0
+}
+
+fn check_with<'p>(prog: &'p Program, stop: Stop<'p>, shallow: bool) -> Checked {
     let mut diags = prog.diagnostics.clone();
     // A file that does not parse would give confusing follow-on errors: stop at syntax.
     if diags.iter().any(Diagnostic::is_error) {
@@ -57,6 +81,7 @@ pub fn check_until<'p>(prog: &'p Program, stop: Stop<'p>) -> Checked {
     order.sort_by_key(|(k, b)| (!b.def.is_model, *k));
     let mut graphs = Vec::new();
     let mut budget = MAX_NODES;
+    let summaries = shallow.then(|| Summaries::new(prog, stop, MAX_NODES));
     let mut unchecked: Vec<&str> = Vec::new();
     for (k, entry) in order {
         if stop.cancelled() || stop.past_deadline() {
@@ -66,9 +91,24 @@ pub fn check_until<'p>(prog: &'p Program, stop: Stop<'p>) -> Checked {
             unchecked.push(&entry.def.name.name);
             continue;
         }
-        let (g, d) = elaborate(prog, entry, budget, stop);
+        let (g, d) = match &summaries {
+            Some(s) if !entry.def.is_model => {
+                // Its generic check may have been made already, for a call of it.
+                s.budget.set(budget);
+                let Some((g, d)) = s.generic(entry).and_then(|c| c.result.borrow_mut().take()) else { continue };
+                budget = s.budget.get();
+                (g, d)
+            }
+            _ => {
+                let (g, d) = elaborate(prog, entry, budget, stop);
+                budget = budget.saturating_sub(g.nodes.len());
+                (g, d)
+            }
+        };
         let spent = d.iter().any(|d| d.code == c::TooLarge);
-        budget = if spent { 0 } else { budget.saturating_sub(g.nodes.len()) };
+        if spent {
+            budget = 0;
+        }
         if spent && !entry.def.is_model {
             // Too large on its own, but each call of it is checked where it is made.
             unchecked.push(&entry.def.name.name);
@@ -118,7 +158,7 @@ fn cap(diags: &mut Vec<Diagnostic>) {
 }
 
 /// A block with a `bool` or `str` parameter without a default is only checked at its calls.
-fn checkable_generically(b: &BlockEntry) -> bool {
+pub(super) fn checkable_generically(b: &BlockEntry) -> bool {
     b.def.params.iter().all(|p| match &p.ty {
         TypeExpr::Scalar(t) => p.default.is_some() || !matches!(t.name.as_str(), "bool" | "str"),
         _ => true,

@@ -5,15 +5,14 @@ use super::call::ArgVal;
 use super::elaborate::*;
 use super::env::{BindKind, Env};
 use crate::diag::{Diagnostic, Span, codes as c, suggest};
-use crate::ir::TensorId;
 use crate::shape::{Dim, Shape};
 use crate::syntax::ast::{self, Expr, ExprKind, StmtKind, TypeExpr};
 
 impl<'p> Elaborator<'p> {
     /// Bind a block's parameters for a generic check: shape names become symbols, ints without a
-    /// default become symbols, defaults are used otherwise.
-    pub(super) fn bind_generic_params(&mut self, def: &ast::BlockDef, env: &mut Env) -> Vec<TensorId> {
-        let mut inputs = Vec::new();
+    /// default become symbols, defaults are used otherwise. Returns each parameter's value.
+    pub(super) fn bind_generic_params(&mut self, def: &ast::BlockDef, env: &mut Env) -> Vec<Val> {
+        let mut values = Vec::new();
         for p in &def.params {
             match &p.ty {
                 TypeExpr::Tensor(dims, span) => {
@@ -28,14 +27,11 @@ impl<'p> Elaborator<'p> {
                     }
                     let shape: Option<Vec<Dim>> = shape.into_iter().collect();
                     let val = match shape {
-                        Some(s) => {
-                            let t = self.new_tensor(Shape(s), None, *span);
-                            inputs.push(t);
-                            Val::Tensor(t)
-                        }
+                        Some(s) => Val::Tensor(self.new_tensor(Shape(s), None, *span)),
                         None => Val::Error,
                     };
                     self.note_binding(p.name.span, &val);
+                    values.push(val.clone());
                     env.bind(&p.name.name, val, p.name.span, BindKind::TensorParam);
                 }
                 TypeExpr::Scalar(ty) => {
@@ -50,15 +46,17 @@ impl<'p> Elaborator<'p> {
                         (None, _) => Val::Error,
                     };
                     self.check_scalar_type(ty, &val, p.span);
+                    values.push(val.clone());
                     env.bind(&p.name.name, val, p.name.span, BindKind::Other);
                 }
                 TypeExpr::Tuple(_, span) => {
                     self.error(Diagnostic::error(c::BadType, "a parameter cannot be a tuple", *span));
+                    values.push(Val::Error);
                     env.bind(&p.name.name, Val::Error, p.name.span, BindKind::Other);
                 }
             }
         }
-        inputs
+        values
     }
 
     /// Report an unknown type name or a value of the wrong type; `false` if reported.

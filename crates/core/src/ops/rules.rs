@@ -171,8 +171,9 @@ pub(super) fn drop_path_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
 }
 
 pub(super) fn rate_in_range(a: &Attrs, op: &str) -> Result<(), OpError> {
+    // NaN: a float parameter of a block checked generically, known only at each call.
     let r = a.float("rate");
-    if !(0.0..1.0).contains(&r) {
+    if !r.is_nan() && !(0.0..1.0).contains(&r) {
         return Err(OpError::new(c::BadArgValue, format!("{op} rate must be in [0, 1), found {r}")));
     }
     Ok(())
@@ -180,7 +181,8 @@ pub(super) fn rate_in_range(a: &Attrs, op: &str) -> Result<(), OpError> {
 
 pub(super) fn clamp_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let (lo, hi) = (a.float("min"), a.float("max"));
-    if lo.is_nan() || hi.is_nan() || lo > hi {
+    // NaN: unknown until the call (see `rate_in_range`); `lo > hi` is false then.
+    if lo > hi {
         return Err(OpError::new(c::BadArgValue, format!("clamp needs min <= max, found min {lo} and max {hi}")));
     }
     same(i, a)

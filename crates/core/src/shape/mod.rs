@@ -151,6 +151,16 @@ impl Dim {
         out.dedup();
         out
     }
+    /// The symbol's name when the dim is exactly one symbol (`H`, not `2*H` or `H*W`).
+    pub fn as_symbol(&self) -> Option<&str> {
+        match self.terms.as_slice() {
+            [(m, c)] if *c == Ratio::int(1) => match m.as_slice() {
+                [(s, 1)] => Some(s),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
     /// A concrete number that is negative or zero.
     pub fn is_nonpositive(&self) -> bool {
         self.as_ratio().is_some_and(|r| r.numer() <= 0)

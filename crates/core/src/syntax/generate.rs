@@ -143,19 +143,27 @@ pub fn random_file(rng: &mut Rng) -> File {
 /// A well-typed program of about `lines` lines: independent residual blocks and a model that
 /// calls each of them. Used by the check benchmark.
 pub fn large_program(lines: usize) -> String {
+    nested_program(lines, 1)
+}
+
+/// `large_program` with blocks in chains of `depth`, each calling the one before it first, and a
+/// model that calls the last block of every chain: the same lines, nested `depth` deep.
+pub fn nested_program(lines: usize, depth: usize) -> String {
     let blocks = (lines / 8).max(1);
+    let depth = depth.max(1);
     let mut s = String::from("// generated\n\n");
     for i in 0..blocks {
+        let input = if i % depth == 0 { "x".to_string() } else { format!("x |> Block{}", i - 1) };
         s.push_str(&format!(
             "/// Residual block {i}.\nblock Block{i}(x: [B, H, W, C]) -> [B, H, W, C] {{\n    \
-             let y = x |> conv(C, kernel: 3, bias: false) |> batch_norm |> relu\n    \
+             let y = {input} |> conv(C, kernel: 3, bias: false) |> batch_norm |> relu\n    \
              let y = y |> conv(C, kernel: {k}, bias: false) |> batch_norm\n    \
              return relu(x + y)\n}}\n\n",
             k = 1 + 2 * (i % 3)
         ));
     }
     s.push_str("model Big(x: [B, 32, 32, 16]) -> [B, 10] {\n    let y = x\n");
-    for i in 0..blocks {
+    for i in (0..blocks).filter(|i| i % depth == depth - 1 || i + 1 == blocks) {
         s.push_str(&format!("    let y = y |> Block{i}\n"));
     }
     s.push_str("    return y |> mean(axes: [1, 2]) |> dense(10)\n}\n");
