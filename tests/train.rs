@@ -229,3 +229,36 @@ fn fashion_source_and_training_subset() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("on fashion (300 train / 1000 test images)"), "{err}");
 }
+
+/// A batch norm read only by a ReLU runs it fused on the CPU kernels: the same outputs and
+/// gradients, bit for bit, as the same net with every fusion turned off. A norm whose output
+/// something else reads too (the residual add here) is not fused.
+#[test]
+fn fused_batch_norm_relu_is_exact() {
+    let src = "model M(x: [B, 6, 6, 4]) -> [B, 3] {\n    let y = x |> conv(4, kernel: 3) |> batch_norm |> relu\n    \
+               let z = y |> conv(4, kernel: 3) |> batch_norm\n    let w = relu(z) + z\n    \
+               return w |> mean(axes: [1, 2]) |> dense(3)\n}\n";
+    let module = nasc::compile("m.nas", src).unwrap_or_else(|d| panic!("{d:?}"));
+    let device = nasc::train::device("cpu").expect("cpu").autodiff();
+    device.seed(3);
+    let fused = lower(module.checked.graph("M").expect("graph"), &device).expect("lowers");
+    let flags: Vec<bool> = fused.plan.steps.iter().filter(|s| s.op == nasc::ops::OpKind::BatchNorm).map(|s| s.relu_after).collect();
+    assert_eq!(flags, [true, false]);
+    let mut plain = fused.clone();
+    plain.plan.steps.iter_mut().for_each(|s| s.relu_after = false);
+    let x = Tensor::<4>::random([2, 6, 6, 4], Distribution::Normal(0.0, 1.0), &device).require_grad();
+    let outputs = |net: &nasc::lower::Net| {
+        let y: Tensor<2> = unpad(net.forward(vec![pad(x.clone())]).remove(0));
+        let grads = (y.clone() * y.clone()).sum().backward();
+        let first_conv = match &net.layers[0] {
+            nasc::lower::Layer::Conv(c) => c.weight.val().grad(&grads).expect("conv weight gradient"),
+            other => panic!("{other:?}"),
+        };
+        (
+            y.into_data().try_to_vec::<f32>().expect("f32"),
+            first_conv.into_data().try_to_vec::<f32>().expect("f32"),
+            x.grad(&grads).expect("input gradient").into_data().try_to_vec::<f32>().expect("f32"),
+        )
+    };
+    assert_eq!(outputs(&fused), outputs(&plain));
+}

@@ -56,10 +56,17 @@ pub struct BatchStats {
     /// Biased variance (divided by the row count), as burn and PyTorch normalise with.
     pub variance: Vec<f32>,
     pub inv_std: Vec<f32>,
+    /// `y = x · scale + shift` per channel (before the ReLU, when fused).
+    pub scale: Vec<f32>,
+    pub shift: Vec<f32>,
+    /// A ReLU fused after the norm: `y = max(0, x · scale + shift)`.
+    pub relu: bool,
 }
 
-/// `y = (x - mean) / sqrt(var + eps) * gamma + beta` with the batch's own statistics.
-pub fn forward(x: &[f32], channels: usize, gamma: &[f32], beta: &[f32], epsilon: f64) -> (Vec<f32>, BatchStats) {
+/// `y = (x - mean) / sqrt(var + eps) * gamma + beta` with the batch's own statistics, and
+/// `max(0, y)` when `relu`: a batch norm followed by a ReLU, in one pass and one buffer instead
+/// of burn's ReLU and its backward (three more passes over the activations), bit for bit the same.
+pub fn forward(x: &[f32], channels: usize, gamma: &[f32], beta: &[f32], epsilon: f64, relu: bool) -> (Vec<f32>, BatchStats) {
     let rows = x.len() / channels.max(1);
     let n = rows.max(1) as f64;
     let row = |r: usize| &x[r * channels..(r + 1) * channels];
@@ -79,15 +86,25 @@ pub fn forward(x: &[f32], channels: usize, gamma: &[f32], beta: &[f32], epsilon:
     let shift: Vec<f32> = beta.iter().zip(&mean).zip(&scale).map(|((b, m), s)| b - m * s).collect();
     let y = rows_written(x.len(), channels, |r, yr| {
         for (((o, v), s), t) in yr.iter_mut().zip(&x[r * channels..]).zip(&scale).zip(&shift) {
-            o.write(v * s + t);
+            let y = v * s + t;
+            o.write(if relu { y.max(0.0) } else { y });
         }
     });
     let variance = variance.iter().map(|v| *v as f32).collect();
-    (y, BatchStats { mean, variance, inv_std })
+    (y, BatchStats { mean, variance, inv_std, scale, shift, relu })
 }
 
-/// Gradients for `x`, `gamma` and `beta` from `dy`.
+/// Gradients for `x`, `gamma` and `beta` from `dy` (of the ReLU's output when one is fused).
 pub fn backward(x: &[f32], dy: &[f32], channels: usize, gamma: &[f32], stats: &BatchStats) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    if stats.relu { backward_with::<true>(x, dy, channels, gamma, stats) } else { backward_with::<false>(x, dy, channels, gamma, stats) }
+}
+
+/// `backward`, compiled once with and once without the ReLU's mask.
+fn backward_with<const RELU: bool>(x: &[f32], dy: &[f32], channels: usize, gamma: &[f32], stats: &BatchStats) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    // The gradient reaching the norm's output: zero where the fused ReLU's output was zero, as
+    // burn's ReLU backward has it (the same expression as the forward pass, so the same mask).
+    let (scale, shift) = (&stats.scale, &stats.shift);
+    let masked = |c: usize, x: f32, d: f32| if !RELU || x * scale[c] + shift[c] > 0.0 { d } else { 0.0 };
     let rows = x.len() / channels.max(1);
     let n = rows.max(1) as f64;
     let range = |r: usize| r * channels..(r + 1) * channels;
@@ -97,8 +114,9 @@ pub fn backward(x: &[f32], dy: &[f32], channels: usize, gamma: &[f32], stats: &B
         let (db, dg) = acc.split_at_mut(channels);
         for c in 0..channels {
             let xhat = (xr[c] - stats.mean[c]) * stats.inv_std[c];
-            db[c] += dr[c];
-            dg[c] += dr[c] * xhat;
+            let d = masked(c, xr[c], dr[c]);
+            db[c] += d;
+            dg[c] += d * xhat;
         }
     });
     let (d_beta, d_gamma) = sums.split_at(channels);
@@ -115,7 +133,7 @@ pub fn backward(x: &[f32], dy: &[f32], channels: usize, gamma: &[f32], stats: &B
     let dx = rows_written(x.len(), channels, |r, o| {
         let (xr, dr) = (&x[range(r)], &dy[range(r)]);
         for c in 0..channels {
-            o[c].write(a[c] * dr[c] + b[c] * xr[c] + k[c]);
+            o[c].write(a[c] * masked(c, xr[c], dr[c]) + b[c] * xr[c] + k[c]);
         }
     });
     let to_f32 = |v: &[f64]| v.iter().map(|v| *v as f32).collect::<Vec<f32>>();
@@ -133,7 +151,7 @@ mod tests {
     #[test]
     fn normalises_each_channel() {
         let (c, x) = (3, data(600, 1));
-        let (y, stats) = forward(&x, c, &[1.0; 3], &[0.0; 3], 1e-5);
+        let (y, stats) = forward(&x, c, &[1.0; 3], &[0.0; 3], 1e-5, false);
         for ch in 0..c {
             let col: Vec<f32> = y.iter().skip(ch).step_by(c).copied().collect();
             let mean = col.iter().sum::<f32>() / col.len() as f32;
@@ -150,10 +168,10 @@ mod tests {
         let (gamma, beta) = (data(4, 3), data(4, 4));
         let w = data(x.len(), 5);
         let loss = |x: &[f32], g: &[f32], b: &[f32]| -> f64 {
-            let (y, _) = forward(x, c, g, b, 1e-5);
+            let (y, _) = forward(x, c, g, b, 1e-5, false);
             y.iter().zip(&w).map(|(a, b)| *a as f64 * *b as f64).sum()
         };
-        let (_, stats) = forward(&x, c, &gamma, &beta, 1e-5);
+        let (_, stats) = forward(&x, c, &gamma, &beta, 1e-5, false);
         let (dx, dg, db) = backward(&x, &w, c, &gamma, &stats);
         let h = 1e-2f32;
         for i in [0, 5, 77, 140] {
@@ -175,5 +193,19 @@ mod tests {
             let fd = (loss(&x, &gamma, &bp) - loss(&x, &gamma, &bm)) / (2.0 * h as f64);
             assert!((fd - db[ch] as f64).abs() < 1e-2 * fd.abs().max(0.1), "dbeta[{ch}]");
         }
+    }
+
+    /// The fused ReLU is exactly a ReLU after the norm: its output, and the norm's gradients of
+    /// the masked output gradient.
+    #[test]
+    fn a_fused_relu_is_the_relu_of_the_norm_bit_for_bit() {
+        let (c, x) = (5, data(5 * 300, 6));
+        let (gamma, beta, dy) = (data(5, 7), data(5, 8), data(x.len(), 9));
+        let (y, plain) = forward(&x, c, &gamma, &beta, 1e-5, false);
+        let (yr, fused) = forward(&x, c, &gamma, &beta, 1e-5, true);
+        assert!(y.iter().any(|v| *v < 0.0) && y.iter().any(|v| *v > 0.0));
+        assert_eq!(yr, y.iter().map(|v| v.max(0.0)).collect::<Vec<_>>());
+        let dy_masked: Vec<f32> = dy.iter().zip(&y).map(|(d, v)| if *v > 0.0 { *d } else { 0.0 }).collect();
+        assert_eq!(backward(&x, &dy, c, &gamma, &fused), backward(&x, &dy_masked, c, &gamma, &plain));
     }
 }

@@ -73,6 +73,9 @@ pub struct Step {
     /// An element-wise op whose inputs have equal shapes: it may run in whatever layout its
     /// inputs share. Decided once here, not at every forward pass.
     pub elementwise: bool,
+    /// A batch norm whose only use is a ReLU: on the CPU kernels the norm applies the ReLU
+    /// itself and the ReLU step passes its input on (see [`fuse_relus`]).
+    pub relu_after: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -164,10 +167,12 @@ pub fn lower(g: &Graph, device: &Device) -> Result<Net, LowerError> {
             in_shapes,
             out_shapes: n.outputs.iter().map(|&t| dims(t)).collect(),
             elementwise,
+            relu_after: false,
         };
         layers.push(Layer::build(describe(*op, attrs, &step.in_shapes, &step.out_shapes)?, device));
         steps.push(step);
     }
+    fuse_relus(&mut steps, &g.outputs);
     let plan = Plan {
         steps,
         inputs: g.inputs.clone(),
@@ -178,6 +183,21 @@ pub fn lower(g: &Graph, device: &Device) -> Result<Net, LowerError> {
         batch_symbol: g.batch_symbol.clone(),
     };
     Ok(Net { layers, plan })
+}
+
+/// Mark each batch norm whose output only a ReLU reads (and the graph does not return).
+fn fuse_relus(steps: &mut [Step], outputs: &[usize]) {
+    let mut readers: std::collections::HashMap<usize, Vec<usize>> = std::collections::HashMap::new();
+    for (k, s) in steps.iter().enumerate() {
+        for &t in &s.inputs {
+            readers.entry(t).or_default().push(k);
+        }
+    }
+    for k in 0..steps.len() {
+        let [out] = steps[k].outputs[..] else { continue };
+        let only_relu = matches!(readers.get(&out).map(Vec::as_slice), Some(&[r]) if steps[r].op == OpKind::Relu);
+        steps[k].relu_after = steps[k].op == OpKind::BatchNorm && only_relu && !outputs.contains(&out);
+    }
 }
 
 /// A concrete logical shape as a rank-6 shape.
@@ -227,8 +247,17 @@ impl Net {
         for (&t, x) in plan.inputs.iter().zip(inputs) {
             vals[t] = Some((x, Layout::Last));
         }
+        // Tensors a batch norm has already passed through its fused ReLU.
+        let mut relu_done = vec![false; plan.tensors];
         for (step, layer) in plan.steps.iter().zip(&self.layers) {
             let ins: Vec<(Tensor<RANK>, Layout)> = step.inputs.iter().filter_map(|&t| vals[t].clone()).collect();
+            if step.op == OpKind::Relu && step.inputs.iter().all(|&t| relu_done[t]) {
+                vals[step.outputs[0]] = ins.into_iter().next();
+                continue;
+            }
+            if step.relu_after && ins.first().is_some_and(|(t, _)| cpu::runs_here(t)) {
+                relu_done[step.outputs[0]] = true;
+            }
             let outs = step_in_layout(step, layer, ins, bsym);
             for (&t, y) in step.outputs.iter().zip(outs) {
                 vals[t] = Some(y);
@@ -379,7 +408,7 @@ fn run_step(step: &Step, layer: &Layer, ins: Vec<Tensor<RANK>>, bsym: Option<(&s
         Layer::Conv(c) => channels_first(x, out_shape(), |t| c.forward(t)),
         Layer::MaxPool(p) => channels_first(x, out_shape(), |t| p.forward(t)),
         Layer::AvgPool(p) => channels_first(x, out_shape(), |t| p.forward(t)),
-        Layer::BatchNorm(bn) if cpu::runs_here(&x) => cpu::batch_norm_nhwc(bn, x),
+        Layer::BatchNorm(bn) if cpu::runs_here(&x) => cpu::batch_norm_nhwc(bn, x, step.relu_after),
         Layer::BatchNorm(bn) => bn.forward(x.swap_dims(1, RANK - 1)).swap_dims(1, RANK - 1),
         Layer::LayerNorm(ln) => ln.forward(x),
         Layer::GroupNorm(gn) => {

@@ -38,13 +38,15 @@ pub trait CpuKernels: Backend {
     fn conv2d_bias_nhwc(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, geom: ConvGeom) -> FloatTensor<Self>;
     /// `x` NHWC.
     fn pool2d_nhwc(x: FloatTensor<Self>, geom: PoolGeom, kind: PoolKind) -> FloatTensor<Self>;
-    /// Training-mode batch norm of `x` `[rows, channels]`: the output, the batch mean and the
-    /// batch's biased variance (for the running statistics; not differentiated).
+    /// Training-mode batch norm of `x` `[rows, channels]`, followed by a ReLU when `relu`: the
+    /// output, the batch mean and the batch's biased variance (for the running statistics; not
+    /// differentiated).
     fn batch_norm_rows(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
+        relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
@@ -87,8 +89,8 @@ impl CpuKernels for Flex {
         pool_forward(&x, geom, kind).0
     }
 
-    fn batch_norm_rows(x: FlexTensor, gamma: FlexTensor, beta: FlexTensor, epsilon: f64) -> (FlexTensor, FlexTensor, FlexTensor) {
-        let (y, stats) = batch_norm_forward(&x, &gamma, &beta, epsilon);
+    fn batch_norm_rows(x: FlexTensor, gamma: FlexTensor, beta: FlexTensor, epsilon: f64, relu: bool) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let (y, stats) = batch_norm_forward(&x, &gamma, &beta, epsilon, relu);
         let c = stats.mean.len();
         (y, flex_tensor(stats.mean, [c]), flex_tensor(stats.variance, [c]))
     }
@@ -107,11 +109,11 @@ fn pool_forward(x: &FlexTensor, geom: PoolGeom, kind: PoolKind) -> (FlexTensor, 
     (flex_tensor(y, pool_out_shape(&geom)), arg)
 }
 
-fn batch_norm_forward(x: &FlexTensor, gamma: &FlexTensor, beta: &FlexTensor, epsilon: f64) -> (FlexTensor, norm::BatchStats) {
+fn batch_norm_forward(x: &FlexTensor, gamma: &FlexTensor, beta: &FlexTensor, epsilon: f64, relu: bool) -> (FlexTensor, norm::BatchStats) {
     let (x, gamma, beta) = (contiguous(x), contiguous(gamma), contiguous(beta));
     let shape = x.layout().shape().to_vec();
     let channels = shape.last().copied().unwrap_or(1);
-    let (y, stats) = norm::forward(values(&x), channels, values(&gamma), values(&beta), epsilon);
+    let (y, stats) = norm::forward(values(&x), channels, values(&gamma), values(&beta), epsilon, relu);
     (flex_tensor(y, shape), stats)
 }
 
@@ -233,9 +235,10 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
+        relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let (xp, gp) = (contiguous(x.primitive()), contiguous(gamma.primitive()));
-        let (y, stats) = batch_norm_forward(&xp, &gp, beta.primitive(), epsilon);
+        let (y, stats) = batch_norm_forward(&xp, &gp, beta.primitive(), epsilon, relu);
         let c = stats.mean.len();
         let mean = Self::from_inner(flex_tensor(stats.mean.clone(), [c]));
         let variance = Self::from_inner(flex_tensor(stats.variance.clone(), [c]));
@@ -266,9 +269,9 @@ pub fn conv2d_nhwc(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, geo
 }
 
 /// burn's `BatchNorm` in training or inference mode on a channels-last tensor of any rank,
-/// normalising over every dim but the last; training mode updates the running statistics as
-/// burn's own forward does.
-pub fn batch_norm_nhwc<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+/// normalising over every dim but the last, then a ReLU when `relu`; training mode updates the
+/// running statistics as burn's own forward does.
+pub fn batch_norm_nhwc<const D: usize>(bn: &BatchNorm, x: Tensor<D>, relu: bool) -> Tensor<D> {
     let dims = x.dims();
     let c = dims[D - 1];
     let rows = dims.iter().product::<usize>() / c.max(1);
@@ -276,11 +279,12 @@ pub fn batch_norm_nhwc<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D
         let scale = bn.gamma.val() / (bn.running_var.value().add_scalar(bn.epsilon)).sqrt();
         let shift = bn.beta.val() - bn.running_mean.value() * scale.clone();
         let x2: Tensor<2> = x.reshape([rows, c]);
-        return (x2 * scale.unsqueeze::<2>() + shift.unsqueeze::<2>()).reshape(dims);
+        let y = x2 * scale.unsqueeze::<2>() + shift.unsqueeze::<2>();
+        return if relu { burn::tensor::activation::relu(y) } else { y }.reshape(dims);
     }
     let x2: Tensor<2> = x.reshape([rows, c]);
     let (y, mean, var) =
-        <Dispatch as CpuKernels>::batch_norm_rows(x2.into_dispatch(), bn.gamma.val().into_dispatch(), bn.beta.val().into_dispatch(), bn.epsilon);
+        <Dispatch as CpuKernels>::batch_norm_rows(x2.into_dispatch(), bn.gamma.val().into_dispatch(), bn.beta.val().into_dispatch(), bn.epsilon, relu);
     let (mean, var) = (Tensor::<1>::from_dispatch(mean), Tensor::<1>::from_dispatch(var));
     let m = bn.momentum;
     bn.running_mean.update(bn.running_mean.value_sync().mul_scalar(1.0 - m).add(mean.detach().mul_scalar(m)).detach());

@@ -167,8 +167,11 @@ fn batch_norm_matches_burn_in_training_and_inference() {
     use burn::module::Module;
     use burn::nn::BatchNormConfig;
     let dev = device();
-    for (case, dims) in [[2usize, 5, 4, 3], [3, 2, 7, 6], [1, 1, 9, 2]].into_iter().enumerate() {
+    // Each shape plain and with a ReLU fused after the norm (against burn's norm, then its ReLU).
+    let cases = [[2usize, 5, 4, 3], [3, 2, 7, 6], [1, 1, 9, 2]].into_iter().flat_map(|d| [(d, false), (d, true)]);
+    for (case, (dims, relu)) in cases.enumerate() {
         let c = dims[3];
+        let then_relu = |y: Tensor<4>| if relu { burn::tensor::activation::relu(y) } else { y };
         let ours_bn = BatchNormConfig::new(c).init(&dev);
         let gamma = Tensor::<1>::random([c], Distribution::Normal(1.0, 0.3), &dev);
         let beta = Tensor::<1>::random([c], Distribution::Normal(0.0, 0.3), &dev);
@@ -181,10 +184,10 @@ fn batch_norm_matches_burn_in_training_and_inference() {
         let x = Tensor::<4>::random(dims, Distribution::Normal(0.5, 2.0), &dev).require_grad();
         let dy = Tensor::<4>::random(dims, Distribution::Normal(0.0, 1.0), &dev);
 
-        let ours = batch_norm_nhwc(&ours_bn, x.clone());
+        let ours = batch_norm_nhwc(&ours_bn, x.clone(), relu);
         let g1 = (ours.clone() * dy.clone()).sum().backward();
         let x2 = x.clone().detach().require_grad();
-        let theirs = nhwc(theirs_bn.forward(nchw(x2.clone())));
+        let theirs = then_relu(nhwc(theirs_bn.forward(nchw(x2.clone()))));
         let g2 = (theirs.clone() * dy.clone()).sum().backward();
 
         assert!(rel_diff(ours.inner(), theirs.inner()) < 1e-4, "forward, case {case}");
@@ -201,8 +204,8 @@ fn batch_norm_matches_burn_in_training_and_inference() {
         // Inference mode uses the running statistics.
         let (ours_eval, theirs_eval) = (ours_bn.valid(), theirs_bn.valid());
         let xi = x.clone().inner();
-        let a = batch_norm_nhwc(&ours_eval, xi.clone());
-        let b = nhwc(theirs_eval.forward(nchw(xi)));
+        let a = batch_norm_nhwc(&ours_eval, xi.clone(), relu);
+        let b = then_relu(nhwc(theirs_eval.forward(nchw(xi))));
         assert!(rel_diff(a, b) < 1e-5, "inference, case {case}");
     }
 }
