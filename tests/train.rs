@@ -244,8 +244,9 @@ fn fused_batch_norm_relu_is_exact() {
     let fused = lower(module.checked.graph("M").expect("graph"), &device).expect("lowers");
     let flags: Vec<bool> = fused.plan.steps.iter().filter(|s| s.op == nasc::ops::OpKind::BatchNorm).map(|s| s.relu_after).collect();
     assert_eq!(flags, [true, false]);
+    assert_eq!(fused.plan.steps.iter().filter(|s| s.fused_away).count(), 1);
     let mut plain = fused.clone();
-    plain.plan.steps.iter_mut().for_each(|s| s.relu_after = false);
+    plain.plan.steps.iter_mut().for_each(|s| (s.relu_after, s.fused_away) = (false, false));
     let x = Tensor::<4>::random([2, 6, 6, 4], Distribution::Normal(0.0, 1.0), &device).require_grad();
     let outputs = |net: &nasc::lower::Net| {
         let y: Tensor<2> = unpad(net.forward(vec![pad(x.clone())]).remove(0));

@@ -73,9 +73,11 @@ pub struct Step {
     /// An element-wise op whose inputs have equal shapes: it may run in whatever layout its
     /// inputs share. Decided once here, not at every forward pass.
     pub elementwise: bool,
-    /// A batch norm whose only use is a ReLU: on the CPU kernels the norm applies the ReLU
-    /// itself and the ReLU step passes its input on (see [`fuse_relus`]).
+    /// A batch norm whose only use is a ReLU: the norm applies the ReLU itself (in the same
+    /// pass on the CPU kernels) and that ReLU step is `fused_away` (see [`fuse_relus`]).
     pub relu_after: bool,
+    /// A ReLU done by the batch norm before it: its output is its input.
+    pub fused_away: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -168,6 +170,7 @@ pub fn lower(g: &Graph, device: &Device) -> Result<Net, LowerError> {
             out_shapes: n.outputs.iter().map(|&t| dims(t)).collect(),
             elementwise,
             relu_after: false,
+            fused_away: false,
         };
         layers.push(Layer::build(describe(*op, attrs, &step.in_shapes, &step.out_shapes)?, device));
         steps.push(step);
@@ -185,7 +188,8 @@ pub fn lower(g: &Graph, device: &Device) -> Result<Net, LowerError> {
     Ok(Net { layers, plan })
 }
 
-/// Mark each batch norm whose output only a ReLU reads (and the graph does not return).
+/// Fuse each ReLU into the batch norm before it where it is the norm's only reader (and the
+/// graph does not return the norm's output).
 fn fuse_relus(steps: &mut [Step], outputs: &[usize]) {
     let mut readers: std::collections::HashMap<usize, Vec<usize>> = std::collections::HashMap::new();
     for (k, s) in steps.iter().enumerate() {
@@ -195,8 +199,11 @@ fn fuse_relus(steps: &mut [Step], outputs: &[usize]) {
     }
     for k in 0..steps.len() {
         let [out] = steps[k].outputs[..] else { continue };
-        let only_relu = matches!(readers.get(&out).map(Vec::as_slice), Some(&[r]) if steps[r].op == OpKind::Relu);
-        steps[k].relu_after = steps[k].op == OpKind::BatchNorm && only_relu && !outputs.contains(&out);
+        let Some(&[r]) = readers.get(&out).map(Vec::as_slice) else { continue };
+        if steps[k].op == OpKind::BatchNorm && steps[r].op == OpKind::Relu && !outputs.contains(&out) {
+            steps[k].relu_after = true;
+            steps[r].fused_away = true;
+        }
     }
 }
 
@@ -247,17 +254,12 @@ impl Net {
         for (&t, x) in plan.inputs.iter().zip(inputs) {
             vals[t] = Some((x, Layout::Last));
         }
-        // Tensors a batch norm has already passed through its fused ReLU.
-        let mut relu_done = vec![false; plan.tensors];
         for (step, layer) in plan.steps.iter().zip(&self.layers) {
-            let ins: Vec<(Tensor<RANK>, Layout)> = step.inputs.iter().filter_map(|&t| vals[t].clone()).collect();
-            if step.op == OpKind::Relu && step.inputs.iter().all(|&t| relu_done[t]) {
-                vals[step.outputs[0]] = ins.into_iter().next();
+            if step.fused_away {
+                vals[step.outputs[0]] = vals[step.inputs[0]].clone();
                 continue;
             }
-            if step.relu_after && ins.first().is_some_and(|(t, _)| cpu::runs_here(t)) {
-                relu_done[step.outputs[0]] = true;
-            }
+            let ins: Vec<(Tensor<RANK>, Layout)> = step.inputs.iter().filter_map(|&t| vals[t].clone()).collect();
             let outs = step_in_layout(step, layer, ins, bsym);
             for (&t, y) in step.outputs.iter().zip(outs) {
                 vals[t] = Some(y);
@@ -323,7 +325,7 @@ fn step_in_layout(step: &Step, layer: &Layer, ins: Vec<(Tensor<RANK>, Layout)>, 
         Layer::AvgPool(p) if rank4 => spatial(first(ins).remove(0), &|t| p.forward(t)),
         Layer::BatchNorm(bn) if rank4 && !nhwc_kernels => {
             let x = first(ins).remove(0);
-            vec![(bn.forward(x.swap_dims(1, 3)).swap_dims(1, 3), Layout::First)]
+            vec![(relu_if(step.relu_after, bn.forward(x.swap_dims(1, 3)).swap_dims(1, 3)), Layout::First)]
         }
         _ if rank4 && elementwise && ins.first().is_some_and(|(_, l)| *l == Layout::First) => {
             run_step(step, layer, ins.into_iter().map(|(t, _)| t).collect(), bsym).into_iter().map(|t| (t, Layout::First)).collect()
@@ -409,7 +411,7 @@ fn run_step(step: &Step, layer: &Layer, ins: Vec<Tensor<RANK>>, bsym: Option<(&s
         Layer::MaxPool(p) => channels_first(x, out_shape(), |t| p.forward(t)),
         Layer::AvgPool(p) => channels_first(x, out_shape(), |t| p.forward(t)),
         Layer::BatchNorm(bn) if cpu::runs_here(&x) => cpu::batch_norm_nhwc(bn, x, step.relu_after),
-        Layer::BatchNorm(bn) => bn.forward(x.swap_dims(1, RANK - 1)).swap_dims(1, RANK - 1),
+        Layer::BatchNorm(bn) => relu_if(step.relu_after, bn.forward(x.swap_dims(1, RANK - 1)).swap_dims(1, RANK - 1)),
         Layer::LayerNorm(ln) => ln.forward(x),
         Layer::GroupNorm(gn) => {
             let d = x.dims();
@@ -423,6 +425,11 @@ fn run_step(step: &Step, layer: &Layer, ins: Vec<Tensor<RANK>>, bsym: Option<(&s
         Layer::Stateless(s) => return run_stateless(&s.op, x, ins.collect(), in_rank, out_shape()),
     };
     vec![y]
+}
+
+/// burn's batch norm followed by its fused ReLU, off the CPU kernels.
+pub(crate) fn relu_if<const D: usize>(relu: bool, y: Tensor<D>) -> Tensor<D> {
+    if relu { activation::relu(y) } else { y }
 }
 
 /// A stateless op on padded tensors; `out` is the padded output shape.

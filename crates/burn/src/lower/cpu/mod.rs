@@ -280,7 +280,7 @@ pub fn batch_norm_nhwc<const D: usize>(bn: &BatchNorm, x: Tensor<D>, relu: bool)
         let shift = bn.beta.val() - bn.running_mean.value() * scale.clone();
         let x2: Tensor<2> = x.reshape([rows, c]);
         let y = x2 * scale.unsqueeze::<2>() + shift.unsqueeze::<2>();
-        return if relu { burn::tensor::activation::relu(y) } else { y }.reshape(dims);
+        return super::relu_if(relu, y).reshape(dims);
     }
     let x2: Tensor<2> = x.reshape([rows, c]);
     let (y, mean, var) =
