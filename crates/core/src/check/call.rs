@@ -81,7 +81,7 @@ impl<'p> Elaborator<'p> {
         &mut self,
         what: &str,
         sig: &dyn Fn() -> String,
-        params: &[(String, bool)],
+        params: &[(&str, bool)],
         args: Vec<ArgVal>,
         span: Span,
     ) -> Option<Vec<Option<ArgVal>>> {
@@ -103,10 +103,10 @@ impl<'p> Elaborator<'p> {
                     }
                     k
                 }
-                Some(n) => match params.iter().position(|(p, _)| *p == n.name) {
+                Some(n) => match params.iter().position(|(p, _)| *p == n.name.as_str()) {
                     Some(k) => k,
                     None => {
-                        let names: Vec<&str> = params.iter().map(|(p, _)| p.as_str()).collect();
+                        let names: Vec<&str> = params.iter().map(|(p, _)| *p).collect();
                         let mut d = Diagnostic::error(c::UnknownArg, format!("`{what}` has no argument `{}`", n.name), n.span)
                             .with_primary_label("unknown argument")
                             .with_note(format!("signature: {}", sig()));
@@ -143,7 +143,7 @@ impl<'p> Elaborator<'p> {
         if args.iter().any(|a| matches!(a.val, Val::Error)) {
             return Val::Error;
         }
-        let params: Vec<(String, bool)> = spec.args.iter().map(|a| (a.name.to_string(), a.default.is_some())).collect();
+        let params: Vec<(&str, bool)> = spec.args.iter().map(|a| (a.name, a.default.is_some())).collect();
         let Some(slots) = self.bind_args(spec.name, &|| spec.signature(), &params, args, span) else { return Val::Error };
         let mut tensors: Vec<(TensorId, Span)> = Vec::new();
         let mut attrs = Attrs::default();
@@ -291,7 +291,7 @@ impl<'p> Elaborator<'p> {
         if args.iter().any(|a| matches!(a.val, Val::Error)) {
             return Val::Error;
         }
-        let params: Vec<(String, bool)> = def.params.iter().map(|p| (p.name.name.clone(), p.default.is_some())).collect();
+        let params: Vec<(&str, bool)> = def.params.iter().map(|p| (p.name.name.as_str(), p.default.is_some())).collect();
         let sig = || format!("{name}({})", def.params.iter().map(|p| p.name.name.as_str()).collect::<Vec<_>>().join(", "));
         let Some(slots) = self.bind_args(&name, &sig, &params, args, span) else { return Val::Error };
         if let Some(out) = self.by_summary(entry, &slots, span) {

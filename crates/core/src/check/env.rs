@@ -19,25 +19,37 @@ pub(super) struct Binding {
     pub(super) kind: BindKind,
 }
 
+/// Up to this many bindings a backward scan beats hashing the name (most blocks have a dozen).
+const SCAN_LIMIT: usize = 32;
+
 #[derive(Default)]
 pub(super) struct Env {
     pub(super) vars: Vec<Binding>,
-    /// Name → its newest binding in `vars` (a block of 300,000 `let`s was quadratic without it).
-    pub(super) newest: std::collections::HashMap<String, usize>,
+    /// Name → its newest binding in `vars`, built once there are more than `SCAN_LIMIT` (a
+    /// block of 300,000 `let`s was quadratic without it).
+    newest: std::collections::HashMap<String, usize>,
 }
 
 impl Env {
     pub(super) fn bind(&mut self, name: &str, val: Val, span: Span, kind: BindKind) {
-        self.newest.insert(name.to_string(), self.vars.len());
         self.vars.push(Binding { name: name.to_string(), val, span, used: false, kind });
+        if !self.newest.is_empty() {
+            self.newest.insert(name.to_string(), self.vars.len() - 1);
+        } else if self.vars.len() > SCAN_LIMIT {
+            self.newest = self.vars.iter().enumerate().map(|(k, b)| (b.name.clone(), k)).collect();
+        }
+    }
+    fn position(&self, name: &str) -> Option<usize> {
+        if self.newest.is_empty() { self.vars.iter().rposition(|b| b.name == name) } else { self.newest.get(name).copied() }
     }
     pub(super) fn lookup(&mut self, name: &str) -> Option<Val> {
-        let b = &mut self.vars[*self.newest.get(name)?];
+        let k = self.position(name)?;
+        let b = &mut self.vars[k];
         b.used = true;
         Some(b.val.clone())
     }
     pub(super) fn has(&self, name: &str) -> bool {
-        self.newest.contains_key(name)
+        self.position(name).is_some()
     }
 }
 
@@ -95,5 +107,30 @@ impl<'p> Elaborator<'p> {
                 BindKind::Other => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names_resolve_to_the_newest_binding(n: usize) {
+        let mut env = Env::default();
+        for k in 0..n {
+            env.bind(&format!("v{}", k % 7), Val::Int(crate::shape::Dim::int(k as i64)), Span::default(), BindKind::Let);
+        }
+        for r in 0..7.min(n) {
+            let newest = (0..n).rev().find(|k| k % 7 == r).unwrap();
+            assert!(matches!(env.lookup(&format!("v{r}")), Some(Val::Int(d)) if d.as_int() == Some(newest as i64)));
+        }
+        assert!(!env.has("w"));
+    }
+
+    #[test]
+    fn shadowing_picks_the_newest_binding_scanned_or_hashed() {
+        names_resolve_to_the_newest_binding(5);
+        names_resolve_to_the_newest_binding(SCAN_LIMIT);
+        names_resolve_to_the_newest_binding(SCAN_LIMIT + 1);
+        names_resolve_to_the_newest_binding(1000);
     }
 }

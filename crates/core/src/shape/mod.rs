@@ -67,9 +67,11 @@ type Monomial = Vec<(Sym, i32)>;
 
 /// A symbolic integer dimension: terms sorted by monomial, no zero coefficients.
 /// A concrete dim is one term with the empty monomial (or no term for 0).
+/// The terms are shared: the checker clones shapes far more often than it builds dims, and a
+/// clone is then one reference count instead of an allocation per term and monomial.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Dim {
-    terms: Vec<(Monomial, Ratio)>,
+    terms: Arc<[(Monomial, Ratio)]>,
 }
 
 /// Why an arithmetic operation on dimensions failed.
@@ -104,7 +106,7 @@ fn normalize(mut terms: Vec<(Monomial, Ratio)>) -> Result<Dim, DimError> {
         }
     }
     out.retain(|(_, c)| !c.is_zero());
-    Ok(Dim { terms: out })
+    Ok(Dim { terms: out.into() })
 }
 
 impl Dim {
@@ -112,13 +114,13 @@ impl Dim {
         Dim::from_ratio(Ratio::int(n as i128))
     }
     fn from_ratio(r: Ratio) -> Dim {
-        if r.is_zero() { Dim::zero() } else { Dim { terms: vec![(Vec::new(), r)] } }
+        if r.is_zero() { Dim::zero() } else { Dim { terms: Arc::new([(Vec::new(), r)]) } }
     }
     pub fn sym(name: &str) -> Dim {
-        Dim { terms: vec![(vec![(Arc::from(name), 1)], Ratio::int(1))] }
+        Dim { terms: Arc::new([(vec![(Arc::from(name), 1)], Ratio::int(1))]) }
     }
     pub fn zero() -> Dim {
-        Dim { terms: Vec::new() }
+        Dim { terms: Arc::new([]) }
     }
     pub fn one() -> Dim {
         Dim::int(1)
@@ -126,7 +128,7 @@ impl Dim {
 
     /// The value as a rational when no symbols remain.
     pub fn as_ratio(&self) -> Option<Ratio> {
-        match self.terms.as_slice() {
+        match &*self.terms {
             [] => Some(Ratio::int(0)),
             [(m, c)] if m.is_empty() => Some(*c),
             _ => None,
@@ -153,7 +155,7 @@ impl Dim {
     }
     /// The symbol's name when the dim is exactly one symbol (`H`, not `2*H` or `H*W`).
     pub fn as_symbol(&self) -> Option<&str> {
-        match self.terms.as_slice() {
+        match &*self.terms {
             [(m, c)] if *c == Ratio::int(1) => match m.as_slice() {
                 [(s, 1)] => Some(s),
                 _ => None,
@@ -170,7 +172,7 @@ impl Dim {
         if let (Some(a), Some(b)) = (self.as_ratio(), o.as_ratio()) {
             return Ok(Dim::from_ratio(a.add(b).ok_or(DimError::Overflow)?));
         }
-        normalize(self.terms.iter().chain(&o.terms).cloned().collect())
+        normalize(self.terms.iter().chain(o.terms.iter()).cloned().collect())
     }
     pub fn neg(&self) -> Dim {
         let terms = self.terms.iter().map(|(m, c)| (m.clone(), Ratio { num: -c.num, den: c.den })).collect();
@@ -184,19 +186,19 @@ impl Dim {
             return Ok(Dim::from_ratio(a.mul(b).ok_or(DimError::Overflow)?));
         }
         let mut terms = Vec::with_capacity(self.terms.len() * o.terms.len());
-        for (m1, c1) in &self.terms {
-            for (m2, c2) in &o.terms {
+        for (m1, c1) in self.terms.iter() {
+            for (m2, c2) in o.terms.iter() {
                 terms.push((mul_monomials(m1, m2), c1.mul(*c2).ok_or(DimError::Overflow)?));
             }
         }
         normalize(terms)
     }
     pub fn div(&self, o: &Dim) -> Result<Dim, DimError> {
-        let [(m, c)] = o.terms.as_slice() else {
+        let [(m, c)] = &*o.terms else {
             return Err(if o.terms.is_empty() { DimError::DivisionByZero } else { DimError::NonMonomialDivisor });
         };
         let inv_m: Monomial = m.iter().map(|(s, p)| (s.clone(), -p)).collect();
-        let inv = Dim { terms: vec![(inv_m, c.recip().ok_or(DimError::DivisionByZero)?)] };
+        let inv = Dim { terms: Arc::new([(inv_m, c.recip().ok_or(DimError::DivisionByZero)?)]) };
         self.mul(&inv)
     }
 
@@ -206,7 +208,7 @@ impl Dim {
             return Ok(self.clone());
         }
         let mut out = Dim::zero();
-        for (m, c) in &self.terms {
+        for (m, c) in self.terms.iter() {
             let mut term = Dim::from_ratio(*c);
             for (s, p) in m {
                 let base = bind(s).unwrap_or_else(|| Dim::sym(s));

@@ -19,6 +19,11 @@ pub const MAX_NESTING: usize = 128;
 /// pipe overflowed the checker's stack). Counted per statement, over-approximating the depth.
 pub const MAX_OPERATORS: usize = 4096;
 
+/// The grammar's boxed nodes, moved out of their boxes once off the parser's stack.
+pub(crate) fn unbox<T>(v: Vec<Box<T>>) -> Vec<T> {
+    v.into_iter().map(|b| *b).collect()
+}
+
 /// Parse one file. Always returns an AST (possibly partial) and every syntax error found.
 pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
     let lexed = lex(src);
