@@ -7,10 +7,10 @@
 #
 #   scripts/compare_strategies.sh [OUT_DIR]
 #
-# Defaults: Fashion-MNIST from ../shared/data/fashion (repaired into OUT_DIR/fashion first, see
-# scripts/repair_fashion.py), examples/resnet_fashion.nas, 5 seeds × 100 candidates, a seeded
-# stratified subset of 1,200 training images (10 % of it the validation split), 2 epochs with an
-# early-stopping rung after epoch 1. Sized to take about 70 minutes on an idle 2-core machine.
+# Defaults: the official Fashion-MNIST (`--data fashion`; scripts/install_data.sh installs it),
+# examples/resnet_fashion.nas, 5 seeds × 100 candidates, a seeded stratified subset of 1,200
+# training images, the default 5,000-image validation split, 2 epochs with an early-stopping
+# rung after epoch 1. FINAL_EPOCHS (default 0: no full-fidelity finish) sets --final-epochs.
 # The digits comparison of earlier READMEs:
 #   DATA=digits MODEL=examples/cnn_digits.nas TRIALS=30 EPOCHS=1 SUBSET= RUNGS= scripts/compare_strategies.sh
 # (NASC=path/to/nasc chooses the binary; JOBS, THREADS, STRATEGIES, MARGIN likewise.)
@@ -31,12 +31,10 @@ STRATEGIES=${STRATEGIES:-"alpha random-subgraph primer automl-zero"}
 GUIDANCE=${GUIDANCE:-}
 mkdir -p "$OUT"
 if [ -z "${DATA:-}" ]; then
-  if [ ! -e "$OUT/fashion/train-labels-idx1-ubyte.gz" ]; then
-    python3 scripts/repair_fashion.py ../shared/data/fashion "$OUT/fashion"
-  fi
-  DATA="fashion:$OUT/fashion"
+  scripts/install_data.sh
+  DATA=fashion
 fi
-extra=()
+extra=(--final-epochs "${FINAL_EPOCHS:-0}")
 [ -n "$SUBSET" ] && extra+=(--train-subset "$SUBSET")
 [ -n "$RUNGS" ] && extra+=(--rungs "$RUNGS" --stop-margin "$MARGIN")
 [ -n "$GUIDANCE" ] && extra+=(--guidance "$GUIDANCE")

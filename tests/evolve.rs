@@ -39,7 +39,10 @@ fn start_args(store: &Path, jobs: &str) -> Vec<String> {
         "--guidance-after",
         "6",
         "--train-subset",
-        "1200",
+        "1100",
+        "--final-epochs",
+        "2",
+        "--inherit",
         "--window",
         "2",
         "--seed",
@@ -65,8 +68,13 @@ fn export(store: &Path) -> Value {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mut v: Value = serde_json::from_slice(&out.stdout).unwrap();
     for c in v["candidates"].as_array_mut().unwrap() {
-        for k in ["throughput", "train_seconds", "controller_ms", "created_at", "finished_at", "started_at", "latency_ms"] {
+        for k in ["throughput", "train_seconds", "controller_ms", "created_at", "finished_at", "started_at", "latency_ms", "eval_seconds"] {
             c.as_object_mut().unwrap().remove(k);
+        }
+    }
+    for f in v["finals"].as_array_mut().unwrap() {
+        for k in ["train_seconds", "finished_at"] {
+            f.as_object_mut().unwrap().remove(k);
         }
     }
     v
@@ -134,6 +142,24 @@ fn assert_skips_are_justified(cands: &[Value]) {
     assert!(predicted > 0, "guidance predicted nothing");
 }
 
+/// The full-fidelity finish retrained the seed and every front member twice, and the front's
+/// test accuracy is the mean of the two.
+fn assert_finished(store: &Value) {
+    let cands = store["candidates"].as_array().unwrap();
+    let finals = store["finals"].as_array().unwrap();
+    let front: Vec<i64> = cands.iter().filter(|c| c["test_accuracy"].is_f64()).map(|c| c["id"].as_i64().unwrap()).collect();
+    assert!(front.contains(&0), "the seed was not retrained: {front:?}");
+    assert_eq!(finals.len(), 2 * front.len(), "{finals:?}");
+    for id in front {
+        let tests: Vec<f64> = finals.iter().filter(|f| f["id"] == id).map(|f| f["test_accuracy"].as_f64().unwrap()).collect();
+        let mean = tests.iter().sum::<f64>() / 2.0;
+        assert_eq!(cands[id as usize]["test_accuracy"].as_f64(), Some(mean), "#{id}");
+        assert!(mean > 0.0 && mean <= 1.0, "#{id}: {mean}");
+    }
+    let seed = cands[0]["test_accuracy"].as_f64().unwrap();
+    assert!(seed > 0.8, "the seed MLP reached {seed} on the digits at full fidelity");
+}
+
 #[test]
 fn killed_and_resumed_runs_equal_an_uninterrupted_run_and_jobs_do_not_matter() {
     let dir = tmp("kill");
@@ -145,6 +171,9 @@ fn killed_and_resumed_runs_equal_an_uninterrupted_run_and_jobs_do_not_matter() {
     assert_eq!(cands.len(), TRIALS.parse::<usize>().unwrap());
     assert!(cands.iter().all(|c| c["status"] != "pending"));
     assert!(cands.iter().any(|c| c["status"] == "done" && c["parent"].is_number()), "some mutants trained");
+    assert_finished(&want);
+    assert!(cands.iter().any(|c| c["parent"].is_number() && c["inherited"].as_i64() > Some(0)), "no child inherited weights");
+    assert!(cands.iter().filter(|c| c["status"] == "done").all(|c| c["inherited"].as_i64() <= c["params"].as_i64()));
     assert_stops_are_justified(cands);
     assert_skips_are_justified(cands);
 
@@ -194,7 +223,12 @@ fn killed_and_resumed_runs_equal_an_uninterrupted_run_and_jobs_do_not_matter() {
     let status = nasc().args(["evolve", "--status"]).arg(&reference).output().unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(text.contains("complete") && text.contains("Pareto front") && text.contains("controller"), "{text}");
-    assert!(text.contains("selection on a 10 % validation split"), "{text}");
+    assert!(text.contains("selection on a fixed validation split of 143 training images (standard error ±"), "{text}");
+    assert!(text.contains("subsets of 1,100 of the others"), "{text}");
+    assert!(text.contains("evaluation  median") && text.contains("per validation pass"), "{text}");
+    assert!(text.contains("mutations   failed: alpha"), "{text}");
+    assert!(text.contains("inherit     ") && text.contains("started from their parent's weights"), "{text}");
+    assert!(text.contains("finish      2 epochs × 2 seeds on every training image outside the validation split:") && text.contains("0 (seed)"), "{text}");
     assert!(text.contains("early stop  rungs 1 (margin 0.000)") && text.contains("saved"), "{text}");
     assert!(text.contains("guidance    both (z 2):") && text.contains("Spearman") && text.contains("model now:"), "{text}");
     let csv = nasc().args(["evolve", "--export", "csv", "--store"]).arg(&reference).output().unwrap();
@@ -313,7 +347,13 @@ fn user_errors_are_messages() {
     let e = stderr_of(&["evolve", "--status", store.to_str().unwrap()]);
     assert!(e.contains("not a nasc store") || e.contains("cannot open"), "{e}");
     let e = stderr_of(&["evolve", &mlp, "--data", "mnist:/no/such/dir", "--store", dir.join("t.sqlite").to_str().unwrap()]);
-    assert!(e.contains("/no/such/dir"), "{e}");
+    assert!(e.contains("data directory /no/such/dir does not exist"), "{e}");
+    let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--val-size", "1437", "--store", store.to_str().unwrap()]);
+    assert!(e.contains("--val-size 1437 leaves none of the 1437 training images of digits to train on"), "{e}");
+    let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--final-seeds", "0", "--store", store.to_str().unwrap()]);
+    assert!(e.contains("--final-seeds must be at least 1"), "{e}");
+    let e = stderr_of(&["evolve", "--finalize", store.to_str().unwrap()]);
+    assert!(e.contains("not a nasc store") || e.contains("cannot open"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -355,6 +395,30 @@ fn junction_and_call_subset_mutations_are_stored_verified() {
         }
     }
     assert!(junctions >= 1 && subsets >= 1, "{junctions} junction mutations, {subsets} on a subset of calls");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A run without the finish is finished later with `--finalize`, which refuses to mix settings
+/// once done and refuses an incomplete run.
+#[test]
+fn finalize_adds_the_full_fidelity_finish_to_a_stored_run() {
+    let dir = tmp("finalize");
+    let store = dir.join("f.sqlite");
+    evolve_digits("mlp_digits.nas", &store, &["--trials", "4", "--final-epochs", "0", "--val-size", "300"]);
+    let before = export(&store);
+    assert!(before["finals"].as_array().unwrap().is_empty());
+    let s = store.to_str().unwrap();
+    let out = nasc().args(["evolve", "--finalize", s, "--final-epochs", "1", "--final-seeds", "2", "--quiet"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let after = export(&store);
+    assert_finished(&after);
+    assert_eq!(after["settings"]["finish"], serde_json::json!({ "epochs": 1, "seeds": 2 }));
+    let status = String::from_utf8_lossy(&nasc().args(["evolve", "--status", s]).output().unwrap().stdout).into_owned();
+    assert!(status.contains("finish      1 epochs × 2 seeds") && status.contains("trainings done\n") && status.contains("final test"), "{status}");
+    let e = stderr_of(&["evolve", "--finalize", s, "--final-epochs", "3"]);
+    assert!(e.contains("already finished with 1 epochs × 2 seeds"), "{e}");
+    let again = nasc().args(["evolve", "--finalize", s, "--final-epochs", "1", "--final-seeds", "2", "--quiet"]).output().unwrap();
+    assert!(again.status.success() && export(&store) == after, "finalizing twice changes nothing");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -8,7 +8,7 @@ use crate::evolve::ray::RaySettings;
 use crate::evolve::report::{csv, front_table, json, status_text, write_outputs};
 use crate::evolve::select::{Objective, SelectionConfig};
 use crate::evolve::store::Status;
-use crate::evolve::{Evaluator, Event, Evolution, Settings, TrainSettings, seed_source};
+use crate::evolve::{Evaluator, Event, Evolution, Finish, Settings, TrainSettings, seed_source};
 use crate::train::data::DataSource;
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -36,9 +36,10 @@ pub enum ExportFormat {
     killed and resumed (unless --time-budget or the throughput or latency objective is used: those depend on timing).")]
 pub struct EvolveArgs {
     /// The seed architecture (.nas, one model, no holes).
-    #[arg(required_unless_present_any = ["resume", "status", "export"])]
+    #[arg(required_unless_present_any = ["resume", "status", "export", "finalize"])]
     pub file: Option<PathBuf>,
-    /// Data: `digits`, `mnist:DIR`, `fashion:DIR` (e.g. ../shared/data/fashion) or `cifar10:DIR`.
+    /// Data: `digits`, `mnist:DIR`, `fashion` (the official Fashion-MNIST from Debian's
+    /// `dataset-fashion-mnist`), `fashion:DIR` or `cifar10:DIR`.
     #[arg(long)]
     pub data: Option<DataSource>,
     /// Candidates to create, the seed included.
@@ -47,12 +48,32 @@ pub struct EvolveArgs {
     /// Training epochs per candidate.
     #[arg(long, default_value_t = 3)]
     pub epochs: usize,
-    /// The share of the training images held out (seeded, stratified) as the validation split
-    /// that selection and the Pareto front use. The test split is used once, at the end: each
-    /// member of the final front is trained again (deterministically, the same network) and
-    /// its test accuracy stored. 0: select on the test split.
-    #[arg(long, default_value_t = 0.1)]
-    pub val_fraction: f64,
+    /// Images of the training set held out (seeded, stratified, fixed for the whole run) as the
+    /// validation split that selection and the Pareto front use; drawn before any
+    /// --train-subset, so candidates never train on it. Default: 5,000 where the training set
+    /// has at least 20,000 images, else a tenth of it. The test split is used only at the end
+    /// (see --final-epochs). 0: select on the test split.
+    #[arg(long, value_name = "N")]
+    pub val_size: Option<usize>,
+    /// At the end of the run, the seed and every front member are trained again at full
+    /// fidelity — every training image outside the validation split, this many epochs,
+    /// --final-seeds seeds — and their mean test accuracy is the front's `test` column.
+    /// 0: instead train each front member again exactly as in the search for its test accuracy.
+    #[arg(long, value_name = "EPOCHS", default_value_t = 5)]
+    pub final_epochs: usize,
+    /// Trainings per architecture in the full-fidelity finish (different seeds).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub final_seeds: usize,
+    /// Weight inheritance: each child starts from its parent's trained weights for every layer
+    /// the mutation left unchanged (same place, op, attributes and shapes), fresh
+    /// initialisation elsewhere. Trained weights are kept in <store>.weights/ (one .bpk per
+    /// candidate, written atomically); a Ray cluster must share that directory.
+    #[arg(long)]
+    pub inherit: bool,
+    /// Run (or complete) the full-fidelity finish of a stored run whose candidates are all
+    /// recorded, with --final-epochs and --final-seeds; resumable like the search.
+    #[arg(long, value_name = "STORE", conflicts_with_all = ["file", "resume", "status", "export"])]
+    pub finalize: Option<PathBuf>,
     #[command(flatten)]
     pub train: TrainFlags,
     /// Early stopping: after each of these epochs (e.g. `1,3` with --epochs 9), stop a
@@ -183,9 +204,9 @@ pub fn run(a: &EvolveArgs) -> ExitCode {
     if let Some(Err(e)) = a.out.as_deref().map(crate::files::ensure_writable_dir) {
         return fail(e);
     }
-    let (ev, store) = match &a.resume {
-        Some(path) => (Evolution::resume(path), path.clone()),
-        None => match start(a) {
+    let (ev, store) = match (&a.resume, &a.finalize) {
+        (Some(path), _) | (_, Some(path)) => (Evolution::resume(path), path.clone()),
+        _ => match start(a) {
             Ok(x) => x,
             Err(e) => return fail(e),
         },
@@ -231,7 +252,10 @@ pub fn run(a: &EvolveArgs) -> ExitCode {
         }
         None => Evaluator::Subprocess(exe),
     };
-    let result = drive(&mut ev, jobs, &eval, a.quiet);
+    let result = match a.finalize {
+        Some(_) => finalize(&mut ev, a, jobs, &eval),
+        None => drive(&mut ev, jobs, &eval, a.quiet),
+    };
     if let Err(e) = result {
         return fail(format!("{e}\nthe store keeps every finished candidate: `nasc evolve --resume {}`", store.display()));
     }
@@ -246,18 +270,14 @@ pub fn run(a: &EvolveArgs) -> ExitCode {
 
 fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String> {
     let file = a.file.as_ref().ok_or("give a seed .nas file, or --resume STORE")?;
-    let data = a.data.clone().ok_or("--data is required: `digits`, `mnist:DIR`, `fashion:DIR` or `cifar10:DIR`")?;
-    let data = match data {
-        DataSource::Mnist(d) => DataSource::Mnist(absolute(&d)?),
-        DataSource::Fashion(d) => DataSource::Fashion(absolute(&d)?),
-        DataSource::Cifar10(d) => DataSource::Cifar10(absolute(&d)?),
-        DataSource::Digits => DataSource::Digits,
-    };
+    let data = a.data.clone().ok_or("--data is required: `digits`, `mnist:DIR`, `fashion`, `fashion:DIR` or `cifar10:DIR`")?;
+    let data = data.locate().map_err(|e| e.to_string())?;
     if a.trials == 0 {
         return Err("--trials must be at least 1".into());
     }
-    if !(0.0..1.0).contains(&a.val_fraction) {
-        return Err(format!("--val-fraction must be in [0, 1), found {}", a.val_fraction));
+    let val_size = validation_size(&data, a.val_size)?;
+    if a.final_seeds == 0 {
+        return Err("--final-seeds must be at least 1 (or turn the finish off with --final-epochs 0)".into());
     }
     // Checked here so a missing GPU is one clear error, not a failure per candidate.
     crate::train::device(&a.device)?;
@@ -294,13 +314,16 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
             threads: a.threads.max(1),
             device: a.device.clone(),
             train_subset: a.train.train_subset,
-            val_fraction: a.val_fraction,
+            val_fraction: 0.0,
+            val_size,
         },
         mutation,
         selection,
         early_stop: a.rungs.as_deref().map(|r| EarlyStop::parse(r, a.stop_margin, a.epochs.max(1))).transpose()?,
         ray: ray_settings(a)?,
         guidance: guidance_settings(a)?,
+        finish: (a.final_epochs > 0).then_some(Finish { epochs: a.final_epochs, seeds: a.final_seeds }),
+        inherit: a.inherit,
     };
     let store = a.store.clone().unwrap_or_else(|| {
         let stem = file.file_stem().map_or("run".into(), |s| s.to_string_lossy().into_owned());
@@ -355,8 +378,34 @@ fn ray_settings(a: &EvolveArgs) -> Result<Option<RaySettings>, String> {
     }))
 }
 
-fn absolute(d: &Path) -> Result<PathBuf, String> {
-    std::fs::canonicalize(d).map_err(|e| format!("data directory `{}`: {e}", d.display()))
+/// `--val-size`, or its default: 5,000 images where the training pool has at least 20,000
+/// (a standard error of about ±0.4 points at 90 %), else a tenth of it.
+fn validation_size(data: &DataSource, asked: Option<usize>) -> Result<Option<usize>, String> {
+    let pool = crate::train::data::training_pool_size(data).map_err(|e| e.to_string())?;
+    let n = asked.unwrap_or(if pool >= 20_000 { 5_000 } else { (pool / 10).max(1) });
+    if n == 0 {
+        return Ok(None);
+    }
+    if n >= pool {
+        return Err(format!("--val-size {n} leaves none of the {pool} training images of {data} to train on"));
+    }
+    Ok(Some(n))
+}
+
+/// `--finalize STORE`: the full-fidelity finish of a complete run, with a progress bar.
+fn finalize(ev: &mut Evolution, a: &EvolveArgs, jobs: usize, eval: &Evaluator) -> Result<(), String> {
+    if a.final_epochs == 0 {
+        return Err("--finalize needs --final-epochs of at least 1".into());
+    }
+    ev.set_finish(Finish { epochs: a.final_epochs, seeds: a.final_seeds })?;
+    let n = ev.finished_members().len() * a.final_seeds;
+    eprintln!("full-fidelity finish: {n} trainings ({} epochs on every training image outside the validation split)", a.final_epochs);
+    let bar = progress_bar(n as u64, "final training {pos}/{len}", a.quiet);
+    bar.set_position(ev.finals().len() as u64);
+    let mut on_event = |ev: &Evolution, e: Event| report_event(ev, e, &bar, a.quiet);
+    let r = ev.finalize(jobs, eval, &mut on_event);
+    bar.finish_and_clear();
+    r
 }
 
 /// `KEY=VALUE` onto the mutation or selection settings, through their JSON form.
@@ -381,51 +430,75 @@ fn apply_setting(kv: &str, m: &mut MutationConfig, s: &mut SelectionConfig) -> R
     Err(format!("`--set {kv}`: unknown key `{}`; see `nasc evolve --help`", k.trim()))
 }
 
-/// Run with a progress bar and one line per finished candidate.
-pub fn drive(ev: &mut Evolution, jobs: usize, eval: &Evaluator, quiet: bool) -> Result<(), String> {
-    let bar = indicatif::ProgressBar::new(ev.settings.trials as u64);
+fn progress_bar(len: u64, what: &str, quiet: bool) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
     if quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} trial {pos}/{len}  {msg}  [{elapsed_precise}]")
+        indicatif::ProgressStyle::with_template(&format!("{{bar:30}} {what}  {{msg}}  [{{elapsed_precise}}]"))
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let done = |ev: &Evolution| ev.records().iter().filter(|r| r.status != Status::Pending).count() as u64;
-    bar.set_position(done(ev));
-    let mut on_event = |ev: &Evolution, e: Event| {
-        let r = match e {
-            Event::Created(r) if r.status == Status::Pending => return,
-            Event::Created(r) | Event::Finished(r) => r,
-            Event::Tested(r) => {
-                if !quiet {
-                    let note = r.error.as_deref().map_or(String::new(), |e| format!(" ({e})"));
-                    bar.suspend(|| eprintln!("#{:<4} front member: test accuracy {:.2} %{note}", r.id, r.test_accuracy.unwrap_or(0.0) * 100.0));
-                }
-                return;
-            }
-        };
-        bar.set_position(done(ev));
-        let best = crate::evolve::report::evaluated(ev.records()).iter().filter_map(|r| r.accuracy).fold(0.0, f64::max);
-        bar.set_message(format!("best {:.2} %  front {}", best * 100.0, crate::evolve::report::pareto(ev.records()).len()));
-        if !quiet {
-            let what = match r.status {
-                Status::Done => format!("{:.2} %  {} params", r.accuracy.unwrap_or(0.0) * 100.0, r.params.unwrap_or(0)),
-                Status::Stopped => {
-                    format!("{:.2} % after epoch {} (stopped)  {} params", r.accuracy.unwrap_or(0.0) * 100.0, r.stopped_at.unwrap_or(0), r.params.unwrap_or(0))
-                }
-                Status::Reused => format!("same as #{}", r.reused_from.unwrap_or(0)),
-                Status::Failed => format!("failed: {}", r.error.as_deref().unwrap_or("")),
-                Status::Skipped => format!("not trained: {}", r.error.as_deref().unwrap_or("")),
-                Status::Pending => String::new(),
-            };
-            let parent = r.parent.map_or(String::new(), |p| format!(" ← #{p}"));
-            bar.suspend(|| eprintln!("#{:<4} {what}{parent}: {}", r.id, r.mutation));
-        }
-    };
+    bar
+}
+
+/// Run with a progress bar and one line per finished candidate.
+pub fn drive(ev: &mut Evolution, jobs: usize, eval: &Evaluator, quiet: bool) -> Result<(), String> {
+    let bar = progress_bar(ev.settings.trials as u64, "trial {pos}/{len}", quiet);
+    bar.set_position(finished(ev));
+    let mut on_event = |ev: &Evolution, e: Event| report_event(ev, e, &bar, quiet);
     let r = ev.run(jobs, eval, &mut on_event);
     bar.finish_and_clear();
     r
+}
+
+fn finished(ev: &Evolution) -> u64 {
+    ev.records().iter().filter(|r| r.status != Status::Pending).count() as u64
+}
+
+/// One line per finished candidate, front member tested or final training; the bar follows.
+fn report_event(ev: &Evolution, e: Event, bar: &indicatif::ProgressBar, quiet: bool) {
+    let r = match e {
+        Event::Created(r) if r.status == Status::Pending => return,
+        Event::Created(r) | Event::Finished(r) => r,
+        Event::Tested(r) => {
+            if !quiet {
+                let note = r.error.as_deref().map_or(String::new(), |e| format!(" ({e})"));
+                let what = if ev.settings.finish.is_some() { "mean test accuracy at full fidelity" } else { "test accuracy" };
+                bar.suspend(|| eprintln!("#{:<4} front member: {what} {:.2} %{note}", r.id, r.test_accuracy.unwrap_or(0.0) * 100.0));
+            }
+            return;
+        }
+        Event::Final(f) => {
+            bar.set_position(ev.finals().len() as u64);
+            if !quiet {
+                let what = match (&f.error, f.test_accuracy) {
+                    (Some(e), _) => format!("failed: {e}"),
+                    (None, t) => format!("validation {:.2} %, test {:.2} %", f.accuracy.unwrap_or(0.0) * 100.0, t.unwrap_or(0.0) * 100.0),
+                };
+                bar.suspend(|| eprintln!("#{:<4} full-fidelity training {}: {what}", f.id, f.k + 1));
+            }
+            return;
+        }
+    };
+    bar.set_position(finished(ev));
+    let best = crate::evolve::report::evaluated(ev.records()).iter().filter_map(|r| r.accuracy).fold(0.0, f64::max);
+    bar.set_message(format!("best {:.2} %  front {}", best * 100.0, crate::evolve::report::pareto(ev.records()).len()));
+    if quiet {
+        return;
+    }
+    let what = match r.status {
+        Status::Done => format!("{:.2} %  {} params", r.accuracy.unwrap_or(0.0) * 100.0, r.params.unwrap_or(0)),
+        Status::Stopped => {
+            format!("{:.2} % after epoch {} (stopped)  {} params", r.accuracy.unwrap_or(0.0) * 100.0, r.stopped_at.unwrap_or(0), r.params.unwrap_or(0))
+        }
+        Status::Reused => format!("same as #{}", r.reused_from.unwrap_or(0)),
+        Status::Failed => format!("failed: {}", r.error.as_deref().unwrap_or("")),
+        Status::Skipped => format!("not trained: {}", r.error.as_deref().unwrap_or("")),
+        Status::Pending => String::new(),
+    };
+    let parent = r.parent.map_or(String::new(), |p| format!(" ← #{p}"));
+    bar.suspend(|| eprintln!("#{:<4} {what}{parent}: {}", r.id, r.mutation));
 }
 
 /// `nasc compare`: the comparison of several runs, as text or JSON, and an SVG of their fronts.

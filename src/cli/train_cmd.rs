@@ -15,8 +15,9 @@ use std::process::ExitCode;
 pub struct TrainArgs {
     /// The .nas file.
     pub file: PathBuf,
-    /// Data: `digits` (bundled 8×8 digits), `mnist:DIR` or `fashion:DIR` (IDX files, e.g.
-    /// ../shared/data/fashion) or `cifar10:DIR` (binary batches).
+    /// Data: `digits` (bundled 8×8 digits), `mnist:DIR` (IDX files), `fashion` (the official
+    /// Fashion-MNIST installed by Debian's `dataset-fashion-mnist`), `fashion:DIR` (IDX files)
+    /// or `cifar10:DIR` (binary batches).
     #[arg(long)]
     pub data: DataSource,
     /// The model, when the file has several.

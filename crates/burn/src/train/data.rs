@@ -23,7 +23,11 @@ fn err<T>(m: impl Into<String>) -> Result<T, DataError> {
     Err(DataError(m.into()))
 }
 
-/// Where training data comes from: `digits`, `mnist:DIR`, `fashion:DIR`, `cifar10:DIR`.
+/// Where Debian's `dataset-fashion-mnist` installs Zalando's official Fashion-MNIST (60,000 /
+/// 10,000 IDX gz files): what `--data fashion` without a directory reads.
+pub const OFFICIAL_FASHION: &str = "/usr/share/datasets/fashion-mnist";
+
+/// Where training data comes from: `digits`, `mnist:DIR`, `fashion[:DIR]`, `cifar10:DIR`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DataSource {
     Digits,
@@ -38,12 +42,48 @@ impl FromStr for DataSource {
     fn from_str(s: &str) -> Result<DataSource, String> {
         match s.split_once(':') {
             None if s == "digits" => Ok(DataSource::Digits),
+            None if s == "fashion" => Ok(DataSource::Fashion(OFFICIAL_FASHION.into())),
             Some(("mnist", dir)) if !dir.is_empty() => Ok(DataSource::Mnist(dir.into())),
             Some(("fashion", dir)) if !dir.is_empty() => Ok(DataSource::Fashion(dir.into())),
             Some(("cifar10", dir)) if !dir.is_empty() => Ok(DataSource::Cifar10(dir.into())),
-            _ => Err(format!("unknown data `{s}`: use `digits`, `mnist:DIR`, `fashion:DIR` or `cifar10:DIR`")),
+            _ => Err(format!("unknown data `{s}`: use `digits`, `mnist:DIR`, `fashion`, `fashion:DIR` or `cifar10:DIR`")),
         }
     }
+}
+
+impl DataSource {
+    /// The source with its directory made absolute (so workers in other directories find it),
+    /// or the error that says how to get the data.
+    pub fn locate(&self) -> Result<DataSource, DataError> {
+        let abs = |d: &Path| {
+            check_source_dir(self, d)?;
+            std::fs::canonicalize(d).map_err(|e| DataError(format!("data directory `{}`: {e}", d.display())))
+        };
+        Ok(match self {
+            DataSource::Digits => DataSource::Digits,
+            DataSource::Mnist(d) => DataSource::Mnist(abs(d)?),
+            DataSource::Fashion(d) => DataSource::Fashion(abs(d)?),
+            DataSource::Cifar10(d) => DataSource::Cifar10(abs(d)?),
+        })
+    }
+}
+
+/// A missing directory; for the official Fashion-MNIST, how to install it.
+fn check_source_dir(src: &DataSource, dir: &Path) -> Result<(), DataError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if matches!(src, DataSource::Fashion(_)) && dir == Path::new(OFFICIAL_FASHION) {
+        return Err(fashion_not_installed());
+    }
+    err(format!("data directory {} does not exist", dir.display()))
+}
+
+fn fashion_not_installed() -> DataError {
+    DataError(format!(
+        "the official Fashion-MNIST is not installed ({OFFICIAL_FASHION} does not exist): install Debian's package \
+         `dataset-fashion-mnist` with `apt-get install -y dataset-fashion-mnist`, or give a directory of IDX files: --data fashion:DIR"
+    ))
 }
 
 impl std::fmt::Display for DataSource {
@@ -145,8 +185,8 @@ pub fn parse_idx_images(b: &[u8], name: &str) -> Result<(usize, usize, usize, Ve
 fn whole_images_hint(len: usize, promised: usize, size: usize) -> &'static str {
     let body = len.saturating_sub(16);
     if size > 0 && body.is_multiple_of(size) && body / size + 1 == promised {
-        " (one whole image fewer: an empty image in the converted data shifts every later label; \
-         for the Fashion-MNIST copy in ../shared/data/fashion, `python3 scripts/repair_fashion.py ../shared/data/fashion DIR` writes a repaired copy)"
+        " (one whole image fewer: an empty image in converted data shifts every later label; \
+         use the original IDX files, e.g. Debian's `dataset-fashion-mnist` for Fashion-MNIST)"
     } else {
         ""
     }
@@ -285,8 +325,9 @@ fn to_split(raw: &Raw, idx: &[usize]) -> Split {
     Split { images, labels: idx.iter().map(|&i| raw.labels[i]).collect() }
 }
 
-/// Per-channel normalisation with the train split's statistics.
-fn normalise(train: &mut Split, test: &mut Split, channels: usize) {
+/// Per-channel normalisation with the training images' statistics, applied to them and to
+/// every other split.
+fn normalise(train: &mut Split, others: &mut [&mut Split], channels: usize) {
     let mut sum = vec![0f64; channels];
     let mut sq = vec![0f64; channels];
     for (k, v) in train.images.iter().enumerate() {
@@ -296,8 +337,8 @@ fn normalise(train: &mut Split, test: &mut Split, channels: usize) {
     let n = (train.images.len() / channels).max(1) as f64;
     let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
     let std: Vec<f32> = sum.iter().zip(&sq).map(|(s, q)| ((q / n - (s / n).powi(2)).max(1e-12).sqrt()) as f32).collect();
-    for split in [train, test] {
-        for (k, v) in split.images.iter_mut().enumerate() {
+    for images in std::iter::once(&mut train.images).chain(others.iter_mut().map(|s| &mut s.images)) {
+        for (k, v) in images.iter_mut().enumerate() {
             *v = (*v - mean[k % channels]) / std[k % channels];
         }
     }
@@ -346,6 +387,34 @@ pub fn load(src: &DataSource, seed: u64) -> Result<Dataset, DataError> {
 
 /// `load`, training on a seeded stratified subset of `train_subset` images when given.
 pub fn load_subset(src: &DataSource, seed: u64, train_subset: Option<usize>) -> Result<Dataset, DataError> {
+    load_split(src, seed, train_subset, 0).map(|(data, _)| data)
+}
+
+/// A search's data: a validation split of `val_size` images drawn (seeded, stratified) from the
+/// whole training set first, then the training images — all the others, or a stratified subset
+/// of `train_subset` of them — so the split is the same whatever subset candidates train on and
+/// never overlaps it. The data set's `test` split is the validation split; the real test split
+/// comes back beside it. Normalised with the training images' statistics.
+pub fn load_validated(src: &DataSource, seed: u64, train_subset: Option<usize>, val_size: usize) -> Result<(Dataset, Split), DataError> {
+    if val_size == 0 {
+        return err("a validation split needs at least one image");
+    }
+    let (data, test) = load_split(src, seed, train_subset, val_size)?;
+    Ok((data, test.unwrap_or_default()))
+}
+
+/// How many images a source's training pool holds (its training set, or the 80 % share where
+/// it has no test set): what a validation split is drawn from.
+pub fn training_pool_size(src: &DataSource) -> Result<usize, DataError> {
+    let (_, train, test) = load_raw(src)?;
+    Ok(if test.is_some() { train.labels.len() } else { train.labels.len() * 4 / 5 })
+}
+
+/// The name, training images and (where the source has one) test images of a source.
+fn load_raw(src: &DataSource) -> Result<(String, Raw, Option<Raw>), DataError> {
+    if let DataSource::Mnist(d) | DataSource::Fashion(d) | DataSource::Cifar10(d) = src {
+        check_source_dir(src, d)?;
+    }
     let (name, (train, test)) = match src {
         DataSource::Digits => {
             let raw = idx_pair(DIGITS_IMAGES.to_vec(), DIGITS_LABELS.to_vec(), "digits images", "digits labels", 16.0)?;
@@ -355,32 +424,59 @@ pub fn load_subset(src: &DataSource, seed: u64, train_subset: Option<usize>) -> 
         DataSource::Fashion(dir) => ("fashion".to_string(), mnist(dir)?),
         DataSource::Cifar10(dir) => ("cifar10".to_string(), cifar10(dir)?),
     };
-    let augment = matches!(src, DataSource::Cifar10(_));
-    let shape = train.shape;
-    if let Some(t) = test.as_ref().filter(|t| t.shape != shape) {
+    if let Some(t) = test.as_ref().filter(|t| t.shape != train.shape) {
         let dims = |s: [usize; 3]| format!("{}×{}×{}", s[0], s[1], s[2]);
-        return err(format!("{src}: the training images are {} but the test images are {}", dims(shape), dims(t.shape)));
+        return err(format!("{src}: the training images are {} but the test images are {}", dims(train.shape), dims(t.shape)));
     }
-    let (mut tr, mut te) = match test {
-        Some(test) => {
-            let all_train: Vec<usize> = (0..train.labels.len()).collect();
-            let all_test: Vec<usize> = (0..test.labels.len()).collect();
-            let chosen = stratified_subset(&all_train, &train.labels, train_subset.unwrap_or(usize::MAX), seed);
-            (to_split(&train, &chosen), to_split(&test, &all_test))
-        }
+    Ok((name, train, test))
+}
+
+/// The validation images (a stratified `val_size` of `pool`, the same for every subset) and
+/// the training images (a stratified `train_subset` of the rest, or all of it), disjoint.
+fn holdout(pool: &[usize], labels: &[u8], val_size: usize, train_subset: Option<usize>, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let val = if val_size > 0 { stratified_subset(pool, labels, val_size, seed ^ 0x7A11_DA7E) } else { Vec::new() };
+    let mut in_val = vec![false; labels.len()];
+    val.iter().for_each(|&i| in_val[i] = true);
+    let rest: Vec<usize> = pool.iter().copied().filter(|&i| !in_val[i]).collect();
+    let chosen = stratified_subset(&rest, labels, train_subset.unwrap_or(usize::MAX), seed);
+    (val, chosen)
+}
+
+/// Load a source: the test split (its own, or a seeded 20 % of the images), then with
+/// `val_size > 0` a validation split from the training pool (the data set's `test`, the real
+/// test split returned beside it), then the training images from what is left.
+fn load_split(src: &DataSource, seed: u64, train_subset: Option<usize>, val_size: usize) -> Result<(Dataset, Option<Split>), DataError> {
+    let (name, train, test) = load_raw(src)?;
+    let (pool, mut te) = match &test {
+        Some(test) => ((0..train.labels.len()).collect::<Vec<_>>(), to_split(test, &(0..test.labels.len()).collect::<Vec<_>>())),
         None => {
             let order = permutation(train.labels.len(), &mut Rng::new(seed ^ 0xDA7A));
             let cut = train.labels.len() * 4 / 5;
-            let chosen = stratified_subset(&order[..cut], &train.labels, train_subset.unwrap_or(usize::MAX), seed);
-            (to_split(&train, &chosen), to_split(&train, &order[cut..]))
+            (order[..cut].to_vec(), to_split(&train, &order[cut..]))
         }
     };
+    if val_size >= pool.len() {
+        return err(format!("{src}: a validation split of {val_size} images leaves none of the {} training images to train on", pool.len()));
+    }
+    let (val_idx, chosen) = holdout(&pool, &train.labels, val_size, train_subset, seed);
+    let val = (val_size > 0).then(|| to_split(&train, &val_idx));
+    let mut tr = to_split(&train, &chosen);
     if tr.is_empty() || te.is_empty() {
         return err(format!("{src}: the data set is empty"));
     }
     let classes = tr.labels.iter().chain(&te.labels).copied().max().unwrap_or(0) as usize + 1;
-    normalise(&mut tr, &mut te, shape[2]);
-    Ok(Dataset { name, shape, classes, train: tr, test: te, augment })
+    let channels = train.shape[2];
+    match val {
+        Some(mut val) => {
+            normalise(&mut tr, &mut [&mut te, &mut val], channels);
+            let data = Dataset { name, shape: train.shape, classes, train: tr, test: val, augment: matches!(src, DataSource::Cifar10(_)) };
+            Ok((data, Some(te)))
+        }
+        None => {
+            normalise(&mut tr, &mut [&mut te], channels);
+            Ok((Dataset { name, shape: train.shape, classes, train: tr, test: te, augment: matches!(src, DataSource::Cifar10(_)) }, None))
+        }
+    }
 }
 
 /// Images `idx` of a split (already normalised).
@@ -468,6 +564,42 @@ mod tests {
     }
 
     #[test]
+    fn the_validation_split_is_fixed_disjoint_and_stratified() {
+        let labels: Vec<u8> = (0..2000).map(|i| (i % 7 % 4) as u8).collect();
+        let pool: Vec<usize> = (0..1900).collect();
+        let (val, all) = holdout(&pool, &labels, 300, None, 9);
+        let (val_sub, sub) = holdout(&pool, &labels, 300, Some(200), 9);
+        assert_eq!(val, val_sub, "the validation split does not depend on the training subset");
+        assert_eq!((val.len(), all.len(), sub.len()), (300, 1600, 200));
+        assert!(val.iter().all(|i| !all.contains(i) && !sub.contains(i) && *i < 1900), "validation overlaps training or leaves the pool");
+        assert!(sub.iter().all(|i| all.contains(i)));
+        let share = |idx: &[usize], c: u8| idx.iter().filter(|&&i| labels[i] == c).count() as f64 / idx.len() as f64;
+        for c in 0..4 {
+            assert!((share(&val, c) - share(&pool, c)).abs() < 0.01, "class {c}");
+        }
+        let (d, test) = load_validated(&DataSource::Digits, 3, Some(200), 300).unwrap();
+        let whole = load(&DataSource::Digits, 3).unwrap();
+        assert_eq!((d.train.len(), d.test.len()), (200, 300));
+        assert_eq!(test.labels, whole.test.labels, "the test split is kept whole");
+        let e = load_validated(&DataSource::Digits, 3, None, 5000).unwrap_err().0;
+        assert_eq!(e, "digits: a validation split of 5000 images leaves none of the 1437 training images to train on");
+        assert_eq!(training_pool_size(&DataSource::Digits).unwrap(), 1437);
+    }
+
+    #[test]
+    fn official_fashion_is_the_default_directory_and_its_absence_says_how_to_install_it() {
+        assert_eq!("fashion".parse::<DataSource>().unwrap(), DataSource::Fashion(OFFICIAL_FASHION.into()));
+        let missing = DataSource::Fashion("/nonexistent/fashion".into());
+        assert_eq!(missing.locate().unwrap_err().0, "data directory /nonexistent/fashion does not exist");
+        assert!(fashion_not_installed().0.contains("`apt-get install -y dataset-fashion-mnist`"));
+        let official = DataSource::Fashion(OFFICIAL_FASHION.into());
+        match official.locate() {
+            Ok(found) => assert_eq!(training_pool_size(&found).unwrap(), 60_000, "the official training set"),
+            Err(e) => assert_eq!(e, fashion_not_installed()),
+        }
+    }
+
+    #[test]
     fn subsets_are_stratified_seeded_and_complete() {
         let labels: Vec<u8> = (0..1000)
             .map(|i| {
@@ -519,6 +651,6 @@ mod tests {
             parse_idx_images(&one_short, "x").unwrap_err().0.contains("one whole image fewer")
                 && !parse_idx_images(&short, "x").unwrap_err().0.contains("whole")
         );
-        assert_eq!("mnist:".parse::<DataSource>().unwrap_err(), "unknown data `mnist:`: use `digits`, `mnist:DIR`, `fashion:DIR` or `cifar10:DIR`");
+        assert_eq!("mnist:".parse::<DataSource>().unwrap_err(), "unknown data `mnist:`: use `digits`, `mnist:DIR`, `fashion`, `fashion:DIR` or `cifar10:DIR`");
     }
 }

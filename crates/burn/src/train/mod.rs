@@ -164,6 +164,8 @@ pub struct EpochMetrics {
     pub test_accuracy: f64,
     pub images_per_sec: f64,
     pub seconds: f64,
+    /// Seconds the evaluation on the test (or validation) split took after the epoch.
+    pub eval_seconds: f64,
     pub lr: f64,
 }
 
@@ -334,7 +336,9 @@ pub fn train(
         }
         let seconds = t0.elapsed().as_secs_f64();
         let eval_device = device.clone().inner();
+        let t1 = Instant::now();
         let (test_loss, test_accuracy) = evaluate(&net.valid(), &data.test, data, 256, &eval_device);
+        let eval_seconds = t1.elapsed().as_secs_f64();
         metrics.push(EpochMetrics {
             epoch: epoch + 1,
             train_loss: loss_sum / n as f64,
@@ -343,6 +347,7 @@ pub fn train(
             test_accuracy,
             images_per_sec: n as f64 / seconds.max(1e-9),
             seconds,
+            eval_seconds,
             lr,
         });
         let over_time = cfg.time_budget.is_some_and(|b| start.elapsed().as_secs_f64() > b);

@@ -14,6 +14,7 @@ pub mod compare;
 pub mod early_stop;
 pub mod equiv;
 pub mod guidance;
+pub mod inherit;
 pub mod junction;
 pub mod mutate;
 pub mod ray;
@@ -31,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::time::Instant;
-use store::{Outcome, Record, Status, Store, now};
+use store::{Final, Outcome, Record, Status, Store, now};
 pub use worker::{Evaluator, Job, Verdict};
 
 /// Everything that determines a run; stored in the run's database, so `--resume` needs nothing else.
@@ -64,6 +65,22 @@ pub struct Settings {
     /// Learned guidance (`--guidance`); stores from before it have none.
     #[serde(default)]
     pub guidance: guidance::Settings,
+    /// The full-fidelity finish (`--final-epochs`, `--final-seeds`); `None`: the final front's
+    /// test accuracy comes from training each member again exactly as in the search.
+    #[serde(default)]
+    pub finish: Option<Finish>,
+    /// Children start from their parent's trained weights where unchanged (`--inherit`).
+    #[serde(default)]
+    pub inherit: bool,
+}
+
+/// How the seed and the final front are retrained at the end of a run: on every training image
+/// outside the validation split (no subset, no time budget, no early stopping), `seeds` times
+/// each; their mean test accuracy is what the front reports as `test`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Finish {
+    pub epochs: usize,
+    pub seeds: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -83,11 +100,14 @@ pub struct TrainSettings {
     /// Train on a seeded stratified subset of this many training images (`--train-subset`).
     #[serde(default)]
     pub train_subset: Option<usize>,
-    /// The share of the training images held out as the validation split that selection and
-    /// the front use (`--val-fraction`); 0 selects on the test split, as stores from before
-    /// this field did.
+    /// Stores from before `val_size`: the share of the training subset held out as the
+    /// validation split; 0 (and no `val_size`) selects on the test split.
     #[serde(default)]
     pub val_fraction: f64,
+    /// The validation split that selection and the front use (`--val-size`): this many images
+    /// drawn from the whole training set before any subset, fixed for the run.
+    #[serde(default)]
+    pub val_size: Option<usize>,
 }
 
 fn cpu() -> String {
@@ -116,6 +136,10 @@ pub struct Evolution {
     pub settings: Settings,
     store: Store,
     records: Vec<Record>,
+    /// The full-fidelity retrainings done so far.
+    finals: Vec<Final>,
+    /// Where trained weights are kept for children to inherit (`<store>.weights/`).
+    weights_dir: std::path::PathBuf,
     /// What guidance knows of each candidate's architecture, computed once (`None`: it does not check).
     profiles: HashMap<i64, Option<guidance::Profile>>,
 }
@@ -124,15 +148,18 @@ pub struct Evolution {
 pub enum Event<'a> {
     Created(&'a Record),
     Finished(&'a Record),
-    /// A front member's test accuracy was measured at the end of the run.
+    /// A front member's test accuracy was measured at the end of the run (with a full-fidelity
+    /// finish: the mean over its final trainings, all done).
     Tested(&'a Record),
+    /// One full-fidelity retraining ended.
+    Final(&'a Final),
 }
 
 impl Evolution {
     pub fn start(path: &Path, settings: Settings) -> Result<Evolution, String> {
         let json = serde_json::to_string_pretty(&settings).map_err(|e| e.to_string())?;
         let store = Store::create(path, &json)?;
-        Ok(Evolution { settings, store, records: vec![], profiles: HashMap::new() })
+        Ok(Evolution { settings, store, records: vec![], finals: vec![], weights_dir: inherit::weights_dir(path), profiles: HashMap::new() })
     }
 
     pub fn resume(path: &Path) -> Result<Evolution, String> {
@@ -155,11 +182,49 @@ impl Evolution {
         let settings: Settings =
             serde_json::from_str(&store.settings_json()?).map_err(|e| format!("`{}` holds settings this nasc cannot read: {e}", path.display()))?;
         let records = store.all()?;
-        Ok(Evolution { settings, store, records, profiles: HashMap::new() })
+        let finals = store.finals()?;
+        Ok(Evolution { settings, store, records, finals, weights_dir: inherit::weights_dir(path), profiles: HashMap::new() })
     }
 
     pub fn records(&self) -> &[Record] {
         &self.records
+    }
+
+    pub fn finals(&self) -> &[Final] {
+        &self.finals
+    }
+
+    /// Set (or change) the full-fidelity finish of a stored run, for `--finalize`.
+    pub fn set_finish(&mut self, finish: Finish) -> Result<(), String> {
+        if finish.epochs == 0 || finish.seeds == 0 {
+            return Err("a full-fidelity finish needs at least one epoch and one seed".into());
+        }
+        if self.settings.finish.as_ref() != Some(&finish) && !self.finals.is_empty() {
+            return Err(format!(
+                "this run was already finished with {} epochs × {} seeds; its final accuracies would mix two settings",
+                self.settings.finish.as_ref().map_or(0, |f| f.epochs),
+                self.settings.finish.as_ref().map_or(0, |f| f.seeds)
+            ));
+        }
+        self.settings.finish = Some(finish);
+        let json = serde_json::to_string_pretty(&self.settings).map_err(|e| e.to_string())?;
+        Ok(self.store.set_settings(&json)?)
+    }
+
+    /// Only the end of a run: the full-fidelity finish (or the front's test accuracies) of a
+    /// run whose candidates are all recorded.
+    pub fn finalize(&mut self, jobs: usize, eval: &Evaluator, on_event: &mut dyn FnMut(&Evolution, Event)) -> Result<(), String> {
+        if !self.complete() {
+            return Err(format!(
+                "the run is not complete ({} of {} candidates recorded, or some pending): `nasc evolve --resume` first",
+                self.records.len(),
+                self.settings.trials
+            ));
+        }
+        self.store.claim()?;
+        let r = self.measure_front(jobs, eval, on_event);
+        self.store.release();
+        r
     }
 
     pub fn complete(&self) -> bool {
@@ -184,6 +249,9 @@ impl Evolution {
     }
 
     fn run_claimed(&mut self, jobs: usize, eval: &Evaluator, on_event: &mut dyn FnMut(&Evolution, Event)) -> Result<(), String> {
+        if self.settings.inherit {
+            std::fs::create_dir_all(&self.weights_dir).map_err(|e| format!("cannot create `{}` for the trained weights: {e}", self.weights_dir.display()))?;
+        }
         let (tx, rx) = std::sync::mpsc::channel::<(i64, Verdict)>();
         let mut queue: VecDeque<i64> = self.records.iter().filter(|r| r.status == Status::Pending).map(|r| r.id).collect();
         let mut running = 0usize;
@@ -221,7 +289,7 @@ impl Evolution {
                     (r.status, r.stopped_at) = (o.status(), o.stopped_at.map(|e| e as i64));
                     (r.accuracy, r.test_accuracy, r.curve) = (Some(o.accuracy), o.test_accuracy, Some(o.curve));
                     (r.throughput, r.train_seconds, r.started_at) = (Some(o.throughput), Some(o.train_seconds), o.started_at);
-                    r.latency_ms = o.latency_ms;
+                    (r.latency_ms, r.eval_seconds, r.inherited) = (o.latency_ms, o.eval_seconds, o.inherited);
                 }
                 Err(e) => {
                     r.status = Status::Failed;
@@ -242,7 +310,10 @@ impl Evolution {
     /// training is deterministic, so it is the same network, which its validation accuracy
     /// confirms. A run killed here redoes the members still without one on `--resume`.
     fn measure_front(&mut self, jobs: usize, eval: &Evaluator, on_event: &mut dyn FnMut(&Evolution, Event)) -> Result<(), String> {
-        if self.settings.train.val_fraction <= 0.0 {
+        if let Some(finish) = self.settings.finish.clone() {
+            return self.finish(&finish, jobs, eval, on_event);
+        }
+        if self.settings.train.val_fraction <= 0.0 && self.settings.train.val_size.is_none() {
             return Ok(());
         }
         let mut todo: VecDeque<i64> = report::pareto(&self.records).iter().filter(|r| r.test_accuracy.is_none()).map(|r| r.id).collect();
@@ -282,6 +353,76 @@ impl Evolution {
         }
     }
 
+    /// The seed and every front member, retrained `seeds` times at full fidelity; each training
+    /// is stored when it ends, so a killed run redoes only those in flight.
+    fn finish(&mut self, finish: &Finish, jobs: usize, eval: &Evaluator, on_event: &mut dyn FnMut(&Evolution, Event)) -> Result<(), String> {
+        let members = self.finished_members();
+        let done = |f: &[Final], id: i64, k: i64| f.iter().any(|x| x.id == id && x.k == k);
+        let mut todo: VecDeque<(i64, i64)> =
+            members.iter().flat_map(|&id| (0..finish.seeds as i64).map(move |k| (id, k))).filter(|&(id, k)| !done(&self.finals, id, k)).collect();
+        let (tx, rx) = std::sync::mpsc::channel::<(i64, Verdict)>();
+        let mut running: HashMap<i64, (i64, i64)> = HashMap::new();
+        let mut ticket = 0i64;
+        loop {
+            while running.len() < jobs.max(1)
+                && let Some((id, k)) = todo.pop_front()
+            {
+                eval.spawn(ticket, self.final_job(id, k, finish), tx.clone());
+                running.insert(ticket, (id, k));
+                ticket += 1;
+            }
+            if running.is_empty() {
+                break;
+            }
+            let (t, verdict) = rx.recv().map_err(|_| "a training worker vanished".to_string())?;
+            let result = trained(verdict)?;
+            let Some((id, k)) = running.remove(&t) else { continue };
+            let f = match result {
+                Ok(o) => Final {
+                    id,
+                    k,
+                    accuracy: Some(o.accuracy),
+                    test_accuracy: o.test_accuracy,
+                    train_seconds: Some(o.train_seconds),
+                    error: None,
+                    finished_at: now(),
+                },
+                Err(e) => Final { id, k, accuracy: None, test_accuracy: None, train_seconds: None, error: Some(e), finished_at: now() },
+            };
+            self.store.insert_final(&f)?;
+            self.finals.push(f);
+            on_event(self, Event::Final(self.finals.last().ok_or("no final")?));
+            let mine: Vec<&Final> = self.finals.iter().filter(|x| x.id == id).collect();
+            let mine: Vec<f64> = if mine.len() == finish.seeds { mine.iter().filter_map(|x| x.test_accuracy).collect() } else { Vec::new() };
+            if !mine.is_empty() {
+                let mean = mine.iter().sum::<f64>() / mine.len() as f64;
+                self.records[id as usize].test_accuracy = Some(mean);
+                self.store.set_test_accuracy(id, Some(mean), self.records[id as usize].error.as_deref())?;
+                on_event(self, Event::Tested(&self.records[id as usize]));
+            }
+        }
+        self.finals.sort_by_key(|f| (f.id, f.k));
+        Ok(())
+    }
+
+    /// What the finish retrains: the seed and the final front, by id.
+    pub fn finished_members(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = report::pareto(&self.records).iter().map(|r| r.id).collect();
+        if self.records.first().is_some_and(|r| r.status.evaluated()) && !ids.contains(&0) {
+            ids.insert(0, 0);
+        }
+        ids
+    }
+
+    /// Candidate `id`'s `k`-th full-fidelity training: every training image outside the
+    /// validation split, `finish.epochs` epochs, a seed of its own, the test split measured.
+    fn final_job(&self, id: i64, k: i64, finish: &Finish) -> Job {
+        let base = self.job(id);
+        let seed = Rng::new((self.records[id as usize].seed as u64) ^ 0xF1A1_0000 ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).next_u64();
+        let train = TrainSettings { epochs: finish.epochs, train_subset: None, time_budget: None, ..base.train.clone() };
+        Job { seed, train, measure_test: true, rungs: Vec::new(), measure_latency: false, inherit: None, save_weights: None, ..base }
+    }
+
     fn job(&self, id: i64) -> Job {
         let r = &self.records[id as usize];
         Job {
@@ -296,7 +437,18 @@ impl Evolution {
                 Some(es) => es.bars(r, &self.records[..self.pool_end(id as usize)], &self.settings.selection.objectives),
                 None => Vec::new(),
             },
+            inherit: self.inheritance(r),
+            save_weights: self.settings.inherit.then(|| inherit::weights_path(&self.weights_dir, id)),
         }
+    }
+
+    /// What a child inherits from: its parent's weights, or those of the candidate the parent
+    /// reused (the seed inherits nothing).
+    fn inheritance(&self, r: &Record) -> Option<inherit::Inheritance> {
+        let parent = &self.records[r.parent? as usize];
+        let trained = parent.reused_from.unwrap_or(parent.id);
+        let source = self.records[trained as usize].source.clone();
+        self.settings.inherit.then(|| inherit::Inheritance { source, weights: inherit::weights_path(&self.weights_dir, trained) })
     }
 
     /// Create candidate `k`: select a parent, mutate, and store it (before any training).
@@ -485,13 +637,16 @@ mod tests {
                 threads: 1,
                 device: cpu(),
                 train_subset: None,
-                val_fraction: 0.1,
+                val_fraction: 0.0,
+                val_size: Some(180),
             },
             mutation: MutationConfig::default(),
             selection: SelectionConfig::default(),
             early_stop: None,
             ray: None,
             guidance: guidance::Settings::default(),
+            finish: None,
+            inherit: false,
         }
     }
 
@@ -518,6 +673,8 @@ mod tests {
             train_seconds: 0.0,
             started_at: None,
             latency_ms: None,
+            eval_seconds: None,
+            inherited: None,
         })
     }
 
@@ -560,6 +717,8 @@ mod tests {
             train_seconds: 0.0,
             started_at: None,
             latency_ms: None,
+            eval_seconds: None,
+            inherited: None,
         })
     }
 

@@ -63,12 +63,10 @@ pub fn status_text(ev: &Evolution) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "seed file   {}", st.file);
     let _ = writeln!(s, "data        {}   strategy {}   seed {}   window {}", st.data, st.strategy.name(), st.seed, st.window);
-    let on = if st.train.val_fraction > 0.0 {
-        format!("selection on a {:.0} % validation split of the training images; test accuracy for the final front", st.train.val_fraction * 100.0)
-    } else {
-        "selection on the test split (no validation split)".to_string()
-    };
-    let _ = writeln!(s, "accuracy    {on}");
+    let _ = writeln!(s, "accuracy    {}", selection_split(st, rs));
+    if let Some(cost) = eval_cost(rs) {
+        let _ = writeln!(s, "evaluation  {cost}");
+    }
     let _ = writeln!(
         s,
         "candidates  {} of {} created: {} trained, {} stopped early, {} reused, {} failed, {} not trained (mutation failed, too large or predicted dominated), {} pending{}",
@@ -82,6 +80,15 @@ pub fn status_text(ev: &Evolution) -> String {
         count(Status::Pending),
         if ev.complete() { " — complete" } else { " — resume with `nasc evolve --resume`" }
     );
+    if st.inherit {
+        let children: Vec<&Record> = rs.iter().filter(|r| r.parent.is_some() && r.inherited.is_some()).collect();
+        let (got, all): (i64, i64) = children.iter().fold((0, 0), |(g, a), r| (g + r.inherited.unwrap_or(0), a + r.params.unwrap_or(0)));
+        let share = if all > 0 { 100.0 * got as f64 / all as f64 } else { 0.0 };
+        let _ = writeln!(s, "inherit     {share:.1} % of the trained children's parameters started from their parent's weights ({} children)", children.len());
+    }
+    if let Some(f) = mutation_failures(rs) {
+        s.push_str(&f);
+    }
     if let Some(es) = &st.early_stop {
         let sv = early_stop::savings(rs, st.train.epochs);
         let at: Vec<String> = sv.by_rung.iter().map(|(e, n)| format!("{n} after epoch {e}")).collect();
@@ -131,8 +138,140 @@ pub fn status_text(ev: &Evolution) -> String {
     if let Some(ray) = &st.ray {
         s.push_str(&in_flight(ray, rs));
     }
+    if let Some(f) = &st.finish {
+        s.push_str(&finish_text(ev, f));
+    }
     let _ = write!(s, "\nPareto front (accuracy vs params):\n{}", front_table(rs));
     s
+}
+
+/// The full-fidelity finish: how far it got, and each retrained architecture's search score
+/// beside its full-fidelity validation and test accuracies.
+fn finish_text(ev: &Evolution, f: &super::Finish) -> String {
+    let members = ev.finished_members();
+    let finals = ev.finals();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "finish      {} epochs × {} seeds on every training image outside the validation split: {} of {} trainings done{}",
+        f.epochs,
+        f.seeds,
+        finals.len(),
+        members.len() * f.seeds,
+        if finals.len() < members.len() * f.seeds { " — complete it with `nasc evolve --finalize STORE`" } else { "" }
+    );
+    if finals.is_empty() {
+        return s;
+    }
+    let _ = writeln!(s, "{:>17}  {:>9}  {:>10}  {:>10}  {:>11}  {:>14}", "id", "search", "final val", "final test", "params", "MACs");
+    let rs = ev.records();
+    for id in members {
+        let mine: Vec<&super::store::Final> = finals.iter().filter(|x| x.id == id).collect();
+        let mean = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+        let val = mean(mine.iter().filter_map(|x| x.accuracy).collect());
+        let test = mean(mine.iter().filter_map(|x| x.test_accuracy).collect());
+        let r = &rs[id as usize];
+        let label = if id == 0 { format!("{id} (seed)") } else { id.to_string() };
+        let _ = writeln!(
+            s,
+            "{label:>17}  {:>9}  {:>10}  {:>10}  {:>11}  {:>14}",
+            pct(r.accuracy),
+            pct(val),
+            pct(test),
+            group_thousands(r.params.unwrap_or(0)),
+            group_thousands(r.macs.unwrap_or(0))
+        );
+    }
+    s
+}
+
+/// Which split selection uses, how large it is, and the standard error of an accuracy on it.
+fn selection_split(st: &super::Settings, rs: &[Record]) -> String {
+    let t = &st.train;
+    let subset = t.train_subset.map_or("all the other training images".to_string(), |n| format!("subsets of {} of the others", group_thousands(n as i64)));
+    match (t.val_size, t.val_fraction) {
+        (Some(n), _) => {
+            let best = evaluated(rs).iter().filter_map(|r| r.accuracy).fold(f64::NAN, f64::max);
+            let p = if best.is_nan() { 0.5 } else { best };
+            let se = (p * (1.0 - p) / n as f64).sqrt();
+            format!(
+                "selection on a fixed validation split of {} training images (standard error ±{:.2} points at {:.1} %; candidates train on {subset}); test accuracy for the final front",
+                group_thousands(n as i64),
+                se * 100.0,
+                p * 100.0
+            )
+        }
+        (None, f) if f > 0.0 => {
+            format!("selection on a {:.0} % validation split of each candidate's training images; test accuracy for the final front", f * 100.0)
+        }
+        _ => "selection on the test split (no validation split)".to_string(),
+    }
+}
+
+/// The evaluation's share of a candidate's time: median seconds per evaluation against median
+/// training seconds per epoch (from the curves; stores from before the timing have none).
+fn eval_cost(rs: &[Record]) -> Option<String> {
+    let (mut evals, mut epochs) = (Vec::new(), Vec::new());
+    for r in rs.iter().filter(|r| r.status.evaluated() && r.reused_from.is_none()) {
+        let (Some(eval), Some(total)) = (r.eval_seconds, r.train_seconds) else { continue };
+        let curve: Vec<serde_json::Value> = r.curve.as_deref().and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default();
+        let n = curve.len().max(1) as f64;
+        evals.push(eval / n);
+        epochs.push((total - eval).max(0.0) / n);
+    }
+    if evals.is_empty() {
+        return None;
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (e, t) = (median(&mut evals), median(&mut epochs));
+    Some(format!("median {e:.2} s per validation pass after each epoch, {t:.2} s per training epoch ({:.0} % of a candidate's time)", 100.0 * e / (e + t)))
+}
+
+/// How often mutation failed, by strategy and by reason (the reason's first clause, numbers
+/// folded), so wasted candidates are visible.
+fn mutation_failures(rs: &[Record]) -> Option<String> {
+    let children: Vec<&Record> = rs.iter().filter(|r| r.parent.is_some()).collect();
+    let failed: Vec<&Record> = children.iter().copied().filter(|r| r.mutation == "mutation failed").collect();
+    if children.is_empty() {
+        return None;
+    }
+    let mut by_strategy: std::collections::BTreeMap<&str, (usize, usize)> = std::collections::BTreeMap::new();
+    for r in &children {
+        let e = by_strategy.entry(r.strategy.as_str()).or_default();
+        e.1 += 1;
+        e.0 += usize::from(r.mutation == "mutation failed");
+    }
+    let mut by_reason: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for r in &failed {
+        *by_reason.entry(failure_reason(r.error.as_deref().unwrap_or(""))).or_default() += 1;
+    }
+    let strategies: Vec<String> = by_strategy.iter().map(|(k, (f, n))| format!("{k} {f} of {n} ({:.0} %)", 100.0 * *f as f64 / (*n).max(1) as f64)).collect();
+    let mut s = format!("mutations   failed: {}\n", strategies.join(", "));
+    let mut reasons: Vec<(String, usize)> = by_reason.into_iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    for (reason, n) in reasons {
+        let _ = writeln!(s, "            {n:>4} × {reason}");
+    }
+    Some(s)
+}
+
+/// A failure's reason without its particulars: up to its second clause, digits folded to `N`.
+fn failure_reason(error: &str) -> String {
+    let head: String = error.splitn(3, ": ").take(2).collect::<Vec<_>>().join(": ");
+    let mut out = String::new();
+    for c in head.chars().take(90) {
+        if c.is_ascii_digit() {
+            if !out.ends_with('N') {
+                out.push('N');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// What guidance did: skips, how well its predictions ranked the candidates, and the op
@@ -220,7 +359,7 @@ pub fn csv(records: &[Record]) -> String {
 }
 
 pub fn json(ev: &Evolution) -> serde_json::Value {
-    serde_json::json!({ "settings": ev.settings, "candidates": ev.records() })
+    serde_json::json!({ "settings": ev.settings, "candidates": ev.records(), "finals": ev.finals() })
 }
 
 /// Write `pareto.svg` and one `.nas` file per front candidate into `dir`.

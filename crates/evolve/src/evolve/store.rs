@@ -85,6 +85,10 @@ pub struct Record {
     pub throughput: Option<f64>,
     /// Timing: training seconds.
     pub train_seconds: Option<f64>,
+    /// Timing: seconds spent evaluating on the validation (or test) split, all epochs together.
+    pub eval_seconds: Option<f64>,
+    /// Parameters that started from the parent's trained weights (`--inherit`).
+    pub inherited: Option<i64>,
     /// Timing: batch-1 latency of the trained model compiled to native code (`--objectives
     /// latency`), median in ms.
     pub latency_ms: Option<f64>,
@@ -122,6 +126,8 @@ impl Record {
             throughput: None,
             latency_ms: None,
             train_seconds: None,
+            eval_seconds: None,
+            inherited: None,
             started_at: None,
             controller_ms: None,
             created_at: now(),
@@ -150,6 +156,12 @@ pub struct Outcome {
     /// Timing: batch-1 latency of the compiled model in ms, when the job asked for it.
     #[serde(default)]
     pub latency_ms: Option<f64>,
+    /// Timing: seconds of evaluation on the validation (or test) split, all epochs together.
+    #[serde(default)]
+    pub eval_seconds: Option<f64>,
+    /// Parameters that started from the parent's trained weights (`--inherit`).
+    #[serde(default)]
+    pub inherited: Option<i64>,
 }
 
 impl Outcome {
@@ -158,13 +170,36 @@ impl Outcome {
     }
 }
 
+/// One full-fidelity retraining of a candidate at the end of a run (`--final-epochs`): the
+/// `k`-th of `--final-seeds`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Final {
+    pub id: i64,
+    pub k: i64,
+    /// Validation accuracy (test accuracy in runs without a validation split).
+    pub accuracy: Option<f64>,
+    pub test_accuracy: Option<f64>,
+    /// Timing: training seconds.
+    pub train_seconds: Option<f64>,
+    pub error: Option<String>,
+    /// Timing: UNIX seconds.
+    pub finished_at: f64,
+}
+
 pub struct Store {
     conn: Connection,
 }
 
 /// Columns added after the first stores were written, in `all`'s order after `finished_at`.
-const ADDED_COLUMNS: [(&str, &str); 5] =
-    [("test_accuracy", "REAL"), ("stopped_at", "INTEGER"), ("canonical", "TEXT"), ("started_at", "REAL"), ("latency_ms", "REAL")];
+const ADDED_COLUMNS: [(&str, &str); 7] = [
+    ("test_accuracy", "REAL"),
+    ("stopped_at", "INTEGER"),
+    ("canonical", "TEXT"),
+    ("started_at", "REAL"),
+    ("latency_ms", "REAL"),
+    ("eval_seconds", "REAL"),
+    ("inherited", "INTEGER"),
+];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS run (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -183,6 +218,8 @@ CREATE TABLE IF NOT EXISTS candidates (
     canonical TEXT,
     started_at REAL,
     latency_ms REAL,
+    eval_seconds REAL,
+    inherited INTEGER,
     params INTEGER,
     macs INTEGER,
     curve TEXT,
@@ -196,6 +233,16 @@ CREATE TABLE IF NOT EXISTS candidates (
     finished_at REAL
 );
 CREATE INDEX IF NOT EXISTS candidates_fingerprint ON candidates(fingerprint);
+CREATE TABLE IF NOT EXISTS finals (
+    id INTEGER NOT NULL,
+    k INTEGER NOT NULL,
+    accuracy REAL,
+    test_accuracy REAL,
+    train_seconds REAL,
+    error TEXT,
+    finished_at REAL NOT NULL,
+    PRIMARY KEY (id, k)
+);
 ";
 
 /// SQLite's `application_id` of a nasc store ("nasc"): a store is recognised before anything is
@@ -427,7 +474,7 @@ impl Store {
         match result {
             Ok(o) => tx.execute(
                 "UPDATE candidates SET status = ?8, accuracy = ?2, curve = ?3, throughput = ?4, train_seconds = ?5,
-                 error = NULL, finished_at = ?6, test_accuracy = ?7, stopped_at = ?9, started_at = ?10, latency_ms = ?11 WHERE id = ?1",
+                 error = NULL, finished_at = ?6, test_accuracy = ?7, stopped_at = ?9, started_at = ?10, latency_ms = ?11, eval_seconds = ?12, inherited = ?13 WHERE id = ?1",
                 params![
                     id,
                     o.accuracy,
@@ -439,7 +486,9 @@ impl Store {
                     o.status().as_str(),
                     o.stopped_at.map(|e| e as i64),
                     o.started_at,
-                    o.latency_ms
+                    o.latency_ms,
+                    o.eval_seconds,
+                    o.inherited
                 ],
             ),
             Err(e) => tx.execute("UPDATE candidates SET status = 'failed', error = ?2, finished_at = ?3 WHERE id = ?1", params![id, e, at]),
@@ -450,6 +499,42 @@ impl Store {
     /// Record a front member's test accuracy, measured after the run (one transaction).
     pub fn set_test_accuracy(&mut self, id: i64, test: Option<f64>, error: Option<&str>) -> Result<(), StoreError> {
         self.conn.execute("UPDATE candidates SET test_accuracy = ?2, error = ?3 WHERE id = ?1", params![id, test, error])?;
+        Ok(())
+    }
+
+    /// Record one full-fidelity retraining (one transaction; a redone one replaces it).
+    pub fn insert_final(&mut self, f: &Final) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO finals (id, k, accuracy, test_accuracy, train_seconds, error, finished_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![f.id, f.k, f.accuracy, f.test_accuracy, f.train_seconds, f.error, f.finished_at],
+        )?;
+        Ok(())
+    }
+
+    /// Every full-fidelity retraining, by candidate and seed index (none in stores from before them).
+    pub fn finals(&self) -> Result<Vec<Final>, StoreError> {
+        let exists: bool = self.conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'finals'", [], |r| r.get::<_, i64>(0))? > 0;
+        if !exists {
+            return Ok(Vec::new());
+        }
+        let mut st = self.conn.prepare("SELECT id, k, accuracy, test_accuracy, train_seconds, error, finished_at FROM finals ORDER BY id, k")?;
+        let rows = st.query_map([], |r| {
+            Ok(Final {
+                id: r.get(0)?,
+                k: r.get(1)?,
+                accuracy: r.get(2)?,
+                test_accuracy: r.get(3)?,
+                train_seconds: r.get(4)?,
+                error: r.get(5)?,
+                finished_at: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Replace the run's settings (`--finalize` with new final-training settings).
+    pub fn set_settings(&mut self, settings_json: &str) -> Result<(), StoreError> {
+        self.conn.execute("UPDATE run SET value = ?1 WHERE key = 'settings'", params![settings_json])?;
         Ok(())
     }
 
@@ -497,6 +582,8 @@ impl Store {
                 canonical: r.get(22)?,
                 started_at: r.get(23)?,
                 latency_ms: r.get(24)?,
+                eval_seconds: r.get(25)?,
+                inherited: r.get(26)?,
                 finished_at: r.get(19)?,
             })
         })?;
@@ -530,6 +617,8 @@ mod tests {
             train_seconds: 1.0,
             started_at: None,
             latency_ms: None,
+            eval_seconds: None,
+            inherited: None,
         };
         s.finish(0, &Ok(o), 2.0).unwrap();
         s.finish(1, &Err("diverged".into()), 3.0).unwrap();
@@ -613,6 +702,8 @@ mod tests {
             train_seconds: 1.0,
             started_at: None,
             latency_ms: None,
+            eval_seconds: None,
+            inherited: None,
         };
         s.finish(0, &Ok(o), 1.0).unwrap();
         let now = &s.all().unwrap()[0];

@@ -7,7 +7,7 @@ use super::TrainSettings;
 use super::store::Outcome;
 use burn::module::Module;
 use nasc_burn::lower::lower;
-use nasc_burn::train::data::{DataSource, load_subset, validation_split};
+use nasc_burn::train::data::{DataSource, Dataset, Split, load_subset, load_validated, validation_split};
 use nasc_burn::train::{Rung, TrainConfig, device, evaluate, stopped_at, train};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Read, Write};
@@ -34,6 +34,12 @@ pub struct Job {
     /// Also time the trained model compiled to native code (`--objectives latency`).
     #[serde(default)]
     pub measure_latency: bool,
+    /// Start from the parent's trained weights where the layers are unchanged (`--inherit`).
+    #[serde(default)]
+    pub inherit: Option<super::inherit::Inheritance>,
+    /// Save the trained weights here (written beside and renamed), for children to inherit.
+    #[serde(default)]
+    pub save_weights: Option<PathBuf>,
 }
 
 /// What became of a candidate's training.
@@ -163,20 +169,14 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
     let started_at = super::store::now();
     let c = super::source::compile(&job.source).map_err(|f| format!("the candidate does not check: {}", f.first_message()))?;
     let graph = c.model(None).map_err(|f| f.first_message())?.graph;
-    let src: DataSource = job.data.parse()?;
-    let data = load_subset(&src, job.data_seed, job.train.train_subset).map_err(|e| e.to_string())?;
-    // With a validation split the training's per-epoch accuracy is on it; the test split is
-    // only evaluated once, after training.
-    let (data, test) = match job.train.val_fraction {
-        f if f > 0.0 => {
-            let (d, t) = validation_split(data, f, job.data_seed).map_err(|e| e.to_string())?;
-            (d, Some(t))
-        }
-        _ => (data, None),
-    };
+    let (data, test) = job_data(job).map_err(|e| e.to_string())?;
     let dev = device(&job.train.device)?.autodiff();
     dev.seed(job.seed);
-    let net = lower(graph, &dev).map_err(|e| e.to_string())?;
+    let mut net = lower(graph, &dev).map_err(|e| e.to_string())?;
+    let inherited = match &job.inherit {
+        Some(from) => Some(super::inherit::inherit(&mut net, graph, from, &dev)? as i64),
+        None => None,
+    };
     let t = &job.train;
     let cfg = TrainConfig {
         epochs: t.epochs,
@@ -193,11 +193,15 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
     let start = std::time::Instant::now();
     // One training per worker process, so running it on rayon's workers is safe (see `on_workers`).
     let (net, metrics) = nasc_burn::train::on_workers(|| train(net, &data, &cfg, &dev, &mut |_, _, _, _| {})).map_err(|e| e.to_string())?;
-    let test_accuracy = test.filter(|_| job.measure_test).map(|t| evaluate(&net.valid(), &t, &data, 256, &dev.clone().inner()).1);
+    if let Some(path) = &job.save_weights {
+        crate::files::replace_via_temp(path, |tmp| net.valid().save_file(tmp).map_err(|e| std::io::Error::other(e.to_string())))
+            .map_err(|e| format!("cannot save the trained weights to {}: {e}", path.display()))?;
+    }
+    let test_accuracy = test.as_ref().filter(|_| job.measure_test).map(|t| evaluate(&net.valid(), t, &data, 256, &dev.clone().inner()).1);
     let last = metrics.last().ok_or("no epoch ran")?;
     let mut speeds: Vec<f64> = metrics.iter().skip(usize::from(metrics.len() > 1)).map(|m| m.images_per_sec).collect();
     speeds.sort_by(f64::total_cmp);
-    let accuracy_key = if job.train.val_fraction > 0.0 { "val_accuracy" } else { "test_accuracy" };
+    let accuracy_key = if test.is_some() { "val_accuracy" } else { "test_accuracy" };
     let curve: Vec<serde_json::Value> =
         metrics.iter().map(|m| serde_json::json!({ "epoch": m.epoch, "train_loss": m.train_loss, accuracy_key: m.test_accuracy })).collect();
     Ok(Outcome {
@@ -208,8 +212,28 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
         throughput: speeds[speeds.len() / 2],
         train_seconds: start.elapsed().as_secs_f64(),
         started_at: Some(started_at),
+        eval_seconds: Some(metrics.iter().map(|m| m.eval_seconds).sum()),
+        inherited,
         latency_ms: if job.measure_latency { Some(compiled_latency(graph, &net)?) } else { None },
     })
+}
+
+/// The data a job trains on (its `test` split is the validation split where the run has one)
+/// and the real test split beside it.
+fn job_data(job: &Job) -> Result<(Dataset, Option<Split>), String> {
+    let src: DataSource = job.data.parse()?;
+    let t = &job.train;
+    if let Some(n) = t.val_size {
+        let (d, test) = load_validated(&src, job.data_seed, t.train_subset, n).map_err(|e| e.to_string())?;
+        return Ok((d, Some(test)));
+    }
+    // Stores from before `val_size`: the validation split is a share of the training subset.
+    let data = load_subset(&src, job.data_seed, t.train_subset).map_err(|e| e.to_string())?;
+    if t.val_fraction > 0.0 {
+        let (d, test) = validation_split(data, t.val_fraction, job.data_seed).map_err(|e| e.to_string())?;
+        return Ok((d, Some(test)));
+    }
+    Ok((data, None))
 }
 
 /// Median batch-1 latency (ms) of the model compiled by cranelift, on this worker's thread.
