@@ -86,7 +86,7 @@ fn rename(e: &mut Expr, block: &str, name: &str, chosen: &[bool], k: &mut usize)
 
 /// `Block2`, `Block3`, …: the first name no item of the file and no op has (a copy of
 /// `Block2` is `Block3`, not `Block22`).
-fn fresh_name(file: &File, block: &str) -> String {
+pub(super) fn fresh_name(file: &File, block: &str) -> String {
     let base = block.trim_end_matches(|c: char| c.is_ascii_digit());
     let base = if base.is_empty() { block } else { base };
     let taken = |n: &str| nasc_core::ops::lookup(n).is_some() || file.items.iter().any(|i| matches!(&i.kind, ItemKind::Block(d) if d.name.name == n));

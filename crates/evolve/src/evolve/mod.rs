@@ -21,6 +21,7 @@ pub mod ray;
 pub mod report;
 pub mod select;
 pub mod source;
+pub mod specialise;
 pub mod store;
 pub mod worker;
 

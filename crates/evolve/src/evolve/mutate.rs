@@ -8,6 +8,7 @@
 use super::calls;
 use super::junction::{self, Replacement, Site};
 use super::source::{Run, compile, fingerprint, for_each_chain, op_names, ops_text, replace_stages, runs_of, with_block};
+use super::specialise;
 use nasc_core::check::Checked;
 use nasc_core::ir::NodeKind;
 use nasc_core::ops::mixing::{Level, Mixing};
@@ -217,16 +218,22 @@ fn pick_edit(prog: &Program, checked: &Checked, file: &File, strategy: Strategy,
     // alpha also rewrites junctions (sums, products, concats) with the ops after them.
     let sites = if strategy == Strategy::Alpha { junction::sites(prog, checked, block) } else { vec![] };
     let k = rng.below(runs.len() + sites.len());
-    // Some of the block's calls get a renamed copy, which the edit then rewrites.
-    let (file, name, calls_note) = match calls::split_calls(file, block, cfg.p_call, rng) {
-        Some((f, name, picked, n)) => (f, name.clone(), Some(format!("{picked} of {n} calls of {block}, now {name}"))),
-        None => (file.clone(), block.clone(), None),
+    // A run whose spatial dims depend on a scalar parameter is rewritten in a copy of the block
+    // specialised for one call's values; otherwise some of the block's calls get a renamed copy,
+    // which the edit then rewrites.
+    let specialised = runs.get(k).and_then(|run| specialised_run(prog, file, block, run, k, rng));
+    let (file, name, calls_note, run) = match specialised {
+        Some((f, name, note, run)) => (f, name, Some(note), Some(run)),
+        None => match calls::split_calls(file, block, cfg.p_call, rng) {
+            Some((f, name, picked, n)) => (f, name.clone(), Some(format!("{picked} of {n} calls of {block}, now {name}")), None),
+            None => (file.clone(), block.clone(), None, None),
+        },
     };
     let block_ops = block_op_count(checked, block);
     let mut edit = if k >= runs.len() {
         junction_edit(&file, &Site { block: name, ..sites[k - runs.len()].clone() }, cfg, rng)?
     } else {
-        let run = &Run { block: name, ..runs[k].clone() };
+        let run = &run.unwrap_or_else(|| Run { block: name, ..runs[k].clone() });
         match strategy {
             Strategy::Alpha => alpha_edit(&file, run, block_ops, cfg, rng)?,
             Strategy::RandomSubgraph => random_edit(&file, run, block_ops, cfg, rng)?,
@@ -239,6 +246,20 @@ fn pick_edit(prog: &Program, checked: &Checked, file: &File, strategy: Strategy,
         edit.properties["calls"] = json!(note);
     }
     Ok(edit)
+}
+
+/// Run `k` of `block` in a copy of the block specialised for one call's values of the scalar
+/// parameters its spatial dims mention (see `specialise`), with the file holding the copy.
+fn specialised_run(prog: &Program, file: &File, block: &str, run: &Run, k: usize, rng: &mut Rng) -> Option<(File, String, String, Run)> {
+    let def = &prog.block(block)?.def;
+    let params = specialise::spatial_params(def, &run.shapes);
+    if params.is_empty() {
+        return None;
+    }
+    let (file, name, note) = specialise::specialise(file, block, &params, rng)?;
+    let child = compile(&print_file(&file)).ok()?;
+    let run = runs_of(&child.program, &child.checked, &name).into_iter().nth(k)?;
+    Some((file, name, note, run))
 }
 
 /// Check the edited program and describe it; a child equal to its parent is no child.
@@ -705,6 +726,32 @@ mod tests {
             }
         }
         assert!(graphs >= 3 && dropped >= 1, "{graphs} junction rewrites, {dropped} dropped branches");
+    }
+
+    /// `BasicBlockDown`'s runs go from `H` to `H / stride`: they are rewritten in a copy
+    /// specialised for the calls' stride, and the children check and meet their targets.
+    #[test]
+    fn downsampling_blocks_are_rewritten_in_specialised_copies() {
+        let src = include_str!("../../../../examples/resnet_fashion.nas");
+        let prog = Program::from_source_in("examples/resnet_fashion.nas", src, Some(std::path::Path::new("examples")));
+        let parent = print_file(&super::super::source::flatten(&prog).unwrap());
+        let cfg = MutationConfig { p_duplicate: 0.0, p_delete: 0.0, ..MutationConfig::default() };
+        let (mut specialised, mut failed) = (0, Vec::new());
+        for seed in 0..80 {
+            match mutate(&parent, Strategy::Alpha, &cfg, &mut Rng::new(seed)) {
+                Ok(m) if m.description.contains("BasicBlockDown specialised for stride = 2") => {
+                    specialised += 1;
+                    assert_eq!(m.properties["verified"], json!(true), "{}", m.description);
+                    let child = compile(&m.text).unwrap_or_else(|f| panic!("{}: {f}\n{}", m.description, m.text));
+                    assert!(child.warnings().is_empty(), "{}: {:?}", m.description, child.warnings());
+                    assert!(m.text.contains("-> [B, H / 2, W / 2, out]"), "{}", m.text);
+                }
+                Ok(_) => {}
+                Err(e) => failed.push(e),
+            }
+        }
+        assert!(specialised >= 5, "{specialised} specialised rewrites");
+        assert!(failed.iter().all(|e| !e.contains("cannot go from H to H/stride")), "{failed:?}");
     }
 
     #[test]

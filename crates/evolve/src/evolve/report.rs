@@ -258,18 +258,24 @@ fn mutation_failures(rs: &[Record]) -> Option<String> {
     Some(s)
 }
 
-/// A failure's reason without its particulars: up to its second clause, digits folded to `N`.
+/// A failure's reason without its particulars: the last attempt's error from its cause on (the
+/// mutation's description dropped), two clauses at most, numbers folded to `N` (error codes kept).
 fn failure_reason(error: &str) -> String {
-    let head: String = error.splitn(3, ": ").take(2).collect::<Vec<_>>().join(": ");
-    let mut out = String::new();
-    for c in head.chars().take(90) {
-        if c.is_ascii_digit() {
+    let last = error.rsplit("; ").next().unwrap_or(error);
+    let causes = ["synthesis failed", "the child does not check", "unchanged architecture", "internal error"];
+    let from = causes.iter().filter_map(|c| last.find(c)).min().unwrap_or(0);
+    let head: String = last[from..].splitn(3, ": ").take(2).collect::<Vec<_>>().join(": ");
+    let (mut out, mut in_code) = (String::new(), false);
+    for c in head.chars().take(100) {
+        if c.is_ascii_digit() && !in_code {
             if !out.ends_with('N') {
                 out.push('N');
             }
         } else {
             out.push(c);
         }
+        // Digits right after an `E` are an error code, kept.
+        in_code = c == 'E' || (in_code && c.is_ascii_digit());
     }
     out
 }
@@ -406,4 +412,16 @@ fn plot(records: &[Record], path: &Path) -> Result<(), Box<dyn std::error::Error
     chart.configure_series_labels().border_style(BLACK).background_style(WHITE.mix(0.9)).position(SeriesLabelPosition::LowerRight).draw()?;
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn failure_reasons_drop_the_particulars() {
+        let e = "BasicBlockDown: depth 1→1, dropped C→H/stride: synthesis failed: spatial dim 1 cannot go from H to H/stride: ops only divide spatial dims by whole factors";
+        assert_eq!(super::failure_reason(e), "synthesis failed: spatial dim N cannot go from H to H/stride");
+        let e = "no block call to delete; duplicated ConvLayer * 2: the child does not check: 7 is not divisible by 2 [E0302]";
+        assert_eq!(super::failure_reason(e), "the child does not check: N is not divisible by N [E0302]");
+        assert_eq!(super::failure_reason("no block call to delete"), "no block call to delete");
+    }
 }
