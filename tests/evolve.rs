@@ -173,7 +173,8 @@ fn killed_and_resumed_runs_equal_an_uninterrupted_run_and_jobs_do_not_matter() {
     assert!(cands.iter().any(|c| c["status"] == "done" && c["parent"].is_number()), "some mutants trained");
     assert_finished(&want);
     assert!(cands.iter().any(|c| c["parent"].is_number() && c["inherited"].as_i64() > Some(0)), "no child inherited weights");
-    assert!(cands.iter().filter(|c| c["status"] == "done").all(|c| c["inherited"].as_i64() <= c["params"].as_i64()));
+    let over: Vec<&Value> = cands.iter().filter(|c| c["inherited"].as_i64() > c["params"].as_i64()).collect();
+    assert!(over.is_empty(), "inherited more than it has: {over:?}");
     assert_stops_are_justified(cands);
     assert_skips_are_justified(cands);
 

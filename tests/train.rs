@@ -57,6 +57,19 @@ fn same_seed_same_loss_curve() {
     assert_eq!(a, b, "same seed, different loss curve");
 }
 
+/// Sparse evaluation (what a search's workers use) evaluates the held-out split after each rung's
+/// epoch and the last one only.
+#[test]
+fn sparse_evaluation_skips_the_epochs_nothing_reads() {
+    let rungs = vec![nasc::train::Rung { epoch: 2, min_accuracy: 0.0 }];
+    let cfg = TrainConfig { epochs: 5, lr: 3e-3, rungs, eval_epochs: Some(vec![1]), ..Default::default() };
+    let m = run("examples/mlp_digits.nas", DataSource::Digits, &cfg);
+    let evaluated: Vec<bool> = m.iter().map(|e| e.test_accuracy.is_finite()).collect();
+    assert_eq!(evaluated, [true, true, false, false, true]);
+    assert!(m.iter().all(|e| e.test_accuracy.is_finite() || e.eval_seconds < 1e-3));
+    assert!(m[4].test_accuracy > 0.9, "{}", m[4].test_accuracy);
+}
+
 #[test]
 fn cnn_digits_reaches_97_percent() {
     let cfg = TrainConfig { epochs: 10, lr: 3e-3, ..Default::default() };

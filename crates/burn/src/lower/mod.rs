@@ -235,14 +235,17 @@ impl Net {
     /// Trainable parameters, the number reports give. burn's `num_params` also counts batch
     /// norm's running mean and variance (2·C per norm), which are statistics, not parameters.
     pub fn trainable_params(&self) -> usize {
-        let running: usize = self
-            .layers
-            .iter()
-            .zip(&self.plan.steps)
-            .filter(|(_, s)| spec(s.op).role.state == State::LearnedWithStatistics)
-            .map(|(_, s)| 2 * s.in_shapes[0].last().and_then(Dim::as_int).unwrap_or(0) as usize)
-            .sum();
-        self.num_params() - running
+        (0..self.layers.len()).map(|i| self.layer_trainable_params(i)).sum()
+    }
+
+    /// Layer `i`'s trainable parameters (without a norm's running statistics).
+    pub fn layer_trainable_params(&self, i: usize) -> usize {
+        let step = &self.plan.steps[i];
+        let running = match spec(step.op).role.state {
+            State::LearnedWithStatistics => 2 * step.in_shapes[0].last().and_then(Dim::as_int).unwrap_or(0) as usize,
+            _ => 0,
+        };
+        self.layers[i].num_params().saturating_sub(running)
     }
 
     /// Run the graph. `inputs` are padded to rank 6 (see [`pad`]); so are the outputs.

@@ -122,6 +122,11 @@ pub struct TrainConfig {
     pub time_budget: Option<f64>,
     /// Early-stopping rungs: after a rung's epoch, stop unless the held-out accuracy reached its bar.
     pub rungs: Vec<Rung>,
+    /// Sparse evaluation: `Some(epochs)` evaluates the held-out split only after these epochs
+    /// (1-based), each rung's, the last and one that ends the training early; other epochs'
+    /// metrics carry NaN for it. A search reads nothing else, so this saves most of its
+    /// evaluation. `None`: after every epoch.
+    pub eval_epochs: Option<Vec<usize>>,
 }
 
 /// An early-stopping decision point of one training.
@@ -151,6 +156,7 @@ impl Default for TrainConfig {
             seed: 0,
             time_budget: None,
             rungs: Vec::new(),
+            eval_epochs: None,
         }
     }
 }
@@ -335,9 +341,11 @@ pub fn train(
             }
         }
         let seconds = t0.elapsed().as_secs_f64();
-        let eval_device = device.clone().inner();
+        let over_time = cfg.time_budget.is_some_and(|b| start.elapsed().as_secs_f64() > b);
+        let e = epoch + 1;
+        let wanted = cfg.eval_epochs.as_ref().is_none_or(|at| at.contains(&e)) || over_time || e == cfg.epochs || cfg.rungs.iter().any(|r| r.epoch == e);
         let t1 = Instant::now();
-        let (test_loss, test_accuracy) = evaluate(&net.valid(), &data.test, data, 256, &eval_device);
+        let (test_loss, test_accuracy) = if wanted { evaluate(&net.valid(), &data.test, data, 256, &device.clone().inner()) } else { (f64::NAN, f64::NAN) };
         let eval_seconds = t1.elapsed().as_secs_f64();
         metrics.push(EpochMetrics {
             epoch: epoch + 1,
@@ -350,7 +358,6 @@ pub fn train(
             eval_seconds,
             lr,
         });
-        let over_time = cfg.time_budget.is_some_and(|b| start.elapsed().as_secs_f64() > b);
         if over_time || stopped_at(&cfg.rungs, &metrics[metrics.len() - 1..]).is_some() {
             break;
         }

@@ -103,10 +103,9 @@ pub fn inherit(child: &mut Net, child_graph: &Graph, from: &Inheritance, device:
     let parent = parent.try_load_file(&from.weights).map_err(|e| format!("cannot load the parent's weights {}: {e}", from.weights.display()))?;
     let mut inherited = 0;
     for (i, j) in align(&keys(child_graph), &keys(parent_graph)) {
-        let n = parent.layers[j].num_params();
-        if n > 0 {
+        if parent.layers[j].num_params() > 0 {
             child.layers[i] = parent.layers[j].clone();
-            inherited += n;
+            inherited += child.layer_trainable_params(i);
         }
     }
     Ok(inherited)

@@ -438,6 +438,7 @@ impl Evolution {
                 Some(es) => es.bars(r, &self.records[..self.pool_end(id as usize)], &self.settings.selection.objectives),
                 None => Vec::new(),
             },
+            eval_epochs: self.settings.early_stop.as_ref().map_or(Vec::new(), |es| es.rungs.clone()),
             inherit: self.inheritance(r),
             save_weights: self.settings.inherit.then(|| inherit::weights_path(&self.weights_dir, id)),
         }

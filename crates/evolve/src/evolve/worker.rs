@@ -40,6 +40,10 @@ pub struct Job {
     /// Save the trained weights here (written beside and renamed), for children to inherit.
     #[serde(default)]
     pub save_weights: Option<PathBuf>,
+    /// Epochs after which the validation split is evaluated besides the last: the run's rung
+    /// epochs, whose accuracies early stopping and guidance read.
+    #[serde(default)]
+    pub eval_epochs: Vec<usize>,
 }
 
 /// What became of a candidate's training.
@@ -188,6 +192,7 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
         seed: job.seed,
         time_budget: t.time_budget,
         rungs: job.rungs.clone(),
+        eval_epochs: Some(job.eval_epochs.clone()),
         ..TrainConfig::default()
     };
     let start = std::time::Instant::now();
@@ -202,8 +207,14 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
     let mut speeds: Vec<f64> = metrics.iter().skip(usize::from(metrics.len() > 1)).map(|m| m.images_per_sec).collect();
     speeds.sort_by(f64::total_cmp);
     let accuracy_key = if test.is_some() { "val_accuracy" } else { "test_accuracy" };
-    let curve: Vec<serde_json::Value> =
-        metrics.iter().map(|m| serde_json::json!({ "epoch": m.epoch, "train_loss": m.train_loss, accuracy_key: m.test_accuracy })).collect();
+    // Epochs that were not evaluated (see `eval_epochs`) have no accuracy in the curve.
+    let curve: Vec<serde_json::Value> = metrics
+        .iter()
+        .map(|m| match m.test_accuracy {
+            a if a.is_nan() => serde_json::json!({ "epoch": m.epoch, "train_loss": m.train_loss }),
+            a => serde_json::json!({ "epoch": m.epoch, "train_loss": m.train_loss, accuracy_key: a }),
+        })
+        .collect();
     Ok(Outcome {
         accuracy: last.test_accuracy,
         test_accuracy,
