@@ -406,12 +406,18 @@ impl Evolution {
         Ok(())
     }
 
-    /// What the finish retrains: the seed and the final front, by id.
+    /// What the finish retrains, by id: the seed, the accuracy-vs-params front and, when MACs
+    /// are an objective, the accuracy-vs-MACs front.
     pub fn finished_members(&self) -> Vec<i64> {
         let mut ids: Vec<i64> = report::pareto(&self.records).iter().map(|r| r.id).collect();
-        if self.records.first().is_some_and(|r| r.status.evaluated()) && !ids.contains(&0) {
-            ids.insert(0, 0);
+        if self.settings.selection.objectives.contains(&select::Objective::Macs) {
+            ids.extend(report::pareto_by(&self.records, |r| r.macs.unwrap_or(0)).iter().map(|r| r.id));
         }
+        if self.records.first().is_some_and(|r| r.status.evaluated()) {
+            ids.push(0);
+        }
+        ids.sort_unstable();
+        ids.dedup();
         ids
     }
 

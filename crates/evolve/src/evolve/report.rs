@@ -21,10 +21,15 @@ pub fn evaluated(records: &[Record]) -> Vec<&Record> {
 
 /// The accuracy-vs-params Pareto front, cheapest first.
 pub fn pareto(records: &[Record]) -> Vec<&Record> {
+    pareto_by(records, |r| r.params.unwrap_or(0))
+}
+
+/// The Pareto front of accuracy against `cost`, cheapest first.
+pub fn pareto_by(records: &[Record], cost: impl Fn(&Record) -> i64) -> Vec<&Record> {
     let ev = evaluated(records);
-    let pts: Vec<(f64, f64)> = ev.iter().map(|r| (-(r.params.unwrap_or(0) as f64), r.accuracy.unwrap_or(0.0))).collect();
+    let pts: Vec<(f64, f64)> = ev.iter().map(|r| (-(cost(r) as f64), r.accuracy.unwrap_or(0.0))).collect();
     let mut f: Vec<&Record> = front(&pts).into_iter().map(|i| ev[i]).collect();
-    f.sort_by_key(|r| r.params);
+    f.sort_by_key(|r| cost(r));
     f
 }
 
