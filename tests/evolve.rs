@@ -173,6 +173,11 @@ fn killed_and_resumed_runs_equal_an_uninterrupted_run_and_jobs_do_not_matter() {
     assert!(cands.iter().any(|c| c["status"] == "done" && c["parent"].is_number()), "some mutants trained");
     assert_finished(&want);
     assert!(cands.iter().any(|c| c["parent"].is_number() && c["inherited"].as_i64() > Some(0)), "no child inherited weights");
+    let kept: Vec<i64> = cands.iter().filter(|c| c["test_accuracy"].is_f64()).map(|c| c["id"].as_i64().unwrap()).collect();
+    let mut files: Vec<String> =
+        std::fs::read_dir(reference.with_extension("weights")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    files.sort_by_key(|f| f.trim_end_matches(".bpk").parse::<i64>().unwrap_or(-1));
+    assert_eq!(files, kept.iter().map(|id| format!("{id}.bpk")).collect::<Vec<_>>(), "trained weights kept for the seed and the front only");
     let over: Vec<&Value> = cands.iter().filter(|c| c["inherited"].as_i64() > c["params"].as_i64()).collect();
     assert!(over.is_empty(), "inherited more than it has: {over:?}");
     assert_stops_are_justified(cands);

@@ -67,7 +67,8 @@ pub struct EvolveArgs {
     /// Weight inheritance: each child starts from its parent's trained weights for every layer
     /// the mutation left unchanged (same place, op, attributes and shapes), fresh
     /// initialisation elsewhere. Trained weights are kept in <store>.weights/ (one .bpk per
-    /// candidate, written atomically); a Ray cluster must share that directory.
+    /// candidate, written atomically; at the end only the seed's and the front's); a Ray
+    /// cluster must share that directory.
     #[arg(long)]
     pub inherit: bool,
     /// Run (or complete) the full-fidelity finish of a stored run whose candidates are all

@@ -303,7 +303,22 @@ impl Evolution {
             }
             on_event(self, Event::Finished(&self.records[id as usize]));
         }
+        self.prune_weights();
         self.measure_front(jobs, eval, on_event)
+    }
+
+    /// Once every candidate is recorded no child will inherit again: keep the trained weights
+    /// of the seed and the fronts (see `finished_members`) only.
+    fn prune_weights(&self) {
+        if !self.settings.inherit || !self.complete() {
+            return;
+        }
+        let keep = self.finished_members();
+        for r in &self.records {
+            if !keep.contains(&r.id) {
+                let _ = std::fs::remove_file(inherit::weights_path(&self.weights_dir, r.id));
+            }
+        }
     }
 
     /// Test accuracy of the final front, and of it only (issue 15: selection never sees the
