@@ -140,6 +140,12 @@ pub struct EvolveArgs {
     /// 0 for no limit).
     #[arg(long)]
     pub max_params: Option<i64>,
+    /// Candidates with more multiply-accumulates per image are recorded but not trained
+    /// (default: 10× the seed's; 0 for no limit). A mutation can multiply a block's cost far
+    /// more than its parameters (a dense-to-conv rewrite at full resolution), and one such
+    /// candidate can take longer than the rest of a search.
+    #[arg(long)]
+    pub max_macs: Option<i64>,
     /// Candidates below this test accuracy (0–1) are never parents.
     #[arg(long, default_value_t = 0.0)]
     pub min_accuracy: f64,
@@ -283,12 +289,13 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
     // Checked here so a missing GPU is one clear error, not a failure per candidate.
     crate::train::device(&a.device)?;
     let seed_source = seed_source(file)?;
-    let seed_params = crate::evolve::report::size(&seed_source)?.0;
-    let max_params = match a.max_params {
+    let (seed_params, seed_macs) = crate::evolve::report::size(&seed_source)?;
+    let limit = |asked: Option<i64>, seed: i64| match asked {
         Some(0) => None,
         Some(n) => Some(n),
-        None => Some(seed_params.saturating_mul(10)),
+        None => Some(seed.saturating_mul(10)),
     };
+    let (max_params, max_macs) = (limit(a.max_params, seed_params), limit(a.max_macs, seed_macs));
     let mut mutation = MutationConfig::default();
     let mut selection = SelectionConfig { objectives: a.objectives.clone(), min_accuracy: a.min_accuracy, ..SelectionConfig::default() };
     for kv in &a.set {
@@ -305,6 +312,7 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
         strategy: a.strategy,
         window: a.window.max(1),
         max_params,
+        max_macs,
         train: TrainSettings {
             epochs: a.epochs.max(1),
             batch: a.train.batch.max(1),

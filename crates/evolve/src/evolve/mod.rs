@@ -54,6 +54,10 @@ pub struct Settings {
     /// Candidates with more parameters than this are recorded, not trained (`None`: no limit).
     #[serde(default)]
     pub max_params: Option<i64>,
+    /// Candidates with more multiply-accumulates per image than this are recorded, not trained
+    /// (`--max-macs`; `None`: no limit, as in stores from before it).
+    #[serde(default)]
+    pub max_macs: Option<i64>,
     pub mutation: MutationConfig,
     pub selection: SelectionConfig,
     /// Rungs at which a dominated candidate's training stops (`--rungs`); `None`: train every
@@ -493,9 +497,14 @@ impl Evolution {
             let profile = guidance::profile(&rec.source)?;
             let params = profile.params;
             (rec.params, rec.macs) = (Some(params), Some(profile.macs));
-            if let Some(max) = self.settings.max_params.filter(|&m| params > m && k > 0) {
+            let too_large = match (self.settings.max_params, self.settings.max_macs) {
+                (Some(max), _) if params > max => Some(format!("{params} parameters, the limit is {max} (--max-params)")),
+                (_, Some(max)) if profile.macs > max => Some(format!("{} MACs per image, the limit is {max} (--max-macs)", profile.macs)),
+                _ => None,
+            };
+            if let Some(why) = too_large.filter(|_| k > 0) {
                 rec.status = Status::Skipped;
-                rec.error = Some(format!("too large to train: {params} parameters, the limit is {max} (--max-params)"));
+                rec.error = Some(format!("too large to train: {why}"));
                 (rec.accuracy, rec.curve, rec.throughput, rec.reused_from) = (None, None, None, None);
                 rec.finished_at = Some(now());
             }
@@ -650,6 +659,7 @@ mod tests {
             strategy: Strategy::Alpha,
             window: 1,
             max_params: Some(30_000),
+            max_macs: None,
             train: TrainSettings {
                 epochs: 1,
                 batch: 64,
@@ -777,6 +787,25 @@ mod tests {
         assert!(!skipped.is_empty() && skipped.iter().all(|r| r.error.as_deref().is_some_and(|e| e.starts_with("predicted dominated"))));
         let (rho, n) = guidance::rank_correlation(&both, 1).unwrap();
         assert!(rho > 0.5 && n > 10, "predictions rank the accuracies poorly: rho {rho} over {n}");
+    }
+
+    #[test]
+    fn candidates_over_the_mac_limit_are_recorded_not_trained() {
+        let path = temp_store("macs");
+        let mut s = settings(6);
+        (s.max_params, s.max_macs) = (None, Some(1));
+        let mut ev = Evolution::start(&path, s).unwrap();
+        ev.run(1, &Evaluator::Custom(Arc::new(fake)), &mut |_, _| {}).unwrap();
+        let rs = ev.records();
+        assert_eq!(rs[0].status, Status::Done, "the seed always trains");
+        let sized: Vec<&Record> = rs.iter().skip(1).filter(|r| r.macs.is_some()).collect();
+        assert!(!sized.is_empty());
+        for r in sized {
+            assert_eq!(r.status, Status::Skipped, "#{}", r.id);
+            let want = format!("too large to train: {} MACs per image, the limit is 1 (--max-macs)", r.macs.unwrap_or(0));
+            assert_eq!(r.error.as_deref(), Some(want.as_str()));
+        }
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
     #[test]
