@@ -17,6 +17,7 @@ printed with the training seconds per candidate, as a Markdown table (also OUT/t
       [--final-epochs 5] [--jobs 2] [--nasc target/debug/nasc]
 """
 import argparse
+import base64
 import concurrent.futures as cf
 import json
 import os
@@ -62,8 +63,10 @@ def job(settings, cand, subset, epochs, measure_test):
 
 
 def run_job(nasc, j):
+    # The job on the command line (as Ray jobs pass it): a worker reading stdin exits when it closes.
     env = dict(os.environ, RAYON_NUM_THREADS="1")
-    p = subprocess.run([nasc, "evolve-worker"], input=json.dumps(j) + "\n", capture_output=True, text=True, env=env)
+    arg = base64.b64encode(json.dumps(j).encode()).decode()
+    p = subprocess.run([nasc, "evolve-worker", "--job", arg], capture_output=True, text=True, env=env)
     lines = p.stdout.strip().splitlines()
     if not lines:
         return {"Err": f"worker died: {p.stderr.strip()[-300:]}"}
@@ -113,7 +116,8 @@ def main():
     if os.path.exists(results_path):
         for line in open(results_path):
             r = json.loads(line)
-            done[(r["id"], r["setting"])] = r
+            if r.get("error") is None:
+                done[(r["id"], r["setting"])] = r
     settings_list = [(s, int(s.split("x")[0]), int(s.split("x")[1])) for s in a.settings.split(",")]
     todo = []
     for c in cands:
@@ -149,6 +153,9 @@ def main():
 def report(a, settings, cands, done, settings_list):
     ok = [c for c in cands if done.get((c["id"], "full"), {}).get("test_accuracy") is not None]
     full = [done[(c["id"], "full")]["test_accuracy"] for c in ok]
+    if len(ok) < 3:
+        print(f"only {len(ok)} candidates trained at full fidelity so far: nothing to correlate")
+        return
     t = settings["train"]
     lines = [
         f"Fashion-MNIST ({settings['data']}), seed {settings['file']}, {len(ok)} candidates sampled from a {len(cands)}-candidate sample of one search; "

@@ -577,33 +577,63 @@ fn mark_rewritten(mut file: File, block: &str) -> File {
 /// Duplicate (a copy right after it) or delete a random block call of the model.
 fn block_call_edit(file: &File, prog: &Program, duplicate: bool, rng: &mut Rng) -> Result<Edit, String> {
     let calls = block_calls(file, prog);
-    if calls.is_empty() || (!duplicate && calls.len() < 2) {
+    // A repeated stage (`Block * n`) is n calls: deleting one of them leaves `Block * (n - 1)`.
+    let total: u64 = calls.iter().map(|c| c.4).sum();
+    if calls.is_empty() || (!duplicate && total < 2) {
         let what = if duplicate { "duplicate" } else { "delete" };
         return Err(format!("no block call to {what}"));
     }
-    let (model, chain, index, text) = calls[rng.below(calls.len())].clone();
+    let (model, chain, index, text, repeats) = calls[rng.below(calls.len())].clone();
     let mut file = file.clone();
+    let mut after = String::new();
     with_block(&mut file, &model, |def| {
         let mut k = 0;
         for_each_chain(&mut def.body, &mut |stages| {
             if k == chain {
-                if duplicate {
-                    let copy = stages[index].clone();
-                    stages.insert(index + 1, copy);
-                } else {
-                    stages.remove(index);
+                match (repeat_count(&stages[index]), duplicate) {
+                    (n, true) if n > 1 => set_repeat(&mut stages[index], n + 1),
+                    (_, true) => stages.insert(index + 1, stages[index].clone()),
+                    (n, false) if n > 1 => set_repeat(&mut stages[index], n - 1),
+                    (_, false) => {
+                        stages.remove(index);
+                    }
                 }
+                after = stages.get(index).map(print_stage).unwrap_or_default();
             }
             k += 1;
         });
     });
-    let description = if duplicate { format!("duplicated {text}") } else { format!("deleted {text}") };
+    let what = if duplicate { "duplicated" } else { "deleted" };
+    let description = if repeats > 1 { format!("{what} a call: {text} → {after}") } else { format!("{what} {text}") };
     let properties = json!({ "block_call": text, "edit": if duplicate { "duplicate" } else { "delete" } });
     Ok(Edit { file, description, properties, verify: None, graph_check: None })
 }
 
-/// (model, chain, stage index, printed stage) of every block call in the models' pipe chains.
-fn block_calls(file: &File, prog: &Program) -> Vec<(String, usize, usize, String)> {
+/// How many calls a stage makes: its literal repeat count, else 1.
+fn repeat_count(s: &Stage) -> u64 {
+    match s {
+        Stage::Call { repeat: Some(e), .. } => match &e.kind {
+            nasc_core::syntax::ast::ExprKind::Int(i) if i.suffix.is_none() => i.value.max(1),
+            _ => 1,
+        },
+        _ => 1,
+    }
+}
+
+/// Make a call stage repeat `n` times (`Block` alone for 1).
+fn set_repeat(s: &mut Stage, n: u64) {
+    if let Stage::Call { repeat, .. } = s {
+        match repeat {
+            Some(e) if n > 1 => e.kind = nasc_core::syntax::ast::ExprKind::Int(nasc_core::syntax::ast::IntLit { value: n, suffix: None }),
+            _ if n <= 1 => *repeat = None,
+            _ => {}
+        }
+    }
+}
+
+/// (model, chain, stage index, printed stage, calls it makes) of every block call in the models'
+/// pipe chains.
+fn block_calls(file: &File, prog: &Program) -> Vec<(String, usize, usize, String, u64)> {
     let mut out = Vec::new();
     let mut file = file.clone();
     for m in prog.models() {
@@ -615,7 +645,7 @@ fn block_calls(file: &File, prog: &Program) -> Vec<(String, usize, usize, String
                     if let Stage::Call { callee, .. } = s
                         && prog.block(&callee.name).is_some_and(|b| !b.def.is_model)
                     {
-                        out.push((model.clone(), k, i, print_stage(s)));
+                        out.push((model.clone(), k, i, print_stage(s), repeat_count(s)));
                     }
                 }
                 k += 1;
@@ -673,6 +703,28 @@ mod tests {
         assert_eq!(op_names(&runs[0].ops), "conv·batch_norm·relu");
         assert_eq!(runs[0].input().to_string(), "[B, H, W, C]");
         assert_eq!(runs[0].shape_after(3).to_string(), "[B, H, W, features]");
+    }
+
+    /// `Block * n` is n calls: deleting one leaves `Block * (n - 1)`, duplicating one makes
+    /// `Block * (n + 1)`; a model whose only calls are one repeated stage can still lose one.
+    #[test]
+    fn repeated_stages_lose_or_gain_one_call() {
+        let src = "block B(x: [N, 8]) -> [N, 8] {\n    return x |> dense(8) |> relu\n}\n\nmodel M(x: [N, 8]) -> [N, 8] {\n    return x |> B * 3\n}\n";
+        let prog = compile(src).unwrap();
+        let file = prog.program.root_ast().cloned().unwrap();
+        let deleted = block_call_edit(&file, &prog.program, false, &mut Rng::new(1)).unwrap();
+        assert_eq!(deleted.description, "deleted a call: B * 3 → B * 2");
+        assert!(print_file(&deleted.file).contains("return x |> B * 2"));
+        let grown = block_call_edit(&file, &prog.program, true, &mut Rng::new(1)).unwrap();
+        assert_eq!(grown.description, "duplicated a call: B * 3 → B * 4");
+        let two = src.replace("B * 3", "B * 2");
+        let prog = compile(&two).unwrap();
+        let file = prog.program.root_ast().cloned().unwrap();
+        let one = block_call_edit(&file, &prog.program, false, &mut Rng::new(1)).unwrap();
+        assert_eq!(one.description, "deleted a call: B * 2 → B");
+        let single = compile(&two.replace("B * 2", "B")).unwrap();
+        let e = block_call_edit(single.program.root_ast().unwrap(), &single.program, false, &mut Rng::new(1)).err();
+        assert_eq!(e.as_deref(), Some("no block call to delete"));
     }
 
     #[test]
