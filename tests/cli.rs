@@ -83,6 +83,24 @@ fn missing_file_is_an_error_not_a_panic() {
     assert!(text(&out.stderr).contains("cannot read `no/such/file.nas`"), "{}", text(&out.stderr));
 }
 
+/// Training numbers out of range are clap errors naming the flag, before any data is read.
+#[test]
+fn train_refuses_numbers_out_of_range() {
+    for (flag, value, why) in [
+        ("--lr", "-1", "must be above 0, found -1"),
+        ("--warmup", "-5", "must be 0 or more, found -5"),
+        ("--warmup", "nan", "nan is not a finite number"),
+        ("--weight-decay", "-1", "must be 0 or more, found -1"),
+        ("--batch", "0", "must be at least 1, found 0"),
+        ("--epochs", "0", "must be at least 1, found 0"),
+    ] {
+        let out = nasc(&["train", "examples/mlp_digits.nas", "--data", "digits", &format!("{flag}={value}")]);
+        assert_eq!(out.status.code(), Some(2), "{flag}={value}");
+        let e = text(&out.stderr);
+        assert!(e.contains(&format!("invalid value '{value}' for '{flag}")) && e.contains(why), "{flag}={value}: {e}");
+    }
+}
+
 #[test]
 fn fmt_rewrites_in_place_and_is_idempotent() {
     let p = temp_file("messy.nas", "model M(x:[B,8])->[B,8]{return x|>relu}\n");

@@ -307,7 +307,22 @@ fn user_errors_are_messages() {
     let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--stop-margin", "0.1", "--store", store.to_str().unwrap()]);
     assert!(e.contains("--rungs"), "{e}");
     let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--guidance", "both", "--guidance-z", "-1", "--store", store.to_str().unwrap()]);
-    assert!(e.contains("--guidance-z is a number of leave-one-out errors, 0 or more; found -1"), "{e}");
+    assert!(e.contains("invalid value '-1' for '--guidance-z <GUIDANCE_Z>': must be 0 or more, found -1"), "{e}");
+    // Numbers out of range are refused by name before anything is stored.
+    for (flag, value, why) in [
+        ("--lr", "-1", "must be above 0, found -1"),
+        ("--lr", "nan", "nan is not a finite number"),
+        ("--weight-decay", "nan", "nan is not a finite number"),
+        ("--epochs", "0", "must be at least 1, found 0"),
+        ("--jobs", "0", "must be at least 1, found 0"),
+        ("--window", "0", "must be at least 1, found 0"),
+        ("--batch", "0", "must be at least 1, found 0"),
+        ("--max-params", "-5", "must be a whole number, 0 or more, found -5"),
+        ("--min-accuracy", "2", "must be from 0 to 1, found 2"),
+    ] {
+        let e = stderr_of(&["evolve", &mlp, "--data", "digits", &format!("{flag}={value}"), "--store", store.to_str().unwrap()]);
+        assert!(e.contains(&format!("invalid value '{value}' for '{flag}")) && e.contains(why), "{flag}={value}: {e}");
+    }
     let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--guidance-after", "2", "--store", store.to_str().unwrap()]);
     assert!(e.contains("--guidance-after must be at least 3"), "{e}");
     let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--guidance", "always", "--store", store.to_str().unwrap()]);
@@ -357,7 +372,7 @@ fn user_errors_are_messages() {
     let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--val-size", "1437", "--store", store.to_str().unwrap()]);
     assert!(e.contains("--val-size 1437 leaves none of the 1437 training images of digits to train on"), "{e}");
     let e = stderr_of(&["evolve", &mlp, "--data", "digits", "--final-seeds", "0", "--store", store.to_str().unwrap()]);
-    assert!(e.contains("--final-seeds must be at least 1"), "{e}");
+    assert!(e.contains("invalid value '0' for '--final-seeds <N>': must be at least 1, found 0"), "{e}");
     let e = stderr_of(&["evolve", "--finalize", store.to_str().unwrap()]);
     assert!(e.contains("not a nasc store") || e.contains("cannot open"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -43,10 +43,10 @@ pub struct EvolveArgs {
     #[arg(long)]
     pub data: Option<DataSource>,
     /// Candidates to create, the seed included.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = super::num::count)]
     pub trials: usize,
     /// Training epochs per candidate.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = super::num::count)]
     pub epochs: usize,
     /// Images of the training set held out (seeded, stratified, fixed for the whole run) as the
     /// validation split that selection and the Pareto front use; drawn before any
@@ -62,7 +62,7 @@ pub struct EvolveArgs {
     #[arg(long, value_name = "EPOCHS", default_value_t = 5)]
     pub final_epochs: usize,
     /// Trainings per architecture in the full-fidelity finish (different seeds).
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = super::num::count)]
     pub final_seeds: usize,
     /// Weight inheritance: each child starts from its parent's trained weights for every layer
     /// the mutation left unchanged (same place, op, attributes and shapes), fresh
@@ -84,16 +84,16 @@ pub struct EvolveArgs {
     #[arg(long, value_name = "EPOCHS")]
     pub rungs: Option<String>,
     /// How far below a dominating candidate's accuracy (0–1) a candidate must be to stop.
-    #[arg(long, default_value_t = 0.02, requires = "rungs")]
+    #[arg(long, default_value_t = 0.02, requires = "rungs", value_parser = super::num::fraction)]
     pub stop_margin: f64,
     /// Stop each candidate's training after this many seconds (makes the run timing-dependent).
-    #[arg(long)]
+    #[arg(long, value_parser = super::num::positive)]
     pub time_budget: Option<f64>,
     /// Candidates trained at once, each in its own worker process (default: the CPU count).
-    #[arg(long)]
+    #[arg(long, value_parser = super::num::count)]
     pub jobs: Option<usize>,
     /// Compute threads per training.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::num::count)]
     pub threads: usize,
     /// Where trainings run: `local` worker processes, or `ray` jobs on a Ray cluster
     /// (`--ray-address`). With Ray, nasc must be installed on every node (`--ray-nasc`); each
@@ -107,15 +107,15 @@ pub struct EvolveArgs {
     #[arg(long, value_name = "PATH")]
     pub ray_nasc: Option<String>,
     /// CPUs and GPUs Ray reserves for each training (default: --threads CPUs, no GPU).
-    #[arg(long)]
+    #[arg(long, value_parser = super::num::positive)]
     pub ray_cpus: Option<f64>,
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = super::num::non_negative)]
     pub ray_gpus: f64,
     /// Submit a Ray job that failed or was stopped (a node died) again, up to this many times.
     #[arg(long, default_value_t = 2)]
     pub retries: usize,
     /// Stop a Ray job after this many seconds and record its candidate as failed.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = super::num::positive)]
     pub trial_timeout: Option<f64>,
     /// Where candidates train: `cpu` or `cuda` (GPU 0). Each worker process opens its own CUDA
     /// context, so `--jobs N` puts N trainings on the one GPU at once: GPU memory is the limit
@@ -124,7 +124,7 @@ pub struct EvolveArgs {
     pub device: String,
     /// A candidate's parent is chosen among candidates at least this many ids older (1 = the
     /// paper's sequential loop; --jobs above it cannot add parallelism).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = super::num::count)]
     pub window: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -138,16 +138,16 @@ pub struct EvolveArgs {
     pub objectives: Vec<Objective>,
     /// Candidates with more parameters are recorded but not trained (default: 10× the seed's;
     /// 0 for no limit).
-    #[arg(long)]
+    #[arg(long, value_parser = super::num::limit)]
     pub max_params: Option<i64>,
     /// Candidates with more multiply-accumulates per image are recorded but not trained
     /// (default: 10× the seed's; 0 for no limit). A mutation can multiply a block's cost far
     /// more than its parameters (a dense-to-conv rewrite at full resolution), and one such
     /// candidate can take longer than the rest of a search.
-    #[arg(long)]
+    #[arg(long, value_parser = super::num::limit)]
     pub max_macs: Option<i64>,
     /// Candidates below this test accuracy (0–1) are never parents.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = super::num::fraction)]
     pub min_accuracy: f64,
     /// Learned guidance: a ridge-regression model of accuracy from op counts, depth, params and
     /// MACs, fitted on the run's candidates at least --window older (so the store stays
@@ -159,7 +159,7 @@ pub struct EvolveArgs {
     #[arg(long, value_enum, default_value = "off")]
     pub guidance: GuidanceMode,
     /// How many leave-one-out errors of margin a predicted-dominated child must have to be skipped.
-    #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 2.0, allow_negative_numbers = true, value_parser = super::num::non_negative)]
     pub guidance_z: f64,
     /// Guidance fits its first model once this many candidates have trained.
     #[arg(long, value_name = "N", default_value_t = 16)]
@@ -279,13 +279,7 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
     let file = a.file.as_ref().ok_or("give a seed .nas file, or --resume STORE")?;
     let data = a.data.clone().ok_or("--data is required: `digits`, `mnist:DIR`, `fashion`, `fashion:DIR` or `cifar10:DIR`")?;
     let data = data.locate().map_err(|e| e.to_string())?;
-    if a.trials == 0 {
-        return Err("--trials must be at least 1".into());
-    }
     let val_size = validation_size(&data, a.val_size)?;
-    if a.final_seeds == 0 {
-        return Err("--final-seeds must be at least 1 (or turn the finish off with --final-epochs 0)".into());
-    }
     // Checked here so a missing GPU is one clear error, not a failure per candidate.
     crate::train::device(&a.device)?;
     let seed_source = seed_source(file)?;
@@ -343,9 +337,6 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
 
 /// `--guidance` and its margin.
 fn guidance_settings(a: &EvolveArgs) -> Result<guidance::Settings, String> {
-    if !(a.guidance_z.is_finite() && a.guidance_z >= 0.0) {
-        return Err(format!("--guidance-z is a number of leave-one-out errors, 0 or more; found {}", a.guidance_z));
-    }
     if a.guidance_after < 3 {
         return Err(format!(
             "--guidance-after must be at least 3 trained candidates (a model needs some to fit and to measure its error); found {}",
@@ -368,9 +359,6 @@ fn ray_settings(a: &EvolveArgs) -> Result<Option<RaySettings>, String> {
         Some(p) => p.clone(),
         None => std::env::current_exe().map_err(|e| format!("cannot find this nasc executable for the Ray jobs (pass --ray-nasc): {e}"))?.display().to_string(),
     };
-    if a.trial_timeout.is_some_and(|t| t.is_nan() || t <= 0.0) {
-        return Err("--trial-timeout must be a positive number of seconds".into());
-    }
     // Checked before the store is created: one clear error, nothing to clean up.
     crate::evolve::ray::Client::new(&address).version().map_err(|e| format!("{e}\nstart the head (`ray start --head`) or pass the dashboard's address"))?;
     // Unique per run, so two runs on one cluster never share a submission id.

@@ -2,6 +2,7 @@
 
 pub mod evolve_cmd;
 pub mod native_cmd;
+mod num;
 mod props;
 mod train_cmd;
 

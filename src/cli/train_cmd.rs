@@ -23,12 +23,12 @@ pub struct TrainArgs {
     /// The model, when the file has several.
     #[arg(long)]
     pub model: Option<String>,
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = super::num::count)]
     pub epochs: usize,
     #[command(flatten)]
     pub train: TrainFlags,
     /// Warm-up epochs before the cosine decay.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::num::non_negative)]
     pub warmup: f64,
     /// Seed for initialisation, data order, augmentation and hole filling.
     #[arg(long, default_value_t = 0)]
@@ -52,16 +52,16 @@ pub struct TrainArgs {
 pub struct TrainFlags {
     /// Train on a seeded, stratified subset of this many training images (the test split is
     /// untouched): a fast run or search on a large data set.
-    #[arg(long)]
+    #[arg(long, value_parser = super::num::count)]
     pub train_subset: Option<usize>,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = super::num::count)]
     pub batch: usize,
     /// Peak learning rate (default 3e-3 for adam, 0.05 for sgd).
-    #[arg(long)]
+    #[arg(long, value_parser = super::num::positive)]
     pub lr: Option<f64>,
     #[arg(long, value_enum, default_value = "adam")]
     pub optimizer: OptimizerArg,
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = 1e-4, value_parser = super::num::non_negative)]
     pub weight_decay: f64,
 }
 
@@ -259,9 +259,9 @@ pub struct BenchArgs {
     /// .nas files of the models to time.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = super::num::count)]
     pub batch: usize,
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = super::num::count)]
     pub steps: usize,
     #[arg(long, default_value_t = 5)]
     pub warmup: usize,
@@ -276,7 +276,7 @@ pub struct BenchArgs {
     #[arg(long, requires = "latency")]
     pub weights: Option<PathBuf>,
     /// Timed forward passes per model for --latency.
-    #[arg(long, default_value_t = 200, requires = "latency")]
+    #[arg(long, default_value_t = 200, requires = "latency", value_parser = super::num::count)]
     pub runs: usize,
     /// One JSON object per model (--latency).
     #[arg(long, requires = "latency")]
