@@ -105,6 +105,7 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--nasc", default="target/debug/nasc")
+    ap.add_argument("--report-only", action="store_true", help="print the table of what is done; train nothing")
     a = ap.parse_args()
     settings, rows = read_store(a.store)
     if not settings["train"].get("val_size"):
@@ -145,8 +146,9 @@ def main():
             done[(c["id"], name)] = rec
             print(f"#{c['id']:<4} {name:>9}: {rec.get('accuracy', rec['error'])}", file=sys.stderr)
 
-    with cf.ThreadPoolExecutor(a.jobs) as ex:
-        list(ex.map(one, todo))
+    if not a.report_only:
+        with cf.ThreadPoolExecutor(a.jobs) as ex:
+            list(ex.map(one, todo))
     report(a, settings, cands, done, settings_list)
 
 
@@ -158,7 +160,7 @@ def report(a, settings, cands, done, settings_list):
         return
     t = settings["train"]
     lines = [
-        f"Fashion-MNIST ({settings['data']}), seed {settings['file']}, {len(ok)} candidates sampled from a {len(cands)}-candidate sample of one search; "
+        f"Fashion-MNIST ({settings['data']}), seed {os.path.basename(settings['file'])}: {len(ok)} of a {len(cands)}-candidate sample of one search done; "
         f"validation split {t['val_size']} images; full fidelity: {a.final_epochs} epochs on every training image outside it, test accuracy.",
         "",
         "| score | training images × epochs | Spearman ρ vs full-fidelity test | median seconds per candidate |",
