@@ -446,7 +446,7 @@ impl Evolution {
         let base = self.job(id);
         let seed = Rng::new((self.records[id as usize].seed as u64) ^ 0xF1A1_0000 ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).next_u64();
         let train = TrainSettings { epochs: finish.epochs, train_subset: None, time_budget: None, ..base.train.clone() };
-        Job { seed, train, measure_test: true, rungs: Vec::new(), measure_latency: false, inherit: None, save_weights: None, ..base }
+        Job { seed, train, measure_test: true, rungs: Vec::new(), measure_latency: false, inherit: None, save_weights: None, final_of: Some((id, k)), ..base }
     }
 
     fn job(&self, id: i64) -> Job {
@@ -464,6 +464,7 @@ impl Evolution {
                 None => Vec::new(),
             },
             eval_epochs: self.settings.early_stop.as_ref().map_or(Vec::new(), |es| es.rungs.clone()),
+            final_of: None,
             inherit: self.inheritance(r),
             save_weights: self.settings.inherit.then(|| inherit::weights_path(&self.weights_dir, id)),
         }

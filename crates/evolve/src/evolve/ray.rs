@@ -129,8 +129,12 @@ pub fn train(cfg: &RaySettings, id: i64, job: &Job, poll: Duration) -> Verdict {
     let command = entrypoint(&cfg.nasc, job);
     let mut last = String::new();
     for attempt in 0..=cfg.retries {
-        // Training a front member again for its test accuracy is a job of its own.
-        let sid = cfg.submission_id(id, attempt) + if job.measure_test { "-test" } else { "" };
+        // Training a front member again for its test accuracy is a job of its own, and so is
+        // each full-fidelity retraining (named by candidate and seed, so a resumed finish finds it).
+        let sid = match job.final_of {
+            Some((candidate, k)) => format!("{}-final{k}", cfg.submission_id(candidate, attempt)),
+            None => cfg.submission_id(id, attempt) + if job.measure_test { "-test" } else { "" },
+        };
         let known = match client.status(&sid) {
             Ok(k) => k,
             Err(e) => return Verdict::Unreachable(e),

@@ -44,6 +44,9 @@ pub struct Job {
     /// epochs, whose accuracies early stopping and guidance read.
     #[serde(default)]
     pub eval_epochs: Vec<usize>,
+    /// A full-fidelity retraining: (candidate id, seed index). Names its Ray job.
+    #[serde(default)]
+    pub final_of: Option<(i64, i64)>,
 }
 
 /// What became of a candidate's training.
