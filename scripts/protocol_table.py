@@ -49,23 +49,19 @@ def main():
         print(f"| {label} | {c['accuracy'] * 100:.2f} % | {acc * 100:.2f} % | {d:+.2f} | {c['params']:,} | {change(c['params'], seed['params'])} | "
               f"{c['macs']:,} | {change(c['macs'], seed['macs'])} | {c['mutation'][:60]} |")
     if a.goal and base_acc is not None:
+        # (goal text, which members qualify, points needed against the seed)
+        goals = {
+            "weak": ("≥ +3 points at ≤ the seed's params", lambda r: r[3] <= seed["params"], 3.0),
+            "strong": ("within 0.3 points with ≥ 40 % fewer params and MACs", lambda r: r[3] <= 0.6 * seed["params"] and r[4] <= 0.6 * seed["macs"], -0.3),
+        }
+        text, qualifies, need = goals[a.goal]
+        best = max((r for r in rows if r[0] != 0 and qualifies(r)), key=lambda r: r[1], default=None)
         print()
-        if a.goal == "weak":
-            ok = [r for r in rows if r[0] != 0 and r[3] <= seed["params"]]
-            best = max(ok, key=lambda r: r[1], default=None)
-            if best:
-                print(f"Goal (≥ +3 points at ≤ the seed's params): best #{best[0]} {best[2]:+.2f} points at {best[3]:,} params — "
-                      f"{'met' if best[2] >= 3 else f'missed by {3 - best[2]:.2f} points'}.")
-            else:
-                print("Goal (≥ +3 points at ≤ the seed's params): no front member at or below the seed's params — missed.")
+        if best is None:
+            print(f"Goal ({text}): no front member qualifies — missed.")
         else:
-            ok = [r for r in rows if r[0] != 0 and r[3] <= 0.6 * seed["params"] and r[4] <= 0.6 * seed["macs"]]
-            best = max(ok, key=lambda r: r[1], default=None)
-            if best:
-                print(f"Goal (within 0.3 points with ≥ 40 % fewer params and MACs): best such #{best[0]} {best[2]:+.2f} points — "
-                      f"{'met' if best[2] >= -0.3 else f'missed by {-0.3 - best[2]:.2f} points'}.")
-            else:
-                print("Goal (within 0.3 points with ≥ 40 % fewer params and MACs): no front member that small — missed.")
+            verdict = "met" if best[2] >= need else f"missed by {need - best[2]:.2f} points"
+            print(f"Goal ({text}): best #{best[0]} {best[2]:+.2f} points at {best[3]:,} params, {best[4]:,} MACs — {verdict}.")
 
 
 if __name__ == "__main__":

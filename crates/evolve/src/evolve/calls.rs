@@ -4,28 +4,71 @@
 //! original. When every call is chosen, the block is rewritten in place.
 
 use nasc_core::rng::Rng;
-use nasc_core::syntax::ast::{Expr, ExprKind, File, Item, ItemKind, Stage};
+use nasc_core::syntax::ast::{Arg, Expr, ExprKind, File, Ident, Item, ItemKind, Stage};
 use nasc_core::syntax::visit;
 use std::sync::Arc;
 
 /// How many calls of `block` the file's blocks and models make (a repeated stage is one).
 fn call_count(file: &File, block: &str) -> usize {
     let mut n = 0;
-    for item in &file.items {
-        let ItemKind::Block(def) = &item.kind else { continue };
-        for value in visit::body_values(def) {
-            visit::walk(value, &mut |e| n += usize::from(calls(e, block)));
-        }
-    }
+    visit_calls(file, block, &mut |_, _| n += 1);
     n
 }
 
-/// Whether `e` calls `block` (directly, or as the stage of a pipe).
-fn calls(e: &Expr, block: &str) -> bool {
+/// A call of `block` in `e` (directly, or as the stage of a pipe): its arguments and whether
+/// its first input is piped.
+pub(super) fn call_args<'a>(e: &'a Expr, block: &str) -> Option<(&'a [Arg], bool)> {
     match &e.kind {
-        ExprKind::Call { callee, .. } => callee.name == block,
-        ExprKind::Pipe { stage, .. } => matches!(stage.as_ref(), Stage::Call { callee, .. } if callee.name == block),
-        _ => false,
+        ExprKind::Call { callee, args } if callee.name == block => Some((args, false)),
+        ExprKind::Pipe { stage, .. } => match stage.as_ref() {
+            Stage::Call { callee, args, .. } if callee.name == block => Some((args, true)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Every call of `block` in the file's bodies, in source order: `f(arguments, piped)`.
+pub(super) fn visit_calls(file: &File, block: &str, f: &mut dyn FnMut(&[Arg], bool)) {
+    for item in &file.items {
+        let ItemKind::Block(def) = &item.kind else { continue };
+        for value in visit::body_values(def) {
+            visit::walk(value, &mut |e| {
+                if let Some((args, piped)) = call_args(e, block) {
+                    f(args, piped);
+                }
+            });
+        }
+    }
+}
+
+/// Every call of `block` in the file's bodies, mutably, in `visit_calls`' order:
+/// `f(k, callee, arguments, piped)` for the k-th.
+pub(super) fn visit_calls_mut(file: &mut File, block: &str, f: &mut dyn FnMut(usize, &mut Ident, &mut Vec<Arg>, bool)) {
+    let mut k = 0;
+    for item in &mut file.items {
+        let ItemKind::Block(def) = &mut item.kind else { continue };
+        for value in visit::body_values_mut(Arc::make_mut(def)) {
+            calls_mut(value, block, f, &mut k);
+        }
+    }
+}
+
+fn calls_mut(e: &mut Expr, block: &str, f: &mut dyn FnMut(usize, &mut Ident, &mut Vec<Arg>, bool), k: &mut usize) {
+    let call = match &mut e.kind {
+        ExprKind::Call { callee, args } if callee.name == block => Some((callee, args, false)),
+        ExprKind::Pipe { stage, .. } => match stage.as_mut() {
+            Stage::Call { callee, args, .. } if callee.name == block => Some((callee, args, true)),
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some((callee, args, piped)) = call {
+        f(*k, callee, args, piped);
+        *k += 1;
+    }
+    for c in visit::children_mut(e) {
+        calls_mut(c, block, f, k);
     }
 }
 
@@ -52,36 +95,13 @@ pub fn split_calls(file: &File, block: &str, p: f64, rng: &mut Rng) -> Option<(F
     if let ItemKind::Block(def) = &mut copy.kind {
         Arc::make_mut(def).name.name = name.clone();
     }
-    let mut k = 0;
-    for item in &mut file.items {
-        let ItemKind::Block(def) = &mut item.kind else { continue };
-        for value in visit::body_values_mut(Arc::make_mut(def)) {
-            rename(value, block, &name, &chosen, &mut k);
+    visit_calls_mut(&mut file, block, &mut |k, callee, _, _| {
+        if chosen[k] {
+            callee.name = name.clone();
         }
-    }
+    });
     file.items.insert(at + 1, copy);
     Some((file, name, picked, n))
-}
-
-/// Point the chosen calls of `block` at `name`, visiting calls in the same order as `call_count`.
-fn rename(e: &mut Expr, block: &str, name: &str, chosen: &[bool], k: &mut usize) {
-    if calls(e, block) {
-        if chosen.get(*k).copied().unwrap_or(false) {
-            match &mut e.kind {
-                ExprKind::Call { callee, .. } => callee.name = name.to_string(),
-                ExprKind::Pipe { stage, .. } => {
-                    if let Stage::Call { callee, .. } = stage.as_mut() {
-                        callee.name = name.to_string();
-                    }
-                }
-                _ => {}
-            }
-        }
-        *k += 1;
-    }
-    for c in visit::children_mut(e) {
-        rename(c, block, name, chosen, k);
-    }
 }
 
 /// `Block2`, `Block3`, …: the first name no item of the file and no op has (a copy of

@@ -5,9 +5,10 @@
 //! (`BasicBlockDown(64)` with its default `stride: int = 2` → `BasicBlockDown2`, whose shapes
 //! are `H / 2`); the calls passing the same values use the copy, the others keep the block.
 
+use super::calls;
 use nasc_core::rng::Rng;
 use nasc_core::shape::Shape;
-use nasc_core::syntax::ast::{Arg, BlockDef, Expr, ExprKind, File, Ident, IntLit, ItemKind, Stage, TypeExpr};
+use nasc_core::syntax::ast::{Arg, BlockDef, Expr, ExprKind, File, Ident, IntLit, ItemKind, TypeExpr};
 use nasc_core::syntax::visit;
 use std::sync::Arc;
 
@@ -48,18 +49,6 @@ fn call_values(def: &BlockDef, args: &[Arg], piped: bool, params: &[String]) -> 
         .collect()
 }
 
-/// A call of `block` in `e`: its arguments and whether the first input is piped.
-fn call_args<'a>(e: &'a Expr, block: &str) -> Option<(&'a [Arg], bool)> {
-    match &e.kind {
-        ExprKind::Call { callee, args } if callee.name == block => Some((args, false)),
-        ExprKind::Pipe { stage, .. } => match stage.as_ref() {
-            Stage::Call { callee, args, .. } if callee.name == block => Some((args, true)),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 fn block_def<'a>(file: &'a File, block: &str) -> Option<&'a BlockDef> {
     file.items.iter().find_map(|i| match &i.kind {
         ItemKind::Block(d) if d.name.name == block => Some(d.as_ref()),
@@ -70,16 +59,7 @@ fn block_def<'a>(file: &'a File, block: &str) -> Option<&'a BlockDef> {
 /// What the calls of `block` pass for `params`, in the order calls are visited.
 fn all_call_values(file: &File, def: &BlockDef, block: &str, params: &[String]) -> Vec<Option<Vec<u64>>> {
     let mut out = Vec::new();
-    for item in &file.items {
-        let ItemKind::Block(d) = &item.kind else { continue };
-        for value in visit::body_values(d) {
-            visit::walk(value, &mut |e| {
-                if let Some((args, piped)) = call_args(e, block) {
-                    out.push(call_values(def, args, piped, params));
-                }
-            });
-        }
-    }
+    calls::visit_calls(file, block, &mut |args, piped| out.push(call_values(def, args, piped, params)));
     out
 }
 
@@ -95,7 +75,7 @@ pub fn specialise(file: &File, block: &str, params: &[String], rng: &mut Rng) ->
     }
     let chosen = literal[rng.below(literal.len())].clone();
     let pick: Vec<bool> = values.iter().map(|v| v.as_ref() == Some(&chosen)).collect();
-    let name = super::calls::fresh_name(file, block);
+    let name = calls::fresh_name(file, block);
     let mut file = file.clone();
     let at = file.items.iter().position(|i| matches!(&i.kind, ItemKind::Block(d) if d.name.name == block))?;
     let mut copy = file.items[at].clone();
@@ -104,13 +84,14 @@ pub fn specialise(file: &File, block: &str, params: &[String], rng: &mut Rng) ->
         d.name.name = name.clone();
         substitute_def(d, params, &chosen);
     }
-    let mut k = 0;
-    for item in &mut file.items {
-        let ItemKind::Block(d) = &mut item.kind else { continue };
-        for value in visit::body_values_mut(Arc::make_mut(d)) {
-            redirect(value, block, &name, &def, params, &pick, &mut k);
+    // The picked calls use the copy, without the specialised arguments.
+    calls::visit_calls_mut(&mut file, block, &mut |k, callee, args, piped| {
+        if pick[k] {
+            callee.name = name.clone();
+            name_positionals(args, &def, params, piped);
+            args.retain(|a| !a.name.as_ref().is_some_and(|n| params.contains(&n.name)));
         }
-    }
+    });
     file.items.insert(at + 1, copy);
     let picked = pick.iter().filter(|p| **p).count();
     if picked == pick.len() {
@@ -156,31 +137,6 @@ fn substitute(e: &mut Expr, params: &[String], values: &[u64]) {
     }
     for c in visit::children_mut(e) {
         substitute(c, params, values);
-    }
-}
-
-/// Point the picked calls of `block` at `name`, without the specialised arguments; later
-/// positional arguments become named so they still bind the same parameters.
-fn redirect(e: &mut Expr, block: &str, name: &str, def: &BlockDef, params: &[String], pick: &[bool], k: &mut usize) {
-    let is_call = call_args(e, block).is_some();
-    if is_call {
-        if pick.get(*k).copied().unwrap_or(false) {
-            let (callee, args, piped) = match &mut e.kind {
-                ExprKind::Call { callee, args } => (callee, args, false),
-                ExprKind::Pipe { stage, .. } => match stage.as_mut() {
-                    Stage::Call { callee, args, .. } => (callee, args, true),
-                    Stage::Hole(_) => return,
-                },
-                _ => return,
-            };
-            callee.name = name.to_string();
-            name_positionals(args, def, params, piped);
-            args.retain(|a| !a.name.as_ref().is_some_and(|n| params.contains(&n.name)));
-        }
-        *k += 1;
-    }
-    for c in visit::children_mut(e) {
-        redirect(c, block, name, def, params, pick, k);
     }
 }
 
