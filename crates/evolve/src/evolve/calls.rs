@@ -3,9 +3,14 @@
 //! mutation then rewrites, so the written `.nas` stays readable and the other calls keep the
 //! original. When every call is chosen, the block is rewritten in place.
 
+use super::mutate::Edit;
+use super::source::{for_each_chain, with_block};
+use nasc_core::program::Program;
 use nasc_core::rng::Rng;
 use nasc_core::syntax::ast::{Arg, Expr, ExprKind, File, Ident, Item, ItemKind, Stage};
+use nasc_core::syntax::print::print_stage;
 use nasc_core::syntax::visit;
+use serde_json::json;
 use std::sync::Arc;
 
 /// How many calls of `block` the file's blocks and models make (a repeated stage is one).
@@ -111,6 +116,88 @@ pub(super) fn fresh_name(file: &File, block: &str) -> String {
     let base = if base.is_empty() { block } else { base };
     let taken = |n: &str| nasc_core::ops::lookup(n).is_some() || file.items.iter().any(|i| matches!(&i.kind, ItemKind::Block(d) if d.name.name == n));
     (2..).map(|k| format!("{base}{k}")).find(|n| !taken(n)).unwrap_or_else(|| format!("{block}_copy"))
+}
+
+/// Delete or duplicate one block call of a model (paper §5): the mutation that changes depth
+/// by whole blocks.
+pub(super) fn block_call_edit(file: &File, prog: &Program, duplicate: bool, rng: &mut Rng) -> Result<Edit, String> {
+    let calls = block_calls(file, prog);
+    // A repeated stage (`Block * n`) is n calls: deleting one of them leaves `Block * (n - 1)`.
+    let total: u64 = calls.iter().map(|c| c.4).sum();
+    if calls.is_empty() || (!duplicate && total < 2) {
+        let what = if duplicate { "duplicate" } else { "delete" };
+        return Err(format!("no block call to {what}"));
+    }
+    let (model, chain, index, text, repeats) = calls[rng.below(calls.len())].clone();
+    let mut file = file.clone();
+    let mut after = String::new();
+    with_block(&mut file, &model, |def| {
+        let mut k = 0;
+        for_each_chain(&mut def.body, &mut |stages| {
+            if k == chain {
+                match (repeat_count(&stages[index]), duplicate) {
+                    (n, true) if n > 1 => set_repeat(&mut stages[index], n + 1),
+                    (_, true) => stages.insert(index + 1, stages[index].clone()),
+                    (n, false) if n > 1 => set_repeat(&mut stages[index], n - 1),
+                    (_, false) => {
+                        stages.remove(index);
+                    }
+                }
+                after = stages.get(index).map(print_stage).unwrap_or_default();
+            }
+            k += 1;
+        });
+    });
+    let what = if duplicate { "duplicated" } else { "deleted" };
+    let description = if repeats > 1 { format!("{what} a call: {text} → {after}") } else { format!("{what} {text}") };
+    let properties = json!({ "block_call": text, "edit": if duplicate { "duplicate" } else { "delete" } });
+    Ok(Edit::unchecked(file, description, properties))
+}
+
+/// How many calls a stage makes: its literal repeat count, else 1.
+fn repeat_count(s: &Stage) -> u64 {
+    match s {
+        Stage::Call { repeat: Some(e), .. } => match &e.kind {
+            nasc_core::syntax::ast::ExprKind::Int(i) if i.suffix.is_none() => i.value.max(1),
+            _ => 1,
+        },
+        _ => 1,
+    }
+}
+
+/// Make a call stage repeat `n` times (`Block` alone for 1).
+fn set_repeat(s: &mut Stage, n: u64) {
+    if let Stage::Call { repeat, .. } = s {
+        match repeat {
+            Some(e) if n > 1 => e.kind = nasc_core::syntax::ast::ExprKind::Int(nasc_core::syntax::ast::IntLit { value: n, suffix: None }),
+            _ if n <= 1 => *repeat = None,
+            _ => {}
+        }
+    }
+}
+
+/// (model, chain, stage index, printed stage, calls it makes) of every block call in the models'
+/// pipe chains.
+fn block_calls(file: &File, prog: &Program) -> Vec<(String, usize, usize, String, u64)> {
+    let mut out = Vec::new();
+    let mut file = file.clone();
+    for m in prog.models() {
+        let model = m.def.name.name.clone();
+        with_block(&mut file, &model, |def| {
+            let mut k = 0;
+            for_each_chain(&mut def.body, &mut |stages| {
+                for (i, s) in stages.iter().enumerate() {
+                    if let Stage::Call { callee, .. } = s
+                        && prog.block(&callee.name).is_some_and(|b| !b.def.is_model)
+                    {
+                        out.push((model.clone(), k, i, print_stage(s), repeat_count(s)));
+                    }
+                }
+                k += 1;
+            });
+        });
+    }
+    out
 }
 
 #[cfg(test)]

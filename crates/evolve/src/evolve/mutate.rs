@@ -7,7 +7,7 @@
 
 use super::calls;
 use super::junction::{self, Replacement, Site};
-use super::source::{Run, compile, fingerprint, for_each_chain, op_names, ops_text, replace_stages, runs_of, with_block};
+use super::source::{Run, compile, fingerprint, op_names, ops_text, replace_stages, runs_of};
 use super::specialise;
 use nasc_core::check::Checked;
 use nasc_core::ir::NodeKind;
@@ -17,8 +17,7 @@ use nasc_core::program::Program;
 use nasc_core::props::{Chain, ChainOp, Target};
 use nasc_core::rng::Rng;
 use nasc_core::shape::Shape;
-use nasc_core::syntax::ast::{File, Stage};
-use nasc_core::syntax::print::print_stage;
+use nasc_core::syntax::ast::File;
 use nasc_core::syntax::print_file;
 use nasc_core::synth::fill::op_stage;
 use nasc_core::synth::graph::synthesize_graph;
@@ -159,13 +158,20 @@ pub struct Mutation {
 }
 
 /// An edit of the parent's AST, before it is checked.
-struct Edit {
-    file: File,
-    description: String,
-    properties: serde_json::Value,
+pub(super) struct Edit {
+    pub(super) file: File,
+    pub(super) description: String,
+    pub(super) properties: serde_json::Value,
     verify: Option<Verify>,
     /// A junction subgraph's replacement, re-checked the same way.
     graph_check: Option<junction::Check>,
+}
+
+impl Edit {
+    /// An edit that needs no re-check (block calls deleted or duplicated).
+    pub(super) fn unchecked(file: File, description: String, properties: serde_json::Value) -> Edit {
+        Edit { file, description, properties, verify: None, graph_check: None }
+    }
 }
 
 /// Where a synthesized fill landed and what it had to satisfy, to re-check from the child's source.
@@ -205,10 +211,10 @@ pub fn mutate(parent: &str, strategy: Strategy, cfg: &MutationConfig, rng: &mut 
 fn pick_edit(prog: &Program, checked: &Checked, file: &File, strategy: Strategy, cfg: &MutationConfig, rng: &mut Rng) -> Result<Edit, String> {
     let u = rng.unit();
     if u < cfg.p_duplicate {
-        return block_call_edit(file, prog, true, rng);
+        return calls::block_call_edit(file, prog, true, rng);
     }
     if u < cfg.p_duplicate + cfg.p_delete {
-        return block_call_edit(file, prog, false, rng);
+        return calls::block_call_edit(file, prog, false, rng);
     }
     let units = mutable_units(prog, checked);
     if units.is_empty() {
@@ -575,86 +581,6 @@ fn mark_rewritten(mut file: File, block: &str) -> File {
 }
 
 /// Duplicate (a copy right after it) or delete a random block call of the model.
-fn block_call_edit(file: &File, prog: &Program, duplicate: bool, rng: &mut Rng) -> Result<Edit, String> {
-    let calls = block_calls(file, prog);
-    // A repeated stage (`Block * n`) is n calls: deleting one of them leaves `Block * (n - 1)`.
-    let total: u64 = calls.iter().map(|c| c.4).sum();
-    if calls.is_empty() || (!duplicate && total < 2) {
-        let what = if duplicate { "duplicate" } else { "delete" };
-        return Err(format!("no block call to {what}"));
-    }
-    let (model, chain, index, text, repeats) = calls[rng.below(calls.len())].clone();
-    let mut file = file.clone();
-    let mut after = String::new();
-    with_block(&mut file, &model, |def| {
-        let mut k = 0;
-        for_each_chain(&mut def.body, &mut |stages| {
-            if k == chain {
-                match (repeat_count(&stages[index]), duplicate) {
-                    (n, true) if n > 1 => set_repeat(&mut stages[index], n + 1),
-                    (_, true) => stages.insert(index + 1, stages[index].clone()),
-                    (n, false) if n > 1 => set_repeat(&mut stages[index], n - 1),
-                    (_, false) => {
-                        stages.remove(index);
-                    }
-                }
-                after = stages.get(index).map(print_stage).unwrap_or_default();
-            }
-            k += 1;
-        });
-    });
-    let what = if duplicate { "duplicated" } else { "deleted" };
-    let description = if repeats > 1 { format!("{what} a call: {text} → {after}") } else { format!("{what} {text}") };
-    let properties = json!({ "block_call": text, "edit": if duplicate { "duplicate" } else { "delete" } });
-    Ok(Edit { file, description, properties, verify: None, graph_check: None })
-}
-
-/// How many calls a stage makes: its literal repeat count, else 1.
-fn repeat_count(s: &Stage) -> u64 {
-    match s {
-        Stage::Call { repeat: Some(e), .. } => match &e.kind {
-            nasc_core::syntax::ast::ExprKind::Int(i) if i.suffix.is_none() => i.value.max(1),
-            _ => 1,
-        },
-        _ => 1,
-    }
-}
-
-/// Make a call stage repeat `n` times (`Block` alone for 1).
-fn set_repeat(s: &mut Stage, n: u64) {
-    if let Stage::Call { repeat, .. } = s {
-        match repeat {
-            Some(e) if n > 1 => e.kind = nasc_core::syntax::ast::ExprKind::Int(nasc_core::syntax::ast::IntLit { value: n, suffix: None }),
-            _ if n <= 1 => *repeat = None,
-            _ => {}
-        }
-    }
-}
-
-/// (model, chain, stage index, printed stage, calls it makes) of every block call in the models'
-/// pipe chains.
-fn block_calls(file: &File, prog: &Program) -> Vec<(String, usize, usize, String, u64)> {
-    let mut out = Vec::new();
-    let mut file = file.clone();
-    for m in prog.models() {
-        let model = m.def.name.name.clone();
-        with_block(&mut file, &model, |def| {
-            let mut k = 0;
-            for_each_chain(&mut def.body, &mut |stages| {
-                for (i, s) in stages.iter().enumerate() {
-                    if let Stage::Call { callee, .. } = s
-                        && prog.block(&callee.name).is_some_and(|b| !b.def.is_model)
-                    {
-                        out.push((model.clone(), k, i, print_stage(s), repeat_count(s)));
-                    }
-                }
-                k += 1;
-            });
-        });
-    }
-    out
-}
-
 fn chain_json(c: &Chain) -> serde_json::Value {
     json!({
         "input": c.input.to_string(),

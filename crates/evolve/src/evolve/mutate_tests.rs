@@ -36,18 +36,18 @@ fn repeated_stages_lose_or_gain_one_call() {
     let src = "block B(x: [N, 8]) -> [N, 8] {\n    return x |> dense(8) |> relu\n}\n\nmodel M(x: [N, 8]) -> [N, 8] {\n    return x |> B * 3\n}\n";
     let prog = compile(src).unwrap();
     let file = prog.program.root_ast().cloned().unwrap();
-    let deleted = block_call_edit(&file, &prog.program, false, &mut Rng::new(1)).unwrap();
+    let deleted = calls::block_call_edit(&file, &prog.program, false, &mut Rng::new(1)).unwrap();
     assert_eq!(deleted.description, "deleted a call: B * 3 → B * 2");
     assert!(print_file(&deleted.file).contains("return x |> B * 2"));
-    let grown = block_call_edit(&file, &prog.program, true, &mut Rng::new(1)).unwrap();
+    let grown = calls::block_call_edit(&file, &prog.program, true, &mut Rng::new(1)).unwrap();
     assert_eq!(grown.description, "duplicated a call: B * 3 → B * 4");
     let two = src.replace("B * 3", "B * 2");
     let prog = compile(&two).unwrap();
     let file = prog.program.root_ast().cloned().unwrap();
-    let one = block_call_edit(&file, &prog.program, false, &mut Rng::new(1)).unwrap();
+    let one = calls::block_call_edit(&file, &prog.program, false, &mut Rng::new(1)).unwrap();
     assert_eq!(one.description, "deleted a call: B * 2 → B");
     let single = compile(&two.replace("B * 2", "B")).unwrap();
-    let e = block_call_edit(single.program.root_ast().unwrap(), &single.program, false, &mut Rng::new(1)).err();
+    let e = calls::block_call_edit(single.program.root_ast().unwrap(), &single.program, false, &mut Rng::new(1)).err();
     assert_eq!(e.as_deref(), Some("no block call to delete"));
 }
 

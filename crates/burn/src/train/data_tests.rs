@@ -1,0 +1,121 @@
+use super::*;
+
+#[test]
+fn digits_load_and_split() {
+    let d = load(&DataSource::Digits, 0).expect("bundled");
+    assert_eq!(d.shape, [8, 8, 1]);
+    assert_eq!(d.classes, 10);
+    assert_eq!(d.train.len() + d.test.len(), 1797);
+    assert_eq!(d.train.len(), 1797 * 4 / 5);
+    let again = load(&DataSource::Digits, 0).expect("bundled");
+    assert_eq!(d.test.labels, again.test.labels);
+}
+
+#[test]
+fn validation_is_carved_from_training_stratified_and_seeded() {
+    let data = load_subset(&DataSource::Digits, 3, None).expect("digits");
+    let (n_train, n_test) = (data.train.len(), data.test.len());
+    let (a, test) = validation_split(data.clone(), 0.1, 7).expect("splits");
+    assert_eq!(test.len(), n_test, "the test split is kept whole");
+    assert_eq!(a.test.len(), (n_train as f64 * 0.1).round() as usize);
+    assert_eq!(a.train.len() + a.test.len(), n_train);
+    let (b, _) = validation_split(data.clone(), 0.1, 7).expect("splits");
+    assert_eq!(a.test.labels, b.test.labels, "same seed, same validation set");
+    let count = |s: &Split, c: u8| s.labels.iter().filter(|&&l| l == c).count() as f64;
+    for c in 0..10 {
+        let share = count(&a.test, c) / a.test.len() as f64;
+        let whole = (count(&a.test, c) + count(&a.train, c)) / n_train as f64;
+        assert!((share - whole).abs() < 0.02, "class {c}: {share} vs {whole}");
+    }
+    assert!(validation_split(data, 0.0, 1).is_err());
+}
+
+#[test]
+fn the_validation_split_is_fixed_disjoint_and_stratified() {
+    let labels: Vec<u8> = (0..2000).map(|i| (i % 7 % 4) as u8).collect();
+    let pool: Vec<usize> = (0..1900).collect();
+    let (val, all) = holdout(&pool, &labels, 300, None, 9);
+    let (val_sub, sub) = holdout(&pool, &labels, 300, Some(200), 9);
+    assert_eq!(val, val_sub, "the validation split does not depend on the training subset");
+    assert_eq!((val.len(), all.len(), sub.len()), (300, 1600, 200));
+    assert!(val.iter().all(|i| !all.contains(i) && !sub.contains(i) && *i < 1900), "validation overlaps training or leaves the pool");
+    assert!(sub.iter().all(|i| all.contains(i)));
+    let share = |idx: &[usize], c: u8| idx.iter().filter(|&&i| labels[i] == c).count() as f64 / idx.len() as f64;
+    for c in 0..4 {
+        assert!((share(&val, c) - share(&pool, c)).abs() < 0.01, "class {c}");
+    }
+    let (d, test) = load_validated(&DataSource::Digits, 3, Some(200), 300).unwrap();
+    let whole = load(&DataSource::Digits, 3).unwrap();
+    assert_eq!((d.train.len(), d.test.len()), (200, 300));
+    assert_eq!(test.labels, whole.test.labels, "the test split is kept whole");
+    let e = load_validated(&DataSource::Digits, 3, None, 5000).unwrap_err().0;
+    assert_eq!(e, "digits: a validation split of 5000 images leaves none of the 1437 training images to train on");
+    assert_eq!(training_pool_size(&DataSource::Digits).unwrap(), 1437);
+}
+
+#[test]
+fn official_fashion_is_the_default_directory_and_its_absence_says_how_to_install_it() {
+    assert_eq!("fashion".parse::<DataSource>().unwrap(), DataSource::Fashion(OFFICIAL_FASHION.into()));
+    let missing = DataSource::Fashion("/nonexistent/fashion".into());
+    assert_eq!(missing.locate().unwrap_err().0, "data directory /nonexistent/fashion does not exist");
+    assert!(fashion_not_installed().0.contains("`apt-get install -y dataset-fashion-mnist`"));
+    let official = DataSource::Fashion(OFFICIAL_FASHION.into());
+    match official.locate() {
+        Ok(found) => assert_eq!(training_pool_size(&found).unwrap(), 60_000, "the official training set"),
+        Err(e) => assert_eq!(e, fashion_not_installed()),
+    }
+}
+
+#[test]
+fn subsets_are_stratified_seeded_and_complete() {
+    let labels: Vec<u8> = (0..1000)
+        .map(|i| {
+            if i < 700 {
+                0
+            } else if i < 900 {
+                1
+            } else {
+                2
+            }
+        })
+        .collect();
+    let idx: Vec<usize> = (0..1000).collect();
+    let pick = stratified_subset(&idx, &labels, 101, 5);
+    assert_eq!(pick.len(), 101);
+    let count = |c: u8| pick.iter().filter(|&&i| labels[i] == c).count();
+    assert_eq!((count(0), count(1), count(2)), (71, 20, 10), "70.7 / 20.2 / 10.1 by largest remainder");
+    assert_eq!(pick, stratified_subset(&idx, &labels, 101, 5), "same seed, same subset");
+    assert_ne!(pick, stratified_subset(&idx, &labels, 101, 6));
+    assert_eq!(stratified_subset(&idx, &labels, 5000, 5), idx);
+    let d = load_subset(&DataSource::Digits, 0, Some(100)).unwrap();
+    assert_eq!(d.train.len(), 100);
+    assert_eq!(d.test.len(), load(&DataSource::Digits, 0).unwrap().test.len(), "the test split is untouched");
+}
+
+#[test]
+fn gzip_bombs_are_refused() {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&vec![0u8; 2 << 20]).unwrap();
+    let bytes = gz.finish().unwrap();
+    let e = gunzip_limited(bytes.clone(), "bomb.gz", 1 << 20).unwrap_err();
+    assert_eq!(e.0, "bomb.gz: decompresses to more than 1 MiB; refusing it");
+    assert_eq!(gunzip_limited(bytes, "ok.gz", 2 << 20).unwrap().len(), 2 << 20);
+}
+
+#[test]
+fn bad_idx_files_are_errors() {
+    assert!(parse_idx_images(&[0, 0, 8, 3], "x").unwrap_err().0.contains("truncated IDX header"));
+    let mut wrong = vec![0u8; 16];
+    wrong[3] = 7;
+    assert!(parse_idx_images(&wrong, "x").unwrap_err().0.contains("wrong magic number 7"));
+    let mut short = vec![0, 0, 8, 3, 0, 0, 0, 5, 0, 0, 0, 2, 0, 0, 0, 2];
+    short.extend([1, 2, 3]);
+    assert!(parse_idx_images(&short, "x").unwrap_err().0.contains("truncated: header promises 5 images"));
+    let mut one_short = vec![0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 2];
+    one_short.extend([0; 8]);
+    assert!(
+        parse_idx_images(&one_short, "x").unwrap_err().0.contains("one whole image fewer") && !parse_idx_images(&short, "x").unwrap_err().0.contains("whole")
+    );
+    assert_eq!("mnist:".parse::<DataSource>().unwrap_err(), "unknown data `mnist:`: use `digits`, `mnist:DIR`, `fashion`, `fashion:DIR` or `cifar10:DIR`");
+}
