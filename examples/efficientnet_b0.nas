@@ -4,7 +4,7 @@
 use std.efficientnet
 
 model EfficientNetB0(x: [B, 224, 224, 3], classes: int = 1000) -> [B, classes] {
-    let y = x |> conv(32, kernel: 3, stride: 2, bias: false) |> batch_norm |> silu
+    let y = x |> conv(32, kernel: 3, stride: 2, padding: 1, bias: false) |> batch_norm |> silu
     let y = y |> MBConv1(16)
     let y = y |> MBConv(24, kernel: 3, stride: 2) |> MBConvResidual(kernel: 3)
     let y = y |> MBConv(40, kernel: 5, stride: 2) |> MBConvResidual(kernel: 5)

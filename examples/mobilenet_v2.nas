@@ -4,7 +4,7 @@
 use std.mobilenet
 
 model MobileNetV2(x: [B, 224, 224, 3], classes: int = 1000) -> [B, classes] {
-    let y = x |> conv(32, kernel: 3, stride: 2, bias: false) |> batch_norm |> relu6
+    let y = x |> conv(32, kernel: 3, stride: 2, padding: 1, bias: false) |> batch_norm |> relu6
     let y = y |> DepthwiseBottleneck(16)
     let y = y |> InvertedBottleneck(24, stride: 2) |> InvertedResidual
     let y = y |> InvertedBottleneck(32, stride: 2) |> InvertedResidual * 2

@@ -4,10 +4,10 @@ use std.resnet
 
 model ResNet50(x: [B, 224, 224, 3], classes: int = 1000) -> [B, classes] {
     let y = x
-        |> conv(64, kernel: 7, stride: 2, bias: false)
+        |> conv(64, kernel: 7, stride: 2, padding: 3, bias: false)
         |> batch_norm
         |> relu
-        |> max_pool(3, stride: 2)
+        |> max_pool(3, stride: 2, padding: 1)
     let y = y |> BottleneckDown(64, stride: 1) |> Bottleneck * 2
     let y = y |> BottleneckDown(128) |> Bottleneck * 3
     let y = y |> BottleneckDown(256) |> Bottleneck * 5

@@ -30,7 +30,7 @@ block MBConv(x: [B, H, W, C], out: int, kernel: int, stride: int = 1, expand: in
         |> conv(C * expand, kernel: 1, bias: false)
         |> batch_norm
         |> silu
-        |> conv(C * expand, kernel: kernel, stride: stride, groups: C * expand, bias: false)
+        |> conv(C * expand, kernel: kernel, stride: stride, padding: (kernel - 1) / 2, groups: C * expand, bias: false)
         |> batch_norm
         |> silu
         |> SqueezeExcite(squeeze: C / 4)

@@ -17,7 +17,7 @@ block InvertedBottleneck(x: [B, H, W, C], out: int, stride: int = 1, expand: int
         |> conv(C * expand, kernel: 1, bias: false)
         |> batch_norm
         |> relu6
-        |> conv(C * expand, kernel: 3, stride: stride, groups: C * expand, bias: false)
+        |> conv(C * expand, kernel: 3, stride: stride, padding: 1, groups: C * expand, bias: false)
         |> batch_norm
         |> relu6
         |> conv(out, kernel: 1, bias: false)

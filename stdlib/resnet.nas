@@ -1,5 +1,6 @@
 // ResNet blocks (He et al., "Deep Residual Learning for Image Recognition", 2016).
-// Convolutions feeding a batch norm have no bias, as in torchvision.
+// Convolutions feeding a batch norm have no bias, as in torchvision, and strided 3×3 convs
+// pad 1 on every side as torchvision does (SAME would pad 0 before and 1 after on even sizes).
 
 /// Basic block: two 3×3 convs and an identity shortcut; keeps the shape.
 block BasicBlock(x: [B, H, W, C]) -> [B, H, W, C] {
@@ -16,7 +17,7 @@ block BasicBlock(x: [B, H, W, C]) -> [B, H, W, C] {
 /// projection shortcut.
 block BasicBlockDown(x: [B, H, W, C], out: int, stride: int = 2) -> [B, H / stride, W / stride, out] {
     let y = x
-        |> conv(out, kernel: 3, stride: stride, bias: false)
+        |> conv(out, kernel: 3, stride: stride, padding: 1, bias: false)
         |> batch_norm
         |> relu
         |> conv(out, kernel: 3, bias: false)
@@ -47,7 +48,7 @@ block BottleneckDown(x: [B, H, W, C], width: int, stride: int = 2) -> [B, H / st
         |> conv(width, kernel: 1, bias: false)
         |> batch_norm
         |> relu
-        |> conv(width, kernel: 3, stride: stride, bias: false)
+        |> conv(width, kernel: 3, stride: stride, padding: 1, bias: false)
         |> batch_norm
         |> relu
         |> conv(width * 4, kernel: 1, bias: false)

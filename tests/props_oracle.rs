@@ -178,16 +178,17 @@ fn reads(op: OpKind, a: &Attrs, ins: &[Vec<usize>], out: &[usize]) -> Box<dyn Fn
         }
         OpKind::Conv | OpKind::AvgPool | OpKind::MaxPool => {
             let conv = op == OpKind::Conv;
-            let k = int(a, if conv { "kernel" } else { "window" }) as usize;
-            let s = int(a, "stride") as usize;
-            let d = if conv { int(a, "dilation") as usize } else { 1 };
+            let pair = |n: &str| a.int_pair(n).expect("concrete attribute").map(|v| v as usize);
+            let k = pair(if conv { "kernel" } else { "window" });
+            let s = pair("stride");
+            let d = if conv { pair("dilation") } else { [1, 1] };
             let g = if conv { int(a, "groups") as usize } else { 1 };
-            let (ph, pw) = (pad_before(a, x[1], k, s, d, 0), pad_before(a, x[2], k, s, d, 1));
+            let (ph, pw) = (pad_before(a, x[1], k[0], s[0], d[0], 0), pad_before(a, x[2], k[1], s[1], d[1], 1));
             Box::new(move |c| {
                 let mut v = Vec::new();
-                for th in 0..k {
-                    for tw in 0..k {
-                        let (Some(h), Some(w)) = (tap(c[1], th, s, d, ph, x[1]), tap(c[2], tw, s, d, pw, x[2])) else { continue };
+                for th in 0..k[0] {
+                    for tw in 0..k[1] {
+                        let (Some(h), Some(w)) = (tap(c[1], th, s[0], d[0], ph, x[1]), tap(c[2], tw, s[1], d[1], pw, x[2])) else { continue };
                         if conv {
                             let per_in = x[3] / g;
                             let grp = c[3] / (out[3] / g);
@@ -478,20 +479,45 @@ fn cases() -> Vec<(OpKind, Attrs, Vec<Vec<usize>>, usize, usize)> {
         v.push((OpKind::Conv, conv_attrs(f, k, s, d, g), vec![img.clone()], 0, 0));
     }
     // Padding modes, on odd sizes where SAME rounds up and strides leave positions unread.
-    for p in [Padding::Same, Padding::Valid, Padding::Explicit { top: 0, bottom: 2, left: 1, right: 1 }] {
+    let explicit = |t: i64, b: i64, l: i64, r: i64| Padding::Explicit { top: Dim::int(t), bottom: Dim::int(b), left: Dim::int(l), right: Dim::int(r) };
+    for p in [Padding::Same, Padding::Valid, explicit(0, 2, 1, 1)] {
         for (k, s) in [(3, 2), (2, 2), (3, 1)] {
             let mut attrs = conv_attrs(4, k, s, 1, 1);
-            attrs.0.push(("padding", AttrValue::Padding(p)));
+            attrs.0.push(("padding", AttrValue::Padding(p.clone())));
             v.push((OpKind::Conv, attrs, vec![vec![2, 7, 5, 4]], 0, 0));
         }
+    }
+    // Rectangular windows: 1×k and k×1 (Inception's factorised convs), strides and dilations
+    // that differ by axis, and explicit padding on one axis only.
+    let rect = |name: &'static str, hw: [i64; 2]| (name, ints(&hw));
+    for (k, s, d, p) in [
+        ([1, 3], [1, 1], [1, 1], Padding::Same),
+        ([3, 1], [1, 1], [1, 1], explicit(1, 1, 0, 0)),
+        ([1, 3], [2, 1], [1, 2], Padding::Valid),
+        ([2, 3], [1, 2], [2, 1], explicit(0, 1, 1, 1)),
+    ] {
+        let attrs = Attrs(vec![
+            ("features", iv(4)),
+            rect("kernel", k),
+            rect("stride", s),
+            rect("dilation", d),
+            ("groups", iv(1)),
+            ("bias", AttrValue::Bool(true)),
+            ("padding", AttrValue::Padding(p)),
+        ]);
+        v.push((OpKind::Conv, attrs, vec![vec![2, 7, 6, 4]], 0, 0));
+    }
+    for kind in [OpKind::AvgPool, OpKind::MaxPool] {
+        let attrs = Attrs(vec![rect("window", [1, 3]), rect("stride", [1, 2]), ("padding", AttrValue::Padding(explicit(0, 0, 1, 1)))]);
+        v.push((kind, attrs, vec![vec![2, 5, 7, 4]], 0, 0));
     }
     for kind in [OpKind::AvgPool, OpKind::MaxPool] {
         for (w, s) in [(2, 2), (3, 1), (3, 2), (3, 3)] {
             v.push((kind, Attrs(vec![("window", iv(w)), ("stride", iv(s))]), vec![img.clone()], 0, 0));
         }
-        for p in [Padding::Valid, Padding::Explicit { top: 1, bottom: 0, left: 0, right: 2 }] {
+        for p in [Padding::Valid, explicit(1, 0, 0, 2)] {
             for ceil in [false, true] {
-                let attrs = Attrs(vec![("window", iv(3)), ("stride", iv(2)), ("padding", AttrValue::Padding(p)), ("ceil_mode", AttrValue::Bool(ceil))]);
+                let attrs = Attrs(vec![("window", iv(3)), ("stride", iv(2)), ("padding", AttrValue::Padding(p.clone())), ("ceil_mode", AttrValue::Bool(ceil))]);
                 v.push((kind, attrs, vec![vec![2, 7, 6, 4]], 0, 0));
             }
         }

@@ -76,7 +76,7 @@ fn main() {
     });
     println!("sgemm {m}x{k} * {k}x{n}  {:7.1} ms {:6.1} GFLOP/s", t * 1e3, 2.0 * (m * k * n) as f64 / t / 1e9);
     for (hw, c) in [(32, 16), (16, 32), (32, 64)] {
-        let g = PoolGeom { batch: 64, input: [hw, hw, c], output: [hw / 2, hw / 2], window: [2, 2], stride: [2, 2], pad: [0, 0] };
+        let g = PoolGeom { batch: 64, input: [hw, hw, c], output: [hw / 2, hw / 2], window: [2, 2], stride: [2, 2], pad: [0, 0], count_pad: None };
         let x: Vec<f32> = (0..g.input_len()).map(|i| ((i * 7919) % 1013) as f32).collect();
         let (_, arg) = pool::max_forward(&g, &x);
         let dy = vec![1.0f32; g.output_len()];

@@ -1,5 +1,6 @@
 //! Max and average pooling on channels-last (NHWC) f32 buffers, forward and backward.
-//! Padded positions never win a max and are not counted in an average (the language's pools).
+//! Padded positions never win a max; an average counts them only when asked to (PyTorch's
+//! `count_include_pad`).
 
 use rayon::prelude::*;
 
@@ -15,6 +16,10 @@ pub struct PoolGeom {
     pub stride: [usize; 2],
     /// Padding before the first row and column.
     pub pad: [usize; 2],
+    /// `Some(padding after the last row and column)`: an average divides by the window's
+    /// positions inside the padded input (PyTorch's `count_include_pad=True`); `None`: by those
+    /// inside the image.
+    pub count_pad: Option<[usize; 2]>,
 }
 
 impl PoolGeom {
@@ -40,6 +45,11 @@ impl PoolGeom {
         };
         (span(oy, 0), span(ox, 1))
     }
+    /// How many positions of output `o`'s window along dim `d` lie in the padded input.
+    fn padded_span(&self, o: usize, d: usize, after: usize) -> usize {
+        let start = o * self.stride[d];
+        (start + self.window[d]).min(self.pad[d] + self.input[d] + after).saturating_sub(start)
+    }
     /// Calls `f(output pixel offset, window)` for one image, where `window` calls its argument
     /// with the offset of every in-bounds input pixel, and gives their count.
     fn for_each_window(&self, mut f: impl FnMut(usize, Window)) {
@@ -48,7 +58,11 @@ impl PoolGeom {
         for oy in 0..oh {
             for ox in 0..ow {
                 let (rows, cols) = self.window_of(oy, ox);
-                f((oy * ow + ox) * c, Window { rows, cols, row_len: w * c, c });
+                let count = match self.count_pad {
+                    Some(after) => self.padded_span(oy, 0, after[0]) * self.padded_span(ox, 1, after[1]),
+                    None => rows.len() * cols.len(),
+                };
+                f((oy * ow + ox) * c, Window { rows, cols, row_len: w * c, c, count });
             }
         }
     }
@@ -60,11 +74,13 @@ struct Window {
     cols: std::ops::Range<usize>,
     row_len: usize,
     c: usize,
+    /// The average's divisor.
+    count: usize,
 }
 
 impl Window {
     fn count(&self) -> usize {
-        self.rows.len() * self.cols.len()
+        self.count
     }
     fn each(&self, mut f: impl FnMut(usize)) {
         for y in self.rows.clone() {
@@ -111,7 +127,7 @@ pub fn max_backward(g: &PoolGeom, dy: &[f32], arg: &[u32]) -> Vec<f32> {
     dx
 }
 
-/// Average pooling over the in-bounds part of each window.
+/// Average pooling: the sum over the in-bounds part of each window over its count.
 pub fn avg_forward(g: &PoolGeom, x: &[f32]) -> Vec<f32> {
     let c = g.input[2];
     let mut y = vec![0.0; g.output_len()];
@@ -154,7 +170,7 @@ mod tests {
 
     fn geom() -> PoolGeom {
         // 5×5 input, window 3, stride 2, one padded row/column before: outputs 3×3.
-        PoolGeom { batch: 2, input: [5, 5, 3], output: [3, 3], window: [3, 3], stride: [2, 2], pad: [1, 1] }
+        PoolGeom { batch: 2, input: [5, 5, 3], output: [3, 3], window: [3, 3], stride: [2, 2], pad: [1, 1], count_pad: None }
     }
 
     fn data(len: usize) -> Vec<f32> {
@@ -186,5 +202,20 @@ mod tests {
         let lhs: f32 = dy.iter().zip(avg_forward(&g, &xr)).map(|(a, b)| a * b).sum();
         let rhs: f32 = dx.iter().zip(&xr).map(|(a, b)| a * b).sum();
         assert!((lhs - rhs).abs() < 1e-2 * lhs.abs().max(1.0));
+    }
+
+    #[test]
+    fn average_pool_can_count_the_padding_as_pytorch_does() {
+        // torch.nn.functional.avg_pool2d(ones(1, 1, 5, 5), 3, 2, padding=1) (count_include_pad
+        // defaults to True): corners 4/9, edges 6/9, centre 1.
+        let g = PoolGeom { batch: 1, input: [5, 5, 1], count_pad: Some([1, 1]), ..geom() };
+        let y = avg_forward(&g, &vec![1.0; g.input_len()]);
+        let want = [4.0, 6.0, 4.0, 6.0, 9.0, 6.0, 4.0, 6.0, 4.0].map(|v: f32| v / 9.0);
+        assert!(y.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{y:?}");
+        // The adjoint holds with the padded divisor too.
+        let (dy, xr) = (data(g.output_len()), data(g.input_len()));
+        let lhs: f32 = dy.iter().zip(avg_forward(&g, &xr)).map(|(a, b)| a * b).sum();
+        let rhs: f32 = avg_backward(&g, &dy).iter().zip(&xr).map(|(a, b)| a * b).sum();
+        assert!((lhs - rhs).abs() < 1e-3 * lhs.abs().max(1.0));
     }
 }

@@ -174,7 +174,7 @@ impl K<'_> {
                 };
                 if *depthwise {
                     self.depthwise(&xp, &y, geom, *weight, *bias, *clamp);
-                } else if geom.kernel == 1 && geom.stride == 1 && geom.groups == 1 && geom.padding == [0; 4] {
+                } else if geom.kernel == [1, 1] && geom.stride == [1, 1] && geom.groups == 1 && geom.padding == [0; 4] {
                     // A pointwise conv is a dense layer over the pixels (same weight packing).
                     let rows = xp.len() / geom.channels;
                     self.dense(&xp, &y, rows, geom.channels, geom.features, *weight, *bias, *clamp);
@@ -528,16 +528,17 @@ impl K<'_> {
         let [_, oh, ow, cout] = dims4(&y.shape);
         let (cin_g, cout_g) = (cin / c.groups, cout / c.groups);
         let cp = cout_g.div_ceil(4) * 4;
-        let per_group = c.kernel * c.kernel * cin_g * cp;
+        let ([kh, kw], [sh, sw], [dh, dw]) = (c.kernel, c.stride, c.dilation);
+        let per_group = kh * kw * cin_g * cp;
         let (xb, yb) = (self.base(xp), self.base(y));
         let wb = self.base(&const_view(weight));
         let bb = bias.map(|b| self.base(&const_view(b)));
         // Without groups or dilation, a kernel row's taps read consecutive input floats (the
         // pixels of a row, channels last) against consecutive weight rows: one run per kernel row.
-        let segments: Vec<(usize, usize, usize)> = if c.groups == 1 && c.dilation == 1 {
-            (0..c.kernel).map(|ky| (ky * wp * cin, ky * c.kernel * cin, c.kernel * cin)).collect()
+        let segments: Vec<(usize, usize, usize)> = if c.groups == 1 && dw == 1 {
+            (0..kh).map(|ky| (ky * dh * wp * cin, ky * kw * cin, kw * cin)).collect()
         } else {
-            (0..c.kernel * c.kernel).map(|t| (((t / c.kernel) * c.dilation * wp + (t % c.kernel) * c.dilation) * cin, t * cin_g, cin_g)).collect()
+            (0..kh * kw).map(|t| (((t / kw) * dh * wp + (t % kw) * dw) * cin, t * cin_g, cin_g)).collect()
         };
         // Which working set to keep in cache: when the weights outweigh the input, per group and
         // block of output channels every output pixel (the block's weights, kernel² ·
@@ -550,16 +551,16 @@ impl K<'_> {
             let xg = k.at_scaled(xb, g, cin_g);
             let yg = k.at_scaled(yb, g, cout_g);
             let bg = bb.map(|b| k.at_scaled(b, g, cout_g));
-            let tile = Tile { x_step: c.stride * cin, y_step: cout, w_step: cp, segments: segments.clone(), bias: bg, clamp };
+            let tile = Tile { x_step: sw * cin, y_step: cout, w_step: cp, segments: segments.clone(), bias: bg, clamp };
             // One output row's tiles for the block at output float `o`.
             let row = |k: &mut Self, oy: Value, (o, nv, lanes): (Value, usize, usize)| {
                 // Input row of the first tap, output row.
-                let xrow = k.b.ins().imul_imm_s(oy, (c.stride * wp * cin) as i64);
+                let xrow = k.b.ins().imul_imm_s(oy, (sh * wp * cin) as i64);
                 let xrow = k.at(xg, xrow);
                 let yrow = k.at_scaled(yg, oy, ow * cout);
                 let zero = k.iconst(0);
                 k.row_tiles(zero, ow, &mut |k, first, n| {
-                    let xr = k.at_scaled(xrow, first, c.stride * cin);
+                    let xr = k.at_scaled(xrow, first, sw * cin);
                     let yr = k.at_scaled(yrow, first, cout);
                     k.tile(&tile, xr, wg, yr, (o, n, nv, lanes));
                 });
@@ -581,12 +582,13 @@ impl K<'_> {
         let (xb, yb) = (self.base(xp), self.base(y));
         let wb = self.base(&const_view(weight));
         let bb = bias.map(|b| self.base(&const_view(b)));
+        let ([kh, kw], [sh, sw], [dh, dw]) = (c.kernel, c.stride, c.dilation);
         self.for_n(oh, |k, oy| {
-            let xrow = k.b.ins().imul_imm_s(oy, (c.stride * wp * ch) as i64);
+            let xrow = k.b.ins().imul_imm_s(oy, (sh * wp * ch) as i64);
             let xrow = k.at(xb, xrow);
             let yrow = k.at_scaled(yb, oy, ow * ch);
             let block = |k: &mut Self, first: Value, n: usize| {
-                let xr = k.at_scaled(xrow, first, c.stride * ch);
+                let xr = k.at_scaled(xrow, first, sw * ch);
                 let yr = k.at_scaled(yrow, first, ch);
                 let vector = |k: &mut Self, v: Value, lanes: usize| {
                     let init = match bb {
@@ -600,15 +602,15 @@ impl K<'_> {
                     let (xv, wv) = (k.at_scaled(xr, v, 4), k.at_scaled(wb, v, 4));
                     // The taps as two loops (kernel rows, then columns): an unrolled body of
                     // every tap's loads would spill (see `tile`).
-                    k.for_n(c.kernel, |k, ky| {
-                        let xrow = k.at_scaled(xv, ky, c.dilation * wp * ch);
-                        let wrow = k.at_scaled(wv, ky, c.kernel * cp);
-                        k.for_n(c.kernel, |k, kx| {
-                            let xa = k.at_scaled(xrow, kx, c.dilation * ch);
+                    k.for_n(kh, |k, ky| {
+                        let xrow = k.at_scaled(xv, ky, dh * wp * ch);
+                        let wrow = k.at_scaled(wv, ky, kw * cp);
+                        k.for_n(kw, |k, kx| {
+                            let xa = k.at_scaled(xrow, kx, dw * ch);
                             let wa = k.at_scaled(wrow, kx, cp);
                             let w = k.ldv(wa, 0);
                             for (p, &acc) in accs.iter().enumerate() {
-                                let x = k.ldv(xa, p * c.stride * ch);
+                                let x = k.ldv(xa, p * sw * ch);
                                 let a = k.b.use_var(acc);
                                 let r = k.b.ins().fma(x, w, a);
                                 k.b.def_var(acc, r);
@@ -640,31 +642,43 @@ impl K<'_> {
         });
     }
 
-    /// Max or average pooling (the average over the taps inside the image), four channels at a time.
+    /// Max or average pooling (the average over the taps inside the image, or inside the padded
+    /// input when the padding counts), four channels at a time.
     fn pool(&mut self, x: &View, y: &View, p: &nasc_burn::lower::layer::PoolDesc) {
         let [_, h, w, ch] = dims4(&x.shape);
         let [_, oh, ow, _] = dims4(&y.shape);
         let max = is_max(p);
+        let ([wh, ww], [sh, sw], [top, left, bottom, right]) = (p.window, p.stride, p.padding);
         let (xb, yb) = (self.base(x), self.base(y));
         self.for_n(oh, |k, oy| {
             k.for_n(ow, |k, ox| {
                 let pix = k.b.ins().imul_imm_s(oy, ow as i64);
                 let pix = k.b.ins().iadd(pix, ox);
                 let yp = k.at_scaled(yb, pix, ch);
-                let iy0 = k.b.ins().imul_imm_s(oy, p.stride as i64);
-                let iy0 = k.b.ins().iadd_imm_s(iy0, -(p.padding[0] as i64));
-                let ix0 = k.b.ins().imul_imm_s(ox, p.stride as i64);
-                let ix0 = k.b.ins().iadd_imm_s(ix0, -(p.padding[1] as i64));
+                let iy0 = k.b.ins().imul_imm_s(oy, sh as i64);
+                let iy0 = k.b.ins().iadd_imm_s(iy0, -(top as i64));
+                let ix0 = k.b.ins().imul_imm_s(ox, sw as i64);
+                let ix0 = k.b.ins().iadd_imm_s(ix0, -(left as i64));
                 k.for_n(ch.div_ceil(4), |k, v| {
                     let init = k.vconst(if max { f32::NEG_INFINITY } else { 0.0 });
                     let acc = k.var(F32X4, init);
                     let zero = k.fconst(0.0);
                     let count = k.var(F32, zero);
                     let xv0 = k.at_scaled(xb, v, 4);
-                    for ky in 0..p.window {
+                    for ky in 0..wh {
                         let iy = k.b.ins().iadd_imm_s(iy0, ky as i64);
+                        if p.count_pad {
+                            // Taps inside the padded input: from -top to h + bottom.
+                            let py = k.b.ins().iadd_imm_s(iy, top as i64);
+                            k.when_in(py, h + top + bottom, |k| {
+                                for kx in 0..ww {
+                                    let ix = k.b.ins().iadd_imm_s(ix0, (kx + left) as i64);
+                                    k.when_in(ix, w + left + right, |k| k.add_one(count));
+                                }
+                            });
+                        }
                         k.when_in(iy, h, |k| {
-                            for kx in 0..p.window {
+                            for kx in 0..ww {
                                 let ix = k.b.ins().iadd_imm_s(ix0, kx as i64);
                                 k.when_in(ix, w, |k| {
                                     let q = k.b.ins().imul_imm_s(iy, w as i64);
@@ -674,10 +688,9 @@ impl K<'_> {
                                     let a = k.b.use_var(acc);
                                     let r = if max { k.b.ins().fmax(a, xv) } else { k.b.ins().fadd(a, xv) };
                                     k.b.def_var(acc, r);
-                                    let n = k.b.use_var(count);
-                                    let one = k.fconst(1.0);
-                                    let n = k.b.ins().fadd(n, one);
-                                    k.b.def_var(count, n);
+                                    if !p.count_pad {
+                                        k.add_one(count);
+                                    }
                                 });
                             }
                         });
@@ -693,6 +706,14 @@ impl K<'_> {
                 });
             });
         });
+    }
+
+    /// `var += 1.0`.
+    fn add_one(&mut self, var: Variable) {
+        let n = self.b.use_var(var);
+        let one = self.fconst(1.0);
+        let n = self.b.ins().fadd(n, one);
+        self.b.def_var(var, n);
     }
 
     /// Layer norm (statistics per row of `c` channels) and group norm (per group of channels,

@@ -382,7 +382,7 @@ impl Builder<'_> {
                 let bias = bias.map(|v| self.constant(v));
                 self.push(Kernel::Conv { geom: c.clone(), depthwise, weight, bias, clamp: None }, &[x], outs, k);
             }
-            (LayerDesc::BatchNorm { channels }, Layer::BatchNorm(bn)) => {
+            (LayerDesc::BatchNorm { channels, .. }, Layer::BatchNorm(bn)) => {
                 let (gamma, beta) = (vals(bn.gamma.val()), vals(bn.beta.val()));
                 let (mean, var) = (vals(bn.running_mean.value()), vals(bn.running_var.value()));
                 let scale: Vec<f32> = (0..*channels).map(|c| gamma[c] / (var[c] + bn.epsilon as f32).sqrt()).collect();
@@ -390,14 +390,14 @@ impl Builder<'_> {
                 let (scale, shift) = (self.constant(padded(scale, *channels)), self.constant(padded(shift, *channels)));
                 self.push(Kernel::Affine { scale, shift, clamp: None }, &[x], outs, k);
             }
-            (LayerDesc::LayerNorm { channels }, Layer::LayerNorm(ln)) => {
+            (LayerDesc::LayerNorm { channels, eps }, Layer::LayerNorm(ln)) => {
                 let gamma = self.constant(padded(vals(ln.gamma.val()), *channels));
                 let beta = ln.beta.as_ref().map(|b| padded(vals(b.val()), *channels));
                 let beta = beta.map(|v| self.constant(v));
-                // burn's LayerNormConfig default, which the lowering uses (the field is private).
-                self.push(Kernel::LayerNorm { gamma, beta, eps: 1e-5 }, &[x], outs, k);
+                // From the description: burn's LayerNorm keeps its epsilon private.
+                self.push(Kernel::LayerNorm { gamma, beta, eps: *eps as f32 }, &[x], outs, k);
             }
-            (LayerDesc::GroupNorm { groups, channels }, Layer::GroupNorm(gn)) => {
+            (LayerDesc::GroupNorm { groups, channels, .. }, Layer::GroupNorm(gn)) => {
                 let gamma = gn.gamma.as_ref().map(|p| padded(vals(p.val()), *channels));
                 let beta = gn.beta.as_ref().map(|p| padded(vals(p.val()), *channels));
                 let (gamma, beta) = (gamma.map(|v| self.constant(v)), beta.map(|v| self.constant(v)));
@@ -651,7 +651,7 @@ impl Builder<'_> {
             }
             Kernel::Conv { geom, depthwise: true, .. } => {
                 let cp = round4(geom.channels);
-                for tap in 0..geom.kernel * geom.kernel {
+                for tap in 0..taps(geom) {
                     for c in 0..geom.channels {
                         w[tap * cp + c] *= s[c];
                     }
@@ -660,9 +660,9 @@ impl Builder<'_> {
             Kernel::Conv { geom, .. } => {
                 let (cin_g, cout_g) = (geom.channels / geom.groups, geom.features / geom.groups);
                 let cp = round4(cout_g);
-                let per_group = geom.kernel * geom.kernel * cin_g * cp;
+                let per_group = taps(geom) * cin_g * cp;
                 for g in 0..geom.groups {
-                    for r in 0..geom.kernel * geom.kernel * cin_g {
+                    for r in 0..taps(geom) * cin_g {
                         for o in 0..cout_g {
                             w[g * per_group + r * cp + o] *= s[g * cout_g + o];
                         }
@@ -724,32 +724,37 @@ fn padded(mut v: Vec<f32>, n: usize) -> Vec<f32> {
     v
 }
 
+/// A conv's taps: kernel height × width.
+pub fn taps(c: &ConvDesc) -> usize {
+    c.kernel[0] * c.kernel[1]
+}
+
 /// burn's conv weights `[cout][cin/groups][ky][kx]` in the kernels' order.
 fn pack_conv(w: &[f32], c: &ConvDesc, depthwise: bool) -> Vec<f32> {
-    let k = c.kernel;
+    let [kh, kw] = c.kernel;
     let (cin_g, cout_g) = (c.channels / c.groups, c.features / c.groups);
-    let src = |co: usize, ci: usize, ky: usize, kx: usize| w[((co * cin_g + ci) * k + ky) * k + kx];
+    let src = |co: usize, ci: usize, ky: usize, kx: usize| w[((co * cin_g + ci) * kh + ky) * kw + kx];
     if depthwise {
         let cp = round4(c.channels);
-        let mut out = vec![0.0; k * k * cp + PAD];
-        for ky in 0..k {
-            for kx in 0..k {
+        let mut out = vec![0.0; kh * kw * cp + PAD];
+        for ky in 0..kh {
+            for kx in 0..kw {
                 for ch in 0..c.channels {
-                    out[(ky * k + kx) * cp + ch] = src(ch, 0, ky, kx);
+                    out[(ky * kw + kx) * cp + ch] = src(ch, 0, ky, kx);
                 }
             }
         }
         return out;
     }
     let cp = round4(cout_g);
-    let per_group = k * k * cin_g * cp;
+    let per_group = kh * kw * cin_g * cp;
     let mut out = vec![0.0; c.groups * per_group + PAD];
     for g in 0..c.groups {
-        for ky in 0..k {
-            for kx in 0..k {
+        for ky in 0..kh {
+            for kx in 0..kw {
                 for ci in 0..cin_g {
                     for o in 0..cout_g {
-                        out[g * per_group + ((ky * k + kx) * cin_g + ci) * cp + o] = src(g * cout_g + o, ci, ky, kx);
+                        out[g * per_group + ((ky * kw + kx) * cin_g + ci) * cp + o] = src(g * cout_g + o, ci, ky, kx);
                     }
                 }
             }

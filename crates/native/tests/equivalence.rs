@@ -127,7 +127,18 @@ fn every_op_kind_matches_burn() {
             "activations",
             "model M(x: [B, 6]) -> [B, 7] {\n    return x |> dense(7) |> gelu |> dense(7) |> silu |> dense(7) |> sigmoid |> dense(7) |> tanh |> softmax\n}\n",
         ),
-        ("norms", "model M(x: [B, 4, 4, 8]) -> [B, 4, 4, 8] {\n    return x |> layer_norm |> group_norm(groups: 2) |> scale(0.5) |> dropout(0.3)\n}\n"),
+        (
+            "rectangular windows",
+            "model M(x: [B, 9, 8, 6]) -> [B, 4, 2, 4] {\n    return x |> conv(8, kernel: [1, 3], padding: [0, 1]) |> conv(8, kernel: [3, 1], stride: [2, 1], padding: [1, 0]) |> conv(8, kernel: [3, 5], dilation: [2, 1], groups: 8) |> avg_pool(window: [1, 3], stride: [1, 2], padding: [0, 1]) |> max_pool(window: [3, 2], stride: [1, 1], padding: [1, 1, 0, 1]) |> conv(4, kernel: [2, 3], stride: [1, 1], padding: valid) |> relu\n}\n",
+        ),
+        (
+            "counted padding",
+            "model M(x: [B, 7, 6, 3]) -> [B, 4, 3, 3] {\n    return x |> avg_pool(window: 3, stride: 2, padding: 1) |> avg_pool(window: 3, stride: 1, padding: 1, count_include_pad: false) |> avg_pool(window: [3, 1], stride: [1, 1], padding: [1, 1, 0, 0])\n}\n",
+        ),
+        (
+            "norms",
+            "model M(x: [B, 4, 4, 8]) -> [B, 4, 4, 8] {\n    return x |> layer_norm(eps: 0.001) |> group_norm(groups: 2, eps: 0.01) |> batch_norm(eps: 0.001, momentum: 0.01) |> scale(0.5) |> dropout(0.3)\n}\n",
+        ),
         ("means", "model M(x: [B, 4, 6, 8]) -> [B, 6] {\n    let y = x |> mean(axes: [1])\n    return y |> mean(axes: [2])\n}\n"),
         ("broadcast arithmetic", "model M(x: [B, 3, 5]) -> [B, 3, 5] {\n    let p = param([5])\n    let q = param([3, 1])\n    return (x + p) * q\n}\n"),
         (

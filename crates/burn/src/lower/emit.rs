@@ -177,7 +177,7 @@ impl Emitter<'_> {
             LayerDesc::Conv(c) => {
                 let (k, s, d) = (c.kernel, c.stride, c.dilation);
                 let init = format!(
-                    "Conv2dConfig::new([{}, {}], [{k}, {k}]).with_stride([{s}, {s}]).with_dilation([{d}, {d}]).with_groups({}).with_bias({}).with_padding({}).init(device)",
+                    "Conv2dConfig::new([{}, {}], {k:?}).with_stride({s:?}).with_dilation({d:?}).with_groups({}).with_bias({}).with_padding({}).init(device)",
                     c.channels,
                     c.features,
                     c.groups,
@@ -191,26 +191,27 @@ impl Emitter<'_> {
                 let (w, s, pad) = (p.window, p.stride, padding(p.padding));
                 let f = match p.kind {
                     PoolKind::Max => {
-                        self.field("max_pool", "MaxPool2d", format!("MaxPool2dConfig::new([{w}, {w}]).with_strides([{s}, {s}]).with_padding({pad}).init()"))
+                        self.field("max_pool", "MaxPool2d", format!("MaxPool2dConfig::new({w:?}).with_strides({s:?}).with_padding({pad}).init()"))
                     }
                     PoolKind::Avg => {
-                        let init =
-                            format!("AvgPool2dConfig::new([{w}, {w}]).with_strides([{s}, {s}]).with_padding({pad}).with_count_include_pad(false).init()");
+                        let count = p.count_pad;
+                        let init = format!("AvgPool2dConfig::new({w:?}).with_strides({s:?}).with_padding({pad}).with_count_include_pad({count}).init()");
                         self.field("avg_pool", "AvgPool2d", init)
                     }
                 };
                 format!("nhwc({tx}, |t| {f}.forward(t))")
             }
-            LayerDesc::BatchNorm { channels } => {
-                let f = self.field("batch_norm", "BatchNorm", format!("BatchNormConfig::new({channels}).init(device)"));
+            LayerDesc::BatchNorm { channels, eps, momentum } => {
+                let init = format!("BatchNormConfig::new({channels}).with_epsilon({eps:?}).with_momentum({momentum:?}).init(device)");
+                let f = self.field("batch_norm", "BatchNorm", init);
                 if r == 2 { format!("{f}.forward({tx})") } else { format!("{f}.forward({tx}.swap_dims(1, {0})).swap_dims(1, {0})", r - 1) }
             }
-            LayerDesc::LayerNorm { channels } => {
-                let f = self.field("layer_norm", "LayerNorm", format!("LayerNormConfig::new({channels}).init(device)"));
+            LayerDesc::LayerNorm { channels, eps } => {
+                let f = self.field("layer_norm", "LayerNorm", format!("LayerNormConfig::new({channels}).with_epsilon({eps:?}).init(device)"));
                 format!("{f}.forward({tx})")
             }
-            LayerDesc::GroupNorm { groups, channels } => {
-                let f = self.field("group_norm", "GroupNorm", format!("GroupNormConfig::new({groups}, {channels}).init(device)"));
+            LayerDesc::GroupNorm { groups, channels, eps } => {
+                let f = self.field("group_norm", "GroupNorm", format!("GroupNormConfig::new({groups}, {channels}).with_epsilon({eps:?}).init(device)"));
                 let spatial: i64 = self.g.shape(x).0[1..r - 1].iter().map(|d| d.as_int().unwrap_or(1)).product();
                 let b = self.dim_list(x)?.swap_remove(0);
                 format!("{f}.forward({tx}.reshape([{b}, {spatial}, {channels}]).swap_dims(1, 2)).swap_dims(1, 2).reshape({})", self.dims(y)?)

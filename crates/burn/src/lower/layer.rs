@@ -23,13 +23,17 @@ pub enum LayerDesc {
     Conv(ConvDesc),
     BatchNorm {
         channels: usize,
+        eps: f64,
+        momentum: f64,
     },
     LayerNorm {
         channels: usize,
+        eps: f64,
     },
     GroupNorm {
         groups: usize,
         channels: usize,
+        eps: f64,
     },
     Dropout {
         rate: f64,
@@ -46,9 +50,10 @@ pub enum LayerDesc {
 pub struct ConvDesc {
     pub channels: usize,
     pub features: usize,
-    pub kernel: usize,
-    pub stride: usize,
-    pub dilation: usize,
+    /// Height, width (as are `stride` and `dilation`).
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub dilation: [usize; 2],
     pub groups: usize,
     pub bias: bool,
     /// The language's SAME padding: top, left, bottom, right.
@@ -58,10 +63,14 @@ pub struct ConvDesc {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PoolDesc {
     pub kind: PoolKind,
-    pub window: usize,
-    pub stride: usize,
+    /// Height, width (as is `stride`).
+    pub window: [usize; 2],
+    pub stride: [usize; 2],
     /// Top, left, bottom, right.
     pub padding: [usize; 4],
+    /// An average divides by the window's positions in the padded input, padding included
+    /// (PyTorch's `count_include_pad=True`), instead of by those inside the image.
+    pub count_pad: bool,
 }
 
 /// Ops without learned state. Axes are logical indices (normalised, counted from the front).
@@ -182,7 +191,7 @@ pub fn describe(op: OpKind, a: &Attrs, ins: &[Vec<Dim>], outs: &[Vec<Dim>]) -> R
     match op {
         OpKind::Dense => Ok(LayerDesc::Dense { inputs: channels()?, features: int(a, "features")?, bias: a.bool("bias") }),
         OpKind::Conv => {
-            let (kernel, stride, dilation) = (int(a, "kernel")?, int(a, "stride")?, int(a, "dilation")?);
+            let (kernel, stride, dilation) = (pair(a, "kernel")?, pair(a, "stride")?, pair(a, "dilation")?);
             Ok(LayerDesc::Conv(ConvDesc {
                 channels: channels()?,
                 features: int(a, "features")?,
@@ -194,9 +203,9 @@ pub fn describe(op: OpKind, a: &Attrs, ins: &[Vec<Dim>], outs: &[Vec<Dim>]) -> R
                 padding: padding_2d(x, kernel, stride, dilation, &a.padding(), false)?,
             }))
         }
-        OpKind::BatchNorm => Ok(LayerDesc::BatchNorm { channels: channels()? }),
-        OpKind::LayerNorm => Ok(LayerDesc::LayerNorm { channels: channels()? }),
-        OpKind::GroupNorm => Ok(LayerDesc::GroupNorm { groups: int(a, "groups")?, channels: channels()? }),
+        OpKind::BatchNorm => Ok(LayerDesc::BatchNorm { channels: channels()?, eps: eps(a), momentum: a.get("momentum").map_or(0.1, |_| a.float("momentum")) }),
+        OpKind::LayerNorm => Ok(LayerDesc::LayerNorm { channels: channels()?, eps: eps(a) }),
+        OpKind::GroupNorm => Ok(LayerDesc::GroupNorm { groups: int(a, "groups")?, channels: channels()?, eps: eps(a) }),
         OpKind::Dropout => Ok(LayerDesc::Dropout { rate: a.float("rate") }),
         OpKind::MaxPool => pool(PoolKind::Max, a, x),
         OpKind::AvgPool => pool(PoolKind::Avg, a, x),
@@ -254,8 +263,22 @@ pub fn describe(op: OpKind, a: &Attrs, ins: &[Vec<Dim>], outs: &[Vec<Dim>]) -> R
 }
 
 fn pool(kind: PoolKind, a: &Attrs, x: &[Dim]) -> Result<LayerDesc, LowerError> {
-    let (window, stride) = (int(a, "window")?, int(a, "stride")?);
-    Ok(LayerDesc::Pool(PoolDesc { kind, window, stride, padding: padding_2d(x, window, stride, 1, &a.padding(), a.bool("ceil_mode"))? }))
+    let (window, stride) = (pair(a, "window")?, pair(a, "stride")?);
+    let padding = padding_2d(x, window, stride, [1, 1], &a.padding(), a.bool("ceil_mode"))?;
+    // Max pools never count; an average counts the padding unless told not to (PyTorch's default).
+    let count_pad = kind == PoolKind::Avg && a.get("count_include_pad").is_none_or(|_| a.bool("count_include_pad"));
+    Ok(LayerDesc::Pool(PoolDesc { kind, window, stride, padding, count_pad }))
+}
+
+/// A norm's `eps`; PyTorch's 1e-5 when the op was built without one.
+fn eps(a: &Attrs) -> f64 {
+    a.get("eps").map_or(1e-5, |_| a.float("eps"))
+}
+
+/// A window argument as height and width.
+fn pair(a: &Attrs, name: &str) -> Result<[usize; 2], LowerError> {
+    let known = a.int_pair(name).filter(|p| p.iter().all(|v| *v >= 0));
+    known.map(|[h, w]| [h as usize, w as usize]).ok_or_else(|| LowerError(format!("`{name}` must be known integers to lower")))
 }
 
 fn int(a: &Attrs, name: &str) -> Result<usize, LowerError> {
@@ -284,14 +307,15 @@ pub fn same_padding(n: usize, kernel: usize, stride: usize, dilation: usize) -> 
 }
 
 /// The padding of a `[B, H, W, C]` input: top, left, bottom, right (burn's order).
-fn padding_2d(x: &[Dim], kernel: usize, stride: usize, dilation: usize, padding: &Padding, ceil: bool) -> Result<[usize; 4], LowerError> {
+fn padding_2d(x: &[Dim], kernel: [usize; 2], stride: [usize; 2], dilation: [usize; 2], padding: &Padding, ceil: bool) -> Result<[usize; 4], LowerError> {
     if x.len() != 4 {
         return Err(LowerError(format!("convolutions and pools need a rank-4 input [B, H, W, C] to lower, found rank {}", x.len())));
     }
     let as_i64 = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
     let along = |axis: usize, what: &str| -> Result<(usize, usize), LowerError> {
         let n = concrete(&x[1 + axis], what)?;
-        let w = window_with(as_i64(n), as_i64(kernel), as_i64(stride), as_i64(dilation), padding, axis, ceil).map_err(LowerError)?;
+        let (k, s, d) = (as_i64(kernel[axis]), as_i64(stride[axis]), as_i64(dilation[axis]));
+        let w = window_with(as_i64(n), k, s, d, padding, axis, ceil).map_err(LowerError)?;
         Ok((w.before as usize, w.after as usize))
     };
     let ((t, b), (l, r)) = (along(0, "the height")?, along(1, "the width")?);

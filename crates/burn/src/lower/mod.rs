@@ -108,23 +108,27 @@ impl Layer {
         match desc {
             LayerDesc::Dense { inputs, features, bias } => Layer::Linear(LinearConfig::new(inputs, features).with_bias(bias).init(device)),
             LayerDesc::Conv(c) => {
-                let cfg = Conv2dConfig::new([c.channels, c.features], [c.kernel, c.kernel])
-                    .with_stride([c.stride, c.stride])
-                    .with_dilation([c.dilation, c.dilation])
+                let cfg = Conv2dConfig::new([c.channels, c.features], c.kernel)
+                    .with_stride(c.stride)
+                    .with_dilation(c.dilation)
                     .with_groups(c.groups)
                     .with_bias(c.bias)
                     .with_padding(explicit(c.padding));
                 Layer::Conv(cfg.init(device))
             }
-            LayerDesc::BatchNorm { channels } => Layer::BatchNorm(BatchNormConfig::new(channels).init(device)),
-            LayerDesc::LayerNorm { channels } => Layer::LayerNorm(LayerNormConfig::new(channels).init(device)),
-            LayerDesc::GroupNorm { groups, channels } => Layer::GroupNorm(GroupNormConfig::new(groups, channels).init(device)),
+            LayerDesc::BatchNorm { channels, eps, momentum } => {
+                Layer::BatchNorm(BatchNormConfig::new(channels).with_epsilon(eps).with_momentum(momentum).init(device))
+            }
+            LayerDesc::LayerNorm { channels, eps } => Layer::LayerNorm(LayerNormConfig::new(channels).with_epsilon(eps).init(device)),
+            LayerDesc::GroupNorm { groups, channels, eps } => Layer::GroupNorm(GroupNormConfig::new(groups, channels).with_epsilon(eps).init(device)),
             LayerDesc::Dropout { rate } => Layer::Dropout(DropoutConfig::new(rate).init()),
             LayerDesc::Pool(p) => {
-                let (w, s, pad) = ([p.window, p.window], [p.stride, p.stride], explicit(p.padding));
+                let (w, s, pad) = (p.window, p.stride, explicit(p.padding));
                 match p.kind {
                     PoolKind::Max => Layer::MaxPool(MaxPool2dConfig::new(w).with_strides(s).with_padding(pad).init()),
-                    PoolKind::Avg => Layer::AvgPool(AvgPool2dConfig::new(w).with_strides(s).with_padding(pad).with_count_include_pad(false).init()),
+                    PoolKind::Avg => {
+                        Layer::AvgPool(AvgPool2dConfig::new(w).with_strides(s).with_padding(pad).with_count_include_pad(p.count_pad).init())
+                    }
                 }
             }
             LayerDesc::Param { shape } => {
@@ -372,11 +376,13 @@ fn nhwc_step(step: &Step, layer: &Layer, ins: &[(Tensor<RANK>, Layout)]) -> Opti
             cpu::conv2d_nhwc(x4, c.weight.val(), c.bias.as_ref().map(|b| b.val()), geom)
         }
         Layer::MaxPool(p) => {
-            let geom = cpu::PoolGeom { batch, input: inp, output: [oh, ow], window: p.kernel_size, stride: p.stride, pad: top_left(&p.padding)? };
+            let geom = cpu::PoolGeom { batch, input: inp, output: [oh, ow], window: p.kernel_size, stride: p.stride, pad: top_left(&p.padding)?, count_pad: None };
             cpu::pool2d_nhwc(x4, geom, cpu::PoolKind::Max)
         }
         Layer::AvgPool(p) => {
-            let geom = cpu::PoolGeom { batch, input: inp, output: [oh, ow], window: p.kernel_size, stride: p.stride, pad: top_left(&p.padding)? };
+            // The padding after includes what ceil mode adds, which PyTorch would not count.
+            let count_pad = if p.count_include_pad { Some(bottom_right(&p.padding)?) } else { None };
+            let geom = cpu::PoolGeom { batch, input: inp, output: [oh, ow], window: p.kernel_size, stride: p.stride, pad: top_left(&p.padding)?, count_pad };
             cpu::pool2d_nhwc(x4, geom, cpu::PoolKind::Avg)
         }
         _ => return None,
@@ -389,6 +395,13 @@ fn nhwc_step(step: &Step, layer: &Layer, ins: &[(Tensor<RANK>, Layout)]) -> Opti
 fn top_left(p: &PaddingConfig2d) -> Option<[usize; 2]> {
     match p {
         PaddingConfig2d::Explicit(top, left, _, _) => Some([*top, *left]),
+        _ => None,
+    }
+}
+
+fn bottom_right(p: &PaddingConfig2d) -> Option<[usize; 2]> {
+    match p {
+        PaddingConfig2d::Explicit(_, _, bottom, right) => Some([*bottom, *right]),
         _ => None,
     }
 }

@@ -194,6 +194,14 @@ impl<'p> Elaborator<'p> {
                 let dims = vs.iter().filter_map(|v| if let Val::Int(d) = v { Some(d.clone()) } else { None }).collect();
                 return Converted::Attr(AttrValue::Ints(dims));
             }
+            (ArgKind::Window, v) => match window_arg(v) {
+                Ok(w) => return Converted::Attr(w),
+                Err(None) => v.describe(),
+                Err(Some(msg)) => {
+                    self.error(Diagnostic::error(c::BadArgValue, msg, a.span).with_hint(format!("write `{arg}: 3` or `{arg}: [1, 7]`")));
+                    return Converted::Failed;
+                }
+            },
             (ArgKind::Padding, v) => match padding(v) {
                 Ok(p) => return Converted::Attr(AttrValue::Padding(p)),
                 Err(None) => v.describe(),
@@ -372,11 +380,12 @@ pub(super) enum Converted {
 /// A `padding` argument: `Err(None)` when it has the wrong type, `Err(Some(why))` when a value
 /// is wrong.
 fn padding(v: &Val) -> Result<Padding, Option<String>> {
+    // Symbolic amounts (a block's parameter) are allowed: each call gives them values.
     let amount = |v: &Val| match v {
-        Val::Int(d) => match d.as_int() {
-            Some(n) if n >= 0 => Ok(n),
-            _ => Err(Some(format!("padding amounts must be known non-negative ints, found {d}"))),
-        },
+        Val::Int(d) if d.is_fractional() || d.as_int().is_some_and(|n| n < 0) => {
+            Err(Some(format!("padding amounts must be non-negative ints, found {d}")))
+        }
+        Val::Int(d) => Ok(d.clone()),
         _ => Err(None),
     };
     match v {
@@ -385,12 +394,27 @@ fn padding(v: &Val) -> Result<Padding, Option<String>> {
         Val::Str(s) => Err(Some(format!("unknown padding {s:?}"))),
         Val::Int(_) => {
             let p = amount(v)?;
-            Ok(Padding::Explicit { top: p, bottom: p, left: p, right: p })
+            Ok(Padding::Explicit { top: p.clone(), bottom: p.clone(), left: p.clone(), right: p })
         }
-        Val::List(vs) => match vs.iter().map(amount).collect::<Result<Vec<i64>, _>>()?.as_slice() {
-            [h, w] => Ok(Padding::Explicit { top: *h, bottom: *h, left: *w, right: *w }),
-            [top, bottom, left, right] => Ok(Padding::Explicit { top: *top, bottom: *bottom, left: *left, right: *right }),
+        Val::List(vs) => match vs.iter().map(amount).collect::<Result<Vec<Dim>, _>>()?.as_slice() {
+            [h, w] => Ok(Padding::Explicit { top: h.clone(), bottom: h.clone(), left: w.clone(), right: w.clone() }),
+            [top, bottom, left, right] => {
+                Ok(Padding::Explicit { top: top.clone(), bottom: bottom.clone(), left: left.clone(), right: right.clone() })
+            }
             other => Err(Some(format!("a padding list has 2 or 4 ints, found {}", other.len()))),
+        },
+        _ => Err(None),
+    }
+}
+
+/// A window argument (`kernel`, `stride`, `dilation`, a pool's `window`): `Err(None)` when it
+/// has the wrong type, `Err(Some(why))` when a list has the wrong length.
+fn window_arg(v: &Val) -> Result<AttrValue, Option<String>> {
+    match v {
+        Val::Int(d) => Ok(AttrValue::Int(d.clone())),
+        Val::List(vs) if vs.iter().all(|v| matches!(v, Val::Int(_))) => match vs.as_slice() {
+            [Val::Int(h), Val::Int(w)] => Ok(AttrValue::Ints(vec![h.clone(), w.clone()])),
+            other => Err(Some(format!("a window list has 2 ints [height, width], found {}", other.len()))),
         },
         _ => Err(None),
     }

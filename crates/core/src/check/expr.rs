@@ -24,7 +24,12 @@ impl<'p> Elaborator<'p> {
             ExprKind::Float(f) => Val::Float(*f),
             ExprKind::Str(s) => Val::Str(s.clone()),
             ExprKind::Bool(b) => Val::Bool(*b),
-            ExprKind::List(v) => Val::List(v.iter().map(|x| self.eval(x, env)).collect()),
+            ExprKind::List(v) => {
+                let items: Vec<Val> = v.iter().map(|x| self.eval(x, env)).collect();
+                // A list is consumed whole (an op's argument), so one bad element poisons it: the
+                // element's error was reported, the list's use must not report another.
+                if items.iter().any(|i| matches!(i, Val::Error)) { Val::Error } else { Val::List(items) }
+            }
             ExprKind::Tuple(v) => Val::Tuple(v.iter().map(|x| self.eval(x, env)).collect()),
             ExprKind::Call { callee, args } => {
                 let args = self.eval_args(args, env);

@@ -309,12 +309,11 @@ fn conv(x: &Shape, attrs: &Attrs) -> Mixing {
     if x.rank() != 4 {
         return Mixing::identity(x.rank());
     }
-    let k = attrs.int("kernel").unwrap_or(0);
-    let s = attrs.int("stride").unwrap_or(0);
-    let d = attrs.int("dilation").unwrap_or(0);
+    let [k, s, d] = ["kernel", "stride", "dilation"].map(|n| attrs.int_pair(n).unwrap_or([0, 0]));
     let p = attrs.padding();
-    m.set(1, 1, spatial_level(k, s, d, x.0[1].as_int(), &p, 0, false));
-    m.set(2, 2, spatial_level(k, s, d, x.0[2].as_int(), &p, 1, false));
+    for axis in 0..2 {
+        m.set(1 + axis, 1 + axis, spatial_level(k[axis], s[axis], d[axis], x.0[1 + axis].as_int(), &p, axis, false));
+    }
     let g = attrs.int("groups");
     let cin = x.0[3].as_int();
     match (g, cin) {
@@ -390,10 +389,11 @@ fn exact_spatial_level(kernel: i64, stride: i64, dilation: i64, n: i64, padding:
 fn pool(x: &Shape, attrs: &Attrs) -> Mixing {
     let mut m = Mixing::identity(x.rank());
     if x.rank() == 4 {
-        let (w, s) = (attrs.int("window").unwrap_or(0), attrs.int("stride").unwrap_or(0));
+        let [w, s] = ["window", "stride"].map(|n| attrs.int_pair(n).unwrap_or([0, 0]));
         let (p, ceil) = (attrs.padding(), attrs.bool("ceil_mode"));
-        m.set(1, 1, spatial_level(w, s, 1, x.0[1].as_int(), &p, 0, ceil));
-        m.set(2, 2, spatial_level(w, s, 1, x.0[2].as_int(), &p, 1, ceil));
+        for axis in 0..2 {
+            m.set(1 + axis, 1 + axis, spatial_level(w[axis], s[axis], 1, x.0[1 + axis].as_int(), &p, axis, ceil));
+        }
     }
     m
 }

@@ -10,7 +10,7 @@ pub mod mixing;
 mod rules;
 mod window;
 
-pub use window::{Padding, Window, window, window_with};
+pub use window::{Padding, Window, symbolic_out, window, window_with};
 
 use crate::shape::{Dim, DimError, Shape};
 use std::fmt;
@@ -75,6 +75,9 @@ pub enum ArgKind {
     Bool,
     Str,
     Ints,
+    /// A sliding window's size, stride or dilation: one int for both spatial dims, or
+    /// `[height, width]`.
+    Window,
     /// `same`, `valid`, one int for every side, `[h, w]`, or `[top, bottom, left, right]`.
     Padding,
 }
@@ -89,6 +92,7 @@ impl fmt::Display for ArgKind {
             ArgKind::Bool => "a bool",
             ArgKind::Str => "a string",
             ArgKind::Ints => "a list of ints",
+            ArgKind::Window => "an int or a list of 2 ints [height, width]",
             ArgKind::Padding => "`same`, `valid`, an int or a list of 2 or 4 ints",
         };
         write!(f, "{s}")
@@ -178,9 +182,24 @@ impl Attrs {
     /// A conv's or pool's padding; `same` when not given (ops built by synthesis).
     pub fn padding(&self) -> Padding {
         match self.get("padding") {
-            Some(AttrValue::Padding(p)) => *p,
+            Some(AttrValue::Padding(p)) => p.clone(),
             _ => Padding::Same,
         }
+    }
+    /// A window argument (`kernel: 3` or `kernel: [1, 7]`) as height and width.
+    pub fn pair(&self, name: &str) -> [Dim; 2] {
+        match self.get(name) {
+            Some(AttrValue::Ints(v)) if v.len() == 2 => [v[0].clone(), v[1].clone()],
+            _ => {
+                let d = self.dim(name);
+                [d.clone(), d]
+            }
+        }
+    }
+    /// [`Attrs::pair`] as numbers, when both are known.
+    pub fn int_pair(&self, name: &str) -> Option<[i64; 2]> {
+        let [h, w] = self.pair(name);
+        Some([h.as_int()?, w.as_int()?])
     }
     pub fn dims(&self, name: &str) -> &[Dim] {
         match self.get(name) {
@@ -326,6 +345,30 @@ pub fn normalize_axis(axis: &Dim, rank: usize) -> Option<usize> {
     let v = axis.as_int()?;
     let k = if v < 0 { v + rank as i64 } else { v };
     (0..rank as i64).contains(&k).then_some(k as usize)
+}
+
+/// `attrs` with every argument of `kind` that it lacks set to the catalog's default: ops built
+/// by synthesis and rewrites mean what the same call written without those arguments means.
+pub fn with_defaults(kind: OpKind, mut attrs: Attrs) -> Attrs {
+    for a in spec(kind).args {
+        if attrs.get(a.name).is_some() {
+            continue;
+        }
+        let v = match a.default {
+            Some(DefaultValue::Int(i)) => AttrValue::Int(Dim::int(i)),
+            Some(DefaultValue::Float(x)) => AttrValue::Float(x),
+            Some(DefaultValue::Bool(b)) => AttrValue::Bool(b),
+            Some(DefaultValue::SameAs(o)) => match attrs.get(o) {
+                Some(v) => v.clone(),
+                None => continue,
+            },
+            Some(DefaultValue::SamePadding) => AttrValue::Padding(Padding::Same),
+            Some(DefaultValue::NoInts) => AttrValue::Ints(Vec::new()),
+            None => continue,
+        };
+        attrs.0.push((a.name, v));
+    }
+    attrs
 }
 
 pub fn catalog() -> &'static [OpSpec] {

@@ -25,8 +25,7 @@ pub(super) fn no_macs(_: &[Shape], _: &Attrs, _: &[Shape]) -> Result<Dim, DimErr
 /// Arguments that must be positive when known.
 pub(super) fn positive(a: &Attrs, names: &[&str]) -> Result<(), OpError> {
     for n in names {
-        let d = a.dim(n);
-        if d.is_nonpositive() {
+        if let Some(d) = a.pair(n).iter().find(|d| d.is_nonpositive()) {
             return Err(OpError::new(c::BadArgValue, format!("`{n}` must be positive, found {d}")));
         }
     }
@@ -109,33 +108,42 @@ pub(super) fn conv_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let g = a.dim("groups");
     exact_div(&x.0[3], &g, "input channels").map_err(|e| e.hint("`groups` must divide the input channels"))?;
     exact_div(&a.dim("features"), &g, "features").map_err(|e| e.hint("`groups` must divide `features`"))?;
-    let (h, w) = spatial_out(x, a, &a.dim("kernel"), &a.dim("dilation"))?;
+    let (h, w) = spatial_out(x, a, &a.pair("kernel"), &a.pair("dilation"))?;
     Ok(vec![Shape(vec![x.0[0].clone(), h, w, a.dim("features")])])
 }
 
 /// Output height and width of a sliding window on `[B, H, W, C]`.
-pub(super) fn spatial_out(x: &Shape, a: &Attrs, kernel: &Dim, dilation: &Dim) -> Result<(Dim, Dim), OpError> {
-    let (stride, padding) = (a.dim("stride"), a.padding());
+pub(super) fn spatial_out(x: &Shape, a: &Attrs, kernel: &[Dim; 2], dilation: &[Dim; 2]) -> Result<(Dim, Dim), OpError> {
+    let (stride, padding, ceil) = (a.pair("stride"), a.padding(), a.bool("ceil_mode"));
     let dim = |axis: usize, what: &str| -> Result<Dim, OpError> {
         let n = &x.0[1 + axis];
-        match (n.as_int(), kernel.as_int(), stride.as_int(), dilation.as_int()) {
-            (Some(n), Some(k), Some(s), Some(d)) => match super::window_with(n, k, s, d, &padding, axis, a.bool("ceil_mode")) {
+        let (k, s, d) = (&kernel[axis], &stride[axis], &dilation[axis]);
+        let known = padding.amounts(axis).is_none_or(|(b, a)| b.is_concrete() && a.is_concrete());
+        match (n.as_int(), k.as_int(), s.as_int(), d.as_int()) {
+            (Some(n), Some(k), Some(s), Some(d)) if known => match super::window_with(n, k, s, d, &padding, axis, ceil) {
                 Ok(w) => Ok(Dim::int(w.out)),
                 Err(why) => Err(OpError::new(c::BadArgValue, format!("{why} along the {what} ({n})")).on_input(0)),
             },
-            // A symbolic size: SAME gives size / stride, which must then be exact.
-            _ if padding == Padding::Same && !a.bool("ceil_mode") => exact_div(n, &stride, what),
-            _ => Err(OpError::new(c::BadArgValue, format!("padding {padding} needs a known {what}, found {n}"))
-                .hint("use `padding: same`, or give the input a concrete size")),
+            _ if ceil => Err(OpError::new(c::BadArgValue, format!("`ceil_mode` needs a known {what}, found {n}"))
+                .hint("give the input a concrete size, or leave out `ceil_mode`")),
+            // SAME gives size / stride, which must then be exact.
+            _ if padding == Padding::Same => exact_div(n, s, what),
+            _ => {
+                let out = super::symbolic_out(n, k, s, d, &padding, axis)?;
+                if out.is_fractional() || out.is_nonpositive() {
+                    return Err(OpError::new(c::BadArgValue, format!("padding {padding} leaves no whole output along the {what} ({n}): {out}")));
+                }
+                Ok(out)
+            }
         }
     };
     Ok((dim(0, "height")?, dim(1, "width")?))
 }
 
-/// Weights per output channel: k*k*C_in/groups.
+/// Weights per output channel: kh*kw*C_in/groups.
 pub(super) fn conv_fan_in(i: &[Shape], a: &Attrs) -> Result<Dim, DimError> {
-    let k = a.dim("kernel");
-    k.mul(&k)?.mul(&last(&i[0]))?.div(&a.dim("groups"))
+    let [kh, kw] = a.pair("kernel");
+    kh.mul(&kw)?.mul(&last(&i[0]))?.div(&a.dim("groups"))
 }
 
 pub(super) fn conv_params(i: &[Shape], a: &Attrs) -> Result<Dim, DimError> {
@@ -153,8 +161,25 @@ pub(super) fn norm_params(i: &[Shape], _: &Attrs) -> Result<Dim, DimError> {
     Dim::int(2).mul(&last(&i[0]))
 }
 
+/// A norm's `eps` (positive) and `momentum` (in [0, 1], batch norm only). NaN: a float
+/// parameter of a block checked generically, known only at each call.
+pub(super) fn norm_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
+    let eps = a.float("eps");
+    if a.get("eps").is_some() && !eps.is_nan() && !(eps > 0.0 && eps.is_finite()) {
+        return Err(OpError::new(c::BadArgValue, format!("`eps` must be a positive number, found {eps}")).hint("PyTorch's default is 1e-5"));
+    }
+    if a.get("momentum").is_some() {
+        let m = a.float("momentum");
+        if !m.is_nan() && !(0.0..=1.0).contains(&m) {
+            return Err(OpError::new(c::BadArgValue, format!("`momentum` must be in [0, 1], found {m}")).hint("PyTorch's default is 0.1"));
+        }
+    }
+    same(i, a)
+}
+
 pub(super) fn group_norm_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
+    norm_shape(i, a)?;
     positive(a, &["groups"])?;
     exact_div(&last(x), &a.dim("groups"), "channels").map_err(|e| e.hint("`groups` must divide the channels"))?;
     Ok(vec![x.clone()])
@@ -200,7 +225,7 @@ pub(super) fn pool_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
     need_rank(x, 4, "pool", NHWC)?;
     positive(a, &["window", "stride"])?;
-    let (h, w) = spatial_out(x, a, &a.dim("window"), &Dim::one())?;
+    let (h, w) = spatial_out(x, a, &a.pair("window"), &[Dim::one(), Dim::one()])?;
     Ok(vec![Shape(vec![x.0[0].clone(), h, w, x.0[3].clone()])])
 }
 
@@ -394,10 +419,38 @@ pub(super) fn slice_bounds(x: &Shape, a: &Attrs) -> Result<(usize, i64, i64, i64
 
 pub(super) fn slice_shape(i: &[Shape], a: &Attrs) -> ShapeRule {
     let x = first(i)?;
-    let (ax, s, e, step) = slice_bounds(x, a)?;
+    let ax = axis(a, "axis", x.rank())?;
+    let concrete = ["start", "end", "step"].iter().all(|n| a.int(n).is_some());
     let mut out = x.clone();
-    out.0[ax] = Dim::int((e - s + step - 1) / step);
+    out.0[ax] = if x.0[ax].is_concrete() && concrete {
+        let (_, s, e, step) = slice_bounds(x, a)?;
+        Dim::int((e - s + step - 1) / step)
+    } else {
+        symbolic_slice(&x.0[ax], a, ax)?
+    };
     Ok(vec![out])
+}
+
+/// A slice's length along an axis of symbolic size `n`, or with symbolic bounds (a block
+/// checked generically; every call checks its concrete sizes again). Known negative bounds
+/// count from the end; a symbolic bound counts from the start. With a step, the size is taken
+/// to be divisible by it, as `H / 2` is.
+fn symbolic_slice(n: &Dim, a: &Attrs, ax: usize) -> Result<Dim, OpError> {
+    let step = a.dim("step");
+    if step.is_nonpositive() {
+        return Err(OpError::new(c::BadArgValue, format!("`step` must be positive, found {step}")));
+    }
+    let from_end = |name: &str| -> Result<Dim, OpError> {
+        let v = a.dim(name);
+        Ok(if v.as_int().is_some_and(|v| v < 0) { n.add(&v)? } else { v })
+    };
+    let len = from_end("end")?.sub(&from_end("start")?)?;
+    if len.is_nonpositive() {
+        return Err(OpError::new(c::Axis, format!("slice {}..{} is empty along axis {ax} of size {n}", a.dim("start"), a.dim("end")))
+            .hint("start and end run from 0 to the size (or -size to -1), start before end"));
+    }
+    // ceil(len / step) = floor((len - 1) / step) + 1, the window rule with kernel 1.
+    Ok(super::symbolic_out(&len, &Dim::one(), &step, &Dim::one(), &Padding::Valid, 0)?)
 }
 
 pub(super) fn roll_shape(i: &[Shape], a: &Attrs) -> ShapeRule {

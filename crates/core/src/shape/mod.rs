@@ -146,6 +146,17 @@ impl Dim {
     pub fn is_fractional(&self) -> bool {
         self.as_ratio().is_some_and(|r| !r.is_integer())
     }
+    /// The constant term and the rest: `2*p - 3` is `(-3, 2*p)`.
+    pub fn split_constant(&self) -> (Ratio, Dim) {
+        let constant = self.terms.iter().find(|(m, _)| m.is_empty()).map_or(Ratio::int(0), |(_, c)| *c);
+        let rest = Dim { terms: self.terms.iter().filter(|(m, _)| !m.is_empty()).cloned().collect() };
+        (constant, rest)
+    }
+    /// Every coefficient is a whole number (`2*p + H/2` is not): the dim is an integer for
+    /// any integer values of its symbols.
+    pub fn has_integer_coefficients(&self) -> bool {
+        self.terms.iter().all(|(m, c)| c.is_integer() && m.iter().all(|(_, p)| *p > 0))
+    }
     /// Names of the symbols this dim mentions.
     pub fn symbols(&self) -> Vec<String> {
         let mut out: Vec<String> = self.terms.iter().flat_map(|(m, _)| m.iter().map(|(s, _)| s.to_string())).collect();

@@ -237,7 +237,7 @@ fn value_expr(v: &AttrValue, span: Span) -> Expr {
         AttrValue::Padding(Padding::Same) => ExprKind::Name("same".into()),
         AttrValue::Padding(Padding::Valid) => ExprKind::Name("valid".into()),
         AttrValue::Padding(Padding::Explicit { top, bottom, left, right }) => {
-            ExprKind::List([top, bottom, left, right].iter().map(|&&n| dim_expr(&Dim::int(n), span)).collect())
+            ExprKind::List([top, bottom, left, right].iter().map(|n| dim_expr(n, span)).collect())
         }
     };
     Expr { kind, span }

@@ -22,6 +22,9 @@ pub enum Class {
     Dense(Dim),
     /// a k×k conv (k > 1, stride 1) to `features`.
     Conv(Dim),
+    /// a 1×k (axis 1: mixes the width only) or k×1 (axis 0: the height only) conv, stride 1, to
+    /// `features`: with its transpose, the classic factorisation of a k×k conv (Inception v3).
+    ConvAxis(Dim, usize),
     /// a strided conv dividing space by `stride`.
     ConvDown(Dim, i64),
     /// pooling dividing space by `stride`.
@@ -41,7 +44,7 @@ fn int(n: i64) -> AttrValue {
 }
 
 fn op(kind: OpKind, attrs: Vec<(&'static str, AttrValue)>) -> ChainOp {
-    ChainOp { op: kind, attrs: Attrs(attrs) }
+    ChainOp { op: kind, attrs: crate::ops::with_defaults(kind, Attrs(attrs)) }
 }
 
 fn dense(f: &Dim) -> ChainOp {
@@ -60,6 +63,18 @@ fn conv(f: &Dim, kernel: i64, stride: i64, dilation: i64, groups: Dim) -> ChainO
             ("bias", AttrValue::Bool(true)),
         ],
     )
+}
+
+/// A conv reaching `k` positions along spatial axis `axis` and one along the other.
+fn conv_along(f: &Dim, axis: usize, k: i64) -> ChainOp {
+    let kernel = if axis == 0 { [k, 1] } else { [1, k] };
+    let mut c = conv(f, 1, 1, 1, Dim::one());
+    for (name, v) in c.attrs.0.iter_mut() {
+        if *name == "kernel" {
+            *v = AttrValue::Ints(kernel.iter().map(|&n| Dim::int(n)).collect());
+        }
+    }
+    c
 }
 
 fn pool(kind: OpKind, window: i64, stride: i64) -> ChainOp {
@@ -116,7 +131,9 @@ pub fn representatives(cur: &Shape, t: &Target) -> Vec<Rep> {
     for f in features(cur, t) {
         classes.push(Class::Dense(f.clone()));
         if r == 4 {
-            classes.push(Class::Conv(f));
+            classes.push(Class::Conv(f.clone()));
+            classes.push(Class::ConvAxis(f.clone(), 0));
+            classes.push(Class::ConvAxis(f, 1));
         }
     }
     for s in down_factors(cur, t) {
@@ -183,6 +200,7 @@ fn members_of(class: &Class, cur: &Shape) -> Vec<ChainOp> {
             }
             v
         }
+        Class::ConvAxis(f, axis) => [3, 5, 7].into_iter().map(|k| conv_along(f, *axis, k)).collect(),
         Class::ConvDown(f, s) => vec![conv(f, 3.max(*s), *s, 1, Dim::one()), conv(f, *s, *s, 1, Dim::one())],
         Class::PoolDown(s) => {
             vec![pool(OpKind::MaxPool, *s, *s), pool(OpKind::AvgPool, *s, *s), pool(OpKind::MaxPool, s + 1, *s), pool(OpKind::AvgPool, s + 1, *s)]

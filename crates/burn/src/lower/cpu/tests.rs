@@ -131,10 +131,12 @@ fn pools_match_burn_forward_and_gradients() {
         let stride = 1 + rng.below(2);
         let (h, w, c) = (stride * (2 + rng.below(4)), stride * (2 + rng.below(4)), 1 + rng.below(5));
         let (pad, padding) = same(h, w, window, stride, 1);
-        let g = PoolGeom { batch: 1 + rng.below(3), input: [h, w, c], output: [h / stride, w / stride], window: [window; 2], stride: [stride; 2], pad };
+        let PaddingConfig2d::Explicit(_, _, bottom, right) = padding else { unreachable!("same() is explicit") };
+        let g = PoolGeom { batch: 1 + rng.below(3), input: [h, w, c], output: [h / stride, w / stride], window: [window; 2], stride: [stride; 2], pad, count_pad: None };
         let x = Tensor::<4>::random([g.batch, h, w, c], Distribution::Normal(0.0, 1.0), &dev).require_grad();
         let dy = Tensor::<4>::random([g.batch, g.output[0], g.output[1], c], Distribution::Normal(0.0, 1.0), &dev);
-        for kind in [PoolKind::Max, PoolKind::Avg] {
+        for (kind, count_pad) in [(PoolKind::Max, None), (PoolKind::Avg, None), (PoolKind::Avg, Some([bottom, right]))] {
+            let g = PoolGeom { count_pad, ..g };
             let ours = pool2d_nhwc(x.clone(), g, kind);
             let dx = x.grad(&(ours.clone() * dy.clone()).sum().backward()).unwrap();
             let x2 = x.clone().detach().require_grad();
@@ -143,7 +145,7 @@ fn pools_match_burn_forward_and_gradients() {
                 PoolKind::Avg => AvgPool2dConfig::new(g.window)
                     .with_strides(g.stride)
                     .with_padding(padding.clone())
-                    .with_count_include_pad(false)
+                    .with_count_include_pad(count_pad.is_some())
                     .init()
                     .forward(nchw(x2.clone())),
             };
