@@ -67,6 +67,7 @@ const TOKENS: &[&str] = &[
     "true",
     "false",
     "in",
+    "for",
     "x",
     "B",
     "conv",

@@ -161,6 +161,9 @@ impl Analysis {
             return Some(markdown(format!("`{}`: `{shape}`", &self.text[s.start..s.end])));
         }
         let (_, _, word) = ident_at(&self.text, offset)?;
+        if let Some((count, callee)) = self.program.root_ast().and_then(|a| find_index(a, word, offset)) {
+            return Some(markdown(format!("`{word}`: the index of the repetition of `{callee}`, from 0 to {count} − 1")));
+        }
         if let Some(b) = self.program.block(word) {
             return Some(markdown(self.block_hover(b)));
         }
@@ -221,6 +224,9 @@ impl Analysis {
             }
         }
         let (_, _, word) = ident_at(&self.text, offset)?;
+        if let Some((count, callee)) = self.program.root_ast().and_then(|a| find_index(a, word, offset)) {
+            return Some(markdown(format!("`{word}`: the index of the repetition of `{callee}`, from 0 to {count} − 1")));
+        }
         if let Some(b) = self.program.block(word) {
             return self.location(&b.def.name.span);
         }
@@ -332,6 +338,25 @@ impl Analysis {
             .collect();
         json!(actions)
     }
+}
+
+/// The repetition whose index is `name` around `offset` (`|> B(rate: 0.1 * i) * n for i`): its
+/// count, printed, and its callee.
+fn find_index(ast: &crate::syntax::ast::File, name: &str, offset: usize) -> Option<(String, String)> {
+    ast.items.iter().find_map(|item| match &item.kind {
+        ItemKind::Block(b) => visit::body_values(b).find_map(|value| {
+            visit::find_map(value, &mut |e| match &e.kind {
+                ExprKind::Pipe { stage, .. } => match stage.as_ref() {
+                    Stage::Call { callee, repeat: Some(n), index: Some(i), span, .. } if i.name == name && span.start <= offset && offset <= span.end => {
+                        Some((crate::syntax::print::print_expr(n, 0), callee.name.clone()))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+        }),
+        ItemKind::Use(_) => None,
+    })
 }
 
 fn find_hole(ast: &crate::syntax::ast::File, span: Span) -> Option<&Hole> {

@@ -18,7 +18,7 @@ impl<'p> Elaborator<'p> {
     pub(super) fn stage(&mut self, stage: &Stage, x: Val, xspan: Span, env: &mut Env, expected: Option<&Shape>) -> Val {
         match stage {
             Stage::Hole(h) => self.hole(h, vec![(x, xspan)], expected, env),
-            Stage::Call { callee, args, repeat, span } => {
+            Stage::Call { callee, args, repeat, index, span } => {
                 let times = match repeat {
                     None => 1,
                     Some(r) => match self.eval(r, env) {
@@ -36,18 +36,65 @@ impl<'p> Elaborator<'p> {
                         }
                     },
                 };
-                let args = self.eval_args(args, env);
-                let mut cur = x;
-                for _ in 0..times {
-                    if matches!(cur, Val::Error) {
-                        return Val::Error;
+                match index {
+                    None => {
+                        let args = self.eval_args(args, env);
+                        self.repeat_call(callee, x, xspan, times, *span, &mut |_, _| args.clone())
                     }
-                    let piped = ArgVal { name: None, val: cur, span: xspan };
-                    cur = self.call(callee, Some(piped), args.clone(), *span);
+                    Some(i) => self.indexed_call(callee, args, i, x, xspan, times, *span, env),
                 }
-                cur
             }
         }
+    }
+
+    /// `x |> callee(args) * times`, the arguments of the k-th call from `args_of(self, k)`.
+    fn repeat_call(&mut self, callee: &ast::Ident, x: Val, xspan: Span, times: i64, span: Span, args_of: &mut dyn FnMut(&mut Self, i64) -> Vec<ArgVal>) -> Val {
+        let mut cur = x;
+        for k in 0..times {
+            if matches!(cur, Val::Error) {
+                return Val::Error;
+            }
+            let args = args_of(self, k);
+            if args.iter().any(|a| matches!(a.val, Val::Error)) {
+                return Val::Error;
+            }
+            let piped = ArgVal { name: None, val: cur, span: xspan };
+            cur = self.call(callee, Some(piped), args, span);
+        }
+        cur
+    }
+
+    /// `x |> callee(args) * times for i`: the arguments are evaluated for each call with `i`
+    /// bound to its index, 0 to times - 1, and `i` is in scope nowhere else.
+    #[allow(clippy::too_many_arguments)]
+    fn indexed_call(&mut self, callee: &ast::Ident, args: &[ast::Arg], i: &ast::Ident, x: Val, xspan: Span, times: i64, span: Span, env: &mut Env) -> Val {
+        let (mut used, mut last) = (false, 0);
+        let before = self.diags.len();
+        let mut args_of = |el: &mut Self, k: i64| {
+            env.bind(&i.name, Val::Int(Dim::int(k)), i.span, BindKind::Other);
+            let args = el.eval_args(args, env);
+            used |= env.unbind_last();
+            last = k;
+            args
+        };
+        let out = if times == 0 {
+            // Nothing is called, but the arguments are still checked once.
+            args_of(self, 0);
+            x
+        } else {
+            self.repeat_call(callee, x, xspan, times, span, &mut args_of)
+        };
+        // The repetition stops at its first error: every new one is from index `last`.
+        for d in self.diags[before..].iter_mut().filter(|d| d.severity == crate::diag::Severity::Error) {
+            d.notes.push(format!("with `{} = {last}` ({} of {times})", i.name, last + 1));
+        }
+        if !used && !i.name.starts_with('_') {
+            let d = Diagnostic::warning(c::UnusedBinding, format!("unused index `{}`", i.name), i.span)
+                .with_primary_label("never read")
+                .with_hint(format!("use it in the arguments, or drop `for {}`", i.name));
+            self.diags.push(d);
+        }
+        out
     }
 
     pub(super) fn call(&mut self, callee: &ast::Ident, piped: Option<ArgVal>, args: Vec<ArgVal>, span: Span) -> Val {

@@ -39,6 +39,17 @@ impl Env {
             self.newest = self.vars.iter().enumerate().map(|(k, b)| (b.name.clone(), k)).collect();
         }
     }
+    /// Drop the newest binding (a repetition's index going out of scope); whether it was read.
+    pub(super) fn unbind_last(&mut self) -> bool {
+        let Some(b) = self.vars.pop() else { return false };
+        if !self.newest.is_empty() {
+            match self.vars.iter().rposition(|v| v.name == b.name) {
+                Some(k) => self.newest.insert(b.name.clone(), k),
+                None => self.newest.remove(&b.name),
+            };
+        }
+        b.used
+    }
     fn position(&self, name: &str) -> Option<usize> {
         if self.newest.is_empty() { self.vars.iter().rposition(|b| b.name == name) } else { self.newest.get(name).copied() }
     }

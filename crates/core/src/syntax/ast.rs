@@ -183,10 +183,11 @@ pub enum ExprKind {
 }
 
 /// The right-hand side of `|>`: a call whose first argument is the piped value,
-/// optionally repeated (`|> BasicBlock(64) * 3`), or a hole.
+/// optionally repeated (`|> BasicBlock(64) * 3`), its arguments then optionally reading the
+/// repetition's index (`|> Block(rate: 0.1 * i) * 4 for i`, i from 0 to 3), or a hole.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stage {
-    Call { callee: Ident, args: Vec<Arg>, repeat: Option<Expr>, span: Span },
+    Call { callee: Ident, args: Vec<Arg>, repeat: Option<Expr>, index: Option<Ident>, span: Span },
     Hole(Hole),
 }
 

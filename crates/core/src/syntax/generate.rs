@@ -63,7 +63,8 @@ fn stage(rng: &mut Rng, depth: usize) -> Stage {
         return Stage::Hole(hole(rng, depth, false));
     }
     let repeat = rng.chance(20).then(|| expr(rng, depth));
-    Stage::Call { callee: ident(rng), args: args(rng, depth), repeat, span: sp() }
+    let index = (repeat.is_some() && rng.chance(30)).then(|| ident(rng));
+    Stage::Call { callee: ident(rng), args: args(rng, depth), repeat, index, span: sp() }
 }
 
 /// A random expression of bounded depth; every construct of the grammar appears.
@@ -148,6 +149,17 @@ pub fn large_program(lines: usize) -> String {
 
 /// `large_program` with blocks in chains of `depth`, each calling the one before it first, and a
 /// model that calls the last block of every chain: the same lines, nested `depth` deep.
+/// The second conv of generated block `i`: square (SAME padding), or a 1×k / k×1 window with
+/// explicit padding inside the generic block.
+fn window(i: usize) -> String {
+    let k = 1 + 2 * (i % 3);
+    match i % 4 {
+        1 => format!("kernel: [1, {k}], padding: [0, {}], ", k / 2),
+        2 => format!("kernel: [{k}, 1], padding: [{}, {}, 0, 0], ", k / 2, k / 2),
+        _ => format!("kernel: {k}, "),
+    }
+}
+
 pub fn nested_program(lines: usize, depth: usize) -> String {
     let blocks = (lines / 8).max(1);
     let depth = depth.max(1);
@@ -157,9 +169,9 @@ pub fn nested_program(lines: usize, depth: usize) -> String {
         s.push_str(&format!(
             "/// Residual block {i}.\nblock Block{i}(x: [B, H, W, C]) -> [B, H, W, C] {{\n    \
              let y = {input} |> conv(C, kernel: 3, bias: false) |> batch_norm |> relu\n    \
-             let y = y |> conv(C, kernel: {k}, bias: false) |> batch_norm\n    \
+             let y = y |> conv(C, {window}bias: false) |> batch_norm\n    \
              return relu(x + y)\n}}\n\n",
-            k = 1 + 2 * (i % 3)
+            window = window(i)
         ));
     }
     s.push_str("model Big(x: [B, 32, 32, 16]) -> [B, 10] {\n    let y = x\n");

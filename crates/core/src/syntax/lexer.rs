@@ -39,6 +39,8 @@ pub enum Tok<'a> {
     False,
     #[token("in")]
     In,
+    #[token("for")]
+    For,
     #[regex(r"[A-Za-z_][A-Za-z0-9_]*", |lex| lex.slice())]
     Ident(&'a str),
     #[regex(r"[0-9][0-9_]*[kMG]?", parse_int)]
@@ -169,6 +171,7 @@ pub fn token_text(t: &Tok) -> &'static str {
         Tok::True => "true",
         Tok::False => "false",
         Tok::In => "in",
+        Tok::For => "for",
         Tok::Pipe => "|>",
         Tok::Arrow => "->",
         Tok::Plus => "+",

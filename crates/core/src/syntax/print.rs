@@ -234,7 +234,7 @@ pub fn print_args(args: &[Arg]) -> String {
 
 pub fn print_stage(s: &Stage) -> String {
     match s {
-        Stage::Call { callee, args, repeat, .. } => {
+        Stage::Call { callee, args, repeat, index, .. } => {
             let mut out = callee.name.clone();
             if !args.is_empty() {
                 let _ = write!(out, "({})", print_args(args));
@@ -245,6 +245,9 @@ pub fn print_stage(s: &Stage) -> String {
                     _ => format!("({})", print_expr(r, PREC_SUM)),
                 };
                 let _ = write!(out, " * {rs}");
+                if let Some(i) = index {
+                    let _ = write!(out, " for {}", i.name);
+                }
             }
             out
         }

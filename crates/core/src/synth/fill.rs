@@ -211,7 +211,7 @@ pub fn op_stage(op: &ChainOp, span: Span) -> Stage {
         let name = (k > 0 || a.default.is_some()).then(|| Ident { name: a.name.to_string(), span });
         args.push(Arg { name, value: value_expr(v, span), span });
     }
-    Stage::Call { callee: Ident { name: s.name.to_string(), span }, args, repeat: None, span }
+    Stage::Call { callee: Ident { name: s.name.to_string(), span }, args, repeat: None, index: None, span }
 }
 
 fn is_default(d: Option<DefaultValue>, v: &AttrValue, attrs: &crate::ops::Attrs) -> bool {

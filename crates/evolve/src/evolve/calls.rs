@@ -165,11 +165,12 @@ fn repeat_count(s: &Stage) -> u64 {
     }
 }
 
-/// Make a call stage repeat `n` times (`Block` alone for 1).
+/// Make a call stage repeat `n` times (`Block` alone for 1, but `Block(..) * 1 for i` when the
+/// arguments read the index, which is then 0).
 fn set_repeat(s: &mut Stage, n: u64) {
-    if let Stage::Call { repeat, .. } = s {
+    if let Stage::Call { repeat, index, .. } = s {
         match repeat {
-            Some(e) if n > 1 => e.kind = nasc_core::syntax::ast::ExprKind::Int(nasc_core::syntax::ast::IntLit { value: n, suffix: None }),
+            Some(e) if n > 1 || index.is_some() => e.kind = nasc_core::syntax::ast::ExprKind::Int(nasc_core::syntax::ast::IntLit { value: n.max(1), suffix: None }),
             _ if n <= 1 => *repeat = None,
             _ => {}
         }

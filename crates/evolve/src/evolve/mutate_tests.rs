@@ -51,6 +51,20 @@ fn repeated_stages_lose_or_gain_one_call() {
     assert_eq!(e.as_deref(), Some("no block call to delete"));
 }
 
+/// An indexed repetition keeps its index: `B(..) * 2 for i` loses a call to `B(..) * 1 for i`.
+#[test]
+fn indexed_repetitions_keep_their_index() {
+    let src = "block B(x: [N, 8], rate: float) -> [N, 8] {\n    return x |> dense(8) |> relu |> dropout(rate)\n}\n\nmodel M(x: [N, 8]) -> [N, 8] {\n    return x |> B(rate: 0.1 * i) * 2 for i\n}\n";
+    let prog = compile(src).unwrap();
+    let file = prog.program.root_ast().cloned().unwrap();
+    let deleted = calls::block_call_edit(&file, &prog.program, false, &mut Rng::new(1)).unwrap();
+    assert_eq!(deleted.description, "deleted a call: B(rate: 0.1 * i) * 2 for i → B(rate: 0.1 * i) * 1 for i");
+    assert!(compile(&print_file(&deleted.file)).is_ok());
+    let grown = calls::block_call_edit(&file, &prog.program, true, &mut Rng::new(1)).unwrap();
+    assert!(print_file(&grown.file).contains("B(rate: 0.1 * i) * 3 for i"), "{}", print_file(&grown.file));
+    assert!(compile(&print_file(&grown.file)).is_ok());
+}
+
 #[test]
 fn every_strategy_makes_checked_children_deterministically() {
     let parent = flat_seed();
