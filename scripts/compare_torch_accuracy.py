@@ -3,8 +3,9 @@
 official Fashion-MNIST, several seeds each; prints both means and their difference.
 
 The network is examples/resnet_fashion.nas, written out in PyTorch as nasc computes it:
-  * 3×3 convs without bias; `same` padding, which for a stride-2 3×3 conv on an even size pads
-    0 before and 1 after (nasc's rule, see the language reference), done with F.pad;
+  * 3×3 convs without bias; `same` padding (F.pad; for a stride-1 3×3 conv it is 1 on every
+    side), and the downsampling blocks' stride-2 3×3 conv padded 1 on every side as torchvision
+    does (`std.resnet`'s BasicBlockDown writes `padding: 1`);
   * batch norm (momentum 0.1, eps 1e-5), ReLU, a 1×1 stride-2 projection on the downsampling
     blocks' shortcut, global mean, dense 10.
 The recipe is `nasc train`'s: AdamW (lr 3e-3, betas 0.9/0.999, eps 1e-5 as burn's, weight decay
@@ -78,7 +79,7 @@ class Basic(nn.Module):
 class Down(nn.Module):
     def __init__(self, cin, cout):
         super().__init__()
-        self.c1, self.b1 = Conv(cin, cout, 3, 2), nn.BatchNorm2d(cout)
+        self.c1, self.b1 = nn.Conv2d(cin, cout, 3, 2, 1, bias=False), nn.BatchNorm2d(cout)
         self.c2, self.b2 = Conv(cout, cout, 3), nn.BatchNorm2d(cout)
         self.sc, self.sb = Conv(cin, cout, 1, 2), nn.BatchNorm2d(cout)
     def forward(self, x):

@@ -90,6 +90,16 @@ fn mobilenet_v2_convnext_tiny_and_densenet121_match_torchvision() {
     }
 }
 
+/// Rectangular windows: InceptionC's factorised 7×7 convs (1×7 then 7×1, explicit padding).
+#[test]
+fn inception_small_matches_torchvision_blocks() {
+    let (params, macs) = counts("examples/inception_small.nas");
+    let r = reference();
+    assert_eq!((params, macs), (314_026, 68_400_480));
+    assert_eq!(params, r["inception_small"]["params"]);
+    assert_eq!(macs, r["inception_small"]["conv_linear_macs"]);
+}
+
 #[test]
 fn vit_s16_matches_timm() {
     let (params, macs) = counts("examples/vit_s16.nas");

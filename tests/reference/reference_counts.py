@@ -55,6 +55,22 @@ class ResNet34Cifar(nn.Module):
         return self.linear(F.adaptive_avg_pool2d(y, 1).flatten(1))
 
 
+class InceptionSmall(nn.Module):
+    """examples/inception_small.nas: torchvision's Inception v3 stem conv and one InceptionC."""
+
+    def __init__(self, classes=10):
+        super().__init__()
+        from torchvision.models.inception import BasicConv2d, InceptionC
+
+        self.stem = BasicConv2d(3, 32, kernel_size=3, stride=2)
+        self.mixed = InceptionC(32, channels_7x7=64)
+        self.fc = nn.Linear(768, classes)
+
+    def forward(self, x):
+        y = self.mixed(self.stem(x))
+        return self.fc(F.adaptive_avg_pool2d(y, 1).flatten(1))
+
+
 def count(model, size):
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     macs = [0]
@@ -87,6 +103,7 @@ def main():
         # timm's Attention uses F.scaled_dot_product_attention (no module hooks), so its
         # conv/linear MACs leave out the two attention matmuls.
         "vit_s16": count(timm.create_model("vit_small_patch16_224", pretrained=False), 224),
+        "inception_small": count(InceptionSmall(), 32),
         "versions": {"torch": torch.__version__, "torchvision": torchvision.__version__, "timm": timm.__version__},
     }
     print(json.dumps(out, indent=2))

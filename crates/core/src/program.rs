@@ -16,6 +16,7 @@ pub const STDLIB: &[(&str, &str)] = &[
     ("mobilenet", include_str!("../../../stdlib/mobilenet.nas")),
     ("convnext", include_str!("../../../stdlib/convnext.nas")),
     ("densenet", include_str!("../../../stdlib/densenet.nas")),
+    ("inception", include_str!("../../../stdlib/inception.nas")),
 ];
 
 #[derive(Clone, Debug)]

@@ -97,7 +97,7 @@ fn resnet18_matches_burn() {
 
 #[test]
 fn examples_match_burn() {
-    for m in ["cnn_digits", "cnn_mnist", "mlp_digits", "resmlp_digits", "resnet_fashion", "cnn2"] {
+    for m in ["cnn_digits", "cnn_mnist", "mlp_digits", "resmlp_digits", "resnet_fashion", "cnn2", "inception_small"] {
         check_file(&format!("examples/{m}.nas"), 3);
     }
 }
