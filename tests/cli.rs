@@ -113,6 +113,26 @@ fn fmt_rewrites_in_place_and_is_idempotent() {
     assert!(nasc(&["fmt", "--check", path]).status.success());
 }
 
+/// `nasc fmt LINK` formats the link's target and leaves the link a link.
+#[test]
+fn fmt_through_a_symlink_formats_its_target() {
+    let target = temp_file("target.nas", "model M(x:[B,8])->[B,8]{return x|>relu}\n");
+    let link = target.with_file_name("link.nas");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&target, &link).expect("symlink");
+    assert!(nasc(&["fmt", link.to_str().expect("utf8 path")]).status.success());
+    assert!(std::fs::symlink_metadata(&link).expect("link").file_type().is_symlink());
+    assert_eq!(std::fs::read_to_string(&target).expect("read"), "model M(x: [B, 8]) -> [B, 8] {\n    return x |> relu\n}\n");
+}
+
+/// A UTF-8 byte-order mark before the program is not an error.
+#[test]
+fn a_byte_order_mark_is_accepted() {
+    let p = temp_file("bom.nas", "\u{feff}model M(x: [B, 8]) -> [B, 8] {\n    return x |> relu\n}\n");
+    let out = nasc(&["check", p.to_str().expect("utf8 path")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
 #[test]
 fn fmt_refuses_files_with_syntax_errors() {
     let p = temp_file("broken.nas", "model M(x: [B, 8]) -> [B, 8] { return x |> }\n");

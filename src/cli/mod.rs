@@ -392,7 +392,7 @@ fn cmd_fmt(files: &[PathBuf], check_only: bool, stdout: bool, color: bool) -> Ex
             if check_only {
                 eprintln!("{}: would be reformatted", f.display());
                 status = ExitCode::FAILURE;
-            } else if let Err(e) = crate::files::write_atomic(f, text.as_bytes()) {
+            } else if let Err(e) = crate::files::write_atomic(&link_target(f), text.as_bytes()) {
                 eprintln!("error: cannot write {}: {e}", f.display());
                 status = ExitCode::FAILURE;
             } else {
@@ -401,6 +401,12 @@ fn cmd_fmt(files: &[PathBuf], check_only: bool, stdout: bool, color: bool) -> Ex
         }
     }
     status
+}
+
+/// The file a path names, through symbolic links: formatting `LINK` rewrites its target and
+/// leaves the link a link (an atomic write to the link's path would replace it by a copy).
+fn link_target(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 fn explain(code: Option<&str>) -> ExitCode {

@@ -380,6 +380,15 @@ fn find_hole(ast: &crate::syntax::ast::File, span: Span) -> Option<&Hole> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn hovering_a_repetition_index_says_its_range() {
+        let uri: Uri = "file:///tmp/idx.nas".parse().expect("uri");
+        let text = "block B(x: [N, 8], r: float) -> [N, 8] {\n    return x |> dropout(r)\n}\n\nmodel M(x: [N, 8]) -> [N, 8] {\n    return x |> B(r: 0.1 * i) * 4 for i\n}\n";
+        let a = Analysis::guarded(&uri, text);
+        let hover = a.hover(Position { line: 5, character: 27 }).expect("a hover");
+        assert_eq!(hover["contents"]["value"], "`i`: the index of the repetition of `B`, from 0 to 4 − 1");
+    }
+
     /// Every request at every kind of position (past the end, inside multi-byte characters,
     /// on odd lines) answers without a panic, on every example and some hostile text.
     #[test]

@@ -26,9 +26,9 @@ impl CnnDigits {
     pub fn new(device: &Device) -> Self {
         Self {
             conv_0: Conv2dConfig::new([1, 32], [3, 3]).with_stride([1, 1]).with_dilation([1, 1]).with_groups(1).with_bias(false).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device),
-            batch_norm_1: BatchNormConfig::new(32).init(device),
+            batch_norm_1: BatchNormConfig::new(32).with_epsilon(1e-5).with_momentum(0.1).init(device),
             conv_2: Conv2dConfig::new([32, 64], [3, 3]).with_stride([1, 1]).with_dilation([1, 1]).with_groups(1).with_bias(false).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device),
-            batch_norm_3: BatchNormConfig::new(64).init(device),
+            batch_norm_3: BatchNormConfig::new(64).with_epsilon(1e-5).with_momentum(0.1).init(device),
             max_pool_4: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(0, 0, 0, 0)).init(),
             dropout_5: DropoutConfig::new(0.25).init(),
             dense_6: LinearConfig::new(1024, 10).with_bias(true).init(device),

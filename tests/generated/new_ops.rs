@@ -30,8 +30,8 @@ impl NewOps {
             conv_1: Conv2dConfig::new([8, 8], [3, 3]).with_stride([1, 1]).with_dilation([1, 1]).with_groups(8).with_bias(true).with_padding(PaddingConfig2d::Explicit(0, 1, 2, 1)).init(device),
             max_pool_2: MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(0, 0, 0, 0)).init(),
             dense_3: LinearConfig::new(8, 8).with_bias(true).init(device),
-            avg_pool_4: AvgPool2dConfig::new([2, 2]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 0, 0, 1)).with_count_include_pad(false).init(),
-            avg_pool_5: AvgPool2dConfig::new([2, 2]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(0, 0, 1, 1)).with_count_include_pad(false).init(),
+            avg_pool_4: AvgPool2dConfig::new([2, 2]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 0, 0, 1)).with_count_include_pad(true).init(),
+            avg_pool_5: AvgPool2dConfig::new([2, 2]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(0, 0, 1, 1)).with_count_include_pad(true).init(),
             max_pool_6: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 0, 0)).init(),
             dense_7: LinearConfig::new(8, 10).with_bias(true).init(device),
         }

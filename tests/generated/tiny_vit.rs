@@ -32,17 +32,17 @@ impl TinyVit {
     pub fn new(device: &Device) -> Self {
         Self {
             conv_0: Conv2dConfig::new([3, 16], [4, 4]).with_stride([4, 4]).with_dilation([1, 1]).with_groups(1).with_bias(true).with_padding(PaddingConfig2d::Explicit(0, 0, 0, 0)).init(device),
-            group_norm_1: GroupNormConfig::new(4, 16).init(device),
+            group_norm_1: GroupNormConfig::new(4, 16).with_epsilon(1e-5).init(device),
             param_2: Param::from_tensor(Tensor::random([1, 4, 16], Distribution::Normal(0.0, 0.02), device)),
-            layer_norm_3: LayerNormConfig::new(16).init(device),
+            layer_norm_3: LayerNormConfig::new(16).with_epsilon(1e-5).init(device),
             dense_4: LinearConfig::new(16, 16).with_bias(true).init(device),
             dense_5: LinearConfig::new(16, 16).with_bias(true).init(device),
             dense_6: LinearConfig::new(16, 16).with_bias(true).init(device),
             dense_7: LinearConfig::new(16, 16).with_bias(true).init(device),
-            layer_norm_8: LayerNormConfig::new(16).init(device),
+            layer_norm_8: LayerNormConfig::new(16).with_epsilon(1e-5).init(device),
             dense_9: LinearConfig::new(16, 32).with_bias(true).init(device),
             dense_10: LinearConfig::new(32, 16).with_bias(true).init(device),
-            layer_norm_11: LayerNormConfig::new(16).init(device),
+            layer_norm_11: LayerNormConfig::new(16).with_epsilon(1e-5).init(device),
             dense_12: LinearConfig::new(16, 10).with_bias(true).init(device),
         }
     }

@@ -135,24 +135,40 @@ impl Dataset {
 /// memory (ImageNet-sized IDX files are far beyond what nasc trains on anyway).
 pub const MAX_DECOMPRESSED: u64 = 4 << 30;
 
-fn gunzip_if_needed(bytes: Vec<u8>, name: &str) -> Result<Vec<u8>, DataError> {
-    gunzip_limited(bytes, name, MAX_DECOMPRESSED)
+/// An IDX file's bytes, decompressed when gzip, up to what its header declares and one byte
+/// more (so the parser can refuse a file longer than its header says): a gzip bomb stops at the
+/// declared size. `body` reads the body's length off the header (`None`: a bad header, left to
+/// the parser to report).
+fn idx_bytes(bytes: Vec<u8>, name: &str, header: usize, body: fn(&[u8]) -> Option<u64>) -> Result<Vec<u8>, DataError> {
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok(bytes);
+    }
+    let corrupt = |e: std::io::Error| DataError(format!("{name}: corrupt gzip data ({e})"));
+    let mut dec = flate2::read::GzDecoder::new(bytes.as_slice());
+    let mut out = Vec::new();
+    (&mut dec).take(header as u64).read_to_end(&mut out).map_err(corrupt)?;
+    let Some(len) = body(&out) else { return Ok(out) };
+    if len > MAX_DECOMPRESSED {
+        return err(format!("{name}: its header declares {len} bytes of data, more than {} MiB; refusing it", MAX_DECOMPRESSED >> 20));
+    }
+    dec.take(len + 1).read_to_end(&mut out).map_err(corrupt)?;
+    Ok(out)
 }
 
-fn gunzip_limited(bytes: Vec<u8>, name: &str, limit: u64) -> Result<Vec<u8>, DataError> {
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(bytes.as_slice())
-            .take(limit + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| DataError(format!("{name}: corrupt gzip data ({e})")))?;
-        if out.len() as u64 > limit {
-            return err(format!("{name}: decompresses to more than {} MiB; refusing it", limit >> 20));
-        }
-        Ok(out)
-    } else {
-        Ok(bytes)
-    }
+/// The pixel bytes an IDX image header declares.
+fn image_body(h: &[u8]) -> Option<u64> {
+    (h.len() >= 16 && be32(h, 0) == 2051).then(|| [4, 8, 12].iter().map(|&at| be32(h, at) as u64).product())
+}
+
+/// The label bytes an IDX label header declares.
+fn label_body(h: &[u8]) -> Option<u64> {
+    (h.len() >= 8 && be32(h, 0) == 2049).then(|| be32(h, 4) as u64)
+}
+
+/// A file longer than its header declares: a converted or concatenated file whose extra bytes
+/// would otherwise be ignored silently.
+fn too_long(name: &str, len: usize, need: usize, what: &str) -> DataError {
+    DataError(format!("{name}: longer than its header declares ({what}, {need} bytes; the file has more than that, {len} read)"))
 }
 
 fn be32(b: &[u8], at: usize) -> usize {
@@ -171,7 +187,8 @@ pub fn parse_idx_images(b: &[u8], name: &str) -> Result<(usize, usize, usize, Ve
     let (n, rows, cols) = (be32(b, 4), be32(b, 8), be32(b, 12));
     let need = n.checked_mul(rows).and_then(|x| x.checked_mul(cols)).and_then(|x| x.checked_add(16));
     match need {
-        Some(need) if b.len() >= need => Ok((n, rows, cols, b[16..need].to_vec())),
+        Some(need) if b.len() > need => Err(too_long(name, b.len(), need, &format!("{n} images of {rows}×{cols}"))),
+        Some(need) if b.len() == need => Ok((n, rows, cols, b[16..need].to_vec())),
         _ => err(format!(
             "{name}: truncated: header promises {n} images of {rows}×{cols} but the file has {} bytes{}",
             b.len(),
@@ -204,6 +221,9 @@ pub fn parse_idx_labels(b: &[u8], name: &str) -> Result<Vec<u8>, DataError> {
     if b.len() < 8 + n {
         return err(format!("{name}: truncated: header promises {n} labels but the file has {} bytes", b.len()));
     }
+    if b.len() > 8 + n {
+        return Err(too_long(name, b.len(), 8 + n, &format!("{n} labels")));
+    }
     Ok(b[8..8 + n].to_vec())
 }
 
@@ -215,8 +235,8 @@ struct Raw {
 }
 
 fn idx_pair(images: Vec<u8>, labels: Vec<u8>, iname: &str, lname: &str, scale: f32) -> Result<Raw, DataError> {
-    let (n, rows, cols, pixels) = parse_idx_images(&gunzip_if_needed(images, iname)?, iname)?;
-    let labels = parse_idx_labels(&gunzip_if_needed(labels, lname)?, lname)?;
+    let (n, rows, cols, pixels) = parse_idx_images(&idx_bytes(images, iname, 16, image_body)?, iname)?;
+    let labels = parse_idx_labels(&idx_bytes(labels, lname, 8, label_body)?, lname)?;
     if labels.len() != n {
         return err(format!("{iname} has {n} images but {lname} has {} labels", labels.len()));
     }
@@ -455,14 +475,21 @@ fn load_split(src: &DataSource, seed: u64, train_subset: Option<usize>, val_size
             (order[..cut].to_vec(), to_split(&train, &order[cut..]))
         }
     };
+    if pool.is_empty() || te.is_empty() {
+        let n = train.labels.len();
+        return err(match test {
+            Some(_) => format!("{src}: {n} training and {} test images are too few to train and test on", te.labels.len()),
+            None => format!("{src}: {n} images are too few to train and test on (without a test file, a fifth of them is the test split)"),
+        });
+    }
     if val_size >= pool.len() {
         return err(format!("{src}: a validation split of {val_size} images leaves none of the {} training images to train on", pool.len()));
     }
     let (val_idx, chosen) = holdout(&pool, &train.labels, val_size, train_subset, seed);
     let val = (val_size > 0).then(|| to_split(&train, &val_idx));
     let mut tr = to_split(&train, &chosen);
-    if tr.is_empty() || te.is_empty() {
-        return err(format!("{src}: the data set is empty"));
+    if tr.is_empty() {
+        return err(format!("{src}: no training images are left after the {val_size}-image validation split"));
     }
     let classes = tr.labels.iter().chain(&te.labels).copied().max().unwrap_or(0) as usize + 1;
     let channels = train.shape[2];

@@ -92,15 +92,33 @@ fn subsets_are_stratified_seeded_and_complete() {
     assert_eq!(d.test.len(), load(&DataSource::Digits, 0).unwrap().test.len(), "the test split is untouched");
 }
 
+/// A gzip file is read only as far as its IDX header declares: a bomb behind a valid header
+/// stops there, and bytes beyond the declared data are an error, compressed or not.
 #[test]
-fn gzip_bombs_are_refused() {
+fn gzip_bombs_and_overlong_files_are_refused() {
     use std::io::Write;
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&vec![0u8; 2 << 20]).unwrap();
-    let bytes = gz.finish().unwrap();
-    let e = gunzip_limited(bytes.clone(), "bomb.gz", 1 << 20).unwrap_err();
-    assert_eq!(e.0, "bomb.gz: decompresses to more than 1 MiB; refusing it");
-    assert_eq!(gunzip_limited(bytes, "ok.gz", 2 << 20).unwrap().len(), 2 << 20);
+    let header = [0, 0, 8, 3, 0, 0, 0, 5, 0, 0, 0, 2, 0, 0, 0, 2];
+    let gzip = |bytes: &[u8]| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(bytes).unwrap();
+        gz.finish().unwrap()
+    };
+    let mut bomb = header.to_vec();
+    bomb.resize(16 + (64 << 20), 0);
+    let read = idx_bytes(gzip(&bomb), "bomb.gz", 16, image_body).unwrap();
+    assert_eq!(read.len(), 16 + 20 + 1, "decompressed up to the declared 5 images of 2×2 and one byte");
+    let e = parse_idx_images(&read, "bomb.gz").unwrap_err();
+    assert!(e.0.starts_with("bomb.gz: longer than its header declares (5 images of 2×2, 36 bytes"), "{}", e.0);
+    let mut exact = header.to_vec();
+    exact.resize(36, 7);
+    assert_eq!(parse_idx_images(&idx_bytes(gzip(&exact), "ok.gz", 16, image_body).unwrap(), "ok.gz").unwrap().0, 5);
+    exact.push(0);
+    assert!(parse_idx_images(&exact, "raw").unwrap_err().0.contains("longer than its header declares"));
+    let labels = [0, 0, 8, 1, 0, 0, 0, 2, 3, 4, 5];
+    assert!(parse_idx_labels(&labels, "l").unwrap_err().0.contains("longer than its header declares (2 labels"));
+    let huge = [0, 0, 8, 3, 255, 255, 255, 255, 0, 0, 1, 0, 0, 0, 1, 0];
+    let e = idx_bytes(gzip(&huge), "huge.gz", 16, image_body).unwrap_err();
+    assert!(e.0.contains("more than 4096 MiB"), "{}", e.0);
 }
 
 #[test]
@@ -118,4 +136,18 @@ fn bad_idx_files_are_errors() {
         parse_idx_images(&one_short, "x").unwrap_err().0.contains("one whole image fewer") && !parse_idx_images(&short, "x").unwrap_err().0.contains("whole")
     );
     assert_eq!("mnist:".parse::<DataSource>().unwrap_err(), "unknown data `mnist:`: use `digits`, `mnist:DIR`, `fashion`, `fashion:DIR` or `cifar10:DIR`");
+}
+
+/// A data set of one image says why it cannot be used, not that it is empty.
+#[test]
+fn too_few_images_are_named() {
+    let dir = std::env::temp_dir().join(format!("nasc-one-image-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let images = [0u8, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2, 3, 4];
+    std::fs::write(dir.join("train-images-idx3-ubyte"), images).unwrap();
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), [0u8, 0, 8, 1, 0, 0, 0, 1, 3]).unwrap();
+    let src = DataSource::Mnist(dir.clone());
+    let e = load(&src, 0).unwrap_err().0;
+    assert!(e.ends_with("1 images are too few to train and test on (without a test file, a fifth of them is the test split)"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -280,6 +280,11 @@ impl<'p> Elaborator<'p> {
         }
         let shapes: Vec<Shape> = inputs.iter().map(|(t, _)| self.graph.shape(*t).clone()).collect();
         match (spec.shape)(&shapes, &attrs) {
+            Ok(outs) if outs.iter().any(|o| o.rank() > MAX_RANK) => {
+                let rank = outs.iter().map(Shape::rank).max().unwrap_or(0);
+                let msg = format!("`{}` would make a tensor of rank {rank}, over the limit of {MAX_RANK} dims", spec.name);
+                self.error(Diagnostic::error(c::TooLarge, msg, span).with_primary_label(format!("{rank} dims")))
+            }
             Ok(outs) => {
                 let node = self.graph.nodes.len();
                 let outputs: Vec<TensorId> = outs.into_iter().enumerate().map(|(k, s)| self.new_tensor(s, Some((node, k)), span)).collect();

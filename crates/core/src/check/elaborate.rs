@@ -18,6 +18,10 @@ use crate::shape::{Dim, Shape};
 use crate::syntax::ast::{Expr, ExprKind, Stage};
 use std::rc::Rc;
 
+/// The most dims a tensor may have. Mixing matrices are rank × rank, so a rank of 10^5 asked for
+/// 10 GB; PyTorch itself stops at 64 dims.
+pub const MAX_RANK: usize = 64;
+
 /// The most times `|> f * n` may repeat a stage.
 pub(super) const MAX_REPEAT: i64 = 1000;
 

@@ -15,6 +15,10 @@ impl<'p> Elaborator<'p> {
         let mut values = Vec::new();
         for p in &def.params {
             match &p.ty {
+                TypeExpr::Tensor(dims, span) if !self.rank_allowed(dims.len(), *span) => {
+                    values.push(Val::Error);
+                    env.bind(&p.name.name, Val::Error, p.name.span, BindKind::Other);
+                }
                 TypeExpr::Tensor(dims, span) => {
                     let mut shape = Vec::new();
                     for d in dims {
@@ -57,6 +61,19 @@ impl<'p> Elaborator<'p> {
             }
         }
         values
+    }
+
+    /// Whether a tensor of `rank` dims is within [`MAX_RANK`]; reported at `span` when not.
+    pub(super) fn rank_allowed(&mut self, rank: usize, span: Span) -> bool {
+        if rank <= MAX_RANK {
+            return true;
+        }
+        self.error(
+            Diagnostic::error(c::TooLarge, format!("a tensor of rank {rank} is over the limit of {MAX_RANK} dims"), span)
+                .with_primary_label(format!("{rank} dims"))
+                .with_hint("a tensor type lists one dim per axis: `[B, H, W, C]`"),
+        );
+        false
     }
 
     /// Report an unknown type name or a value of the wrong type; `false` if reported.
@@ -109,7 +126,10 @@ impl<'p> Elaborator<'p> {
     /// The declared output shape, when it is a single tensor.
     pub(super) fn return_shape(&mut self, ty: &TypeExpr, env: &mut Env) -> Option<Shape> {
         match ty {
-            TypeExpr::Tensor(dims, _) => {
+            TypeExpr::Tensor(dims, span) => {
+                if !self.rank_allowed(dims.len(), *span) {
+                    return None;
+                }
                 let d: Option<Vec<Dim>> = dims.iter().map(|d| self.dim_expr(d, env, false)).collect();
                 d.map(Shape)
             }

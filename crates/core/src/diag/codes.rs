@@ -76,7 +76,7 @@ codes! {
     UnknownAttr = "E0111", Error, "unknown attribute",
         "An `@attribute` before a block is not one nasc knows. The hint lists the known attributes.";
     TooLarge = "E0112", Error, "program too large",
-        "Inlining the program would create more nodes than the budget allows (200,000 per check), usually through nested repetition or blocks that call others several times. The note shows the call chain that grew it.";
+        "The program is over one of nasc's size limits: inlining it would create more nodes than the budget allows (200,000 per check), usually through nested repetition or blocks that call others several times (the note shows the call chain that grew it); or a tensor has more than 64 dims.";
     MissingArg = "E0201", Error, "missing argument",
         "An op or block call leaves out a required argument. The message shows the signature.";
     UnknownArg = "E0202", Error, "unknown named argument",
@@ -88,13 +88,13 @@ codes! {
     DuplicateArg = "E0205", Error, "argument given twice",
         "The same argument is passed twice, by position and by name or by name twice.";
     BadArgValue = "E0206", Error, "bad argument value",
-        "An argument has the right type but a value the op refuses: a non-positive size, a dropout rate outside [0, 1), an axis that must be known, too many split parts.";
+        "An argument has the right type but a value the op refuses: a non-positive size, a dropout rate outside [0, 1), a norm's `eps` that is not positive or a `momentum` outside [0, 1], a window list that is not `[height, width]`, a negative padding, a window larger than its padded input, `ceil_mode` on a symbolic size, an axis that must be known, too many split parts.";
     BadOperator = "E0207", Error, "operator not defined here",
         "An arithmetic operator is applied to values it does not support: tensors support `+` and `*` element-wise (not `-` or `/`); dims support `+ - * /`.";
     ShapeMismatch = "E0301", Error, "shape mismatch",
         "Two shapes that must agree do not: the inputs of `+`, an argument and a block parameter, concat inputs off the axis, matmul inner dims. The labels show both shapes; element-wise ops broadcast dims of size 1.";
     InexactDiv = "E0302", Error, "inexact division",
-        "A dim must divide exactly: a stride must divide the height and width (the language's SAME padding gives H/stride), `groups` must divide the channels, a dim expression `C / 2` must be whole.";
+        "A dim must divide exactly: a stride must divide the height and width (SAME padding gives H/stride, and inside a block explicit padding such as 3×3 / stride 2 / padding 1 does too; each call checks its concrete sizes), `groups` must divide the channels, a dim expression `C / 2` must be whole.";
     Rank = "E0303", Error, "wrong rank",
         "An op needs a different number of dims: conv and pools take [B, H, W, C], matmul needs rank 2 or more, concat inputs must have equal rank.";
     ReturnMismatch = "E0304", Error, "return shape differs from the signature",

@@ -226,6 +226,10 @@ pub struct Lexed<'a> {
 pub fn lex(src: &str) -> Lexed<'_> {
     let mut out = Lexed { tokens: Vec::new(), comments: Vec::new(), errors: Vec::new() };
     let mut lexer = Tok::lexer(src);
+    // A UTF-8 byte-order mark (some Windows editors write one) is not part of the program.
+    if src.starts_with('\u{feff}') {
+        lexer.bump('\u{feff}'.len_utf8());
+    }
     while let Some(tok) = lexer.next() {
         let span = lexer.span();
         match tok {
@@ -245,6 +249,15 @@ pub fn lex(src: &str) -> Lexed<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let l = lex("\u{feff}model");
+        assert!(l.errors.is_empty());
+        assert_eq!(l.tokens, vec![(3, Tok::Model, 8)]);
+        // Anywhere else it is a character the language does not know.
+        assert_eq!(lex("model \u{feff}").errors.len(), 1);
+    }
 
     #[test]
     fn lexes_numbers_with_suffixes() {
