@@ -1,6 +1,8 @@
 //! Parse + check speed: resnet50.nas and a generated 5,000-line program, its blocks independent
 //! and nested 25 deep; complete checks (`nasc build`, `nasc props`) and shallow ones (`nasc check`,
-//! the language server).
+//! the language server); and the hostile shapes of issue 35 that were quadratic (100,000 model
+//! parameters, 64,000 lines with trailing comments, 100,000 names unpacked on one line, with
+//! their diagnostics rendered).
 //! Run: cargo bench --bench check
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -26,6 +28,31 @@ fn bench(c: &mut Criterion) {
             let name = format!("{mode}/generated {} lines, blocks nested {depth} deep", big.lines().count());
             g.bench_function(name, |b| b.iter(|| parse_and_check("big.nas", black_box(&big), check)));
         }
+    }
+    g.finish();
+    hostile(c);
+}
+
+/// Check (and render the diagnostics of) inputs of hostile shapes.
+fn hostile(c: &mut Criterion) {
+    let params: Vec<String> = (0..100_000).map(|i| format!("p{i}: int = {i}")).collect();
+    let comments: String = (0..64_000).map(|_| "    let x = x |> relu // c\n").collect();
+    let names: Vec<String> = (0..100_000).map(|i| format!("a{i}")).collect();
+    let cases = [
+        ("100,000 model parameters", format!("model M(x: [B, 8], {}) -> [B, 8] {{\n    return x\n}}\n", params.join(", "))),
+        ("64,000 trailing comments", format!("model M(x: [B, 8]) -> [B, 8] {{\n{comments}    return x\n}}\n")),
+        ("100,000 names on one line", format!("model M(x: [B, 8]) -> [B, 8] {{\n    let ({}) = x |> split(100000)\n    return x\n}}\n", names.join(", "))),
+    ];
+    let mut g = c.benchmark_group("hostile");
+    g.sample_size(10);
+    for (name, text) in &cases {
+        g.bench_function(*name, |b| {
+            b.iter(|| {
+                let prog = Program::from_source("h.nas", black_box(text));
+                let checked = nasc::check::check_shallow(&prog);
+                nasc::diag::render_all(&checked.diagnostics, &prog.sources, false).len()
+            })
+        });
     }
     g.finish();
 }

@@ -296,3 +296,53 @@ fn a_valid_program_of_deeply_nested_blocks_checks_every_block() {
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert!(r.stderr.contains("[W0104] Warning:") && r.stderr.contains("block(s) were not checked on their own"), "{}", r.stderr);
 }
+
+// ---- round 3 (issue 35) ------------------------------------------------------------------
+
+/// 5,000 extra arguments on one line: one error, shown as a window of the line (it was 4,999
+/// errors each quoting the 15 KB line: 151 MB of output).
+#[test]
+fn thousands_of_extra_arguments_are_one_short_error() {
+    let args = vec!["1"; 5000].join(", ");
+    let p = file("args", &format!("model M(x: [B, 8]) -> [B, 8] {{\n    return x |> dense(8, {args})\n}}\n"));
+    let r = nasc(&["check", s(&p)]);
+    refused(&r, "too many arguments to `dense`: it takes 3, found 5002 positional");
+    assert!(r.stderr.len() < 2000, "{} bytes of diagnostics", r.stderr.len());
+    assert!(r.stderr.contains("4999 extra arguments from here") && r.stderr.contains("line 2 is 15024 bytes long"), "{}", r.stderr);
+}
+
+/// 100,000 names unpacked on one line: ten warnings and one count, not 100,000.
+#[test]
+fn a_line_keeps_ten_diagnostics_and_counts_the_rest() {
+    let names: Vec<String> = (0..100_000).map(|i| format!("a{i}")).collect();
+    let p = file("tuple", &format!("model M(x: [B, 8]) -> [B, 8] {{\n    let ({}) = x |> split(100000)\n    return x\n}}\n", names.join(", ")));
+    let r = nasc(&["check", s(&p), "--format", "json"]);
+    let diags: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    let list = diags.as_array().or_else(|| diags["diagnostics"].as_array()).expect("a list");
+    assert_eq!(list.len(), 11, "{}", r.stdout.chars().take(500).collect::<String>());
+    assert!(list[10]["message"].as_str().unwrap_or("").starts_with("99991 more diagnostics on line 2 not shown"), "{}", list[10]);
+}
+
+/// A rank-100,002 input asked `props` for a rank² mixing matrix (10 GB, SIGABRT).
+#[test]
+fn a_tensor_over_64_dims_is_a_named_error() {
+    let dims = vec!["1"; 100_002].join(", ");
+    let p = file("rank", &format!("model M(x: [{dims}]) -> [{dims}] {{\n    return x |> relu\n}}\n"));
+    refused(&nasc(&["props", s(&p)]), "a tensor of rank 100002 is over the limit of 64 dims");
+    let ones = vec!["1"; 65].join(", ");
+    let p = file("param", &format!("model M(x: [B, 1]) -> [B, 1] {{\n    let p = param(shape: [{ones}])\n    return x\n}}\n"));
+    refused(&nasc(&["check", s(&p)]), "`param` would make a tensor of rank 65, over the limit of 64 dims");
+}
+
+/// 100,000 model parameters and 64,000 commented lines check and format (both were quadratic:
+/// > 20 s and 13.7 s; `benches/check.rs` times them).
+#[test]
+fn many_parameters_and_trailing_comments_are_fine() {
+    let params: Vec<String> = (0..100_000).map(|i| format!("p{i}: int = {i}")).collect();
+    let p = file("params", &format!("model M(x: [B, 8], {}) -> [B, 8] {{\n    return x\n}}\n", params.join(", ")));
+    let r = nasc(&["check", s(&p)]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr.chars().take(500).collect::<String>());
+    let lines: String = (0..64_000).map(|_| "    let x = x |> relu  // c\n").collect();
+    let p = file("comments", &format!("model M(x: [B, 8]) -> [B, 8] {{\n{lines}    return x\n}}\n"));
+    assert_eq!(nasc(&["fmt", "--check", s(&p)]).code, Some(0), "comments stay where they were");
+}

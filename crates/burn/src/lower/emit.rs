@@ -190,9 +190,7 @@ impl Emitter<'_> {
             LayerDesc::Pool(p) => {
                 let (w, s, pad) = (p.window, p.stride, padding(p.padding));
                 let f = match p.kind {
-                    PoolKind::Max => {
-                        self.field("max_pool", "MaxPool2d", format!("MaxPool2dConfig::new({w:?}).with_strides({s:?}).with_padding({pad}).init()"))
-                    }
+                    PoolKind::Max => self.field("max_pool", "MaxPool2d", format!("MaxPool2dConfig::new({w:?}).with_strides({s:?}).with_padding({pad}).init()")),
                     PoolKind::Avg => {
                         let count = p.count_pad;
                         let init = format!("AvgPool2dConfig::new({w:?}).with_strides({s:?}).with_padding({pad}).with_count_include_pad({count}).init()");

@@ -126,9 +126,7 @@ impl Layer {
                 let (w, s, pad) = (p.window, p.stride, explicit(p.padding));
                 match p.kind {
                     PoolKind::Max => Layer::MaxPool(MaxPool2dConfig::new(w).with_strides(s).with_padding(pad).init()),
-                    PoolKind::Avg => {
-                        Layer::AvgPool(AvgPool2dConfig::new(w).with_strides(s).with_padding(pad).with_count_include_pad(p.count_pad).init())
-                    }
+                    PoolKind::Avg => Layer::AvgPool(AvgPool2dConfig::new(w).with_strides(s).with_padding(pad).with_count_include_pad(p.count_pad).init()),
                 }
             }
             LayerDesc::Param { shape } => {
@@ -376,7 +374,8 @@ fn nhwc_step(step: &Step, layer: &Layer, ins: &[(Tensor<RANK>, Layout)]) -> Opti
             cpu::conv2d_nhwc(x4, c.weight.val(), c.bias.as_ref().map(|b| b.val()), geom)
         }
         Layer::MaxPool(p) => {
-            let geom = cpu::PoolGeom { batch, input: inp, output: [oh, ow], window: p.kernel_size, stride: p.stride, pad: top_left(&p.padding)?, count_pad: None };
+            let geom =
+                cpu::PoolGeom { batch, input: inp, output: [oh, ow], window: p.kernel_size, stride: p.stride, pad: top_left(&p.padding)?, count_pad: None };
             cpu::pool2d_nhwc(x4, geom, cpu::PoolKind::Max)
         }
         Layer::AvgPool(p) => {

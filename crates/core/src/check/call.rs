@@ -135,16 +135,20 @@ impl<'p> Elaborator<'p> {
         let mut slots: Vec<Option<ArgVal>> = vec![None; params.len()];
         let mut ok = true;
         let mut next = 0;
+        // Every positional argument past the parameters is one mistake: reported once, at the
+        // first (5,000 extra arguments made 5,000 errors quoting the same line).
+        let positional = args.iter().filter(|a| a.name.is_none()).count();
         for a in args {
             let k = match &a.name {
                 None => {
                     let k = next;
                     next += 1;
+                    if k == params.len() {
+                        let msg = format!("too many arguments to `{what}`: it takes {}, found {positional} positional", params.len());
+                        let label = if positional - k > 1 { format!("{} extra arguments from here", positional - k) } else { "extra argument".into() };
+                        self.error(Diagnostic::error(c::TooManyArgs, msg, a.span).with_primary_label(label).with_note(format!("signature: {}", sig())));
+                    }
                     if k >= params.len() {
-                        let msg = format!("too many arguments to `{what}`: it takes {}", params.len());
-                        self.error(
-                            Diagnostic::error(c::TooManyArgs, msg, a.span).with_primary_label("extra argument").with_note(format!("signature: {}", sig())),
-                        );
                         ok = false;
                         continue;
                     }
@@ -434,9 +438,7 @@ pub(super) enum Converted {
 fn padding(v: &Val) -> Result<Padding, Option<String>> {
     // Symbolic amounts (a block's parameter) are allowed: each call gives them values.
     let amount = |v: &Val| match v {
-        Val::Int(d) if d.is_fractional() || d.as_int().is_some_and(|n| n < 0) => {
-            Err(Some(format!("padding amounts must be non-negative ints, found {d}")))
-        }
+        Val::Int(d) if d.is_fractional() || d.as_int().is_some_and(|n| n < 0) => Err(Some(format!("padding amounts must be non-negative ints, found {d}"))),
         Val::Int(d) => Ok(d.clone()),
         _ => Err(None),
     };
@@ -450,9 +452,7 @@ fn padding(v: &Val) -> Result<Padding, Option<String>> {
         }
         Val::List(vs) => match vs.iter().map(amount).collect::<Result<Vec<Dim>, _>>()?.as_slice() {
             [h, w] => Ok(Padding::Explicit { top: h.clone(), bottom: h.clone(), left: w.clone(), right: w.clone() }),
-            [top, bottom, left, right] => {
-                Ok(Padding::Explicit { top: top.clone(), bottom: bottom.clone(), left: left.clone(), right: right.clone() })
-            }
+            [top, bottom, left, right] => Ok(Padding::Explicit { top: top.clone(), bottom: bottom.clone(), left: left.clone(), right: right.clone() }),
             other => Err(Some(format!("a padding list has 2 or 4 ints, found {}", other.len()))),
         },
         _ => Err(None),

@@ -71,6 +71,7 @@ fn check_with<'p>(prog: &'p Program, stop: Stop<'p>, shallow: bool) -> Checked {
     // A file that does not parse would give confusing follow-on errors: stop at syntax.
     if diags.iter().any(Diagnostic::is_error) {
         dedup(&mut diags);
+        cap_per_line(&mut diags, &prog.sources);
         cap(&mut diags);
         return Checked { graphs: Vec::new(), diagnostics: diags };
     }
@@ -136,6 +137,7 @@ fn check_with<'p>(prog: &'p Program, stop: Stop<'p>, shallow: bool) -> Checked {
         );
     }
     dedup(&mut diags);
+    cap_per_line(&mut diags, &prog.sources);
     cap(&mut diags);
     Checked { graphs, diagnostics: diags }
 }
@@ -155,6 +157,35 @@ fn cap(diags: &mut Vec<Diagnostic>) {
     let message = format!("{} more diagnostics not shown ({errors} of them errors)", rest.len());
     let span = rest[0].primary.span;
     diags.push(if errors > 0 { Diagnostic::error(c::TooLarge, message, span) } else { Diagnostic::warning(c::MoreNotShown, message, span) });
+}
+
+/// The most diagnostics kept for one source line: 100,000 names unpacked on one line made as
+/// many warnings, each quoting the line.
+pub const MAX_PER_LINE: usize = 10;
+
+/// Keep the first `MAX_PER_LINE` diagnostics of each line (they are sorted by position) and
+/// one counting the rest of that line, an error when errors were among them.
+fn cap_per_line(diags: &mut Vec<Diagnostic>, sources: &crate::diag::SourceMap) {
+    let line = |d: &Diagnostic| (d.primary.span.file, sources.line_of(d.primary.span.file, d.primary.span.start));
+    if diags.windows(MAX_PER_LINE + 1).all(|w| line(&w[0]) != line(&w[MAX_PER_LINE])) {
+        return;
+    }
+    let mut out: Vec<Diagnostic> = Vec::with_capacity(diags.len());
+    let mut k = 0;
+    while k < diags.len() {
+        let here = line(&diags[k]);
+        let end = k + diags[k..].iter().take_while(|d| line(d) == here).count();
+        out.extend(diags[k..end.min(k + MAX_PER_LINE)].iter().cloned());
+        if end - k > MAX_PER_LINE {
+            let rest = &diags[k + MAX_PER_LINE..end];
+            let errors = rest.iter().filter(|d| d.is_error()).count();
+            let message = format!("{} more diagnostics on line {} not shown ({errors} of them errors)", rest.len(), here.1);
+            let span = rest[0].primary.span;
+            out.push(if errors > 0 { Diagnostic::error(c::TooLarge, message, span) } else { Diagnostic::warning(c::MoreNotShown, message, span) });
+        }
+        k = end;
+    }
+    *diags = out;
 }
 
 /// A block with a `bool` or `str` parameter without a default is only checked at its calls.
@@ -182,13 +213,18 @@ fn item_rules(prog: &Program, diags: &mut Vec<Diagnostic>) {
                     .with_hint("rename the block; op names are reserved"),
             );
         }
-        for (j, p) in b.def.params.iter().enumerate() {
-            if let Some(prev) = b.def.params[..j].iter().find(|q| q.name.name == p.name.name) {
+        // The first declaration of each name, in one pass (a scan per parameter was quadratic:
+        // 10^5 parameters took over 20 s).
+        let mut first: std::collections::HashMap<&str, &crate::syntax::ast::Param> = std::collections::HashMap::new();
+        for p in &b.def.params {
+            if let Some(prev) = first.get(p.name.name.as_str()) {
                 diags.push(
                     Diagnostic::error(c::DuplicateParam, format!("parameter `{}` is declared twice", p.name.name), p.name.span)
                         .with_primary_label("declared again here")
                         .with_label(prev.name.span, "first declared here"),
                 );
+            } else {
+                first.insert(&p.name.name, p);
             }
         }
         let stmt_attrs = b.def.body.iter().flat_map(|s| s.attrs.iter());
@@ -258,6 +294,21 @@ mod tests {
         let checked = check_until(&prog, Stop { cancel: Some(&cancel), deadline: None });
         assert!(checked.graphs.is_empty());
         assert_eq!(check(&prog).graphs.len(), 2);
+    }
+
+    #[test]
+    fn diagnostics_past_the_cap_of_a_line_are_counted_in_one() {
+        let mut sources = crate::diag::SourceMap::default();
+        let f = sources.add("l.nas", format!("{}\nz\n", "x ".repeat(30)));
+        let at = |k: usize| crate::diag::Span::new(f, k, k + 1);
+        let mut diags: Vec<Diagnostic> = (0..25).map(|k| Diagnostic::warning(c::UnusedBinding, "w", at(2 * k))).collect();
+        diags.push(Diagnostic::error(c::UnknownName, "e", at(50)));
+        diags.push(Diagnostic::error(c::UnknownName, "next line", at(61)));
+        cap_per_line(&mut diags, &sources);
+        assert_eq!(diags.len(), MAX_PER_LINE + 2);
+        let count = &diags[MAX_PER_LINE];
+        assert_eq!((count.code, count.message.as_str()), (c::TooLarge, "16 more diagnostics on line 1 not shown (1 of them errors)"));
+        assert_eq!(diags[MAX_PER_LINE + 1].message, "next line");
     }
 
     #[test]

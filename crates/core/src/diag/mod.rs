@@ -84,6 +84,19 @@ impl SourceMap {
     pub fn files(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
         self.files.iter().enumerate().map(|(i, f)| (FileId(i as u32), f))
     }
+    /// The 1-based line of a byte offset (without counting columns, which is linear in the line).
+    pub fn line_of(&self, file: FileId, offset: usize) -> usize {
+        let Some(f) = self.get(file) else { return 1 };
+        f.line_starts.partition_point(|&s| s <= offset.min(f.text.len())).max(1)
+    }
+    /// The byte range of the line holding `offset` (without its newline).
+    pub fn line_range(&self, file: FileId, offset: usize) -> std::ops::Range<usize> {
+        let Some(f) = self.get(file) else { return 0..0 };
+        let line = f.line_starts.partition_point(|&s| s <= offset.min(f.text.len())).saturating_sub(1);
+        let start = f.line_starts[line];
+        let end = f.line_starts.get(line + 1).map_or(f.text.len(), |&n| n - 1);
+        start..end.max(start)
+    }
     /// 1-based line and column (columns count characters) of a byte offset.
     pub fn line_col(&self, file: FileId, offset: usize) -> (usize, usize) {
         let Some(f) = self.get(file) else { return (1, 1) };
@@ -209,10 +222,88 @@ pub fn render_all(diags: &[Diagnostic], sources: &SourceMap, color: bool) -> Str
     for d in diags {
         // The renderer is a dependency: if it ever fails on odd text, fall back to one line
         // rather than crash the compiler.
-        let one = std::panic::AssertUnwindSafe(|| render_ariadne(d, sources, color, &mut cache));
+        let one = std::panic::AssertUnwindSafe(|| match long_line_window(d, sources) {
+            Some(w) => render_window(d, sources, color, &w),
+            None => render_ariadne(d, sources, color, &mut cache),
+        });
         out.push_str(&std::panic::catch_unwind(one).unwrap_or_else(|_| format!("{}\n", d.short(sources))));
     }
     out
+}
+
+/// Lines longer than this (bytes) are shown as a window around the diagnostic: a 15 KB line
+/// quoted by each of 5,000 diagnostics was 151 MB of output.
+const LONG_LINE: usize = 240;
+
+/// Past this line number a windowed diagnostic's margin is not numbered as in the file.
+const MAX_BLANK_LINES: usize = 20_000;
+
+/// How much of a long line a window shows around its labels, each side.
+const WINDOW_MARGIN: usize = 60;
+
+/// The part of a long line a diagnostic is shown with.
+struct Window {
+    line: usize,
+    /// Byte range of the whole line, and of the part shown.
+    full: std::ops::Range<usize>,
+    shown: std::ops::Range<usize>,
+}
+
+/// When the diagnostic's primary span is on a line longer than [`LONG_LINE`]: the window of
+/// that line around the labels on it (at most [`LONG_LINE`] bytes past the first label).
+fn long_line_window(d: &Diagnostic, sources: &SourceMap) -> Option<Window> {
+    let p = d.primary.span;
+    let text = &sources.get(p.file)?.text;
+    let full = sources.line_range(p.file, p.start);
+    if full.len() <= LONG_LINE {
+        return None;
+    }
+    let on_line = |s: &Span| s.file == p.file && full.contains(&s.start);
+    let starts = std::iter::once(&p).chain(d.labels.iter().map(|l| &l.span)).filter(|s| on_line(s));
+    let first = starts.clone().map(|s| s.start).min().unwrap_or(p.start);
+    let last = starts.map(|s| s.end).max().unwrap_or(p.end);
+    let mut lo = first.saturating_sub(WINDOW_MARGIN).max(full.start);
+    let mut hi = (last + WINDOW_MARGIN).min(first + LONG_LINE).min(full.end).max(lo);
+    while !text.is_char_boundary(lo) {
+        lo -= 1;
+    }
+    while !text.is_char_boundary(hi) {
+        hi += 1;
+    }
+    Some(Window { line: sources.line_of(p.file, p.start), full, shown: lo..hi })
+}
+
+/// Render `d` against only the window of its long line: labels elsewhere are left out and a
+/// note says which columns are shown.
+fn render_window(d: &Diagnostic, sources: &SourceMap, color: bool, w: &Window) -> String {
+    let p = d.primary.span;
+    let text = sources.get(p.file).map_or("", |f| f.text.as_str());
+    let (before, after) = (if w.shown.start > w.full.start { "…" } else { "" }, if w.shown.end < w.full.end { "…" } else { "" });
+    let excerpt = format!("{before}{}{after}", &text[w.shown.clone()]);
+    let name = sources.get(p.file).map(|f| f.name.clone()).unwrap_or_default();
+    // ariadne 0.6 numbers the margin without the source's display offset, so empty lines stand
+    // in for the lines before (up to a bound: past it only the header's number is right).
+    let (blank, offset) = if w.line <= MAX_BLANK_LINES { (w.line - 1, 0) } else { (0, w.line - 1) };
+    let text = format!("{}{excerpt}\n", "\n".repeat(blank));
+    let mut windowed = SourceMap::default();
+    let file = windowed.add(&name, text.clone());
+    let base = blank + before.len();
+    let map = |s: &Span| {
+        let clip = |o: usize| o.clamp(w.shown.start, w.shown.end) - w.shown.start + base;
+        Span::new(file, clip(s.start), clip(s.end))
+    };
+    let mut shown = d.clone();
+    shown.primary.span = map(&p);
+    shown.labels = d
+        .labels
+        .iter()
+        .filter(|l| l.span.file == p.file && w.full.contains(&l.span.start))
+        .map(|l| Label { span: map(&l.span), message: l.message.clone() })
+        .collect();
+    let (col, cols) = (sources.line_col(p.file, w.shown.start).1, w.full.len());
+    shown.notes.push(format!("line {} is {cols} bytes long: shown from column {col}, and columns in the header count from there", w.line));
+    let mut cache = (name, ariadne::Source::from(text).with_display_line_offset(offset));
+    render_ariadne(&shown, &windowed, color, &mut cache)
 }
 
 fn render_ariadne(d: &Diagnostic, sources: &SourceMap, color: bool, cache: &mut impl ariadne::Cache<String>) -> String {
@@ -279,6 +370,19 @@ mod tests {
         assert_eq!(sm.line_col(f, 3), (2, 1));
         // 'µ' is two bytes: the 'x' after it is column 2.
         assert_eq!(sm.line_col(f, 5), (2, 2));
+    }
+
+    #[test]
+    fn a_long_line_is_shown_as_a_window_around_the_labels() {
+        let mut sm = SourceMap::default();
+        let line = format!("let y = f({}zz)", "1, ".repeat(2000));
+        let f = sm.add("w.nas", format!("model\n{line}\n"));
+        let at = 6 + line.find("zz").expect("zz");
+        let d = Diagnostic::error(codes::UnknownName, "cannot find value `zz` in this scope", Span::new(f, at, at + 2));
+        let text = d.render(&sm, false);
+        assert!(text.len() < 1000, "{} bytes", text.len());
+        assert!(text.contains("w.nas:2:") && text.contains(" 2 │ …") && text.contains("zz)"), "{text}");
+        assert!(text.contains("line 2 is 6013 bytes long: shown from column 5951"), "{text}");
     }
 
     #[test]

@@ -170,7 +170,9 @@ fn repeat_count(s: &Stage) -> u64 {
 fn set_repeat(s: &mut Stage, n: u64) {
     if let Stage::Call { repeat, index, .. } = s {
         match repeat {
-            Some(e) if n > 1 || index.is_some() => e.kind = nasc_core::syntax::ast::ExprKind::Int(nasc_core::syntax::ast::IntLit { value: n.max(1), suffix: None }),
+            Some(e) if n > 1 || index.is_some() => {
+                e.kind = nasc_core::syntax::ast::ExprKind::Int(nasc_core::syntax::ast::IntLit { value: n.max(1), suffix: None })
+            }
             _ if n <= 1 => *repeat = None,
             _ => {}
         }

@@ -132,7 +132,15 @@ fn pools_match_burn_forward_and_gradients() {
         let (h, w, c) = (stride * (2 + rng.below(4)), stride * (2 + rng.below(4)), 1 + rng.below(5));
         let (pad, padding) = same(h, w, window, stride, 1);
         let PaddingConfig2d::Explicit(_, _, bottom, right) = padding else { unreachable!("same() is explicit") };
-        let g = PoolGeom { batch: 1 + rng.below(3), input: [h, w, c], output: [h / stride, w / stride], window: [window; 2], stride: [stride; 2], pad, count_pad: None };
+        let g = PoolGeom {
+            batch: 1 + rng.below(3),
+            input: [h, w, c],
+            output: [h / stride, w / stride],
+            window: [window; 2],
+            stride: [stride; 2],
+            pad,
+            count_pad: None,
+        };
         let x = Tensor::<4>::random([g.batch, h, w, c], Distribution::Normal(0.0, 1.0), &dev).require_grad();
         let dy = Tensor::<4>::random([g.batch, g.output[0], g.output[1], c], Distribution::Normal(0.0, 1.0), &dev);
         for (kind, count_pad) in [(PoolKind::Max, None), (PoolKind::Avg, None), (PoolKind::Avg, Some([bottom, right]))] {
