@@ -284,3 +284,25 @@ fn hostile_files_get_diagnostics_and_the_server_lives_on() {
     open(&mut c, GOOD);
     assert!(c.diagnostics(URI).is_empty());
 }
+
+/// The protocol: `exit` after `shutdown` ends the server with 0, `exit` alone with 1.
+#[test]
+fn exit_codes_follow_the_protocol() {
+    let wait = |c: &mut Client| {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(status) = c.child.try_wait().expect("wait") {
+                return status.code();
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "the server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let mut c = Client::start();
+    c.request("shutdown", json!(null));
+    c.notify("exit", json!(null));
+    assert_eq!(wait(&mut c), Some(0));
+    let mut c = Client::start();
+    c.notify("exit", json!(null));
+    assert_eq!(wait(&mut c), Some(1));
+}

@@ -107,6 +107,9 @@ impl Server {
                         }
                         self.request_or_wait(req);
                     }
+                    // `exit` after `shutdown` is consumed by `handle_shutdown`: one seen here
+                    // came without it, which the protocol ends with exit code 1.
+                    Ok(Message::Notification(n)) if n.method == "exit" => return Err("`exit` without a `shutdown` request first".into()),
                     Ok(Message::Notification(n)) => self.notification(n),
                     Ok(Message::Response(_)) => {}
                     Err(_) => return Ok(()),

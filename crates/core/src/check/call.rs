@@ -289,6 +289,12 @@ impl<'p> Elaborator<'p> {
                 let msg = format!("`{}` would make a tensor of rank {rank}, over the limit of {MAX_RANK} dims", spec.name);
                 self.error(Diagnostic::error(c::TooLarge, msg, span).with_primary_label(format!("{rank} dims")))
             }
+            // A tensor no machine can hold, whose counts would overflow the reports' 128 bits.
+            Ok(outs) if outs.iter().any(|o| o.numel().is_err() || o.numel().is_ok_and(|n| n.as_ratio().is_some_and(|r| r.numer() > i64::MAX as i128))) => {
+                let msg = format!("`{}` would make a tensor of more than 2^63 elements", spec.name);
+                let shape = outs.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(", ");
+                self.error(Diagnostic::error(c::TooLarge, msg, span).with_primary_label(shape))
+            }
             Ok(outs) => {
                 let node = self.graph.nodes.len();
                 let outputs: Vec<TensorId> = outs.into_iter().enumerate().map(|(k, s)| self.new_tensor(s, Some((node, k)), span)).collect();

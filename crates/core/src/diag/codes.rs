@@ -76,7 +76,7 @@ codes! {
     UnknownAttr = "E0111", Error, "unknown attribute",
         "An `@attribute` before a block is not one nasc knows. The hint lists the known attributes.";
     TooLarge = "E0112", Error, "program too large",
-        "The program is over one of nasc's size limits: inlining it would create more nodes than the budget allows (200,000 per check), usually through nested repetition or blocks that call others several times (the note shows the call chain that grew it); or a tensor has more than 64 dims.";
+        "The program is over one of nasc's size limits: inlining it would create more nodes than the budget allows (200,000 per check), usually through nested repetition or blocks that call others several times (the note shows the call chain that grew it); or a tensor has more than 64 dims or more than 2^63 elements.";
     MissingArg = "E0201", Error, "missing argument",
         "An op or block call leaves out a required argument. The message shows the signature.";
     UnknownArg = "E0202", Error, "unknown named argument",
