@@ -269,6 +269,11 @@ pub enum StoreError {
         path: PathBuf,
         why: String,
     },
+    /// A nasc store whose pages SQLite finds damaged (a disk or copy error).
+    Corrupt {
+        path: PathBuf,
+        why: String,
+    },
     /// A row is missing before a later one.
     Damaged {
         missing: i64,
@@ -291,6 +296,11 @@ impl std::fmt::Display for StoreError {
             StoreError::CannotCreateDir { dir, source } => write!(f, "cannot create `{}`: {source}", dir.display()),
             StoreError::CannotOpen { path, source } => write!(f, "cannot open the store `{}`: {source}", path.display()),
             StoreError::NotAStore { path, why } => write!(f, "`{}` is not a nasc store: {why}", path.display()),
+            StoreError::Corrupt { path, why } => write!(
+                f,
+                "the store `{}` is damaged ({why}): sqlite3's `.recover` can copy out what is readable; or start a new store",
+                path.display()
+            ),
             StoreError::Damaged { missing, next } => {
                 write!(f, "the store is damaged: candidate #{missing} is missing (the next row is #{next}); export what is there with `--export json`")
             }
@@ -360,8 +370,28 @@ impl Store {
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::CannotOpen { path: path.to_path_buf(), source })?;
         let s = Store { conn };
+        s.check_pages().map_err(|why| StoreError::Corrupt { path: path.to_path_buf(), why })?;
         s.verify().map_err(|why| StoreError::NotAStore { path: path.to_path_buf(), why })?;
         Ok(s)
+    }
+
+    /// SQLite's own check of a file that says it is ours: damaged pages are reported as such,
+    /// not as whatever a query over them trips on first ("invalid utf-8 sequence").
+    fn check_pages(&self) -> Result<(), String> {
+        let app: i64 = match self.conn.pragma_query_value(None, "application_id", |r| r.get(0)) {
+            Ok(app) => app,
+            // Not a database at all: `verify` says so.
+            Err(_) => return Ok(()),
+        };
+        if app != APPLICATION_ID {
+            return Ok(());
+        }
+        let first: Result<String, _> = self.conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0));
+        match first {
+            Ok(ok) if ok == "ok" => Ok(()),
+            Ok(problem) => Err(problem),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// A nasc store: our application id, or (stores written before it was set) our two tables

@@ -40,6 +40,29 @@ fn insert_finish_reopen() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A store whose pages were damaged on disk says so, not "not a nasc store: invalid utf-8".
+#[test]
+fn a_damaged_store_is_called_damaged() {
+    let dir = std::env::temp_dir().join(format!("nasc-store-damaged-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("s.sqlite");
+    let mut s = Store::create(&path, "{\"x\":1}").unwrap();
+    for id in 0..200 {
+        s.insert(&record(id)).unwrap();
+    }
+    drop(s);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page = 4096;
+    assert!(bytes.len() > 4 * page, "{} bytes", bytes.len());
+    for b in &mut bytes[2 * page + 100..3 * page] {
+        *b = 0xFF;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let e = Store::open_read_only(&path).err().expect("refused").to_string();
+    assert!(e.starts_with(&format!("the store `{}` is damaged (", path.display())) && e.contains(".recover"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn opening_something_else_is_an_error() {
     let dir = std::env::temp_dir().join(format!("nasc-store-bad-{}", std::process::id()));
