@@ -1,6 +1,6 @@
 //! One document's analysis and the editor features computed from it.
 
-use super::position::{to_offset, to_range};
+use super::position::{LineIndex, to_offset, to_range};
 use crate::check::Stop;
 use crate::check::{Checked, check, check_shallow_until, complete_graph};
 use crate::diag::{Diagnostic, Severity, Span, codes};
@@ -15,6 +15,7 @@ use std::path::PathBuf;
 pub struct Analysis {
     uri: Uri,
     text: String,
+    lines: LineIndex,
     program: Program,
     checked: Checked,
 }
@@ -74,7 +75,7 @@ impl Analysis {
         let program = Program::from_source_in(&name, text, dir.as_deref());
         // Shallow: block hovers and code actions make the complete graphs they need.
         let checked = check_shallow_until(&program, stop);
-        Analysis { uri: uri.clone(), text: text.to_string(), program, checked }
+        Analysis { uri: uri.clone(), text: text.to_string(), lines: LineIndex::new(text), program, checked }
     }
 
     /// `new`, but a panic in a phase becomes one diagnostic instead of ending the server (and
@@ -93,7 +94,7 @@ impl Analysis {
             checked
                 .diagnostics
                 .push(Diagnostic::error(codes::Internal, "internal error while checking this file", span).with_hint("please report it with the file"));
-            Analysis { uri: uri.clone(), text: text.to_string(), program, checked }
+            Analysis { uri: uri.clone(), text: text.to_string(), lines: LineIndex::new(text), program, checked }
         })
     }
 
@@ -102,7 +103,7 @@ impl Analysis {
     }
 
     fn range(&self, s: &Span) -> Range {
-        to_range(&self.text, s.start, s.end)
+        self.lines.range(&self.text, s.start, s.end)
     }
 
     /// The same diagnostics as `nasc check`, as LSP diagnostics. Errors in imported files are
