@@ -225,6 +225,32 @@ fn killed_and_resumed_runs_equal_an_uninterrupted_run_and_jobs_do_not_matter() {
     assert_eq!(ids, (0..ids.len() as i64).collect::<Vec<_>>(), "each candidate exactly once");
     assert_eq!(got, want, "a killed and resumed run differs from the uninterrupted one");
 
+    // SIGTERM ends a run cleanly (a message, exit 1, in-flight candidates pending) and
+    // `--resume` finishes it to the same store.
+    let mut termed_once = false;
+    for attempt in 0..6 {
+        let termed = dir.join(format!("termed-{attempt}.sqlite"));
+        let mut child = nasc().arg("evolve").args(start_args(&termed, "2")).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(full_ms / (4 << attempt)));
+        if child.try_wait().unwrap().is_some() {
+            continue;
+        }
+        assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() {
+            continue; // finished before the signal arrived
+        }
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("stopped by a signal:") && err.contains("--resume"), "{err}");
+        let out = run(&["--resume".into(), termed.display().to_string(), "--quiet".into()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(export(&termed), want, "a SIGTERMed and resumed run differs from the uninterrupted one");
+        termed_once = true;
+        break;
+    }
+    assert!(termed_once, "no SIGTERM hit a running search");
+
     // Outputs: status, CSV, the front's .nas files (each checks) and the SVG.
     let status = nasc().args(["evolve", "--status"]).arg(&reference).output().unwrap();
     let text = String::from_utf8_lossy(&status.stdout);

@@ -259,6 +259,7 @@ pub fn run(a: &EvolveArgs) -> ExitCode {
         }
         None => Evaluator::Subprocess(exe),
     };
+    stop_on_signals();
     let result = match a.finalize {
         Some(_) => finalize(&mut ev, a, jobs, &eval),
         None => drive(&mut ev, jobs, &eval, a.quiet),
@@ -437,6 +438,20 @@ fn progress_bar(len: u64, what: &str, quiet: bool) -> indicatif::ProgressBar {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar
+}
+
+/// SIGTERM and SIGINT (Ctrl-C) end a run at its next step instead of mid-write: the store is
+/// released, in-flight candidates stay pending and their workers exit with this process.
+fn stop_on_signals() {
+    extern "C" fn on_signal(_: libc::c_int) {
+        crate::evolve::request_stop();
+    }
+    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler does one atomic store, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGTERM, handler);
+        libc::signal(libc::SIGINT, handler);
+    }
 }
 
 /// Run with a progress bar and one line per finished candidate.

@@ -80,7 +80,7 @@ impl Evolution {
             if running == 0 {
                 return Ok(());
             }
-            let (id, verdict) = rx.recv().map_err(|_| "a training worker vanished".to_string())?;
+            let (id, verdict) = super::worker::next_verdict(&rx, running)?;
             let result = trained(verdict)?;
             running -= 1;
             let r = &mut self.records[id as usize];
@@ -125,7 +125,7 @@ impl Evolution {
             if running.is_empty() {
                 break;
             }
-            let (t, verdict) = rx.recv().map_err(|_| "a training worker vanished".to_string())?;
+            let (t, verdict) = super::worker::next_verdict(&rx, running.len())?;
             let result = trained(verdict)?;
             let Some((id, k)) = running.remove(&t) else { continue };
             let f = match result {

@@ -35,7 +35,7 @@ use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::time::Instant;
 use store::{Final, Outcome, Record, Status, Store, now};
-pub use worker::{Evaluator, Job, Verdict};
+pub use worker::{Evaluator, Job, Verdict, request_stop};
 
 /// Everything that determines a run; stored in the run's database, so `--resume` needs nothing else.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -251,7 +251,7 @@ impl Evolution {
             if running == 0 {
                 break;
             }
-            let (id, verdict) = rx.recv().map_err(|_| "a training worker vanished".to_string())?;
+            let (id, verdict) = worker::next_verdict(&rx, running)?;
             let result = trained(verdict)?;
             running -= 1;
             let at = now();

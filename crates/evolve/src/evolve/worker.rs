@@ -71,6 +71,35 @@ pub enum Evaluator {
     Ray(super::ray::RaySettings),
 }
 
+/// Set by the command line's SIGTERM / SIGINT handler: the run stops at its next step, its
+/// in-flight trainings left pending for `--resume`.
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Ask a running search to stop (async-signal-safe: one atomic store).
+pub fn request_stop() {
+    STOP.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+pub fn stop_requested() -> bool {
+    STOP.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// The next training result, or an error once a stop was asked for (the trainings in flight
+/// stay pending in the store; their workers end with this process).
+pub(super) fn next_verdict<T>(rx: &std::sync::mpsc::Receiver<(T, Verdict)>, in_flight: usize) -> Result<(T, Verdict), String> {
+    use std::sync::mpsc::RecvTimeoutError;
+    loop {
+        if stop_requested() {
+            return Err(format!("stopped by a signal: {in_flight} training(s) in flight stay pending"));
+        }
+        match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok(v) => return Ok(v),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return Err("a training worker vanished".to_string()),
+        }
+    }
+}
+
 impl Evaluator {
     /// Start training candidate `id`; its result arrives on `tx`.
     pub fn spawn(&self, id: i64, job: Job, tx: Sender<(i64, Verdict)>) {
