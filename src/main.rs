@@ -11,6 +11,9 @@ fn main() -> ExitCode {
     // SAFETY: called before any other thread exists; SIG_DFL is a valid action for SIGPIPE.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        // Past a file-size limit (`ulimit -f`, a full quota) a write should fail with an error
+        // nasc reports, not kill the process mid-write with SIGXFSZ.
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
     nasc_burn::train::prepare_process();
     let cli = nasc::cli::Cli::parse();

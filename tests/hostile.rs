@@ -353,3 +353,31 @@ fn a_tensor_past_two_to_the_63_elements_is_an_error() {
     let p = file("huge", "model M(x: [B, 8]) -> [B, 8] {\n    let p = param(shape: [4611686018427387904, 4611686018427387904, 4611686018427387904])\n    return x + mean(p, axes: [0, 1, 2])\n}\n");
     refused(&nasc(&["build", s(&p)]), "`param` would make a tensor of more than 2^63 elements");
 }
+
+/// Past a file-size limit (as on a full disk) `nasc evolve` stops with a message instead of
+/// dying of SIGXFSZ, the store stays valid, and `--resume` finishes once writes work again.
+#[test]
+fn a_full_disk_stops_a_search_with_a_message_and_resume_continues() {
+    use std::os::unix::process::CommandExt;
+    let dir = temp_dir("full");
+    let store = dir.join("s.sqlite");
+    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/mlp_digits.nas");
+    let args = [model, "--data", "digits", "--trials", "12", "--epochs", "1", "--inherit", "--quiet", "--store", s(&store)];
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nasc"));
+    cmd.arg("evolve").args(args).stdin(Stdio::null());
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit { rlim_cur: 60_000, rlim_max: libc::RLIM_INFINITY };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+        });
+    }
+    let out = cmd.output().expect("nasc runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot write the store: the disk is full or a file-size limit was reached"), "{err}");
+    let r = nasc(&["evolve", "--resume", s(&store), "--quiet"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let status = nasc(&["evolve", "--status", s(&store)]);
+    assert!(status.stdout.contains("12 of 12 created") && status.stdout.contains("complete"), "{}", status.stdout);
+}

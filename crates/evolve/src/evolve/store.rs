@@ -288,6 +288,11 @@ pub enum StoreError {
     Sqlite(rusqlite::Error),
 }
 
+/// SQLite's errors for a write the file system refused (full disk, quota, `ulimit -f`).
+fn write_failed(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure))
+}
+
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -306,6 +311,9 @@ impl std::fmt::Display for StoreError {
             }
             StoreError::Busy { pid } => write!(f, "another nasc process (pid {pid}) is running this store; wait for it, or stop it first"),
             StoreError::NoSettings => write!(f, "this database has no nasc run settings"),
+            StoreError::Sqlite(e) if write_failed(e) => {
+                write!(f, "cannot write the store: the disk is full or a file-size limit was reached ({e}); free space, then `--resume`")
+            }
             StoreError::Sqlite(e) => write!(f, "store: {e}"),
         }
     }
