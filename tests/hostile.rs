@@ -350,7 +350,10 @@ fn many_parameters_and_trailing_comments_are_fine() {
 /// A tensor of 2^186 elements made every count overflow: 0 params with exit 0. Now an error.
 #[test]
 fn a_tensor_past_two_to_the_63_elements_is_an_error() {
-    let p = file("huge", "model M(x: [B, 8]) -> [B, 8] {\n    let p = param(shape: [4611686018427387904, 4611686018427387904, 4611686018427387904])\n    return x + mean(p, axes: [0, 1, 2])\n}\n");
+    let p = file(
+        "huge",
+        "model M(x: [B, 8]) -> [B, 8] {\n    let p = param(shape: [4611686018427387904, 4611686018427387904, 4611686018427387904])\n    return x + mean(p, axes: [0, 1, 2])\n}\n",
+    );
     refused(&nasc(&["build", s(&p)]), "`param` would make a tensor of more than 2^63 elements");
 }
 

@@ -301,11 +301,9 @@ impl std::fmt::Display for StoreError {
             StoreError::CannotCreateDir { dir, source } => write!(f, "cannot create `{}`: {source}", dir.display()),
             StoreError::CannotOpen { path, source } => write!(f, "cannot open the store `{}`: {source}", path.display()),
             StoreError::NotAStore { path, why } => write!(f, "`{}` is not a nasc store: {why}", path.display()),
-            StoreError::Corrupt { path, why } => write!(
-                f,
-                "the store `{}` is damaged ({why}): sqlite3's `.recover` can copy out what is readable; or start a new store",
-                path.display()
-            ),
+            StoreError::Corrupt { path, why } => {
+                write!(f, "the store `{}` is damaged ({why}): sqlite3's `.recover` can copy out what is readable; or start a new store", path.display())
+            }
             StoreError::Damaged { missing, next } => {
                 write!(f, "the store is damaged: candidate #{missing} is missing (the next row is #{next}); export what is there with `--export json`")
             }
