@@ -234,6 +234,37 @@ fn shallow_checks_agree_on_nested_blocks() {
     assert_eq!(nodes(&shallow, "Big"), nodes(&checked, "Big"));
 }
 
+/// The input shapes of issue 35 (long lines, wide tuples, many parameters, high ranks,
+/// comment-heavy files, deep call chains), at seeded random sizes, through every phase within
+/// the per-input memory bound.
+#[test]
+fn hostile_shapes_survive_every_phase() {
+    let mut rng = Rng::new(35);
+    for round in 0..3 {
+        for (name, text) in hostile_shapes(&mut rng) {
+            assert_survives(&format!("{name} (round {round})"), &text);
+        }
+    }
+}
+
+fn hostile_shapes(rng: &mut Rng) -> Vec<(&'static str, String)> {
+    let n = 500 + rng.below(2000);
+    let list = |f: &dyn Fn(usize) -> String, n: usize| (0..n).map(f).collect::<Vec<_>>().join(", ");
+    let model = |params: String, body: String| format!("model M(x: [B, 8]{params}) -> [B, 8] {{\n{body}    return x\n}}\n");
+    let chain: String = (1..n / 4).map(|i| format!("block B{i}(x: [B, C]) -> [B, C] {{\n    return x |> B{} |> relu\n}}\n", i - 1)).collect();
+    vec![
+        ("a long line of arguments", model(String::new(), format!("    let y = x |> dense(8, {})\n", list(&|i| i.to_string(), n)))),
+        ("a wide tuple", model(String::new(), format!("    let ({}) = x |> split({n})\n", list(&|i| format!("a{i}"), n)))),
+        ("many parameters", model(format!(", {}", list(&|i| format!("p{i}: int = {i}"), n)), String::new())),
+        ("a high rank", format!("model M(x: [{}]) -> [B, 8] {{\n    return x\n}}\n", list(&|_| "2".into(), 60 + rng.below(20)))),
+        ("trailing comments", model(String::new(), (0..n).map(|i| format!("    let x = x |> relu  // c{i}\n")).collect())),
+        (
+            "a deep call chain",
+            format!("block B0(x: [B, C]) -> [B, C] {{\n    return x |> relu\n}}\n{chain}model M(x: [B, 8]) -> [B, 8] {{\n    return x |> B{}\n}}\n", n / 4 - 1),
+        ),
+    ]
+}
+
 #[test]
 fn mutated_examples_never_panic() {
     let sources = examples();
