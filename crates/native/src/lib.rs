@@ -93,7 +93,7 @@ fn define<M: Module>(module: &mut M, plan: &Plan, symbol: &str) -> Result<Define
                 gvs.entry(c).or_insert_with(|| module.declare_data_in_func(consts[c], &mut ctx.func));
             }
         }
-        for c in kernel_consts(&step.kernel) {
+        for c in step.kernel.consts() {
             gvs.entry(c).or_insert_with(|| module.declare_data_in_func(consts[c], &mut ctx.func));
         }
         emit_step(step, &mut ctx.func, &mut fctx, &gvs, module.target_config());
@@ -117,18 +117,6 @@ fn define<M: Module>(module: &mut M, plan: &Plan, symbol: &str) -> Result<Define
     module.define_function(forward, &mut ctx).map_err(|e| NativeError(format!("forward: {e:?}")))?;
     module.clear_context(&mut ctx);
     Ok(Defined { forward, steps, scratch })
-}
-
-/// Constants a kernel reads besides its input and output views (weights, biases, norms).
-fn kernel_consts(k: &plan::Kernel) -> Vec<usize> {
-    use plan::Kernel::*;
-    match k {
-        Dense { weight, bias, .. } | Conv { weight, bias, .. } => std::iter::once(*weight).chain(*bias).collect(),
-        Affine { scale, shift, .. } => vec![*scale, *shift],
-        LayerNorm { gamma, beta, .. } => std::iter::once(*gamma).chain(*beta).collect(),
-        GroupNorm { gamma, beta, .. } => gamma.iter().chain(beta.iter()).copied().collect(),
-        _ => vec![],
-    }
 }
 
 /// Latency in ms of `f` over `runs` calls after `warmup`: (median, p95), by the wall clock or

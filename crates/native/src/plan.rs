@@ -181,6 +181,37 @@ pub enum Kernel {
     Broadcast,
 }
 
+impl Kernel {
+    /// The constants (weights, statistics) this kernel reads, for the module to define. Every
+    /// kernel is listed: one added with weights must say so here or it does not compile.
+    pub fn consts(&self) -> Vec<usize> {
+        match self {
+            Kernel::Dense { weight, bias, .. } | Kernel::Conv { weight, bias, .. } => std::iter::once(*weight).chain(*bias).collect(),
+            Kernel::Affine { scale, shift, .. } => vec![*scale, *shift],
+            Kernel::LayerNorm { gamma, beta, .. } => std::iter::once(*gamma).chain(*beta).collect(),
+            Kernel::GroupNorm { gamma, beta, .. } => gamma.iter().chain(beta.iter()).copied().collect(),
+            Kernel::Copy
+            | Kernel::Pool(_)
+            | Kernel::Act(_)
+            | Kernel::Softmax { .. }
+            | Kernel::Mean { .. }
+            | Kernel::Add
+            | Kernel::Mul
+            | Kernel::Scale(_)
+            | Kernel::Transpose { .. }
+            | Kernel::Concat { .. }
+            | Kernel::Split { .. }
+            | Kernel::Slice { .. }
+            | Kernel::Roll { .. }
+            | Kernel::Gather { .. }
+            | Kernel::Select { .. }
+            | Kernel::Matmul
+            | Kernel::Einsum { .. }
+            | Kernel::Broadcast => Vec::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Step {
     pub kernel: Kernel,
@@ -361,8 +392,12 @@ impl Builder<'_> {
 
     fn node(&mut self, k: usize, desc: &LayerDesc, layer: &Layer, ins: &[usize], outs: &[usize]) -> Result<(), String> {
         let x = ins.first().copied().unwrap_or(0);
-        match (desc, layer) {
-            (LayerDesc::Dense { inputs, features, .. }, Layer::Linear(l)) => {
+        let mismatch = || "its trained state does not match its description (the weights are for another model?)".to_string();
+        // One arm per description, each taking the module it needs: a new kind of layer does
+        // not compile until it is handled here.
+        match desc {
+            LayerDesc::Dense { inputs, features, .. } => {
+                let Layer::Linear(l) = layer else { return Err(mismatch()) };
                 let w = l.weight.val().into_data().try_to_vec::<f32>().map_err(|e| format!("{e:?}"))?;
                 let fp = round4(*features);
                 let mut packed = vec![0.0f32; inputs * fp + PAD];
@@ -374,7 +409,8 @@ impl Builder<'_> {
                 let bias = bias.map(|v| self.constant(v));
                 self.push(Kernel::Dense { inputs: *inputs, features: *features, weight, bias, clamp: None }, &[x], outs, k);
             }
-            (LayerDesc::Conv(c), Layer::Conv(conv)) => {
+            LayerDesc::Conv(c) => {
+                let Layer::Conv(conv) = layer else { return Err(mismatch()) };
                 let w = conv.weight.val().into_data().try_to_vec::<f32>().map_err(|e| format!("{e:?}"))?;
                 let depthwise = c.groups == c.channels && c.features == c.channels && c.groups > 1;
                 let weight = self.constant(pack_conv(&w, c, depthwise));
@@ -382,7 +418,8 @@ impl Builder<'_> {
                 let bias = bias.map(|v| self.constant(v));
                 self.push(Kernel::Conv { geom: c.clone(), depthwise, weight, bias, clamp: None }, &[x], outs, k);
             }
-            (LayerDesc::BatchNorm { channels, .. }, Layer::BatchNorm(bn)) => {
+            LayerDesc::BatchNorm { channels, .. } => {
+                let Layer::BatchNorm(bn) = layer else { return Err(mismatch()) };
                 let (gamma, beta) = (vals(bn.gamma.val()), vals(bn.beta.val()));
                 let (mean, var) = (vals(bn.running_mean.value()), vals(bn.running_var.value()));
                 let scale: Vec<f32> = (0..*channels).map(|c| gamma[c] / (var[c] + bn.epsilon as f32).sqrt()).collect();
@@ -390,27 +427,30 @@ impl Builder<'_> {
                 let (scale, shift) = (self.constant(padded(scale, *channels)), self.constant(padded(shift, *channels)));
                 self.push(Kernel::Affine { scale, shift, clamp: None }, &[x], outs, k);
             }
-            (LayerDesc::LayerNorm { channels, eps }, Layer::LayerNorm(ln)) => {
+            LayerDesc::LayerNorm { channels, eps } => {
+                let Layer::LayerNorm(ln) = layer else { return Err(mismatch()) };
                 let gamma = self.constant(padded(vals(ln.gamma.val()), *channels));
                 let beta = ln.beta.as_ref().map(|b| padded(vals(b.val()), *channels));
                 let beta = beta.map(|v| self.constant(v));
                 // From the description: burn's LayerNorm keeps its epsilon private.
                 self.push(Kernel::LayerNorm { gamma, beta, eps: *eps as f32 }, &[x], outs, k);
             }
-            (LayerDesc::GroupNorm { groups, channels, .. }, Layer::GroupNorm(gn)) => {
+            LayerDesc::GroupNorm { groups, channels, .. } => {
+                let Layer::GroupNorm(gn) = layer else { return Err(mismatch()) };
                 let gamma = gn.gamma.as_ref().map(|p| padded(vals(p.val()), *channels));
                 let beta = gn.beta.as_ref().map(|p| padded(vals(p.val()), *channels));
                 let (gamma, beta) = (gamma.map(|v| self.constant(v)), beta.map(|v| self.constant(v)));
                 self.push(Kernel::GroupNorm { groups: *groups, gamma, beta, eps: gn.epsilon as f32 }, &[x], outs, k);
             }
-            (LayerDesc::Dropout { .. }, _) => self.alias(outs[0], x),
-            (LayerDesc::Pool(p), _) => {
+            LayerDesc::Dropout { .. } => self.alias(outs[0], x),
+            LayerDesc::Pool(p) => {
                 if self.shape(x).len() != 4 {
                     return Err("pools need a [B, H, W, C] input".into());
                 }
                 self.push(Kernel::Pool(p.clone()), &[x], outs, k);
             }
-            (LayerDesc::Param { shape }, Layer::Param(p)) => {
+            LayerDesc::Param { shape } => {
+                let Layer::Param(p) = layer else { return Err(mismatch()) };
                 let v = p.val().into_data().try_to_vec::<f32>().map_err(|e| format!("{e:?}"))?;
                 if v.len() != shape.iter().product::<usize>() {
                     return Err("the parameter's size differs from its shape".into());
@@ -420,8 +460,7 @@ impl Builder<'_> {
                     t.0 = Place::Const(c);
                 }
             }
-            (LayerDesc::Stateless(s), _) => self.stateless(k, s, ins, outs)?,
-            _ => return Err("its trained state does not match its description (the weights are for another model?)".into()),
+            LayerDesc::Stateless(s) => self.stateless(k, s, ins, outs)?,
         }
         Ok(())
     }
