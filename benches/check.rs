@@ -4,6 +4,7 @@
 //! parameters, 64,000 lines with trailing comments, 100,000 names unpacked on one line, with
 //! their diagnostics rendered).
 //! Run: cargo bench --bench check
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use nasc::check::Checked;

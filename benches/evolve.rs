@@ -2,6 +2,7 @@
 //! population of 200, mutate it (alpha: infer, mutate properties, synthesize, check), size the
 //! child, and write it to the SQLite store in one transaction.
 //! Run: cargo bench --bench evolve   (medians in target/criterion/evolve-controller/)
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use nasc::evolve::mutate::{MutationConfig, Strategy, mutate};

@@ -1,5 +1,6 @@
 //! Synthesis time per hole by target depth, progressive vs enumerative on the same holes.
 //! Run: cargo bench --bench synth   (medians in target/criterion/synth-depth-*/)
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use nasc::ops::mixing::{Level, Mixing};

@@ -4,6 +4,7 @@
 //! kernels fully; `-- resnet` selects one model). `NASC_CPU_KERNELS=burn` in front times
 //! burn-flex's own convolution, pooling and batch-norm ops instead of nasc's kernels. The ratio
 //! against PyTorch is measured by `scripts/compare_torch.py`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsParams, SgdConfig};

@@ -2,6 +2,7 @@
 //! op has would silently read a default (0, false, an empty list). This test reads the sources
 //! and checks that every attribute name they ask for, or build attributes with, is an argument
 //! of some catalog op.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -1,4 +1,5 @@
 //! The `nasc` command line as a user meets it: exit codes, output formats, `fmt` in place.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

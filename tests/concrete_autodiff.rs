@@ -2,6 +2,7 @@
 //! autodiff gradients (paper §3.1). Batch norm and dropout are left out (in training mode they
 //! mix the batch or drop entries); max-pool passes gradient to one element per window, so its
 //! Jacobian is sparser than what it reads (the structural oracle in props_oracle.rs covers it).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 
 use nasc::lower::concrete::concrete_mixing;
 use nasc::lower::lower;

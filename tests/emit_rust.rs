@@ -1,6 +1,7 @@
 //! `nasc build --emit rust`: the generated files in tests/generated/ are what nasc emits today,
 //! they compile (as modules of this test), and on the same weights they compute what the
 //! lowered module computes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};

@@ -1,5 +1,6 @@
 //! `nasc evolve` end to end: kill-and-resume, --jobs independence, stored candidates, outputs
 //! and errors. The seed is the digits MLP with one epoch per candidate, so runs take seconds.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 
 use nasc::rng::Rng;
 use serde_json::Value;

@@ -4,6 +4,7 @@
 //! The reference figures are in tests/reference/reference_counts.json, produced by
 //! `python3 tests/reference/reference_counts.py` from torchvision 0.29 / timm 1.0 / torch 2.15
 //! (see that script for how MACs are counted: Conv2d and Linear multiply-accumulates at batch 1).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 
 use nasc::program::Program;
 use nasc::syntax::{parse, print_file};

@@ -3,6 +3,7 @@
 //! hole filling, the language server). Nothing may panic or hang, and every failure must come
 //! back as diagnostics with valid spans. `NASC_FUZZ_SECONDS` (default 30) bounds the open-ended
 //! run; CI runs it with the default as part of `cargo test`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 
 use nasc::program::Program;
 use nasc::syntax::generate::Rng;

@@ -1,6 +1,8 @@
 //! On a GPU host: one training step of cnn_digits on CUDA against the CPU backend from the same
 //! weights. Built only with `--features cuda`; `scripts/gpu_smoke.sh` runs it. Without a usable
 //! CUDA device it fails with `nasc devices`'s reason, never silently passes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 #![cfg(feature = "cuda")]
 
 use burn::module::{Module, ModuleVisitor, Param};

@@ -1,5 +1,6 @@
 //! Hostile input, files and flags (issue 16): each case exits 0 or 1 with a message, never a
 //! panic (101), an abort (signal) or a hang. Every case is a repro that failed before its fix.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

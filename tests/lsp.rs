@@ -1,4 +1,5 @@
 //! `nasc lsp` spoken to over stdio with JSON-RPC, as an editor does.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};

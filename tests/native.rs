@@ -1,6 +1,7 @@
 //! `nasc build --emit object`: a C program compiled with the system `cc` links the object file,
 //! runs it on inputs written here, and its outputs equal burn's forward on the same weights.
 //! Also the CLI's errors for native code, and `nasc bench --latency`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 
 use burn::module::{Module, ModuleMapper, Param, RunningState};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};

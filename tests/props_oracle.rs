@@ -6,6 +6,7 @@
 //! region the tracked input reaches (the whole output except after a concat, see
 //! `reached_centre`). Checked for every op of the catalog in several
 //! configurations, and for random synthesized chains; the equality rate is printed.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 
 use nasc::ops::mixing::{Level, Mixing, op_mixing};
 use nasc::ops::{AttrValue, Attrs, OpKind, Padding, spec};

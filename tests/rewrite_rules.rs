@@ -2,6 +2,7 @@
 //! share a canonical form, and lowered to burn they compute the same outputs on random inputs
 //! (relative difference below 1e-5; the rules keep the trained function, and these sides have
 //! no parameters, so no weights need matching).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 
 use burn::tensor::{Device, Distribution, Tensor};
 use nasc::lower::{lower, pad, unpad};

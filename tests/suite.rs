@@ -2,6 +2,7 @@
 //! what nasc must report, as `// expect: CODE LINE:COL MESSAGE` (or `// expect: nothing`); a
 //! `// run: build` line also selects the model and fills the holes, as `nasc build` does.
 //! The rendered diagnostics of each suite file are an insta snapshot (snapshots/suite/).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 
 use nasc::check::{check, select_model};
 use nasc::diag::{Code, Diagnostic};

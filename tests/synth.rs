@@ -5,6 +5,7 @@
 //! Targets are made the way evolution makes them (paper §5): infer the properties of a random
 //! chain, then mutate them — depth moved by up to ±2, mixing cells dropped, shape sometimes
 //! dropped — plus a share of impossible targets.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 
 use nasc::ops::mixing::{Level, Mixing};
 use nasc::props::{Chain, Target};

@@ -1,4 +1,5 @@
 //! Lowering to burn and training on CPU (burn's flex backend).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsParams, SgdConfig};

@@ -24,7 +24,7 @@ pub mod syntax;
 pub mod synth;
 
 lalrpop_util::lalrpop_mod!(
-    #[allow(clippy::all, unused_parens, dead_code)]
+    #[allow(clippy::all, clippy::unwrap_used, clippy::expect_used, unused_parens, dead_code)]
     grammar,
     "/nas.rs"
 );

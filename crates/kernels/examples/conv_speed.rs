@@ -5,6 +5,8 @@
 //! `GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824`
 //! to time the kernels without the fresh pages glibc's defaults give every large buffer (the
 //! `nasc` binary sets this itself).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 use nasc_kernels::conv::{self, ConvGeom};
 use nasc_kernels::pool::{self, PoolGeom};
 use std::time::Instant;

@@ -1,6 +1,7 @@
 //! The compiled forward pass computes what burn's forward computes on the same weights: the
 //! shipped examples and benchmark models, and programs of every op kind, with batch norm
 //! statistics and norm parameters made random so folding is exercised.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's helpers state its expectations
 
 use burn::module::{Module, ModuleMapper, Param, RunningState};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
