@@ -22,9 +22,16 @@ use std::process::ExitCode;
     version,
     about = "A compiler for neural-architecture programs (.nas files)",
     long_about = "nasc checks the tensor shapes of .nas architecture files, reports their \
-                  parameters and MACs, and formats them.\n\n\
+                  parameters and MACs, fills holes by synthesis, trains models, searches for \
+                  better architectures, and serves editors.\n\n\
                   Start with:  nasc check examples/resnet34_cifar.nas\n\
-                  then:        nasc build examples/resnet34_cifar.nas"
+                  then:        nasc build examples/resnet34_cifar.nas\n\
+                  and:         nasc train examples/cnn_digits.nas --data digits",
+    after_long_help = "Documentation (in the source tree): README.md for a five-minute tour; \
+                       docs/language.md (the language), docs/training.md (training, native \
+                       inference), docs/search.md (nasc evolve), docs/editors.md (nasc lsp), \
+                       docs/library.md (from Rust), docs/performance.md. `nasc explain CODE` \
+                       explains a diagnostic."
 )]
 pub struct Cli {
     #[command(subcommand)]
