@@ -31,7 +31,7 @@ impl NewOps {
             max_pool_2: MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(0, 0, 0, 0)).init(),
             dense_3: LinearConfig::new(8, 8).with_bias(true).init(device),
             avg_pool_4: AvgPool2dConfig::new([2, 2]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 0, 0, 1)).with_count_include_pad(true).init(),
-            avg_pool_5: AvgPool2dConfig::new([2, 2]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(0, 0, 1, 1)).with_count_include_pad(true).init(),
+            avg_pool_5: AvgPool2dConfig::new([2, 2]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(0, 0, 1, 1)).with_count_include_pad(false).init(),
             max_pool_6: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 0, 0)).init(),
             dense_7: LinearConfig::new(8, 10).with_bias(true).init(device),
         }

@@ -134,7 +134,7 @@ fn every_op_kind_matches_burn() {
         ),
         (
             "counted padding",
-            "model M(x: [B, 7, 6, 3]) -> [B, 4, 3, 3] {\n    return x |> avg_pool(window: 3, stride: 2, padding: 1) |> avg_pool(window: 3, stride: 1, padding: 1, count_include_pad: false) |> avg_pool(window: [3, 1], stride: [1, 1], padding: [1, 1, 0, 0])\n}\n",
+            "model M(x: [B, 7, 6, 3]) -> [B, 4, 3, 3] {\n    return x |> avg_pool(window: 3, stride: 2, padding: 1) |> avg_pool(window: 3, stride: 1, padding: 1, count_include_pad: false) |> avg_pool(window: [3, 1], stride: [1, 1], padding: [1, 1, 0, 0]) |> avg_pool(3, stride: 1)\n}\n",
         ),
         (
             "norms",

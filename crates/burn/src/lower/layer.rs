@@ -265,8 +265,10 @@ pub fn describe(op: OpKind, a: &Attrs, ins: &[Vec<Dim>], outs: &[Vec<Dim>]) -> R
 fn pool(kind: PoolKind, a: &Attrs, x: &[Dim]) -> Result<LayerDesc, LowerError> {
     let (window, stride) = (pair(a, "window")?, pair(a, "stride")?);
     let padding = padding_2d(x, window, stride, [1, 1], &a.padding(), a.bool("ceil_mode"))?;
-    // Max pools never count; an average counts the padding unless told not to (PyTorch's default).
-    let count_pad = kind == PoolKind::Avg && a.get("count_include_pad").is_none_or(|_| a.bool("count_include_pad"));
+    // Max pools never count; an average counts explicit padding unless told otherwise (the
+    // catalog's default, applied here too for ops built without it).
+    let counts = a.get("count_include_pad").map_or(a.padding_is_explicit(), |_| a.bool("count_include_pad"));
+    let count_pad = kind == PoolKind::Avg && counts;
     Ok(LayerDesc::Pool(PoolDesc { kind, window, stride, padding, count_pad }))
 }
 

@@ -211,6 +211,10 @@ impl<'p> Elaborator<'p> {
                     Some(DefaultValue::Float(f)) => ArgVal::plain(Val::Float(f), span),
                     Some(DefaultValue::Bool(b)) => ArgVal::plain(Val::Bool(b), span),
                     Some(DefaultValue::NoInts) => ArgVal::plain(Val::List(Vec::new()), span),
+                    Some(DefaultValue::PaddingIsExplicit) => {
+                        attrs.0.push((a.name, AttrValue::Bool(attrs.padding_is_explicit())));
+                        continue;
+                    }
                     Some(DefaultValue::SamePadding) => {
                         attrs.0.push((a.name, AttrValue::Padding(Padding::Same)));
                         continue;

@@ -85,9 +85,9 @@ pub static CATALOG: &[OpSpec] = &[
         &[X, arg("rate", K::Float)], Linear, ELEMENTWISE, M::elementwise, dropout_shape, no_params, no_macs),
     entry!(DropPath, "drop_path", "Stochastic depth: drops whole examples with probability `rate` while training; identity at inference.",
         &[X, arg("rate", K::Float)], Linear, ELEMENTWISE, M::elementwise, drop_path_shape, no_params, no_macs),
-    entry!(AvgPool, "avg_pool", "Average pooling on [B, H, W, C]; `padding: same` by default. With `count_include_pad: true` (PyTorch's default) padded positions count in the divisor.",
+    entry!(AvgPool, "avg_pool", "Average pooling on [B, H, W, C]; `padding: same` by default. Explicit padding counts in the divisor as in PyTorch (`count_include_pad: true`); `same` padding does not, as in TensorFlow; `count_include_pad` says otherwise.",
         &[X, arg("window", K::Window), opt("stride", K::Window, D::SameAs("window")), opt("padding", K::Padding, D::SamePadding), opt("ceil_mode", K::Bool, D::Bool(false)),
-          opt("count_include_pad", K::Bool, D::Bool(true))],
+          opt("count_include_pad", K::Bool, D::PaddingIsExplicit)],
         Linear, POOL, M::pool_mix, pool_shape, no_params, no_macs),
     // Max pooling counts as linear for depth, as in the αNAS code; the paper is silent.
     entry!(MaxPool, "max_pool", "Max pooling on [B, H, W, C]; `window` and `stride` are one int or [height, width]; `padding: same` by default.",

@@ -110,6 +110,10 @@ pub enum DefaultValue {
     SamePadding,
     /// An empty list.
     NoInts,
+    /// Whether the `padding` argument is explicit: an average pool counts explicit padding, as
+    /// PyTorch does, and not TensorFlow's `same` (programs and stores from before the argument
+    /// keep their meaning).
+    PaddingIsExplicit,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -185,6 +189,10 @@ impl Attrs {
             Some(AttrValue::Padding(p)) => p.clone(),
             _ => Padding::Same,
         }
+    }
+    /// Whether `padding` was given as amounts (not `same` or `valid`).
+    pub fn padding_is_explicit(&self) -> bool {
+        matches!(self.padding(), Padding::Explicit { .. })
     }
     /// A window argument (`kernel: 3` or `kernel: [1, 7]`) as height and width.
     pub fn pair(&self, name: &str) -> [Dim; 2] {
@@ -333,6 +341,7 @@ impl OpSpec {
                 Some(DefaultValue::SameAs(o)) => format!("{}: {o}", a.name),
                 Some(DefaultValue::SamePadding) => format!("{}: same", a.name),
                 Some(DefaultValue::NoInts) => format!("{}: []", a.name),
+                Some(DefaultValue::PaddingIsExplicit) => format!("{}: <padding is explicit>", a.name),
             })
             .collect();
         format!("{}({})", self.name, args.join(", "))
@@ -364,6 +373,7 @@ pub fn with_defaults(kind: OpKind, mut attrs: Attrs) -> Attrs {
             },
             Some(DefaultValue::SamePadding) => AttrValue::Padding(Padding::Same),
             Some(DefaultValue::NoInts) => AttrValue::Ints(Vec::new()),
+            Some(DefaultValue::PaddingIsExplicit) => AttrValue::Bool(attrs.padding_is_explicit()),
             None => continue,
         };
         attrs.0.push((a.name, v));

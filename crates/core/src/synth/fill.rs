@@ -222,6 +222,7 @@ fn is_default(d: Option<DefaultValue>, v: &AttrValue, attrs: &crate::ops::Attrs)
         (Some(DefaultValue::SameAs(o)), v) => attrs.get(o) == Some(v),
         (Some(DefaultValue::SamePadding), AttrValue::Padding(p)) => *p == Padding::Same,
         (Some(DefaultValue::NoInts), AttrValue::Ints(v)) => v.is_empty(),
+        (Some(DefaultValue::PaddingIsExplicit), AttrValue::Bool(b)) => *b == attrs.padding_is_explicit(),
         _ => false,
     }
 }
