@@ -27,7 +27,7 @@ pub struct TrainArgs {
     pub epochs: usize,
     #[command(flatten)]
     pub train: TrainFlags,
-    /// Warm-up epochs before the cosine decay.
+    /// Warm-up epochs before the cosine decay (at most half the training).
     #[arg(long, default_value_t = 1.0, value_parser = super::num::non_negative)]
     pub warmup: f64,
     /// Seed for initialisation, data order, augmentation and hole filling.
@@ -54,7 +54,7 @@ pub struct TrainFlags {
     /// untouched): a fast run or search on a large data set.
     #[arg(long, value_parser = super::num::count)]
     pub train_subset: Option<usize>,
-    #[arg(long, default_value_t = 64, value_parser = super::num::count)]
+    #[arg(long, default_value_t = crate::train::DEFAULT_BATCH, value_parser = super::num::count)]
     pub batch: usize,
     /// Peak learning rate (default 3e-3 for adam, 0.05 for sgd).
     #[arg(long, value_parser = super::num::positive)]
@@ -175,7 +175,7 @@ pub fn train(a: &TrainArgs, color: bool) -> ExitCode {
         lr,
         optimizer: a.train.optimizer(),
         weight_decay: a.train.weight_decay,
-        warmup_epochs: a.warmup.min(a.epochs as f64),
+        warmup_epochs: crate::train::warmup_epochs(a.warmup, a.epochs),
         seed: a.seed,
         ..Default::default()
     };
@@ -249,7 +249,7 @@ pub fn eval(a: &EvalArgs, color: bool) -> ExitCode {
     if let Err(e) = check_fits(&net, &data) {
         return fail(e);
     }
-    let (loss, acc) = evaluate(&net, &data.test, &data, 256, &dev);
+    let (loss, acc) = evaluate(&net, &data.test, &data, crate::train::EVAL_BATCH, &dev);
     println!("{}", serde_json::json!({ "model": name, "test_loss": loss, "test_accuracy": acc, "images": data.test.len() }));
     ExitCode::SUCCESS
 }
@@ -259,7 +259,7 @@ pub struct BenchArgs {
     /// .nas files of the models to time.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    #[arg(long, default_value_t = 64, value_parser = super::num::count)]
+    #[arg(long, default_value_t = crate::train::DEFAULT_BATCH, value_parser = super::num::count)]
     pub batch: usize,
     #[arg(long, default_value_t = 30, value_parser = super::num::count)]
     pub steps: usize,

@@ -106,6 +106,19 @@ impl Optimizer {
     }
 }
 
+/// The training batch when none is given (`nasc train`, `bench`, `evolve`).
+pub const DEFAULT_BATCH: usize = 64;
+
+/// The batch of a forward-only evaluation pass: larger than training's, as it keeps no gradients.
+pub const EVAL_BATCH: usize = 256;
+
+/// The warm-up of a training of `epochs` epochs when `asked` epochs were asked for: at most half
+/// the training, so even a one-epoch training decays (one rule for `nasc train` and every search
+/// candidate).
+pub fn warmup_epochs(asked: f64, epochs: usize) -> f64 {
+    asked.min(epochs as f64 / 2.0).max(0.0)
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct TrainConfig {
     pub epochs: usize,
@@ -147,7 +160,7 @@ impl Default for TrainConfig {
     fn default() -> TrainConfig {
         TrainConfig {
             epochs: 10,
-            batch: 64,
+            batch: DEFAULT_BATCH,
             lr: 1e-3,
             optimizer: Optimizer::Adam,
             weight_decay: 1e-4,
@@ -345,7 +358,8 @@ pub fn train(
         let e = epoch + 1;
         let wanted = cfg.eval_epochs.as_ref().is_none_or(|at| at.contains(&e)) || over_time || e == cfg.epochs || cfg.rungs.iter().any(|r| r.epoch == e);
         let t1 = Instant::now();
-        let (test_loss, test_accuracy) = if wanted { evaluate(&net.valid(), &data.test, data, 256, &device.clone().inner()) } else { (f64::NAN, f64::NAN) };
+        let (test_loss, test_accuracy) =
+            if wanted { evaluate(&net.valid(), &data.test, data, EVAL_BATCH, &device.clone().inner()) } else { (f64::NAN, f64::NAN) };
         let eval_seconds = t1.elapsed().as_secs_f64();
         metrics.push(EpochMetrics {
             epoch: epoch + 1,
@@ -376,5 +390,19 @@ mod budget_tests {
         assert!(check_param_budget(-1, None).unwrap_err().0.contains("unknown"));
         let e = check_param_budget(i64::MAX, None).unwrap_err().0;
         assert!(e.contains("GiB are available"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod warmup_tests {
+    use super::warmup_epochs;
+
+    /// `nasc train` and evolve's workers warm up alike: as asked, but at most half the training.
+    #[test]
+    fn the_warm_up_is_at_most_half_the_training() {
+        assert_eq!(warmup_epochs(1.0, 20), 1.0);
+        assert_eq!(warmup_epochs(1.0, 1), 0.5);
+        assert_eq!(warmup_epochs(3.0, 4), 2.0);
+        assert_eq!(warmup_epochs(0.0, 5), 0.0);
     }
 }

@@ -220,7 +220,7 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
         lr: t.lr,
         optimizer: t.optimizer,
         weight_decay: t.weight_decay,
-        warmup_epochs: 1.0f64.min(t.epochs as f64 / 2.0),
+        warmup_epochs: nasc_burn::train::warmup_epochs(1.0, t.epochs),
         seed: job.seed,
         time_budget: t.time_budget,
         rungs: job.rungs.clone(),
@@ -234,7 +234,8 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
         crate::files::replace_via_temp(path, |tmp| net.valid().save_file(tmp).map_err(|e| std::io::Error::other(e.to_string())))
             .map_err(|e| format!("cannot save the trained weights to {}: {e}", path.display()))?;
     }
-    let test_accuracy = test.as_ref().filter(|_| job.measure_test).map(|t| evaluate(&net.valid(), t, &data, 256, &dev.clone().inner()).1);
+    let test_accuracy =
+        test.as_ref().filter(|_| job.measure_test).map(|t| evaluate(&net.valid(), t, &data, nasc_burn::train::EVAL_BATCH, &dev.clone().inner()).1);
     let last = metrics.last().ok_or("no epoch ran")?;
     let mut speeds: Vec<f64> = metrics.iter().skip(usize::from(metrics.len() > 1)).map(|m| m.images_per_sec).collect();
     speeds.sort_by(f64::total_cmp);
