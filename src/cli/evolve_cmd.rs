@@ -39,7 +39,7 @@ pub struct EvolveArgs {
     #[arg(required_unless_present_any = ["resume", "status", "export", "finalize"])]
     pub file: Option<PathBuf>,
     /// Data: `digits`, `mnist:DIR`, `fashion` (the official Fashion-MNIST from Debian's
-    /// `dataset-fashion-mnist`), `fashion:DIR` or `cifar10:DIR`.
+    /// `dataset-fashion-mnist`), `fashion:DIR`, `cifar10:DIR` or `npz:FILE`.
     #[arg(long)]
     pub data: Option<DataSource>,
     /// Candidates to create, the seed included.
@@ -278,7 +278,7 @@ pub fn run(a: &EvolveArgs) -> ExitCode {
 
 fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String> {
     let file = a.file.as_ref().ok_or("give a seed .nas file, or --resume STORE")?;
-    let data = a.data.clone().ok_or("--data is required: `digits`, `mnist:DIR`, `fashion`, `fashion:DIR` or `cifar10:DIR`")?;
+    let data = a.data.clone().ok_or("--data is required: `digits`, `mnist:DIR`, `fashion`, `fashion:DIR`, `cifar10:DIR` or `npz:FILE`")?;
     let data = data.locate().map_err(|e| e.to_string())?;
     let val_size = validation_size(&data, a.val_size)?;
     // Checked here so a missing GPU is one clear error, not a failure per candidate.

@@ -16,8 +16,9 @@ pub struct TrainArgs {
     /// The .nas file.
     pub file: PathBuf,
     /// Data: `digits` (bundled 8×8 digits), `mnist:DIR` (IDX files), `fashion` (the official
-    /// Fashion-MNIST installed by Debian's `dataset-fashion-mnist`), `fashion:DIR` (IDX files)
-    /// or `cifar10:DIR` (binary batches).
+    /// Fashion-MNIST installed by Debian's `dataset-fashion-mnist`), `fashion:DIR` (IDX files),
+    /// `cifar10:DIR` (binary batches) or `npz:FILE` (NumPy's `np.savez` with `x_train`,
+    /// `y_train` and optionally `x_test`, `y_test`; uint8 or float32 images).
     #[arg(long)]
     pub data: DataSource,
     /// The model, when the file has several.

@@ -7,6 +7,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+mod npz;
+
 const DIGITS_IMAGES: &[u8] = include_bytes!("../../../../data/digits/digits-images.idx3-ubyte.gz");
 const DIGITS_LABELS: &[u8] = include_bytes!("../../../../data/digits/digits-labels.idx1-ubyte.gz");
 
@@ -35,6 +37,8 @@ pub enum DataSource {
     /// Fashion-MNIST: the MNIST IDX layout, named apart so reports say what was trained on.
     Fashion(PathBuf),
     Cifar10(PathBuf),
+    /// A NumPy `.npz` archive (`x_train`, `y_train`, optionally `x_test`, `y_test`).
+    Npz(PathBuf),
 }
 
 impl FromStr for DataSource {
@@ -46,7 +50,8 @@ impl FromStr for DataSource {
             Some(("mnist", dir)) if !dir.is_empty() => Ok(DataSource::Mnist(dir.into())),
             Some(("fashion", dir)) if !dir.is_empty() => Ok(DataSource::Fashion(dir.into())),
             Some(("cifar10", dir)) if !dir.is_empty() => Ok(DataSource::Cifar10(dir.into())),
-            _ => Err(format!("unknown data `{s}`: use `digits`, `mnist:DIR`, `fashion`, `fashion:DIR` or `cifar10:DIR`")),
+            Some(("npz", file)) if !file.is_empty() => Ok(DataSource::Npz(file.into())),
+            _ => Err(format!("unknown data `{s}`: use `digits`, `mnist:DIR`, `fashion`, `fashion:DIR`, `cifar10:DIR` or `npz:FILE`")),
         }
     }
 }
@@ -64,6 +69,12 @@ impl DataSource {
             DataSource::Mnist(d) => DataSource::Mnist(abs(d)?),
             DataSource::Fashion(d) => DataSource::Fashion(abs(d)?),
             DataSource::Cifar10(d) => DataSource::Cifar10(abs(d)?),
+            DataSource::Npz(f) => {
+                if !f.is_file() {
+                    return err(format!("data file {} does not exist", f.display()));
+                }
+                DataSource::Npz(std::fs::canonicalize(f).map_err(|e| DataError(format!("data file `{}`: {e}", f.display())))?)
+            }
         })
     }
 }
@@ -93,6 +104,7 @@ impl std::fmt::Display for DataSource {
             DataSource::Mnist(d) => write!(f, "mnist:{}", d.display()),
             DataSource::Fashion(d) => write!(f, "fashion:{}", d.display()),
             DataSource::Cifar10(d) => write!(f, "cifar10:{}", d.display()),
+            DataSource::Npz(p) => write!(f, "npz:{}", p.display()),
         }
     }
 }
@@ -228,10 +240,46 @@ pub fn parse_idx_labels(b: &[u8], name: &str) -> Result<Vec<u8>, DataError> {
 }
 
 struct Raw {
-    pixels: Vec<u8>,
+    pixels: Pixels,
     labels: Vec<u8>,
     shape: [usize; 3],
-    scale: f32,
+}
+
+/// Pixel values as a file stores them, channels last: bytes (read as value / scale) or floats.
+enum Pixels {
+    Bytes(Vec<u8>, f32),
+    Floats(Vec<f32>),
+}
+
+impl Pixels {
+    /// Values `from..to` as floats, onto `out`.
+    fn read(&self, from: usize, to: usize, out: &mut Vec<f32>) {
+        match self {
+            Pixels::Bytes(b, scale) => out.extend(b[from..to].iter().map(|&p| p as f32 / scale)),
+            Pixels::Floats(f) => out.extend_from_slice(&f[from..to]),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Pixels::Bytes(b, _) => b.len(),
+            Pixels::Floats(f) => f.len(),
+        }
+    }
+
+    /// `other`'s values after these (the batches of one data set).
+    fn append(&mut self, other: Pixels) {
+        if let (Pixels::Bytes(a, s), Pixels::Bytes(b, t)) = (&mut *self, &other)
+            && s == t
+        {
+            a.extend_from_slice(b);
+            return;
+        }
+        let mut all = Vec::with_capacity(self.len() + other.len());
+        self.read(0, self.len(), &mut all);
+        other.read(0, other.len(), &mut all);
+        *self = Pixels::Floats(all);
+    }
 }
 
 fn idx_pair(images: Vec<u8>, labels: Vec<u8>, iname: &str, lname: &str, scale: f32) -> Result<Raw, DataError> {
@@ -240,7 +288,7 @@ fn idx_pair(images: Vec<u8>, labels: Vec<u8>, iname: &str, lname: &str, scale: f
     if labels.len() != n {
         return err(format!("{iname} has {n} images but {lname} has {} labels", labels.len()));
     }
-    Ok(Raw { pixels, labels, shape: [rows, cols, 1], scale })
+    Ok(Raw { pixels: Pixels::Bytes(pixels, scale), labels, shape: [rows, cols, 1] })
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, DataError> {
@@ -308,7 +356,7 @@ fn cifar_file(path: &Path) -> Result<Raw, DataError> {
             pixels.extend([r[1 + p], r[1 + 1024 + p], r[1 + 2048 + p]]);
         }
     }
-    Ok(Raw { pixels, labels, shape: [32, 32, 3], scale: 255.0 })
+    Ok(Raw { pixels: Pixels::Bytes(pixels, 255.0), labels, shape: [32, 32, 3] })
 }
 
 fn cifar10(dir: &Path) -> Result<(Raw, Option<Raw>), DataError> {
@@ -324,7 +372,7 @@ fn cifar10(dir: &Path) -> Result<(Raw, Option<Raw>), DataError> {
         train = Some(match train {
             None => part,
             Some(mut t) => {
-                t.pixels.extend(part.pixels);
+                t.pixels.append(part.pixels);
                 t.labels.extend(part.labels);
                 t
             }
@@ -340,7 +388,7 @@ fn to_split(raw: &Raw, idx: &[usize]) -> Split {
     let len: usize = raw.shape.iter().product();
     let mut images = Vec::with_capacity(idx.len() * len);
     for &i in idx {
-        images.extend(raw.pixels[i * len..(i + 1) * len].iter().map(|&p| p as f32 / raw.scale));
+        raw.pixels.read(i * len, (i + 1) * len, &mut images);
     }
     Split { images, labels: idx.iter().map(|&i| raw.labels[i]).collect() }
 }
@@ -443,6 +491,7 @@ fn load_raw(src: &DataSource) -> Result<(String, Raw, Option<Raw>), DataError> {
         DataSource::Mnist(dir) => ("mnist".to_string(), mnist(dir)?),
         DataSource::Fashion(dir) => ("fashion".to_string(), mnist(dir)?),
         DataSource::Cifar10(dir) => ("cifar10".to_string(), cifar10(dir)?),
+        DataSource::Npz(file) => (file.file_stem().map_or("npz".into(), |s| s.to_string_lossy().into_owned()), npz::load(file)?),
     };
     if let Some(t) = test.as_ref().filter(|t| t.shape != train.shape) {
         let dims = |s: [usize; 3]| format!("{}×{}×{}", s[0], s[1], s[2]);

@@ -135,7 +135,10 @@ fn bad_idx_files_are_errors() {
     assert!(
         parse_idx_images(&one_short, "x").unwrap_err().0.contains("one whole image fewer") && !parse_idx_images(&short, "x").unwrap_err().0.contains("whole")
     );
-    assert_eq!("mnist:".parse::<DataSource>().unwrap_err(), "unknown data `mnist:`: use `digits`, `mnist:DIR`, `fashion`, `fashion:DIR` or `cifar10:DIR`");
+    assert_eq!(
+        "mnist:".parse::<DataSource>().unwrap_err(),
+        "unknown data `mnist:`: use `digits`, `mnist:DIR`, `fashion`, `fashion:DIR`, `cifar10:DIR` or `npz:FILE`"
+    );
 }
 
 /// A data set of one image says why it cannot be used, not that it is empty.
@@ -149,5 +152,92 @@ fn too_few_images_are_named() {
     let src = DataSource::Mnist(dir.clone());
     let e = load(&src, 0).unwrap_err().0;
     assert!(e.ends_with("1 images are too few to train and test on (without a test file, a fifth of them is the test split)"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Writes an .npz archive of uint8 or float32 images and integer labels for the tests below.
+fn write_npz(path: &std::path::Path, arrays: &[(&str, &[u64], NpzData)]) {
+    use npyz::WriterBuilder;
+    let mut npz = npyz::npz::NpzWriter::create(path).unwrap();
+    for (name, shape, data) in arrays {
+        match data {
+            NpzData::U8(v) => {
+                let mut w = npz.array::<u8>(name, Default::default()).unwrap().default_dtype().shape(shape).begin_nd().unwrap();
+                w.extend(v.iter().copied()).unwrap();
+                w.finish().unwrap();
+            }
+            NpzData::F32(v) => {
+                let mut w = npz.array::<f32>(name, Default::default()).unwrap().default_dtype().shape(shape).begin_nd().unwrap();
+                w.extend(v.iter().copied()).unwrap();
+                w.finish().unwrap();
+            }
+            NpzData::I64(v) => {
+                let mut w = npz.array::<i64>(name, Default::default()).unwrap().default_dtype().shape(shape).begin_nd().unwrap();
+                w.extend(v.iter().copied()).unwrap();
+                w.finish().unwrap();
+            }
+        }
+    }
+}
+
+enum NpzData {
+    U8(Vec<u8>),
+    F32(Vec<f32>),
+    I64(Vec<i64>),
+}
+
+/// `--data npz:FILE`: grey uint8 [N, H, W] with a test split, float32 channels-first
+/// [N, C, H, W] read channels last, and each malformed archive named.
+#[test]
+fn npz_archives_load_and_bad_ones_are_named() {
+    let dir = std::env::temp_dir().join(format!("nasc-npz-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let grey = dir.join("grey.npz");
+    let labels: Vec<i64> = (0..40).map(|i| i % 4).collect();
+    write_npz(
+        &grey,
+        &[
+            ("x_train", &[40, 4, 5], NpzData::U8((0..800).map(|i| (i % 251) as u8).collect())),
+            ("y_train", &[40], NpzData::I64(labels.clone())),
+            ("x_test", &[8, 4, 5], NpzData::U8(vec![7; 160])),
+            ("y_test", &[8], NpzData::I64(vec![0, 1, 2, 3, 0, 1, 2, 3])),
+        ],
+    );
+    let src: DataSource = format!("npz:{}", grey.display()).parse().unwrap();
+    let d = load(&src, 0).unwrap();
+    assert_eq!((d.shape, d.classes, d.train.len(), d.test.len()), ([4, 5, 1], 4, 40, 8));
+    // Channels first, float32: the value at (image 1, channel 2, y 0, x 3) lands channels last.
+    let planar = dir.join("planar.npz");
+    let (n, c, h, w) = (10usize, 3usize, 5usize, 6usize);
+    let values: Vec<f32> = (0..n * c * h * w).map(|k| k as f32).collect();
+    write_npz(&planar, &[("x_train", &[10, 3, 5, 6], NpzData::F32(values)), ("y_train", &[10], NpzData::U8((0..10).map(|i| (i % 2) as u8).collect()))]);
+    let (train, _) = npz::load(&planar).unwrap();
+    assert_eq!(train.shape, [5, 6, 3]);
+    let mut image = Vec::new();
+    train.pixels.read(h * w * c, 2 * h * w * c, &mut image);
+    assert_eq!(image[3 * c + 2], (((c + 2) * h) * w + 3) as f32);
+    // Malformed archives.
+    let bad = |name: &str, arrays: &[(&str, &[u64], NpzData)]| {
+        let p = dir.join(name);
+        write_npz(&p, arrays);
+        npz::load(&p).err().expect("refused").0
+    };
+    let e = bad("short.npz", &[("x_train", &[4, 2, 2], NpzData::U8(vec![0; 16])), ("y_train", &[3], NpzData::I64(vec![0, 1, 2]))]);
+    assert!(e.ends_with("`x_train` has 4 images but `y_train` has 3 labels"), "{e}");
+    let e = bad("range.npz", &[("x_train", &[2, 2, 2], NpzData::U8(vec![0; 8])), ("y_train", &[2], NpzData::I64(vec![1, 300]))]);
+    assert!(e.ends_with("`y_train`[1] is 300; labels are classes from 0 to 255"), "{e}");
+    let e = bad("nolabels.npz", &[("x_train", &[2, 2, 2], NpzData::U8(vec![0; 8]))]);
+    assert!(e.ends_with("`x_train` has no `y_train` beside it"), "{e}");
+    let e = bad("other.npz", &[("images", &[2, 2, 2], NpzData::U8(vec![0; 8]))]);
+    assert!(e.ends_with("no `x_train` array (it has: images)"), "{e}");
+    let e = bad("int.npz", &[("x_train", &[2, 2, 2], NpzData::I64(vec![0; 8])), ("y_train", &[2], NpzData::I64(vec![0, 1]))]);
+    assert!(e.contains("`x_train` is <i8; images are uint8 or float32"), "{e}");
+    std::fs::write(dir.join("text.npz"), "not a zip").unwrap();
+    assert!(npz::load(&dir.join("text.npz")).err().expect("refused").0.contains("cannot read it as an .npz archive"));
+    assert_eq!(
+        "npz:".parse::<DataSource>().unwrap_err(),
+        "unknown data `npz:`: use `digits`, `mnist:DIR`, `fashion`, `fashion:DIR`, `cifar10:DIR` or `npz:FILE`"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
