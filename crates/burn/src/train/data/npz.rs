@@ -30,10 +30,7 @@ fn pair(archive: &mut NpzArchive<std::io::BufReader<std::fs::File>>, name: &str,
         (None, None) => Ok(None),
         (Some(_), None) => err(format!("{name}: `{x}` has no `{y}` beside it")),
         (None, Some(_)) => err(format!("{name}: `{y}` has no `{x}` beside it")),
-        (Some((pixels, n, shape)), Some(labels)) if labels.len() != n => {
-            let _ = (pixels, shape);
-            err(format!("{name}: `{x}` has {n} images but `{y}` has {} labels", labels.len()))
-        }
+        (Some((_, n, _)), Some(labels)) if labels.len() != n => err(format!("{name}: `{x}` has {n} images but `{y}` has {} labels", labels.len())),
         (Some((pixels, _, shape)), Some(labels)) => Ok(Some(Raw { pixels, labels, shape })),
     }
 }
