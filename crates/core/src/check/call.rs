@@ -5,7 +5,7 @@ use super::elaborate::*;
 use super::env::{BindKind, Env};
 use crate::diag::{Diagnostic, Span, codes as c, suggest};
 use crate::ir::{Node, NodeKind, Scope, TensorId};
-use crate::ops::{self, ArgKind, AttrValue, Attrs, DefaultValue, OpKind, OpSpec, Padding};
+use crate::ops::{self, ArgKind, AttrValue, Attrs, OpKind, OpSpec, Padding};
 use crate::program::BlockEntry;
 use crate::shape::{Dim, Shape};
 use crate::syntax::ast::{self, Stage, TypeExpr};
@@ -201,26 +201,12 @@ impl<'p> Elaborator<'p> {
         for (a, slot) in spec.args.iter().zip(slots) {
             let value = match slot {
                 Some(v) => v,
-                None => match a.default {
-                    Some(DefaultValue::SameAs(other)) => {
-                        let v = attrs.get(other).cloned().unwrap_or(AttrValue::Int(Dim::one()));
-                        attrs.0.push((a.name, v));
-                        continue;
-                    }
-                    Some(DefaultValue::Int(i)) => ArgVal::plain(Val::Int(Dim::int(i)), span),
-                    Some(DefaultValue::Float(f)) => ArgVal::plain(Val::Float(f), span),
-                    Some(DefaultValue::Bool(b)) => ArgVal::plain(Val::Bool(b), span),
-                    Some(DefaultValue::NoInts) => ArgVal::plain(Val::List(Vec::new()), span),
-                    Some(DefaultValue::PaddingIsExplicit) => {
-                        attrs.0.push((a.name, AttrValue::Bool(attrs.padding_is_explicit())));
-                        continue;
-                    }
-                    Some(DefaultValue::SamePadding) => {
-                        attrs.0.push((a.name, AttrValue::Padding(Padding::Same)));
-                        continue;
-                    }
-                    None => return Val::Error,
-                },
+                None => {
+                    let Some(d) = a.default else { return Val::Error };
+                    let v = ops::default_attr(d, &attrs).unwrap_or(AttrValue::Int(Dim::one()));
+                    attrs.0.push((a.name, v));
+                    continue;
+                }
             };
             match self.convert(spec.name, a.name, a.kind, &value) {
                 Converted::Tensors(ts) => tensors.extend(ts),
@@ -429,12 +415,6 @@ pub(super) struct ArgVal {
     pub(super) name: Option<ast::Ident>,
     pub(super) val: Val,
     pub(super) span: Span,
-}
-
-impl ArgVal {
-    pub(super) fn plain(val: Val, span: Span) -> ArgVal {
-        ArgVal { name: None, val, span }
-    }
 }
 
 pub(super) enum Converted {

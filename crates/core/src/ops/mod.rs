@@ -363,22 +363,25 @@ pub fn with_defaults(kind: OpKind, mut attrs: Attrs) -> Attrs {
         if attrs.get(a.name).is_some() {
             continue;
         }
-        let v = match a.default {
-            Some(DefaultValue::Int(i)) => AttrValue::Int(Dim::int(i)),
-            Some(DefaultValue::Float(x)) => AttrValue::Float(x),
-            Some(DefaultValue::Bool(b)) => AttrValue::Bool(b),
-            Some(DefaultValue::SameAs(o)) => match attrs.get(o) {
-                Some(v) => v.clone(),
-                None => continue,
-            },
-            Some(DefaultValue::SamePadding) => AttrValue::Padding(Padding::Same),
-            Some(DefaultValue::NoInts) => AttrValue::Ints(Vec::new()),
-            Some(DefaultValue::PaddingIsExplicit) => AttrValue::Bool(attrs.padding_is_explicit()),
-            None => continue,
-        };
-        attrs.0.push((a.name, v));
+        if let Some(v) = a.default.and_then(|d| default_attr(d, &attrs)) {
+            attrs.0.push((a.name, v));
+        }
     }
     attrs
+}
+
+/// The value a default stands for, given the arguments before it; `None` for `SameAs` an
+/// argument that is missing. The one place defaults are resolved (calls and built ops).
+pub fn default_attr(d: DefaultValue, attrs: &Attrs) -> Option<AttrValue> {
+    Some(match d {
+        DefaultValue::Int(i) => AttrValue::Int(Dim::int(i)),
+        DefaultValue::Float(x) => AttrValue::Float(x),
+        DefaultValue::Bool(b) => AttrValue::Bool(b),
+        DefaultValue::SameAs(o) => attrs.get(o)?.clone(),
+        DefaultValue::SamePadding => AttrValue::Padding(Padding::Same),
+        DefaultValue::NoInts => AttrValue::Ints(Vec::new()),
+        DefaultValue::PaddingIsExplicit => AttrValue::Bool(attrs.padding_is_explicit()),
+    })
 }
 
 pub fn catalog() -> &'static [OpSpec] {
