@@ -2,5 +2,6 @@
 //! training: data sets, the training loop, devices. Built on `nasc-core`; knows nothing of the
 //! evolution, the language server or the command line.
 
+pub mod interop;
 pub mod lower;
 pub mod train;
