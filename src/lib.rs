@@ -15,7 +15,7 @@ pub use nasc_core::{
     Compilation, Failure, Model, Module, check, compile, compile_file, diag, ir, ops, program, props, report, rewrite, rng, shape, syntax, synth,
 };
 
-pub use nasc_burn::{lower, train};
+pub use nasc_burn::{interop, lower, train};
 pub use nasc_evolve::{evolve, files};
 pub use nasc_native as native;
 

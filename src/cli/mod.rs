@@ -5,6 +5,7 @@ pub mod native_cmd;
 mod num;
 mod props;
 mod train_cmd;
+mod weights_cmd;
 
 use crate::Compilation;
 use crate::check::check_shallow;
@@ -58,6 +59,10 @@ pub enum Emit {
     /// size_t batch)` with the weights embedded, and its C header beside it (`-o model.o` →
     /// `model.h`). Give trained weights with --weights.
     Object,
+    /// A Python file with a PyTorch `nn.Module`: one attribute per layer, named as nasc's
+    /// safetensors weights name them (`nasc train --weights-format safetensors`), and a
+    /// `forward` following the program on channels-last tensors.
+    Torch,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -155,6 +160,12 @@ pub enum Command {
     Train(train_cmd::TrainArgs),
     /// Evaluate saved weights on a data set's test split.
     Eval(train_cmd::EvalArgs),
+    /// Run a model on inputs from a float32 `.npy` file and write its outputs as `.npy`
+    /// (evaluation mode: running batch-norm statistics, no dropout).
+    ///
+    /// Example: nasc infer examples/cnn_digits.nas --weights runs/CnnDigits/weights.bpk
+    /// --input x.npy -o logits.npy
+    Infer(weights_cmd::InferArgs),
     /// Time training steps on random data (compare with ../shared/bench/torch_reference.py),
     /// or with --latency batch-1 inference of the model compiled to native code against burn's.
     Bench(train_cmd::BenchArgs),
@@ -249,6 +260,7 @@ pub fn run(cli: Cli) -> ExitCode {
         },
         Command::Train(a) => train_cmd::train(&a, color),
         Command::Eval(a) => train_cmd::eval(&a, color),
+        Command::Infer(a) => weights_cmd::infer(&a, color),
         Command::Bench(a) => train_cmd::bench(&a, color),
         Command::Evolve(a) => evolve_cmd::run(&a),
         Command::EvolveWorker { job } => crate::evolve::worker::worker_main(job.as_deref()),
@@ -338,7 +350,7 @@ fn cmd_build(
             ExitCode::SUCCESS
         }
         Some(Emit::Object) => native_cmd::emit_object(&c, file, model, native, cfg.seed),
-        Some(Emit::Rust) => {
+        Some(lang @ (Emit::Rust | Emit::Torch)) => {
             let m = match c.model(model) {
                 Ok(m) => m,
                 Err(f) => return failed(f),
@@ -346,13 +358,18 @@ fn cmd_build(
             let inputs: Vec<String> =
                 m.entry.def.params.iter().filter(|p| matches!(p.ty, crate::syntax::ast::TypeExpr::Tensor(..))).map(|p| p.name.name.clone()).collect();
             let params = report(&c.program, m.graph).params.as_int();
-            match crate::lower::emit::emit_rust(m.graph, &inputs, &file.display().to_string(), params) {
+            let origin = file.display().to_string();
+            let (src, what) = match lang {
+                Emit::Torch => (crate::interop::torch::emit_torch(m.graph, &inputs, &origin, params), "PyTorch"),
+                _ => (crate::lower::emit::emit_rust(m.graph, &inputs, &origin, params), "Rust"),
+            };
+            match src {
                 Ok(src) => {
                     print!("{src}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    eprintln!("error: cannot emit Rust for `{}`: {e}", m.name());
+                    eprintln!("error: cannot emit {what} for `{}`: {e}", m.name());
                     ExitCode::FAILURE
                 }
             }

@@ -5,7 +5,6 @@ use crate::ir::Graph;
 use crate::lower::{Net, RANK, lower, padded_dims};
 use crate::native::plan::{Plan, plan};
 use crate::native::{header, object, time_runs};
-use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor};
 use std::path::Path;
 use std::process::ExitCode;
@@ -36,7 +35,7 @@ fn loaded(c: &Compilation, model: Option<&str>, weights: Option<&Path>, seed: u6
     dev.seed(seed);
     let net = lower(m.graph, &dev).map_err(|e| Ok(fail(e)))?;
     let net = match weights {
-        Some(w) => net.try_load_file(w).map_err(|e| Ok(fail(format!("cannot load weights {}: {e}", w.display()))))?,
+        Some(w) => crate::interop::weights::load_file(net, w, crate::interop::weights::MatchBy::Name).map_err(|e| Ok(fail(e)))?,
         None => net,
     };
     Ok(Loaded { graph: m.graph.clone(), net, name: m.name().to_string() })

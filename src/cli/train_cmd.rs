@@ -6,6 +6,8 @@ use crate::lower::{Net, lower};
 use crate::synth::SynthConfig;
 use crate::train::data::{DataSource, Dataset, load, load_subset};
 use crate::train::{Optimizer, TrainConfig, check_fits, device, evaluate, train as run_train};
+use super::weights_cmd::{WeightsBy, WeightsFormat};
+use crate::interop::weights::load_file;
 use burn::module::Module;
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -34,7 +36,7 @@ pub struct TrainArgs {
     /// Seed for initialisation, data order, augmentation and hole filling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Where metrics.json and weights.bpk go (default runs/<model>).
+    /// Where metrics.json and the weights go (default runs/<model>).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// `cpu` (burn's flex backend) or `cuda` (needs a build with `--features cuda`).
@@ -46,6 +48,18 @@ pub struct TrainArgs {
     /// Refuse models with more parameters than this (default: what fits in the memory available).
     #[arg(long)]
     pub max_params: Option<u64>,
+    /// How the trained weights are written: burn's `weights.bpk`, or `weights.safetensors`
+    /// (named and laid out as `nasc build --emit torch`'s module expects).
+    #[arg(long, value_enum, default_value = "bpk")]
+    pub weights_format: WeightsFormat,
+    /// Start from these weights instead of a fresh initialisation: `.bpk` from nasc, or a
+    /// `.safetensors` file (see --init-by).
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// How --init's safetensors tensors are matched to the model's: by nasc's names, or in
+    /// declaration order with equal shapes (weights of the same network from PyTorch).
+    #[arg(long, value_enum, default_value = "name", requires = "init")]
+    pub init_by: WeightsBy,
 }
 
 /// Training settings `nasc train` and `nasc evolve` share.
@@ -91,9 +105,13 @@ pub enum OptimizerArg {
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     pub file: PathBuf,
-    /// Weights written by `nasc train` (weights.bpk).
+    /// Weights written by `nasc train` (weights.bpk or weights.safetensors), or a safetensors
+    /// file of the same network from elsewhere (with --weights-by position).
     #[arg(long)]
     pub weights: PathBuf,
+    /// How a safetensors file's tensors are matched to the model's.
+    #[arg(long, value_enum, default_value = "name")]
+    pub weights_by: WeightsBy,
     #[arg(long)]
     pub data: DataSource,
     #[arg(long)]
@@ -165,6 +183,13 @@ pub fn train(a: &TrainArgs, color: bool) -> ExitCode {
     if let Err(e) = check_fits(&net, &data) {
         return fail(e);
     }
+    let net = match &a.init {
+        Some(w) => match load_file(net, w, a.init_by.into()) {
+            Ok(n) => n,
+            Err(e) => return fail(e),
+        },
+        None => net,
+    };
     let lowered = net.trainable_params() as i64;
     if lowered != params {
         eprintln!("warning: the lowered module has {lowered} parameters, the report says {params}");
@@ -219,11 +244,9 @@ pub fn train(a: &TrainArgs, color: bool) -> ExitCode {
     if let Err(e) = crate::files::write_atomic(&metrics_path, serde_json::to_string_pretty(&report).unwrap_or_default().as_bytes()) {
         return fail(format!("cannot write {}: {e}", metrics_path.display()));
     }
-    let weights = out.join("weights.bpk");
-    // Saved beside and renamed, so an interrupted save never leaves a truncated weights file.
-    let saved = crate::files::replace_via_temp(&weights, |tmp| net.valid().save_file(tmp).map_err(|e| std::io::Error::other(e.to_string())));
-    if let Err(e) = saved {
-        return fail(format!("cannot write {}: {e}", weights.display()));
+    let weights = out.join(a.weights_format.file_name());
+    if let Err(e) = super::weights_cmd::save(&net.valid(), &weights, a.weights_format, &[("model", name.clone())]) {
+        return fail(e);
     }
     eprintln!("wrote {} and {}", metrics_path.display(), weights.display());
     println!("{}", serde_json::to_string(&report["test_accuracy"]).unwrap_or_default());
@@ -239,9 +262,9 @@ pub fn eval(a: &EvalArgs, color: bool) -> ExitCode {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let net = match net.try_load_file(&a.weights) {
+    let net = match load_file(net, &a.weights, a.weights_by.into()) {
         Ok(n) => n,
-        Err(e) => return fail(format!("cannot load weights {}: {e}", a.weights.display())),
+        Err(e) => return fail(e),
     };
     let data = match load_data(&a.data, a.seed) {
         Ok(d) => d,
