@@ -5,10 +5,10 @@
 use std.convnext
 
 model ConvNeXtTiny(x: [B, 224, 224, 3], classes: int = 1000) -> [B, classes] {
-    let y = x |> conv(96, kernel: 4, stride: 4) |> layer_norm
+    let y = x |> conv(96, kernel: 4, stride: 4) |> layer_norm(eps: 1e-6)
     let y = y |> ConvNeXtBlock(rate: 0.006) * 3
     let y = y |> ConvNeXtDownsample(192) |> ConvNeXtBlock(rate: 0.024) * 3
     let y = y |> ConvNeXtDownsample(384) |> ConvNeXtBlock(rate: 0.059) * 9
     let y = y |> ConvNeXtDownsample(768) |> ConvNeXtBlock(rate: 0.094) * 3
-    return y |> mean(axes: [1, 2]) |> layer_norm |> dense(classes)
+    return y |> mean(axes: [1, 2]) |> layer_norm(eps: 1e-6) |> dense(classes)
 }

@@ -4,8 +4,8 @@ parameter and MAC counts and compute nasc's function.
 
 For each .nas file:
   1. `nasc build FILE --emit torch` is imported as a module;
-  2. its parameters are counted, and its MACs (Conv2d and Linear multiply-accumulates at batch 1,
-     as nasc counts them), against `nasc build FILE --report json`;
+  2. its parameters are counted, and its MACs (multiply-accumulates of matrix products and
+     convolutions at batch 1, as nasc counts them), against `nasc build FILE --report json`;
   3. every parameter and batch-norm statistic is set to random values (so no layer is an
      identity), saved as safetensors under the module's names, and loaded by
      `nasc infer FILE --weights W.safetensors` (by name);
@@ -54,22 +54,13 @@ def model_class(mod):
 
 
 def macs(model, x):
-    total = 0
+    """Multiply-accumulates at batch 1: PyTorch's FLOP counter (matrix products and convolutions,
+    attention's included) halved."""
+    from torch.utils.flop_counter import FlopCounterMode
 
-    def hook(m, inp, out):
-        nonlocal total
-        if isinstance(m, torch.nn.Conv2d):
-            k = m.kernel_size[0] * m.kernel_size[1] * m.in_channels // m.groups
-            total += k * out.numel()
-        elif isinstance(m, torch.nn.Linear):
-            total += m.in_features * out.numel()
-
-    hs = [m.register_forward_hook(hook) for m in model.modules()]
-    with torch.no_grad():
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(x[:1])
-    for h in hs:
-        h.remove()
-    return total
+    return counter.get_total_flops() // 2
 
 
 def randomise(model, gen):

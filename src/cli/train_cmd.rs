@@ -1,13 +1,13 @@
 //! `nasc train` and `nasc eval`.
 
 use super::print_diags;
+use super::weights_cmd::{WeightsBy, WeightsFormat};
 use crate::Compilation;
+use crate::interop::weights::load_file;
 use crate::lower::{Net, lower};
 use crate::synth::SynthConfig;
 use crate::train::data::{DataSource, Dataset, load, load_subset};
 use crate::train::{Optimizer, TrainConfig, check_fits, device, evaluate, train as run_train};
-use super::weights_cmd::{WeightsBy, WeightsFormat};
-use crate::interop::weights::load_file;
 use burn::module::Module;
 use clap::Args;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Weights in other formats (`--weights-format`, `--init`, `--weights-by`) and `nasc infer`.
 
-use crate::interop::weights::{self, MatchBy};
 use crate::interop::npy::{read_npy, write_npy};
+use crate::interop::weights::{self, MatchBy};
 use crate::lower::Net;
 use burn::module::Module;
 use burn::tensor::{Tensor, TensorData};

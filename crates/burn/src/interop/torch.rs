@@ -9,8 +9,8 @@ use super::weights::layer_name;
 use crate::lower::cpu::PoolKind;
 use crate::lower::layer::PoolDesc;
 use crate::lower::{Activation, LayerDesc, LowerError, Stateless, describe};
-use nasc_core::ops::OpKind;
 use nasc_core::ir::{Graph, NodeKind};
+use nasc_core::ops::OpKind;
 use nasc_core::shape::Dim;
 use std::fmt::Write as _;
 

@@ -128,13 +128,7 @@ fn pair_up(want: &[NamedTensor], have: Vec<NamedTensor>, by: MatchBy) -> Result<
     };
     for (w, h) in want.iter().zip(&found) {
         if squeezed(&w.shape) != squeezed(&h.shape) {
-            return Err(format!(
-                "`{}` has shape {}, but the model's `{}` is {}",
-                h.name,
-                shown(&h.shape),
-                w.name,
-                shown(&w.shape)
-            ));
+            return Err(format!("`{}` has shape {}, but the model's `{}` is {}", h.name, shown(&h.shape), w.name, shown(&w.shape)));
         }
     }
     Ok(found)
@@ -277,10 +271,8 @@ pub fn safetensors_bytes(ts: &[NamedTensor], extra: &[(&str, String)]) -> Result
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
     let order: Vec<&str> = ts.iter().map(|t| t.name.as_str()).collect();
-    let mut meta: HashMap<String, String> = HashMap::from([
-        ("format".to_string(), "pt".to_string()),
-        (ORDER_KEY.to_string(), serde_json::to_string(&order).unwrap_or_default()),
-    ]);
+    let mut meta: HashMap<String, String> =
+        HashMap::from([("format".to_string(), "pt".to_string()), (ORDER_KEY.to_string(), serde_json::to_string(&order).unwrap_or_default())]);
     meta.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
     safetensors::serialize(views, Some(meta)).map_err(|e| e.to_string())
 }
@@ -302,9 +294,8 @@ pub fn read_safetensors(path: &Path) -> Result<Vec<NamedTensor>, String> {
         .filter(|name| !ignored(name))
         .map(|name| {
             let view = st.tensor(&name).map_err(|e| bad(e.to_string()))?;
-            let data = floats(view.dtype(), view.data()).ok_or_else(|| {
-                format!("`{name}` in {} is {:?}; nasc reads F32, F64, F16 and BF16 weights", path.display(), view.dtype())
-            })?;
+            let data = floats(view.dtype(), view.data())
+                .ok_or_else(|| format!("`{name}` in {} is {:?}; nasc reads F32, F64, F16 and BF16 weights", path.display(), view.dtype()))?;
             Ok(NamedTensor { shape: view.shape().to_vec(), data, name })
         })
         .collect()

@@ -1,0 +1,164 @@
+//! Weights in and out (safetensors, `--init`, `--weights-by`), `nasc infer` and `--emit torch`
+//! through the command line. PyTorch itself is exercised by `scripts/check_torch_export.py` and
+//! `scripts/check_torchvision_equivalence.py` (they need a venv with torch).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn nasc(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_nasc")).args(args).output().expect("nasc runs");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("nasc-interop-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A float32 .npy file (format 1.0) of `shape`, written by hand so the test needs no numpy.
+fn npy(path: &Path, shape: &[usize], values: &[f32]) {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    let tuple = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn read_npy(path: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap();
+    let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    bytes[10 + len..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+fn digits_input(path: &Path) {
+    let values: Vec<f32> = (0..3 * 64).map(|k| ((k * 37) % 17) as f32 / 17.0).collect();
+    npy(path, &[3, 8, 8, 1], &values);
+}
+
+#[test]
+fn safetensors_weights_train_evaluate_infer_and_initialise() {
+    let dir = temp_dir("train");
+    let run = dir.join("run");
+    let (code, _, err) =
+        nasc(&["train", "examples/cnn_digits.nas", "--data", "digits", "--epochs", "1", "--quiet", "--weights-format", "safetensors", "--out", s(&run)]);
+    assert_eq!(code, 0, "{err}");
+    let weights = run.join("weights.safetensors");
+    assert!(weights.exists() && !run.join("weights.bpk").exists(), "{err}");
+
+    let (code, out, err) = nasc(&["eval", "examples/cnn_digits.nas", "--data", "digits", "--weights", s(&weights)]);
+    assert_eq!(code, 0, "{err}");
+    let trained: serde_json::Value = std::fs::read_to_string(run.join("metrics.json")).unwrap().parse().unwrap();
+    let evaluated: serde_json::Value = out.parse().unwrap();
+    assert_eq!(evaluated["test_accuracy"], trained["test_accuracy"], "the same weights, the same accuracy");
+
+    let (x, y1, y2) = (dir.join("x.npy"), dir.join("y1.npy"), dir.join("y2.npy"));
+    digits_input(&x);
+    let (code, _, err) = nasc(&["infer", "examples/cnn_digits.nas", "--weights", s(&weights), "--input", s(&x), "-o", s(&y1)]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(read_npy(&y1).len(), 3 * 10);
+
+    // By position, the same weights give the same outputs.
+    let (code, _, err) = nasc(&["infer", "examples/cnn_digits.nas", "--weights", s(&weights), "--weights-by", "position", "--input", s(&x), "-o", s(&y2)]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(read_npy(&y1), read_npy(&y2));
+
+    // --init starts from them: one more epoch at a tiny learning rate stays near their accuracy.
+    let again = dir.join("again");
+    let args = ["train", "examples/cnn_digits.nas", "--data", "digits", "--epochs", "1", "--quiet", "--lr", "1e-9", "--init", s(&weights), "--out", s(&again)];
+    let (code, _, err) = nasc(&args);
+    assert_eq!(code, 0, "{err}");
+    let resumed: serde_json::Value = std::fs::read_to_string(again.join("metrics.json")).unwrap().parse().unwrap();
+    let (a, b) = (resumed["test_accuracy"].as_f64().unwrap(), trained["test_accuracy"].as_f64().unwrap());
+    assert!((a - b).abs() < 0.02, "from the trained weights: {a} vs {b}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn weights_of_another_model_are_named_errors() {
+    let dir = temp_dir("mismatch");
+    let run = dir.join("run");
+    let (code, _, err) =
+        nasc(&["train", "examples/mlp_digits.nas", "--data", "digits", "--epochs", "1", "--quiet", "--weights-format", "safetensors", "--out", s(&run)]);
+    assert_eq!(code, 0, "{err}");
+    let w = run.join("weights.safetensors");
+    let (code, _, err) =
+        nasc(&["train", "examples/cnn_digits.nas", "--data", "digits", "--epochs", "1", "--quiet", "--init", s(&w), "--out", s(&dir.join("x"))]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot load weights") && err.contains("of the model's tensors are not in the file: `conv_0.weight`"), "{err}");
+    let (code, _, err) = nasc(&[
+        "train",
+        "examples/cnn_digits.nas",
+        "--data",
+        "digits",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--init",
+        s(&w),
+        "--init-by",
+        "position",
+        "--out",
+        s(&dir.join("x")),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("the first mismatch is tensor 1: the file's `dense_1.weight` [128, 64] against the model's `conv_0.weight` [32, 1, 3, 3]"), "{err}");
+
+    let junk = dir.join("junk.safetensors");
+    std::fs::write(&junk, b"not a safetensors file").unwrap();
+    let (code, _, err) = nasc(&["eval", "examples/mlp_digits.nas", "--data", "digits", "--weights", s(&junk)]);
+    assert_eq!(code, 1);
+    assert!(err.contains("junk.safetensors is not a safetensors file"), "{err}");
+    let (code, _, err) = nasc(&["train", "examples/mlp_digits.nas", "--data", "digits", "--init-by", "position"]);
+    assert_eq!(code, 2, "--init-by needs --init: {err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn infer_names_bad_inputs() {
+    let dir = temp_dir("infer");
+    let (x, y) = (dir.join("x.npy"), dir.join("y.npy"));
+    npy(&x, &[2, 8, 8, 3], &[0.0; 2 * 8 * 8 * 3]);
+    let (code, _, err) = nasc(&["infer", "examples/cnn_digits.nas", "--input", s(&x), "-o", s(&y)]);
+    assert_eq!(code, 1);
+    assert!(err.contains("the array is [2, 8, 8, 3] but the model takes [B, 8, 8, 1] (channels last)"), "{err}");
+    std::fs::write(&x, b"\x93NUMPY\x01\x00garbage").unwrap();
+    let (code, _, err) = nasc(&["infer", "examples/cnn_digits.nas", "--input", s(&x), "-o", s(&y)]);
+    assert_eq!(code, 1);
+    assert!(err.contains("is not a float32 .npy array"), "{err}");
+    // A header that declares far more values than the file holds is refused before reading.
+    npy(&x, &[100000, 100000, 8, 1], &[0.0; 4]);
+    let (code, _, err) = nasc(&["infer", "examples/cnn_digits.nas", "--input", s(&x), "-o", s(&y)]);
+    assert_eq!(code, 1);
+    assert!(err.contains("declares more values than the file holds"), "{err}");
+    // Without weights: a freshly initialised model, outputs of the model's shape.
+    digits_input(&x);
+    let (code, _, err) = nasc(&["infer", "examples/cnn_digits.nas", "--input", s(&x), "-o", s(&y)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("[3, 10]"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn emit_torch_writes_a_module_named_as_the_weights() {
+    let (code, py, err) = nasc(&["build", "examples/cnn_digits.nas", "--emit", "torch"]);
+    assert_eq!(code, 0, "{err}");
+    insta::with_settings!({snapshot_path => "../snapshots/interop", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("cnn_digits_torch", py);
+    });
+    let (code, _, err) = nasc(&["build", "examples/holes/conv_down_hole.nas", "--emit", "torch"]);
+    assert_eq!(code, 0, "holes are filled first: {err}");
+}
