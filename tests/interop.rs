@@ -162,3 +162,52 @@ fn emit_torch_writes_a_module_named_as_the_weights() {
     let (code, _, err) = nasc(&["build", "examples/holes/conv_down_hole.nas", "--emit", "torch"]);
     assert_eq!(code, 0, "holes are filled first: {err}");
 }
+
+#[test]
+fn evolve_exports_the_front_as_torch_modules_with_their_weights() {
+    let dir = temp_dir("evolve");
+    let store = dir.join("run.sqlite");
+    let args = [
+        "evolve",
+        "examples/mlp_digits.nas",
+        "--data",
+        "digits",
+        "--trials",
+        "3",
+        "--epochs",
+        "1",
+        "--inherit",
+        "--final-epochs",
+        "0",
+        "--quiet",
+        "--store",
+        s(&store),
+    ];
+    let (code, _, err) = nasc(&args);
+    assert_eq!(code, 0, "{err}");
+    let out = dir.join("front");
+    let (code, _, err) = nasc(&["evolve", "--export", "torch", "--store", s(&store), "--out", s(&out)]);
+    assert_eq!(code, 0, "{err}");
+    let (_, front, _) = nasc(&["evolve", "--export", "json", "--store", s(&store)]);
+    let front: serde_json::Value = front.parse().unwrap();
+    let x = dir.join("x.npy");
+    digits_input(&x);
+    let mut members = 0;
+    for c in front["candidates"].as_array().unwrap() {
+        let stem = format!("candidate_{:04}", c["id"].as_i64().unwrap());
+        let Ok(py) = std::fs::read_to_string(out.join(format!("{stem}.py"))) else { continue };
+        members += 1;
+        assert!(py.contains("class MlpDigits(nn.Module)"), "{py}");
+        // The exported safetensors are the kept .bpk weights: the same outputs.
+        let nas = dir.join(format!("{stem}.nas"));
+        std::fs::write(&nas, c["source"].as_str().unwrap()).unwrap();
+        let bpk = dir.join("run.weights").join(format!("{}.bpk", c["id"]));
+        let (y1, y2) = (dir.join("y1.npy"), dir.join("y2.npy"));
+        let st = out.join(format!("{stem}.safetensors"));
+        assert_eq!(nasc(&["infer", s(&nas), "--weights", s(&bpk), "--input", s(&x), "-o", s(&y1)]).0, 0);
+        assert_eq!(nasc(&["infer", s(&nas), "--weights", s(&st), "--input", s(&x), "-o", s(&y2)]).0, 0);
+        assert_eq!(read_npy(&y1), read_npy(&y2), "{stem}");
+    }
+    assert!(members >= 1, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -22,8 +22,14 @@ pub enum Executor {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ExportFormat {
+    /// Every candidate as CSV on stdout.
     Csv,
+    /// The settings, every candidate and the final retrainings as JSON on stdout.
     Json,
+    /// Every Pareto-front member as a PyTorch module (`candidate_NNNN.py`) with its trained
+    /// weights as safetensors when the run kept them (`--inherit`), into --out (default
+    /// <store>.pareto/).
+    Torch,
 }
 
 #[derive(Args, Debug)]
@@ -178,7 +184,8 @@ pub struct EvolveArgs {
     /// Summarise the run in this store and print its Pareto front.
     #[arg(long, value_name = "STORE", conflicts_with_all = ["file", "export"])]
     pub status: Option<PathBuf>,
-    /// Print every candidate of the store given with --store as CSV or JSON on stdout.
+    /// Export the store given with --store: every candidate as CSV or JSON on stdout, or the
+    /// Pareto front as PyTorch modules and weights (`torch`, into --out).
     #[arg(long, value_name = "FORMAT", requires = "store", conflicts_with = "file")]
     pub export: Option<ExportFormat>,
     /// Where the Pareto front's .nas files and pareto.svg go (default: <store>.pareto/).
@@ -196,7 +203,7 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 
 pub fn run(a: &EvolveArgs) -> ExitCode {
     if let (Some(fmt), Some(path)) = (a.export, &a.store) {
-        return export(fmt, path);
+        return export(fmt, path, a.out.as_deref());
     }
     if let Some(path) = &a.status {
         return match Evolution::inspect(path) {
@@ -536,7 +543,7 @@ pub fn compare(stores: &[PathBuf], svg: Option<&Path>, json: bool, trainings: Op
     ExitCode::SUCCESS
 }
 
-fn export(fmt: ExportFormat, path: &Path) -> ExitCode {
+fn export(fmt: ExportFormat, path: &Path, out: Option<&Path>) -> ExitCode {
     let ev = match Evolution::inspect(path) {
         Ok(ev) => ev,
         Err(e) => return fail(e),
@@ -544,6 +551,13 @@ fn export(fmt: ExportFormat, path: &Path) -> ExitCode {
     match fmt {
         ExportFormat::Csv => print!("{}", csv(ev.records())),
         ExportFormat::Json => println!("{}", serde_json::to_string_pretty(&json(&ev)).unwrap_or_default()),
+        ExportFormat::Torch => {
+            let dir = out.map_or_else(|| path.with_extension("pareto"), Path::to_path_buf);
+            match crate::evolve::export::export_torch(&ev, &dir) {
+                Ok(files) => eprintln!("wrote {} files to {}", files.len(), dir.display()),
+                Err(e) => return fail(e),
+            }
+        }
     }
     ExitCode::SUCCESS
 }

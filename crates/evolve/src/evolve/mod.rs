@@ -13,6 +13,7 @@ pub mod calls;
 pub mod compare;
 pub mod early_stop;
 pub mod equiv;
+pub mod export;
 mod finish;
 pub mod guidance;
 pub mod inherit;
