@@ -45,7 +45,8 @@ pub struct EvolveArgs {
     #[arg(required_unless_present_any = ["resume", "status", "export", "finalize"])]
     pub file: Option<PathBuf>,
     /// Data: `digits`, `mnist:DIR`, `fashion` (the official Fashion-MNIST from Debian's
-    /// `dataset-fashion-mnist`), `fashion:DIR`, `cifar10:DIR` or `npz:FILE`.
+    /// `dataset-fashion-mnist`), `fashion:DIR`, `cifar10:DIR`, `npz:FILE` or `images:DIR`
+    /// (image folders, decoded at the seed model's input size).
     #[arg(long)]
     pub data: Option<DataSource>,
     /// Candidates to create, the seed included.
@@ -285,12 +286,12 @@ pub fn run(a: &EvolveArgs) -> ExitCode {
 
 fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String> {
     let file = a.file.as_ref().ok_or("give a seed .nas file, or --resume STORE")?;
-    let data = a.data.clone().ok_or("--data is required: `digits`, `mnist:DIR`, `fashion`, `fashion:DIR`, `cifar10:DIR` or `npz:FILE`")?;
-    let data = data.locate().map_err(|e| e.to_string())?;
+    let data = a.data.clone().ok_or("--data is required: `digits`, `mnist:DIR`, `fashion`, `fashion:DIR`, `cifar10:DIR`, `npz:FILE` or `images:DIR`")?;
+    let seed_source = seed_source(file)?;
+    let data = data.locate().map_err(|e| e.to_string())?.sized_for(&seed_input(&seed_source));
     let val_size = validation_size(&data, a.val_size)?;
     // Checked here so a missing GPU is one clear error, not a failure per candidate.
     crate::train::device(&a.device)?;
-    let seed_source = seed_source(file)?;
     let (seed_params, seed_macs) = crate::evolve::report::size(&seed_source)?;
     let limit = |asked: Option<i64>, seed: i64| match asked {
         Some(0) => None,
@@ -385,6 +386,13 @@ fn ray_settings(a: &EvolveArgs) -> Result<Option<RaySettings>, String> {
 
 /// `--val-size`, or its default: 5,000 images where the training pool has at least 20,000
 /// (a standard error of about ±0.4 points at 90 %), else a tenth of it.
+/// The seed model's input shape (mutations keep it): the size image folders are decoded at.
+fn seed_input(source: &str) -> Vec<crate::shape::Dim> {
+    let Ok(c) = crate::Compilation::from_source("seed.nas", source) else { return Vec::new() };
+    let Ok(m) = c.model(None) else { return Vec::new() };
+    m.graph.inputs.first().map(|&t| m.graph.shape(t).0.clone()).unwrap_or_default()
+}
+
 fn validation_size(data: &DataSource, asked: Option<usize>) -> Result<Option<usize>, String> {
     let pool = crate::train::data::training_pool_size(data).map_err(|e| e.to_string())?;
     let n = asked.unwrap_or(if pool >= 20_000 { 5_000 } else { (pool / 10).max(1) });

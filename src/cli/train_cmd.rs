@@ -19,8 +19,10 @@ pub struct TrainArgs {
     pub file: PathBuf,
     /// Data: `digits` (bundled 8×8 digits), `mnist:DIR` (IDX files), `fashion` (the official
     /// Fashion-MNIST installed by Debian's `dataset-fashion-mnist`), `fashion:DIR` (IDX files),
-    /// `cifar10:DIR` (binary batches) or `npz:FILE` (NumPy's `np.savez` with `x_train`,
-    /// `y_train` and optionally `x_test`, `y_test`; uint8 or float32 images).
+    /// `cifar10:DIR` (binary batches), `npz:FILE` (NumPy's `np.savez` with `x_train`,
+    /// `y_train` and optionally `x_test`, `y_test`; uint8 or float32 images) or `images:DIR`
+    /// (PNG/JPEG files in `DIR/train/<class>/` and `DIR/test/<class>/`, or `DIR/<class>/`;
+    /// resized to the model's input, cached after the first decoding).
     #[arg(long)]
     pub data: DataSource,
     /// The model, when the file has several.
@@ -158,6 +160,11 @@ pub(super) fn filled(file: &Path, seed: u64, color: bool) -> Result<Compilation,
     c.fill(&SynthConfig { seed, ..Default::default() }).map_err(|f| shown(&f, color))
 }
 
+/// Image folders are decoded at the model's input size.
+fn sized(src: &DataSource, net: &Net) -> DataSource {
+    net.plan.input_shapes.first().map_or_else(|| src.clone(), |s| src.sized_for(s))
+}
+
 fn load_data(src: &DataSource, seed: u64) -> Result<Dataset, ExitCode> {
     load(src, seed).map_err(fail)
 }
@@ -176,7 +183,8 @@ pub fn train(a: &TrainArgs, color: bool) -> ExitCode {
     if let Err(e) = crate::files::ensure_writable_dir(&out) {
         return fail(e);
     }
-    let data = match load_subset(&a.data, a.seed, a.train.train_subset) {
+    let source = sized(&a.data, &net);
+    let data = match load_subset(&source, a.seed, a.train.train_subset) {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
@@ -236,7 +244,7 @@ pub fn train(a: &TrainArgs, color: bool) -> ExitCode {
         );
     }
     let report = serde_json::json!({
-        "model": name, "file": a.file.display().to_string(), "data": a.data.to_string(),
+        "model": name, "file": a.file.display().to_string(), "data": source.to_string(), "classes": data.class_names,
         "params": params, "config": cfg, "epochs": metrics,
         "test_accuracy": metrics.last().map(|m| m.test_accuracy),
     });
@@ -245,7 +253,8 @@ pub fn train(a: &TrainArgs, color: bool) -> ExitCode {
         return fail(format!("cannot write {}: {e}", metrics_path.display()));
     }
     let weights = out.join(a.weights_format.file_name());
-    if let Err(e) = super::weights_cmd::save(&net.valid(), &weights, a.weights_format, &[("model", name.clone())]) {
+    let meta = [("model", name.clone()), ("classes", serde_json::to_string(&data.class_names).unwrap_or_default())];
+    if let Err(e) = super::weights_cmd::save(&net.valid(), &weights, a.weights_format, &meta) {
         return fail(e);
     }
     eprintln!("wrote {} and {}", metrics_path.display(), weights.display());
@@ -266,7 +275,7 @@ pub fn eval(a: &EvalArgs, color: bool) -> ExitCode {
         Ok(n) => n,
         Err(e) => return fail(e),
     };
-    let data = match load_data(&a.data, a.seed) {
+    let data = match load_data(&sized(&a.data, &net), a.seed) {
         Ok(d) => d,
         Err(code) => return code,
     };

@@ -7,6 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+mod images;
 mod npz;
 
 const DIGITS_IMAGES: &[u8] = include_bytes!("../../../../data/digits/digits-images.idx3-ubyte.gz");
@@ -39,6 +40,12 @@ pub enum DataSource {
     Cifar10(PathBuf),
     /// A NumPy `.npz` archive (`x_train`, `y_train`, optionally `x_test`, `y_test`).
     Npz(PathBuf),
+    /// Image files in the ImageFolder layout, decoded at `shape` (the model's input height,
+    /// width and channels; `nasc train` and `nasc evolve` set it from the model).
+    Images {
+        dir: PathBuf,
+        shape: Option<[usize; 3]>,
+    },
 }
 
 impl FromStr for DataSource {
@@ -51,12 +58,38 @@ impl FromStr for DataSource {
             Some(("fashion", dir)) if !dir.is_empty() => Ok(DataSource::Fashion(dir.into())),
             Some(("cifar10", dir)) if !dir.is_empty() => Ok(DataSource::Cifar10(dir.into())),
             Some(("npz", file)) if !file.is_empty() => Ok(DataSource::Npz(file.into())),
-            _ => Err(format!("unknown data `{s}`: use `digits`, `mnist:DIR`, `fashion`, `fashion:DIR`, `cifar10:DIR` or `npz:FILE`")),
+            Some(("images", rest)) if !rest.is_empty() => images_source(rest),
+            _ => Err(format!("unknown data `{s}`: use `digits`, `mnist:DIR`, `fashion`, `fashion:DIR`, `cifar10:DIR`, `npz:FILE` or `images:DIR`")),
         }
     }
 }
 
+/// `DIR` or `DIR@HxWxC`.
+fn images_source(s: &str) -> Result<DataSource, String> {
+    let Some((dir, size)) = s.rsplit_once('@') else { return Ok(DataSource::Images { dir: s.into(), shape: None }) };
+    let dims: Vec<usize> =
+        size.split('x').map(str::parse).collect::<Result<_, _>>().map_err(|_| format!("`images:{s}`: the size after @ is HxWxC, such as 32x32x3"))?;
+    match dims[..] {
+        [h, w, c] if h > 0 && w > 0 && matches!(c, 1 | 3) => Ok(DataSource::Images { dir: dir.into(), shape: Some([h, w, c]) }),
+        _ => Err(format!("`images:{s}`: the size after @ is HxWxC with C 1 or 3, such as 32x32x3")),
+    }
+}
+
 impl DataSource {
+    /// Image folders decoded at the model's input size `input` (`[B, H, W, C]`) where the
+    /// source does not give one; other sources as they are.
+    pub fn sized_for(&self, input: &[nasc_core::shape::Dim]) -> DataSource {
+        match (self, input) {
+            (DataSource::Images { dir, shape: None }, [_, h, w, c]) => match (h.as_int(), w.as_int(), c.as_int()) {
+                (Some(h), Some(w), Some(c)) if h > 0 && w > 0 && c > 0 => {
+                    DataSource::Images { dir: dir.clone(), shape: Some([h as usize, w as usize, c as usize]) }
+                }
+                _ => self.clone(),
+            },
+            _ => self.clone(),
+        }
+    }
+
     /// The source with its directory made absolute (so workers in other directories find it),
     /// or the error that says how to get the data.
     pub fn locate(&self) -> Result<DataSource, DataError> {
@@ -75,6 +108,7 @@ impl DataSource {
                 }
                 DataSource::Npz(std::fs::canonicalize(f).map_err(|e| DataError(format!("data file `{}`: {e}", f.display())))?)
             }
+            DataSource::Images { dir, shape } => DataSource::Images { dir: abs(dir)?, shape: *shape },
         })
     }
 }
@@ -105,6 +139,8 @@ impl std::fmt::Display for DataSource {
             DataSource::Fashion(d) => write!(f, "fashion:{}", d.display()),
             DataSource::Cifar10(d) => write!(f, "cifar10:{}", d.display()),
             DataSource::Npz(p) => write!(f, "npz:{}", p.display()),
+            DataSource::Images { dir, shape: None } => write!(f, "images:{}", dir.display()),
+            DataSource::Images { dir, shape: Some([h, w, c]) } => write!(f, "images:{}@{h}x{w}x{c}", dir.display()),
         }
     }
 }
@@ -135,6 +171,8 @@ pub struct Dataset {
     pub test: Split,
     /// Pad-and-crop plus horizontal flip when training (CIFAR-10).
     pub augment: bool,
+    /// The classes' names where the source names them (image folders), else empty.
+    pub class_names: Vec<String>,
 }
 
 impl Dataset {
@@ -474,13 +512,14 @@ pub fn load_validated(src: &DataSource, seed: u64, train_subset: Option<usize>, 
 /// How many images a source's training pool holds (its training set, or the 80 % share where
 /// it has no test set): what a validation split is drawn from.
 pub fn training_pool_size(src: &DataSource) -> Result<usize, DataError> {
-    let (_, train, test) = load_raw(src)?;
+    let (_, train, test, _) = load_raw(src)?;
     Ok(if test.is_some() { train.labels.len() } else { train.labels.len() * 4 / 5 })
 }
 
-/// The name, training images and (where the source has one) test images of a source.
-fn load_raw(src: &DataSource) -> Result<(String, Raw, Option<Raw>), DataError> {
-    if let DataSource::Mnist(d) | DataSource::Fashion(d) | DataSource::Cifar10(d) = src {
+/// The name, training images, test images (where the source has them) and class names (where
+/// the source names its classes) of a source.
+fn load_raw(src: &DataSource) -> Result<(String, Raw, Option<Raw>, Vec<String>), DataError> {
+    if let DataSource::Mnist(d) | DataSource::Fashion(d) | DataSource::Cifar10(d) | DataSource::Images { dir: d, .. } = src {
         check_source_dir(src, d)?;
     }
     let (name, (train, test)) = match src {
@@ -492,12 +531,21 @@ fn load_raw(src: &DataSource) -> Result<(String, Raw, Option<Raw>), DataError> {
         DataSource::Fashion(dir) => ("fashion".to_string(), mnist(dir)?),
         DataSource::Cifar10(dir) => ("cifar10".to_string(), cifar10(dir)?),
         DataSource::Npz(file) => (file.file_stem().map_or("npz".into(), |s| s.to_string_lossy().into_owned()), npz::load(file)?),
+        DataSource::Images { shape: None, .. } => {
+            return err(format!("{src}: images are decoded at the model's input size; give it as `{src}@HxWxC` (nasc train and evolve fill it in)"));
+        }
+        DataSource::Images { dir, shape: Some(shape) } => {
+            // A fixed seed: without a test folder the test split is the same for every run.
+            let (train, test, classes) = images::load(dir, *shape, 0)?;
+            let name = dir.file_name().map_or("images".into(), |s| s.to_string_lossy().into_owned());
+            return Ok((name, train, test, classes));
+        }
     };
     if let Some(t) = test.as_ref().filter(|t| t.shape != train.shape) {
         let dims = |s: [usize; 3]| format!("{}×{}×{}", s[0], s[1], s[2]);
         return err(format!("{src}: the training images are {} but the test images are {}", dims(train.shape), dims(t.shape)));
     }
-    Ok((name, train, test))
+    Ok((name, train, test, Vec::new()))
 }
 
 /// The validation images (a stratified `val_size` of `pool`, the same for every subset) and
@@ -515,7 +563,7 @@ fn holdout(pool: &[usize], labels: &[u8], val_size: usize, train_subset: Option<
 /// `val_size > 0` a validation split from the training pool (the data set's `test`, the real
 /// test split returned beside it), then the training images from what is left.
 fn load_split(src: &DataSource, seed: u64, train_subset: Option<usize>, val_size: usize) -> Result<(Dataset, Option<Split>), DataError> {
-    let (name, train, test) = load_raw(src)?;
+    let (name, train, test, class_names) = load_raw(src)?;
     let (pool, mut te) = match &test {
         Some(test) => ((0..train.labels.len()).collect::<Vec<_>>(), to_split(test, &(0..test.labels.len()).collect::<Vec<_>>())),
         None => {
@@ -540,17 +588,17 @@ fn load_split(src: &DataSource, seed: u64, train_subset: Option<usize>, val_size
     if tr.is_empty() {
         return err(format!("{src}: no training images are left after the {val_size}-image validation split"));
     }
-    let classes = tr.labels.iter().chain(&te.labels).copied().max().unwrap_or(0) as usize + 1;
+    let classes = (tr.labels.iter().chain(&te.labels).copied().max().unwrap_or(0) as usize + 1).max(class_names.len());
     let channels = train.shape[2];
     match val {
         Some(mut val) => {
             normalise(&mut tr, &mut [&mut te, &mut val], channels);
-            let data = Dataset { name, shape: train.shape, classes, train: tr, test: val, augment: matches!(src, DataSource::Cifar10(_)) };
+            let data = Dataset { name, shape: train.shape, classes, train: tr, test: val, augment: matches!(src, DataSource::Cifar10(_)), class_names };
             Ok((data, Some(te)))
         }
         None => {
             normalise(&mut tr, &mut [&mut te], channels);
-            Ok((Dataset { name, shape: train.shape, classes, train: tr, test: te, augment: matches!(src, DataSource::Cifar10(_)) }, None))
+            Ok((Dataset { name, shape: train.shape, classes, train: tr, test: te, augment: matches!(src, DataSource::Cifar10(_)), class_names }, None))
         }
     }
 }

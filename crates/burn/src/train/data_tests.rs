@@ -137,7 +137,7 @@ fn bad_idx_files_are_errors() {
     );
     assert_eq!(
         "mnist:".parse::<DataSource>().unwrap_err(),
-        "unknown data `mnist:`: use `digits`, `mnist:DIR`, `fashion`, `fashion:DIR`, `cifar10:DIR` or `npz:FILE`"
+        "unknown data `mnist:`: use `digits`, `mnist:DIR`, `fashion`, `fashion:DIR`, `cifar10:DIR`, `npz:FILE` or `images:DIR`"
     );
 }
 
@@ -237,7 +237,7 @@ fn npz_archives_load_and_bad_ones_are_named() {
     assert!(npz::load(&dir.join("text.npz")).err().expect("refused").0.contains("cannot read it as an .npz archive"));
     assert_eq!(
         "npz:".parse::<DataSource>().unwrap_err(),
-        "unknown data `npz:`: use `digits`, `mnist:DIR`, `fashion`, `fashion:DIR`, `cifar10:DIR` or `npz:FILE`"
+        "unknown data `npz:`: use `digits`, `mnist:DIR`, `fashion`, `fashion:DIR`, `cifar10:DIR`, `npz:FILE` or `images:DIR`"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
