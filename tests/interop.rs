@@ -211,3 +211,17 @@ fn evolve_exports_the_front_as_torch_modules_with_their_weights() {
     assert!(members >= 1, "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn emit_onnx_writes_a_file_and_needs_one() {
+    let dir = temp_dir("onnx");
+    let (code, _, err) = nasc(&["build", "examples/cnn_digits.nas", "--emit", "onnx"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--emit onnx writes a file: give it with -o"), "{err}");
+    let out = dir.join("m.onnx");
+    let (code, _, err) = nasc(&["build", "examples/cnn_digits.nas", "--emit", "onnx", "-o", s(&out)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("no --weights") && err.contains("(ONNX opset 17, channels-last input)"), "{err}");
+    assert!(std::fs::metadata(&out).unwrap().len() > 29162 * 4, "the weights are in the file");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -63,6 +63,9 @@ pub enum Emit {
     /// safetensors weights name them (`nasc train --weights-format safetensors`), and a
     /// `forward` following the program on channels-last tensors.
     Torch,
+    /// An ONNX model (opset 17) with the weights (--weights, else freshly initialised) as
+    /// initializers, written to -o; its input is channels last like nasc's.
+    Onnx,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -112,10 +115,12 @@ pub enum Command {
         /// Weighting of stochastic synthesis: the paper's 1/(1+d) or the authors' code's 1/(d+0.1)^2.
         #[arg(long, default_value = "paper", value_parser = ["paper", "authors"])]
         weighting: String,
-        /// Trained weights (`weights.bpk` from `nasc train`) for `--emit object`.
+        /// Trained weights (`weights.bpk` or `weights.safetensors` from `nasc train`) for
+        /// `--emit object` and `--emit onnx`.
         #[arg(long)]
         weights: Option<PathBuf>,
-        /// Where `--emit object` writes the object file (its header goes beside it, `.h`).
+        /// Where `--emit object` writes the object file (its header goes beside it, `.h`), or
+        /// `--emit onnx` the model.
         #[arg(short, long)]
         out: Option<PathBuf>,
         /// The C name of the compiled function (`--emit object`).
@@ -232,8 +237,8 @@ pub fn run(cli: Cli) -> ExitCode {
     let color = std::io::stderr().is_terminal();
     match cli.command {
         Command::Check { files, format, no_color } => cmd_check(&files, format, color && !no_color),
-        Command::Build { emit, weights, out, .. } if emit != Some(Emit::Object) && (weights.is_some() || out.is_some()) => {
-            eprintln!("error: --weights and -o belong to `--emit object`");
+        Command::Build { emit, weights, out, .. } if !matches!(emit, Some(Emit::Object | Emit::Onnx)) && (weights.is_some() || out.is_some()) => {
+            eprintln!("error: --weights and -o belong to `--emit object` and `--emit onnx`");
             ExitCode::from(2)
         }
         Command::Build { file, model, report, emit, seed, synth, weighting, weights, out, symbol } => {
@@ -350,6 +355,7 @@ fn cmd_build(
             ExitCode::SUCCESS
         }
         Some(Emit::Object) => native_cmd::emit_object(&c, file, model, native, cfg.seed),
+        Some(Emit::Onnx) => weights_cmd::emit_onnx(&c, model, native.weights, native.out, cfg.seed),
         Some(lang @ (Emit::Rust | Emit::Torch)) => {
             let m = match c.model(model) {
                 Ok(m) => m,

@@ -29,7 +29,7 @@ pub fn load_model(file: &Path, model: Option<&str>, weights: Option<&Path>, seed
 }
 
 /// The model of a filled compilation, lowered, with its weights. `Err(Ok(code))`: reported.
-fn loaded(c: &Compilation, model: Option<&str>, weights: Option<&Path>, seed: u64) -> Result<Loaded, Result<ExitCode, crate::Failure>> {
+pub(super) fn loaded(c: &Compilation, model: Option<&str>, weights: Option<&Path>, seed: u64) -> Result<Loaded, Result<ExitCode, crate::Failure>> {
     let m = c.model(model).map_err(Err)?;
     let dev = Device::flex();
     dev.seed(seed);

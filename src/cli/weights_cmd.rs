@@ -143,3 +143,33 @@ fn fits(shape: &[usize], want: &[crate::shape::Dim]) -> Result<(), String> {
     let ok = shape.len() == want.len() && shape.iter().zip(want).all(|(&n, d)| d.as_int().is_none_or(|k| k == n as i64) && n > 0);
     if ok { Ok(()) } else { Err(format!("the array is {} but the model takes [{}] (channels last)", shown(shape), model.join(", "))) }
 }
+
+/// `nasc build FILE --emit onnx -o OUT [--weights W]`: the filled model `c` as an ONNX file.
+pub fn emit_onnx(c: &crate::Compilation, model: Option<&str>, weights: Option<&Path>, out: Option<&Path>, seed: u64) -> ExitCode {
+    let Some(out) = out else {
+        return fail("--emit onnx writes a file: give it with -o (e.g. -o model.onnx)");
+    };
+    let l = match super::native_cmd::loaded(c, model, weights, seed) {
+        Ok(l) => l,
+        Err(Ok(code)) => return code,
+        Err(Err(f)) => return fail(f.first_message()),
+    };
+    if weights.is_none() {
+        eprintln!("warning: no --weights: the ONNX file holds freshly initialised weights (seed {seed}), not trained ones");
+    }
+    let inputs: Vec<String> = match c.model(model) {
+        Ok(m) => m.entry.def.params.iter().filter(|p| matches!(p.ty, crate::syntax::ast::TypeExpr::Tensor(..))).map(|p| p.name.name.clone()).collect(),
+        Err(f) => return fail(f.first_message()),
+    };
+    let bytes = match crate::interop::onnx::export_onnx(&l.graph, &l.net, &inputs) {
+        Ok(b) => b,
+        Err(e) => return fail(format!("cannot export `{}` to ONNX: {e}", l.name)),
+    };
+    match crate::files::write_atomic(out, &bytes) {
+        Ok(()) => {
+            eprintln!("wrote {} (ONNX opset {}, channels-last input)", out.display(), crate::interop::onnx::OPSET);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("cannot write {}: {e}", out.display())),
+    }
+}

@@ -2,6 +2,8 @@
 //! written as safetensors) and the model as a PyTorch module (`--emit torch`).
 
 pub mod npy;
+pub mod onnx;
+mod onnx_proto;
 pub mod torch;
 pub mod weights;
 

@@ -49,7 +49,7 @@ fn transposed(w: Tensor<2>) -> (Vec<usize>, Vec<f32>) {
 }
 
 /// The tensor names of one layer, in PyTorch's order (empty for a layer without weights).
-fn layer_tensors(net: &Net, i: usize) -> Vec<NamedTensor> {
+pub(crate) fn layer_tensors(net: &Net, i: usize) -> Vec<NamedTensor> {
     let name = layer_name(net.plan.steps[i].op, i);
     let t = |field: &str, shape: Vec<usize>, data: Vec<f32>| NamedTensor { name: format!("{name}.{field}"), shape, data };
     let vec1 = |field: &str, x: Tensor<1>| {
