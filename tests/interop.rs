@@ -209,6 +209,10 @@ fn evolve_exports_the_front_as_torch_modules_with_their_weights() {
         assert_eq!(read_npy(&y1), read_npy(&y2), "{stem}");
     }
     assert!(members >= 1, "{err}");
+    let onnx = dir.join("onnx");
+    let (code, _, err) = nasc(&["evolve", "--export", "onnx", "--store", s(&store), "--out", s(&onnx)]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read_dir(&onnx).unwrap().count(), members, "one .onnx per front member");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

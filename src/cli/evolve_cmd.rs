@@ -30,6 +30,9 @@ pub enum ExportFormat {
     /// weights as safetensors when the run kept them (`--inherit`), into --out (default
     /// <store>.pareto/).
     Torch,
+    /// Every Pareto-front member as an ONNX model (`candidate_NNNN.onnx`) with its kept
+    /// weights (`--inherit`; else freshly initialised ones), into --out.
+    Onnx,
 }
 
 #[derive(Args, Debug)]
@@ -186,7 +189,7 @@ pub struct EvolveArgs {
     #[arg(long, value_name = "STORE", conflicts_with_all = ["file", "export"])]
     pub status: Option<PathBuf>,
     /// Export the store given with --store: every candidate as CSV or JSON on stdout, or the
-    /// Pareto front as PyTorch modules and weights (`torch`, into --out).
+    /// Pareto front as PyTorch modules and weights (`torch`) or ONNX models (`onnx`), into --out.
     #[arg(long, value_name = "FORMAT", requires = "store", conflicts_with = "file")]
     pub export: Option<ExportFormat>,
     /// Where the Pareto front's .nas files and pareto.svg go (default: <store>.pareto/).
@@ -559,9 +562,10 @@ fn export(fmt: ExportFormat, path: &Path, out: Option<&Path>) -> ExitCode {
     match fmt {
         ExportFormat::Csv => print!("{}", csv(ev.records())),
         ExportFormat::Json => println!("{}", serde_json::to_string_pretty(&json(&ev)).unwrap_or_default()),
-        ExportFormat::Torch => {
+        ExportFormat::Torch | ExportFormat::Onnx => {
             let dir = out.map_or_else(|| path.with_extension("pareto"), Path::to_path_buf);
-            match crate::evolve::export::export_torch(&ev, &dir) {
+            let format = if matches!(fmt, ExportFormat::Torch) { crate::evolve::export::Format::Torch } else { crate::evolve::export::Format::Onnx };
+            match crate::evolve::export::export(&ev, &dir, format) {
                 Ok(files) => eprintln!("wrote {} files to {}", files.len(), dir.display()),
                 Err(e) => return fail(e),
             }
