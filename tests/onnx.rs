@@ -35,7 +35,7 @@ fn round_trip(file: &str) -> f32 {
     let net = calibrated(m.graph);
     let inputs: Vec<String> =
         m.entry.def.params.iter().filter(|p| matches!(p.ty, nasc::syntax::ast::TypeExpr::Tensor(..))).map(|p| p.name.name.clone()).collect();
-    let bytes = export_onnx(m.graph, &net, &inputs).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let bytes = export_onnx(m.graph, &net, &inputs, None).unwrap_or_else(|e| panic!("{file}: {e}"));
     let shape: Vec<usize> = m.graph.shape(m.graph.inputs[0]).0.iter().map(|d| d.as_int().map_or(2, |v| v as usize)).collect();
     let mut padded = [1usize; RANK];
     padded[RANK - shape.len()..].copy_from_slice(&shape);
@@ -84,4 +84,63 @@ fn every_example_and_benchmark_model_runs_in_tract_as_in_burn() {
         }
     }
     assert!(failed.is_empty(), "{failed:?}");
+}
+
+/// Trained weights with their input normalisation: `nasc infer` and the exported ONNX model (in
+/// tract) both normalise the raw input the same way.
+#[test]
+fn exported_models_normalise_their_inputs_as_nasc_infer() {
+    let dir = std::env::temp_dir().join(format!("nasc-onnx-norm-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let nasc = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_nasc")).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let run = dir.join("run");
+    nasc(&["train", "examples/cnn_digits.nas", "--data", "digits", "--epochs", "1", "--quiet", "--weights-format", "safetensors", "--out", &s(&run)]);
+    let w = run.join("weights.safetensors");
+    let onnx = dir.join("m.onnx");
+    nasc(&["build", "examples/cnn_digits.nas", "--emit", "onnx", "--weights", &s(&w), "-o", &s(&onnx)]);
+    let values: Vec<f32> = (0..2 * 64).map(|k| ((k * 29) % 16) as f32 / 16.0).collect();
+    let x = dir.join("x.npy");
+    std::fs::write(&x, npy(&[2, 8, 8, 1], &values)).unwrap();
+    let y = dir.join("y.npy");
+    let err = nasc(&["infer", "examples/cnn_digits.nas", "--weights", &s(&w), "--input", &s(&x), "-o", &s(&y)]);
+    assert!(err.contains("applied the weights' input normalisation"), "{err}");
+    let bytes = std::fs::read(&y).unwrap();
+    let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let want: Vec<f32> = bytes[10 + len..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let model = tract_onnx::onnx()
+        .model_for_path(&onnx)
+        .unwrap()
+        .with_input_fact(0, f32::fact([2, 8, 8, 1]).into())
+        .unwrap()
+        .into_optimized()
+        .unwrap()
+        .into_runnable()
+        .unwrap();
+    let input: Tensor_ = tract_ndarray::ArrayD::from_shape_vec(vec![2, 8, 8, 1], values).unwrap().into();
+    let got: Vec<f32> = model.run(tvec!(input.into())).unwrap()[0].to_array_view::<f32>().unwrap().iter().copied().collect();
+    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let diff = got.iter().zip(&want).fold(0f32, |m, (a, b)| m.max((a - b).abs())) / scale;
+    assert!(diff < 1e-4, "{diff:e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A float32 .npy file's bytes (format 1.0).
+fn npy(shape: &[usize], values: &[f32]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}", dims.join(", "));
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    bytes
 }

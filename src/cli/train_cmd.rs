@@ -244,7 +244,7 @@ pub fn train(a: &TrainArgs, color: bool) -> ExitCode {
         );
     }
     let report = serde_json::json!({
-        "model": name, "file": a.file.display().to_string(), "data": source.to_string(), "classes": data.class_names,
+        "model": name, "file": a.file.display().to_string(), "data": source.to_string(), "classes": data.class_names, "normalisation": data.normalisation,
         "params": params, "config": cfg, "epochs": metrics,
         "test_accuracy": metrics.last().map(|m| m.test_accuracy),
     });
@@ -254,7 +254,7 @@ pub fn train(a: &TrainArgs, color: bool) -> ExitCode {
     }
     let weights = out.join(a.weights_format.file_name());
     let meta = [("model", name.clone()), ("classes", serde_json::to_string(&data.class_names).unwrap_or_default())];
-    if let Err(e) = super::weights_cmd::save(&net.valid(), &weights, a.weights_format, &meta) {
+    if let Err(e) = super::weights_cmd::save(&net.valid(), &weights, a.weights_format, &data.normalisation, &meta) {
         return fail(e);
     }
     eprintln!("wrote {} and {}", metrics_path.display(), weights.display());

@@ -3,6 +3,7 @@
 use crate::interop::npy::{read_npy, write_npy};
 use crate::interop::weights::{self, MatchBy};
 use crate::lower::Net;
+use crate::train::data::Normalisation;
 use burn::module::Module;
 use burn::tensor::{Tensor, TensorData};
 use clap::{Args, ValueEnum};
@@ -46,12 +47,14 @@ impl From<WeightsBy> for MatchBy {
 }
 
 /// Write `net`'s weights to `path` in `format`, atomically (an interrupted save leaves the old
-/// file). `extra` goes into a safetensors file's metadata.
-pub fn save(net: &Net, path: &Path, format: WeightsFormat, extra: &[(&str, String)]) -> Result<(), String> {
+/// file). A safetensors file also keeps the input normalisation `norm` and the metadata `extra`.
+pub fn save(net: &Net, path: &Path, format: WeightsFormat, norm: &Normalisation, extra: &[(&str, String)]) -> Result<(), String> {
     let written = match format {
         WeightsFormat::Bpk => crate::files::replace_via_temp(path, |tmp| net.clone().save_file(tmp).map_err(|e| std::io::Error::other(e.to_string()))),
         WeightsFormat::Safetensors => {
-            let bytes = weights::safetensors_bytes(&weights::tensors(net), extra)?;
+            let mut ts = weights::tensors(net);
+            ts.extend(weights::normalisation_tensors(norm));
+            let bytes = weights::safetensors_bytes(&ts, extra)?;
             crate::files::write_atomic(path, &bytes)
         }
     };
@@ -71,7 +74,9 @@ pub struct InferArgs {
     #[arg(long, value_enum, default_value = "name")]
     pub weights_by: WeightsBy,
     /// The inputs: a float32 `.npy` array shaped as the model's input, batch first and
-    /// channels last (`[B, H, W, C]` for an image model).
+    /// channels last (`[B, H, W, C]` for an image model), with pixels as nasc's data loader
+    /// reads them (bytes / 255): the input normalisation that goes with --weights (in a
+    /// safetensors file, or metrics.json beside a .bpk) is applied first.
     #[arg(long)]
     pub input: PathBuf,
     /// Where the outputs go, as a float32 `.npy` array.
@@ -102,7 +107,7 @@ pub fn infer(a: &InferArgs, color: bool) -> ExitCode {
         },
         None => loaded.net,
     };
-    let (shape, data) = match read_npy(&a.input) {
+    let (shape, mut data) = match read_npy(&a.input) {
         Ok(x) => x,
         Err(e) => return fail(e),
     };
@@ -112,6 +117,15 @@ pub fn infer(a: &InferArgs, color: bool) -> ExitCode {
     }
     if let Err(e) = fits(&shape, &want) {
         return fail(format!("{}: {e}", a.input.display()));
+    }
+    if let Some(n) = a.weights.as_deref().and_then(weights::normalisation_for).filter(|n| shape.last() == Some(&n.mean.len())) {
+        // The inputs are what the data loader reads (bytes / 255); the model was trained on them
+        // normalised with its training set's statistics.
+        let c = n.mean.len();
+        for (k, v) in data.iter_mut().enumerate() {
+            *v = (*v - n.mean[k % c]) / n.std[k % c];
+        }
+        eprintln!("applied the weights' input normalisation (per channel: mean {:?}, std {:?})", n.mean, n.std);
     }
     let x: Tensor<{ crate::lower::RANK }> = {
         let dev = burn::tensor::Device::flex();
@@ -161,7 +175,8 @@ pub fn emit_onnx(c: &crate::Compilation, model: Option<&str>, weights: Option<&P
         Ok(m) => m.entry.def.params.iter().filter(|p| matches!(p.ty, crate::syntax::ast::TypeExpr::Tensor(..))).map(|p| p.name.name.clone()).collect(),
         Err(f) => return fail(f.first_message()),
     };
-    let bytes = match crate::interop::onnx::export_onnx(&l.graph, &l.net, &inputs) {
+    let norm = weights.and_then(weights::normalisation_for);
+    let bytes = match crate::interop::onnx::export_onnx(&l.graph, &l.net, &inputs, norm.as_ref()) {
         Ok(b) => b,
         Err(e) => return fail(format!("cannot export `{}` to ONNX: {e}", l.name)),
     };

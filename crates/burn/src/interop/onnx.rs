@@ -8,10 +8,11 @@
 //! the layer description is exhaustive.
 
 use super::onnx_proto::*;
-use super::weights::{NamedTensor, layer_name, layer_tensors};
+use super::weights::{INPUT_MEAN, INPUT_STD, NamedTensor, layer_name, layer_tensors};
 use crate::lower::cpu::PoolKind;
 use crate::lower::layer::PoolDesc;
 use crate::lower::{Activation, LayerDesc, LowerError, Net, Stateless, describe};
+use crate::train::data::Normalisation;
 use nasc_core::ir::{Graph, NodeKind};
 use nasc_core::ops::OpKind;
 use nasc_core::shape::Dim;
@@ -22,11 +23,19 @@ use std::collections::HashMap;
 pub const OPSET: i64 = 17;
 
 /// The ONNX model (serialised) of graph `g` lowered as `net`, with `net`'s weights; its inputs
-/// are named `inputs`.
-pub fn export_onnx(g: &Graph, net: &Net, inputs: &[String]) -> Result<Vec<u8>, LowerError> {
+/// are named `inputs`. With `norm`, the model first normalises its (single) input as it was
+/// trained: `(x − mean) / std` per channel.
+pub fn export_onnx(g: &Graph, net: &Net, inputs: &[String], norm: Option<&Normalisation>) -> Result<Vec<u8>, LowerError> {
     let mut b = Builder { g, net, nodes: Vec::new(), inits: Vec::new(), vals: HashMap::new(), fresh: 0, batch: None, input_names: inputs.to_vec() };
     for (&t, name) in g.inputs.iter().zip(inputs) {
         b.vals.insert(t, name.clone());
+    }
+    if let (Some(n), [t], [name]) = (norm, &g.inputs[..], inputs) {
+        let mean = b.init(INPUT_MEAN.into(), &[n.mean.len()], &n.mean);
+        let std = b.init(INPUT_STD.into(), &[n.std.len()], &n.std);
+        let v = b.op("Sub", vec![name.clone(), mean], vec![]);
+        let v = b.op("Div", vec![v, std], vec![]);
+        b.vals.insert(*t, v);
     }
     for (i, n) in g.nodes.iter().enumerate() {
         let NodeKind::Op { op, attrs } = &n.kind else {

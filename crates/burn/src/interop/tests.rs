@@ -148,4 +148,5 @@ fn torch_module_names_its_layers_as_the_weights() {
     assert!(py.contains("t1 = _nhwc(self.conv_0, _pad(t0, (0, 0, 1, 1)))"), "{py}");
     assert!(py.contains("_avg_pool(t7, (2, 2), (2, 2), (0, 1, 0, 1), True)"), "{py}");
     assert!(py.contains("b = x.shape[0]"), "{py}");
+    assert!(py.contains("t0 = (x - self.input_mean) / self.input_std"), "{py}");
 }

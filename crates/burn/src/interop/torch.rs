@@ -48,7 +48,13 @@ pub fn emit_torch(g: &Graph, inputs: &[String], origin: &str, params: Option<i64
     for (f, init) in &e.fields {
         let _ = writeln!(s, "        self.{f} = {init}");
     }
-    if e.fields.is_empty() {
+    let channels = g.inputs.first().and_then(|&t| g.shape(t).0.last().and_then(Dim::as_int)).filter(|_| g.inputs.len() == 1);
+    if let Some(c) = channels {
+        // The input normalisation nasc trained with (identity until weights are loaded).
+        let _ = writeln!(s, "        self.register_buffer(\"input_mean\", torch.zeros({c}))");
+        let _ = writeln!(s, "        self.register_buffer(\"input_std\", torch.ones({c}))");
+    }
+    if e.fields.is_empty() && channels.is_none() {
         s.push_str("        pass\n");
     }
     let _ = writeln!(s, "\n    def forward(self, {}):", args.join(", "));
@@ -58,7 +64,14 @@ pub fn emit_torch(g: &Graph, inputs: &[String], origin: &str, params: Option<i64
         let _ = writeln!(s, "        b = {arg}.shape[{k}]");
     }
     for (&t, a) in g.inputs.iter().zip(&args) {
-        let _ = writeln!(s, "        t{t} = {a}");
+        match channels {
+            Some(_) => {
+                let _ = writeln!(s, "        t{t} = ({a} - self.input_mean) / self.input_std");
+            }
+            None => {
+                let _ = writeln!(s, "        t{t} = {a}");
+            }
+        }
     }
     for line in &e.body {
         let _ = writeln!(s, "        {line}");

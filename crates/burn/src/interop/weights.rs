@@ -9,6 +9,7 @@
 //! tensors are read and written here with the `safetensors` crate directly.
 
 use crate::lower::{Layer, Net};
+use crate::train::data::Normalisation;
 use burn::module::{Param, RunningState};
 use burn::tensor::{Tensor, TensorData};
 use nasc_core::ops::{OpKind, spec};
@@ -245,8 +246,46 @@ fn set_layer(layer: &mut Layer, mut ts: std::vec::IntoIter<NamedTensor>) {
     }
 }
 
-/// Load `have` into `net`: every tensor of the model must be matched, with its shape.
+/// The tensors that hold the input normalisation a model was trained with (`(x − mean) / std`
+/// per channel): saved beside the layers' weights, applied by `nasc infer`, `--emit onnx` and
+/// `--emit torch`'s module (as buffers of these names).
+pub const INPUT_MEAN: &str = "input_mean";
+pub const INPUT_STD: &str = "input_std";
+
+fn is_normalisation(name: &str) -> bool {
+    name == INPUT_MEAN || name == INPUT_STD
+}
+
+/// A normalisation as the two tensors a weights file keeps it in.
+pub fn normalisation_tensors(n: &Normalisation) -> Vec<NamedTensor> {
+    vec![
+        NamedTensor { name: INPUT_MEAN.into(), shape: vec![n.mean.len()], data: n.mean.clone() },
+        NamedTensor { name: INPUT_STD.into(), shape: vec![n.std.len()], data: n.std.clone() },
+    ]
+}
+
+/// The normalisation kept among `ts`, when both of its tensors are there and agree.
+pub fn normalisation_of(ts: &[NamedTensor]) -> Option<Normalisation> {
+    let get = |name: &str| ts.iter().find(|t| t.name == name).map(|t| t.data.clone());
+    let (mean, std) = (get(INPUT_MEAN)?, get(INPUT_STD)?);
+    (mean.len() == std.len() && std.iter().all(|s| *s > 0.0)).then_some(Normalisation { mean, std })
+}
+
+/// The input normalisation that goes with a weights file: in a safetensors file its tensors,
+/// beside a `.bpk` the `normalisation` of `metrics.json` (as `nasc train` writes them).
+pub fn normalisation_for(path: &Path) -> Option<Normalisation> {
+    if is_safetensors(path) {
+        return read_safetensors(path).ok().and_then(|ts| normalisation_of(&ts));
+    }
+    let metrics = std::fs::read_to_string(path.with_file_name("metrics.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&metrics).ok()?;
+    serde_json::from_value(v.get("normalisation")?.clone()).ok()
+}
+
+/// Load `have` into `net`: every tensor of the model must be matched, with its shape. The
+/// input normalisation's tensors are not the model's and are left aside.
 pub fn load(mut net: Net, have: Vec<NamedTensor>, by: MatchBy) -> Result<Net, String> {
+    let have: Vec<NamedTensor> = have.into_iter().filter(|t| !is_normalisation(&t.name)).collect();
     let want = tensors(&net);
     let mut found = pair_up(&want, have, by)?.into_iter();
     for i in 0..net.layers.len() {

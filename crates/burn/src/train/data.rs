@@ -173,6 +173,8 @@ pub struct Dataset {
     pub augment: bool,
     /// The classes' names where the source names them (image folders), else empty.
     pub class_names: Vec<String>,
+    /// How the images were normalised (saved with the weights).
+    pub normalisation: Normalisation,
 }
 
 impl Dataset {
@@ -433,7 +435,15 @@ fn to_split(raw: &Raw, idx: &[usize]) -> Split {
 
 /// Per-channel normalisation with the training images' statistics, applied to them and to
 /// every other split.
-fn normalise(train: &mut Split, others: &mut [&mut Split], channels: usize) {
+/// The per-channel statistics the images were normalised with, `(x − mean) / std`, from the
+/// training images: what a model trained on them expects its inputs to have gone through.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Normalisation {
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+}
+
+fn normalise(train: &mut Split, others: &mut [&mut Split], channels: usize) -> Normalisation {
     let mut sum = vec![0f64; channels];
     let mut sq = vec![0f64; channels];
     for (k, v) in train.images.iter().enumerate() {
@@ -448,6 +458,7 @@ fn normalise(train: &mut Split, others: &mut [&mut Split], channels: usize) {
             *v = (*v - mean[k % channels]) / std[k % channels];
         }
     }
+    Normalisation { mean, std }
 }
 
 /// A seeded shuffle of `0..n`.
@@ -592,13 +603,17 @@ fn load_split(src: &DataSource, seed: u64, train_subset: Option<usize>, val_size
     let channels = train.shape[2];
     match val {
         Some(mut val) => {
-            normalise(&mut tr, &mut [&mut te, &mut val], channels);
-            let data = Dataset { name, shape: train.shape, classes, train: tr, test: val, augment: matches!(src, DataSource::Cifar10(_)), class_names };
+            let normalisation = normalise(&mut tr, &mut [&mut te, &mut val], channels);
+            let data =
+                Dataset { name, shape: train.shape, classes, train: tr, test: val, augment: matches!(src, DataSource::Cifar10(_)), class_names, normalisation };
             Ok((data, Some(te)))
         }
         None => {
-            normalise(&mut tr, &mut [&mut te], channels);
-            Ok((Dataset { name, shape: train.shape, classes, train: tr, test: te, augment: matches!(src, DataSource::Cifar10(_)), class_names }, None))
+            let normalisation = normalise(&mut tr, &mut [&mut te], channels);
+            Ok((
+                Dataset { name, shape: train.shape, classes, train: tr, test: te, augment: matches!(src, DataSource::Cifar10(_)), class_names, normalisation },
+                None,
+            ))
         }
     }
 }

@@ -48,7 +48,7 @@ pub fn export(ev: &Evolution, dir: &Path, format: Format) -> Result<Vec<PathBuf>
                 }
             }
             Format::Onnx => {
-                let bytes = export_onnx(m.graph, &net()?, &inputs).map_err(|e| format!("candidate #{}: {e}", r.id))?;
+                let bytes = export_onnx(m.graph, &net()?, &inputs, None).map_err(|e| format!("candidate #{}: {e}", r.id))?;
                 write(format!("{stem}.onnx"), &bytes)?;
             }
         }
