@@ -7,11 +7,11 @@
 
 use super::calls;
 use super::junction::{self, Replacement, Site};
-use super::source::{Run, compile, fingerprint, op_names, ops_text, replace_stages, runs_of};
+use super::source::{Run, chain_json, compile, fingerprint, op_names, ops_text, replace_stages, runs_of, target_json};
 use super::specialise;
 use nasc_core::check::Checked;
 use nasc_core::ir::NodeKind;
-use nasc_core::ops::mixing::{Level, Mixing};
+use nasc_core::ops::mixing::Level;
 use nasc_core::ops::{OpKind, spec};
 use nasc_core::program::Program;
 use nasc_core::props::{Chain, ChainOp, Target};
@@ -581,23 +581,6 @@ fn mark_rewritten(mut file: File, block: &str) -> File {
 }
 
 /// Duplicate (a copy right after it) or delete a random block call of the model.
-fn chain_json(c: &Chain) -> serde_json::Value {
-    json!({
-        "input": c.input.to_string(),
-        "shape": c.shape.to_string(),
-        "depth": c.depth.value(),
-        "mixing": c.mixing.rows_as_strings(),
-    })
-}
-
-fn target_json(t: &Target) -> serde_json::Value {
-    json!({
-        "shape": t.shape.as_ref().map(|s| s.to_string()),
-        "depth_at_least": t.depth_min,
-        "mixing_at_least": t.mixing.as_ref().map(Mixing::rows_as_strings),
-    })
-}
-
 #[cfg(test)]
 #[path = "mutate_tests.rs"]
 mod tests;

@@ -260,6 +260,25 @@ pub fn ops_text(ops: &[ChainOp]) -> String {
     ops.iter().map(|o| nasc_core::syntax::print::print_stage(&nasc_core::synth::fill::op_stage(o, span))).collect::<Vec<_>>().join(" |> ")
 }
 
+/// A chain's inferred properties as stored with a candidate (`properties` in the store).
+pub fn chain_json(c: &nasc_core::props::Chain) -> serde_json::Value {
+    serde_json::json!({
+        "input": c.input.to_string(),
+        "shape": c.shape.to_string(),
+        "depth": c.depth.value(),
+        "mixing": c.mixing.rows_as_strings(),
+    })
+}
+
+/// A synthesis target as stored with a candidate.
+pub fn target_json(t: &nasc_core::props::Target) -> serde_json::Value {
+    serde_json::json!({
+        "shape": t.shape.as_ref().map(|s| s.to_string()),
+        "depth_at_least": t.depth_min,
+        "mixing_at_least": t.mixing.as_ref().map(nasc_core::ops::mixing::Mixing::rows_as_strings),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
