@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl K<'_> {
+impl FnBuilder<'_> {
     /// `x` with `pad` (top, left, bottom, right) zero rows and columns around it, into `xp`.
     pub(super) fn pad_copy(&mut self, x: &View, xp: &View, pad: [usize; 4]) {
         let [_, h, w, c] = dims4(&x.shape);

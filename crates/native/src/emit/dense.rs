@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl K<'_> {
+impl FnBuilder<'_> {
     /// Rows of `inputs` floats times `[inputs][features padded to 4]` plus bias: tiles of
     /// `ROWS` rows × up to `VECS` vectors of outputs stay in registers across the dot product,
     /// so each weight vector loaded serves every row of the tile.
@@ -152,7 +152,7 @@ impl K<'_> {
     }
 }
 
-/// How a tile of rows × output vectors reads its inputs and weights (see `K::tile`).
+/// How a tile of rows × output vectors reads its inputs and weights (see `FnBuilder::tile`).
 pub(super) struct Tile {
     /// Floats between consecutive rows' inputs and outputs.
     pub(super) x_step: usize,

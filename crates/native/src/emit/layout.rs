@@ -3,11 +3,11 @@
 
 use super::*;
 
-impl K<'_> {
+impl FnBuilder<'_> {
     /// Nested loops over `shape`; with `vec_last`, the last axis steps by four (its size is a
     /// multiple of four).
     pub(super) fn nd(&mut self, shape: &[usize], vec_last: bool, body: &mut dyn FnMut(&mut Self, &[Value])) {
-        fn go<'a>(k: &mut K<'a>, shape: &[usize], vec_last: bool, idx: &mut Vec<Value>, body: &mut dyn FnMut(&mut K<'a>, &[Value])) {
+        fn go<'a>(k: &mut FnBuilder<'a>, shape: &[usize], vec_last: bool, idx: &mut Vec<Value>, body: &mut dyn FnMut(&mut FnBuilder<'a>, &[Value])) {
             let d = idx.len();
             if d == shape.len() {
                 body(k, idx);

@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl K<'_> {
+impl FnBuilder<'_> {
     /// `y[i] = f(x[i])` over a whole tensor, four at a time.
     pub(super) fn map_flat(&mut self, x: &View, y: &View, f: impl Fn(&mut Self, Value) -> Value) {
         let (xb, yb) = (self.base(x), self.base(y));
@@ -49,7 +49,7 @@ impl K<'_> {
 
 /// Transcendental functions on four floats at once, in plain arithmetic (no libm call): the
 /// compiled code needs nothing at link time.
-impl K<'_> {
+impl FnBuilder<'_> {
     pub(super) fn vc(&mut self, v: f32) -> Value {
         self.vconst(v)
     }

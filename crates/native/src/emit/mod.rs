@@ -25,7 +25,7 @@ use dense::Tile;
 use norm::Norm;
 
 /// A kernel being emitted into one function.
-pub struct K<'a> {
+pub struct FnBuilder<'a> {
     pub b: FunctionBuilder<'a>,
     scratch: Value,
     consts: &'a HashMap<usize, GlobalValue>,
@@ -51,14 +51,14 @@ pub fn emit_step(step: &Step, func: &mut Function, fctx: &mut FunctionBuilderCon
     b.switch_to_block(entry);
     b.seal_block(entry);
     let scratch = b.block_params(entry)[0];
-    let mut k = K { b, scratch, consts };
+    let mut k = FnBuilder { b, scratch, consts };
     k.kernel(step);
     k.b.ins().return_(&[]);
     k.b.seal_all_blocks();
     k.b.finalize(target);
 }
 
-impl K<'_> {
+impl FnBuilder<'_> {
     fn iconst(&mut self, v: i64) -> Value {
         self.b.ins().iconst(I64, v)
     }
@@ -360,7 +360,7 @@ pub fn emit_forward(
     b.ins().brif(any, head, &[zero.into()], exit, &[]);
     b.switch_to_block(head);
     let consts = HashMap::new();
-    let mut k = K { b, scratch, consts: &consts };
+    let mut k = FnBuilder { b, scratch, consts: &consts };
     let (n_in, n_out) = (input.len(), output.len());
     let src = k.b.ins().imul_imm_s(e, (n_in * 4) as i64);
     let src = k.b.ins().iadd(inp, src);
@@ -384,7 +384,7 @@ pub fn emit_forward(
     k.b.finalize(target);
 }
 
-impl K<'_> {
+impl FnBuilder<'_> {
     /// `n` floats from `src` to `dst`, one at a time (the caller's buffers have no padding).
     fn copy_floats(&mut self, src: Value, dst: Value, n: usize) {
         self.for_n(n, |k, i| {

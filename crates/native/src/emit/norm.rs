@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl K<'_> {
+impl FnBuilder<'_> {
     /// `y = x · scale + shift` per channel (the last axis), clamped.
     pub(super) fn affine(&mut self, x: &View, y: &View, scale: usize, shift: usize, clamp: Option<(f32, f32)>) {
         let c = *x.shape.last().unwrap_or(&1);
