@@ -1,6 +1,6 @@
 use super::*;
 
-const SEED: &str = include_str!("../../../../examples/cnn_digits.nas");
+const SEED: &str = include_str!("../../../examples/cnn_digits.nas");
 
 fn flat_seed() -> String {
     let prog = Program::from_source_in("examples/cnn_digits.nas", SEED, Some(std::path::Path::new("examples")));
@@ -90,7 +90,7 @@ fn every_strategy_makes_checked_children_deterministically() {
 
 #[test]
 fn alpha_rewrites_junctions_and_drops_branches_verified() {
-    let src = include_str!("../../../../examples/resnet_fashion.nas");
+    let src = include_str!("../../../examples/resnet_fashion.nas");
     let prog = Program::from_source_in("examples/resnet_fashion.nas", src, Some(std::path::Path::new("examples")));
     let parent = print_file(&super::super::source::flatten(&prog).unwrap());
     let c = compile(&parent).expect("the seed checks");
@@ -122,7 +122,7 @@ fn alpha_rewrites_junctions_and_drops_branches_verified() {
 /// specialised for the calls' stride, and the children check and meet their targets.
 #[test]
 fn downsampling_blocks_are_rewritten_in_specialised_copies() {
-    let src = include_str!("../../../../examples/resnet_fashion.nas");
+    let src = include_str!("../../../examples/resnet_fashion.nas");
     let prog = Program::from_source_in("examples/resnet_fashion.nas", src, Some(std::path::Path::new("examples")));
     let parent = print_file(&super::super::source::flatten(&prog).unwrap());
     let cfg = MutationConfig { p_duplicate: 0.0, p_delete: 0.0, ..MutationConfig::default() };
