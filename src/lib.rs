@@ -16,8 +16,8 @@ pub use nasc_core::{
 };
 
 pub use nasc_burn::{interop, lower, train};
+pub use nasc_core::files;
 pub use nasc_evolve as evolve;
-pub use nasc_evolve::files;
 pub use nasc_native as native;
 
 pub mod cli;

@@ -12,6 +12,8 @@
 pub mod check;
 mod compilation;
 pub mod diag;
+pub mod files;
+pub mod files;
 pub mod ir;
 pub mod ops;
 pub mod program;

@@ -18,7 +18,7 @@ pub mod compare;
 pub mod early_stop;
 pub mod equiv;
 pub mod export;
-pub mod files;
+pub use nasc_core::files;
 mod finish;
 pub mod guidance;
 pub mod inherit;

@@ -134,9 +134,7 @@ fn decode_cached(listing: &Listing, shape: [usize; 3], dir: &Path) -> Result<Raw
     let pixels = decode_all(listing, shape, dir)?;
     if let Some(c) = &cache {
         // A cache that cannot be written only costs decoding again next time.
-        let tmp = c.with_extension(format!("tmp{}", std::process::id()));
-        let _ =
-            std::fs::create_dir_all(c.parent().unwrap_or(Path::new("."))).and_then(|()| std::fs::write(&tmp, &pixels)).and_then(|()| std::fs::rename(&tmp, c));
+        let _ = std::fs::create_dir_all(c.parent().unwrap_or(Path::new("."))).and_then(|()| nasc_core::files::write_atomic(c, &pixels));
     }
     Ok(Raw { pixels: Pixels::Bytes(pixels, 255.0), labels, shape })
 }
