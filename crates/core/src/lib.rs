@@ -13,7 +13,6 @@ pub mod check;
 mod compilation;
 pub mod diag;
 pub mod files;
-pub mod files;
 pub mod ir;
 pub mod ops;
 pub mod program;
