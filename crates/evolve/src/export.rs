@@ -3,7 +3,7 @@
 //! `candidate_NNNN.safetensors` when the run kept them: `--inherit`) or as an ONNX model
 //! (`candidate_NNNN.onnx`, with the kept weights, else freshly initialised ones, said once).
 
-use super::{Evolution, inherit, report};
+use super::{Evolution, inherit, select};
 use burn::tensor::Device;
 use nasc_burn::interop::{onnx::export_onnx, torch::emit_torch, weights};
 use nasc_burn::lower::lower;
@@ -22,7 +22,7 @@ pub enum Format {
 pub fn export(ev: &Evolution, dir: &Path, format: Format) -> Result<Vec<PathBuf>, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
     let mut written = Vec::new();
-    for r in report::pareto(ev.records()) {
+    for r in select::pareto(ev.records()) {
         let stem = format!("candidate_{:04}", r.id);
         let c = Compilation::from_source(&format!("{stem}.nas"), &r.source).map_err(|f| format!("candidate #{}: {}", r.id, f.first_message()))?;
         let m = c.model(None).map_err(|f| format!("candidate #{}: {}", r.id, f.first_message()))?;

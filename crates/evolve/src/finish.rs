@@ -4,7 +4,7 @@
 //! trained weights kept once nothing can inherit them.
 
 use super::store::{Final, now};
-use super::{Evaluator, Event, Evolution, Finish, Job, TrainSettings, Verdict, inherit, report, select, trained};
+use super::{Evaluator, Event, Evolution, Finish, Job, TrainSettings, Verdict, inherit, select, trained};
 use nasc_core::rng::Rng;
 use std::collections::{HashMap, VecDeque};
 
@@ -67,7 +67,7 @@ impl Evolution {
         if self.settings.train.val_fraction <= 0.0 && self.settings.train.val_size.is_none() {
             return Ok(());
         }
-        let mut todo: VecDeque<i64> = report::pareto(&self.records).iter().filter(|r| r.test_accuracy.is_none()).map(|r| r.id).collect();
+        let mut todo: VecDeque<i64> = select::pareto(&self.records).iter().filter(|r| r.test_accuracy.is_none()).map(|r| r.id).collect();
         let (tx, rx) = std::sync::mpsc::channel::<(i64, Verdict)>();
         let mut running = 0usize;
         loop {
@@ -159,9 +159,9 @@ impl Evolution {
     /// What the finish retrains, by id: the seed, the accuracy-vs-params front and, when MACs
     /// are an objective, the accuracy-vs-MACs front.
     pub fn finished_members(&self) -> Vec<i64> {
-        let mut ids: Vec<i64> = report::pareto(&self.records).iter().map(|r| r.id).collect();
+        let mut ids: Vec<i64> = select::pareto(&self.records).iter().map(|r| r.id).collect();
         if self.settings.selection.objectives.contains(&select::Objective::Macs) {
-            ids.extend(report::pareto_by(&self.records, |r| r.macs.unwrap_or(0)).iter().map(|r| r.id));
+            ids.extend(select::pareto_by(&self.records, |r| r.macs.unwrap_or(0)).iter().map(|r| r.id));
         }
         if self.records.first().is_some_and(|r| r.status.evaluated()) {
             ids.push(0);

@@ -1,7 +1,8 @@
 //! What a run shows: sizes of candidates, the Pareto front (accuracy vs params) as a table, an
 //! SVG plot and `.nas` files, the status summary, hypervolume, and CSV/JSON exports.
 
-use super::select::{front, hypervolume};
+use super::select::hypervolume;
+pub use super::select::{evaluated, pareto, pareto_by};
 use super::store::{Record, Status};
 use super::{Evolution, early_stop, equiv, guidance};
 use nasc_core::report::group_thousands;
@@ -12,25 +13,6 @@ use std::path::Path;
 /// Parameters and MACs (batch 1) of a candidate's model, from the report.
 pub fn size(text: &str) -> Result<(i64, i64), String> {
     super::guidance::profile(text).map(|p| (p.params, p.macs))
-}
-
-/// Evaluated candidates, each architecture once (reuses dropped).
-pub fn evaluated(records: &[Record]) -> Vec<&Record> {
-    records.iter().filter(|r| r.status == Status::Done && r.accuracy.is_some() && r.params.is_some()).collect()
-}
-
-/// The accuracy-vs-params Pareto front, cheapest first.
-pub fn pareto(records: &[Record]) -> Vec<&Record> {
-    pareto_by(records, |r| r.params.unwrap_or(0))
-}
-
-/// The Pareto front of accuracy against `cost`, cheapest first.
-pub fn pareto_by(records: &[Record], cost: impl Fn(&Record) -> i64) -> Vec<&Record> {
-    let ev = evaluated(records);
-    let pts: Vec<(f64, f64)> = ev.iter().map(|r| (-(cost(r) as f64), r.accuracy.unwrap_or(0.0))).collect();
-    let mut f: Vec<&Record> = front(&pts).into_iter().map(|i| ev[i]).collect();
-    f.sort_by_key(|r| cost(r));
-    f
 }
 
 /// Hypervolume of the run's accuracy-vs-params points, params relative to the seed's, capped at 2×.

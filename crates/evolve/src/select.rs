@@ -1,6 +1,7 @@
 //! Parent selection by Pareto weight (paper Algorithm 2, appendix B.3), the Pareto front and
 //! the hypervolume used to compare strategies.
 
+use super::store::{Record, Status};
 use nasc_core::rng::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -186,6 +187,25 @@ pub fn hypervolume(points: &[(f64, f64)], scale: f64, cap: f64) -> f64 {
         area += (next - x) * best;
     }
     area
+}
+
+/// Evaluated candidates, each architecture once (reuses dropped).
+pub fn evaluated(records: &[super::store::Record]) -> Vec<&Record> {
+    records.iter().filter(|r| r.status == Status::Done && r.accuracy.is_some() && r.params.is_some()).collect()
+}
+
+/// The accuracy-vs-params Pareto front, cheapest first.
+pub fn pareto(records: &[super::store::Record]) -> Vec<&Record> {
+    pareto_by(records, |r| r.params.unwrap_or(0))
+}
+
+/// The Pareto front of accuracy against `cost`, cheapest first.
+pub fn pareto_by(records: &[super::store::Record], cost: impl Fn(&Record) -> i64) -> Vec<&Record> {
+    let ev = evaluated(records);
+    let pts: Vec<(f64, f64)> = ev.iter().map(|r| (-(cost(r) as f64), r.accuracy.unwrap_or(0.0))).collect();
+    let mut f: Vec<&Record> = front(&pts).into_iter().map(|i| ev[i]).collect();
+    f.sort_by_key(|r| cost(r));
+    f
 }
 
 #[cfg(test)]
