@@ -53,6 +53,7 @@ pub enum OpKind {
     Param,
     Broadcast,
     Select,
+    // Keep `Identity` last: `KINDS` counts the variants by it.
     Identity,
 }
 
@@ -392,9 +393,30 @@ pub fn lookup(name: &str) -> Option<&'static OpSpec> {
     catalog::CATALOG.iter().find(|s| s.name == name)
 }
 
+/// Number of op kinds (`Identity` is the last variant).
+const KINDS: usize = OpKind::Identity as usize + 1;
+
+/// Each kind's index in the catalog, built at compile time: a kind without an entry (or a
+/// catalog that names a kind twice) does not compile, so `spec` is total.
+static BY_KIND: [usize; KINDS] = {
+    let mut t = [usize::MAX; KINDS];
+    let mut i = 0;
+    while i < catalog::CATALOG.len() {
+        let k = catalog::CATALOG[i].kind as usize;
+        assert!(t[k] == usize::MAX, "an op kind has two catalog entries");
+        t[k] = i;
+        i += 1;
+    }
+    let mut k = 0;
+    while k < KINDS {
+        assert!(t[k] != usize::MAX, "an op kind has no catalog entry");
+        k += 1;
+    }
+    t
+};
+
 pub fn spec(kind: OpKind) -> &'static OpSpec {
-    // Every kind has exactly one entry; the catalog test checks it.
-    catalog::CATALOG.iter().find(|s| s.kind == kind).unwrap_or(&catalog::CATALOG[0])
+    &catalog::CATALOG[BY_KIND[kind as usize]]
 }
 
 impl fmt::Display for OpKind {
