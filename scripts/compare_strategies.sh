@@ -15,6 +15,7 @@
 #   DATA=digits MODEL=examples/cnn_digits.nas TRIALS=30 EPOCHS=1 SUBSET= RUNGS= scripts/compare_strategies.sh
 # (NASC=path/to/nasc chooses the binary; JOBS, THREADS, STRATEGIES, MARGIN likewise.)
 # GUIDANCE=ops|skip|both runs the strategies with `--guidance` (stores named STRATEGY-gGUIDANCE-SEED).
+# INHERIT=1 adds `--inherit` (children start from their parents' trained weights).
 set -euo pipefail
 OUT=${1:-compare-runs}
 NASC=${NASC:-target/release/nasc}
@@ -38,6 +39,7 @@ extra=(--final-epochs "${FINAL_EPOCHS:-0}")
 [ -n "$SUBSET" ] && extra+=(--train-subset "$SUBSET")
 [ -n "$RUNGS" ] && extra+=(--rungs "$RUNGS" --stop-margin "$MARGIN")
 [ -n "$GUIDANCE" ] && extra+=(--guidance "$GUIDANCE")
+[ -n "${INHERIT:-}" ] && extra+=(--inherit)
 stores=()
 # Seed-major, so that a comparison cut short still has every strategy.
 for seed in $SEEDS; do
