@@ -229,3 +229,36 @@ fn emit_onnx_writes_a_file_and_needs_one() {
     assert!(std::fs::metadata(&out).unwrap().len() > 29162 * 4, "the weights are in the file");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn evolve_keeps_safetensors_weights_and_children_inherit_them() {
+    let dir = temp_dir("evolve-st");
+    let store = dir.join("run.sqlite");
+    let args = [
+        "evolve",
+        "examples/mlp_digits.nas",
+        "--data",
+        "digits",
+        "--trials",
+        "4",
+        "--epochs",
+        "1",
+        "--inherit",
+        "--weights-format",
+        "safetensors",
+        "--final-epochs",
+        "0",
+        "--quiet",
+        "--store",
+        s(&store),
+    ];
+    let (code, _, err) = nasc(&args);
+    assert_eq!(code, 0, "{err}");
+    let kept: Vec<String> = std::fs::read_dir(dir.join("run.weights")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(!kept.is_empty() && kept.iter().all(|n| n.ends_with(".safetensors")), "{kept:?}");
+    let (_, json, _) = nasc(&["evolve", "--export", "json", "--store", s(&store)]);
+    let v: serde_json::Value = json.parse().unwrap();
+    let inherited = v["candidates"].as_array().unwrap().iter().filter(|c| c["inherited"].as_i64().is_some_and(|n| n > 0)).count();
+    assert!(inherited >= 1, "a child started from its parent's safetensors weights: {json}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -81,6 +81,10 @@ pub struct EvolveArgs {
     /// cluster must share that directory.
     #[arg(long)]
     pub inherit: bool,
+    /// How the kept weights are written (`--inherit`): burn's record, or safetensors named and
+    /// laid out as `nasc build --emit torch`'s module expects.
+    #[arg(long, value_enum, default_value = "bpk")]
+    pub weights_format: super::weights_cmd::WeightsFormat,
     /// Run (or complete) the full-fidelity finish of a stored run whose candidates are all
     /// recorded, with --final-epochs and --final-seeds; resumable like the search.
     #[arg(long, value_name = "STORE", conflicts_with_all = ["file", "resume", "status", "export"])]
@@ -339,6 +343,7 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
         guidance: guidance_settings(a)?,
         finish: (a.final_epochs > 0).then_some(Finish { epochs: a.final_epochs, seeds: a.final_seeds }),
         inherit: a.inherit,
+        weights_safetensors: a.weights_format == super::weights_cmd::WeightsFormat::Safetensors,
     };
     let store = a.store.clone().unwrap_or_else(|| {
         let stem = file.file_stem().map_or("run".into(), |s| s.to_string_lossy().into_owned());

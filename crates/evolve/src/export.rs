@@ -27,7 +27,7 @@ pub fn export(ev: &Evolution, dir: &Path, format: Format) -> Result<Vec<PathBuf>
         let c = Compilation::from_source(&format!("{stem}.nas"), &r.source).map_err(|f| format!("candidate #{}: {}", r.id, f.first_message()))?;
         let m = c.model(None).map_err(|f| format!("candidate #{}: {}", r.id, f.first_message()))?;
         let inputs: Vec<String> = m.entry.def.params.iter().filter(|p| matches!(p.ty, TypeExpr::Tensor(..))).map(|p| p.name.name.clone()).collect();
-        let kept = inherit::weights_path(&ev.weights_dir, r.id);
+        let kept = inherit::weights_path(&ev.weights_dir, r.id, ev.settings.weights_safetensors);
         let net = || -> Result<_, String> {
             let net = lower(m.graph, &Device::flex()).map_err(|e| format!("candidate #{}: {e}", r.id))?;
             if kept.exists() { weights::load_file(net, &kept, weights::MatchBy::Name) } else { Ok(net) }

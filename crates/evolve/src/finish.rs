@@ -51,7 +51,7 @@ impl Evolution {
         let keep = self.finished_members();
         for r in &self.records {
             if !keep.contains(&r.id) {
-                let _ = std::fs::remove_file(inherit::weights_path(&self.weights_dir, r.id));
+                let _ = std::fs::remove_file(inherit::weights_path(&self.weights_dir, r.id, self.settings.weights_safetensors));
             }
         }
     }

@@ -22,9 +22,10 @@ pub struct Inheritance {
     pub weights: PathBuf,
 }
 
-/// The trained weights of candidate `id` in a run's weights directory.
-pub fn weights_path(dir: &Path, id: i64) -> PathBuf {
-    dir.join(format!("{id}.bpk"))
+/// The trained weights of candidate `id` in a run's weights directory: burn's record, or
+/// safetensors named as `--emit torch`'s module names them (`--weights-format safetensors`).
+pub fn weights_path(dir: &Path, id: i64, safetensors: bool) -> PathBuf {
+    dir.join(format!("{id}.{}", if safetensors { "safetensors" } else { "bpk" }))
 }
 
 /// The directory beside a store that keeps its candidates' trained weights.
@@ -100,7 +101,8 @@ pub fn inherit(child: &mut Net, child_graph: &Graph, from: &Inheritance, device:
     let parent_c = super::source::compile(&from.source).map_err(|f| format!("the parent does not check: {}", f.first_message()))?;
     let parent_graph = &parent_c.model(None).map_err(|f| f.first_message())?.graph;
     let parent = nasc_burn::lower::lower(parent_graph, device).map_err(|e| format!("cannot lower the parent: {e}"))?;
-    let parent = parent.try_load_file(&from.weights).map_err(|e| format!("cannot load the parent's weights {}: {e}", from.weights.display()))?;
+    let parent = nasc_burn::interop::weights::load_file(parent, &from.weights, nasc_burn::interop::weights::MatchBy::Name)
+        .map_err(|e| format!("the parent's weights: {e}"))?;
     let mut inherited = 0;
     for (i, j) in align(&keys(child_graph), &keys(parent_graph)) {
         if parent.layers[j].num_params() > 0 {

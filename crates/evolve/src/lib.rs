@@ -84,6 +84,9 @@ pub struct Settings {
     /// Children start from their parent's trained weights where unchanged (`--inherit`).
     #[serde(default)]
     pub inherit: bool,
+    /// Kept weights as safetensors instead of burn's record (`--weights-format safetensors`).
+    #[serde(default)]
+    pub weights_safetensors: bool,
 }
 
 /// How the seed and the final front are retrained at the end of a run: on every training image
@@ -302,7 +305,7 @@ impl Evolution {
             eval_epochs: self.settings.early_stop.as_ref().map_or(Vec::new(), |es| es.rungs.clone()),
             final_of: None,
             inherit: self.inheritance(r),
-            save_weights: self.settings.inherit.then(|| inherit::weights_path(&self.weights_dir, id)),
+            save_weights: self.settings.inherit.then(|| inherit::weights_path(&self.weights_dir, id, self.settings.weights_safetensors)),
         }
     }
 
@@ -312,7 +315,9 @@ impl Evolution {
         let parent = &self.records[r.parent? as usize];
         let trained = parent.reused_from.unwrap_or(parent.id);
         let source = self.records[trained as usize].source.clone();
-        self.settings.inherit.then(|| inherit::Inheritance { source, weights: inherit::weights_path(&self.weights_dir, trained) })
+        self.settings
+            .inherit
+            .then(|| inherit::Inheritance { source, weights: inherit::weights_path(&self.weights_dir, trained, self.settings.weights_safetensors) })
     }
 
     /// Create candidate `k`: select a parent, mutate, and store it (before any training).

@@ -35,6 +35,7 @@ fn settings(trials: usize) -> Settings {
         guidance: guidance::Settings::default(),
         finish: None,
         inherit: false,
+        weights_safetensors: false,
     }
 }
 

@@ -231,8 +231,7 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
     // One training per worker process, so running it on rayon's workers is safe (see `on_workers`).
     let (net, metrics) = nasc_burn::train::on_workers(|| train(net, &data, &cfg, &dev, &mut |_, _, _, _| {})).map_err(|e| e.to_string())?;
     if let Some(path) = &job.save_weights {
-        crate::files::replace_via_temp(path, |tmp| net.valid().save_file(tmp).map_err(|e| std::io::Error::other(e.to_string())))
-            .map_err(|e| format!("cannot save the trained weights to {}: {e}", path.display()))?;
+        save_weights(&net.valid(), path, &data.normalisation)?;
     }
     let test_accuracy =
         test.as_ref().filter(|_| job.measure_test).map(|t| evaluate(&net.valid(), t, &data, nasc_burn::train::EVAL_BATCH, &dev.clone().inner()).1);
@@ -284,4 +283,18 @@ fn job_data(job: &Job) -> Result<(Dataset, Option<Split>), String> {
 fn compiled_latency(graph: &nasc_core::ir::Graph, net: &nasc_burn::lower::Net) -> Result<f64, String> {
     let (_, mut jit) = nasc_native::compile(graph, net).map_err(|e| format!("cannot compile the candidate to native code for its latency: {e}"))?;
     Ok(jit.latency(50, 5, false).0)
+}
+
+/// A candidate's trained weights, atomically: safetensors (with the input normalisation) when
+/// the path says so, else burn's record.
+fn save_weights(net: &nasc_burn::lower::Net, path: &std::path::Path, norm: &nasc_burn::train::data::Normalisation) -> Result<(), String> {
+    use nasc_burn::interop::weights;
+    let written = if weights::is_safetensors(path) {
+        let mut ts = weights::tensors(net);
+        ts.extend(weights::normalisation_tensors(norm));
+        weights::safetensors_bytes(&ts, &[]).and_then(|b| crate::files::write_atomic(path, &b).map_err(|e| e.to_string()))
+    } else {
+        crate::files::replace_via_temp(path, |tmp| net.clone().save_file(tmp).map_err(|e| std::io::Error::other(e.to_string()))).map_err(|e| e.to_string())
+    };
+    written.map_err(|e| format!("cannot save the trained weights to {}: {e}", path.display()))
 }
