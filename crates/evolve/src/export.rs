@@ -43,12 +43,15 @@ pub fn export(ev: &Evolution, dir: &Path, format: Format) -> Result<Vec<PathBuf>
                 let py = emit_torch(m.graph, &inputs, &format!("{stem}.nas"), r.params).map_err(|e| format!("candidate #{}: {e}", r.id))?;
                 write(format!("{stem}.py"), py.as_bytes())?;
                 if kept.exists() {
-                    let bytes = weights::safetensors_bytes(&weights::tensors(&net()?), &[("model", m.name().to_string())])?;
+                    let mut ts = weights::tensors(&net()?);
+                    ts.extend(weights::normalisation_for(&kept).iter().flat_map(weights::normalisation_tensors));
+                    let bytes = weights::safetensors_bytes(&ts, &[("model", m.name().to_string())])?;
                     write(format!("{stem}.safetensors"), &bytes)?;
                 }
             }
             Format::Onnx => {
-                let bytes = export_onnx(m.graph, &net()?, &inputs, None).map_err(|e| format!("candidate #{}: {e}", r.id))?;
+                let norm = weights::normalisation_for(&kept);
+                let bytes = export_onnx(m.graph, &net()?, &inputs, norm.as_ref()).map_err(|e| format!("candidate #{}: {e}", r.id))?;
                 write(format!("{stem}.onnx"), &bytes)?;
             }
         }
