@@ -33,8 +33,7 @@ fn round_trip(file: &str) -> f32 {
     let m = c.model(None).unwrap();
     let dev = Device::flex();
     let net = calibrated(m.graph);
-    let inputs: Vec<String> =
-        m.entry.def.params.iter().filter(|p| matches!(p.ty, nasc::syntax::ast::TypeExpr::Tensor(..))).map(|p| p.name.name.clone()).collect();
+    let inputs: Vec<String> = m.input_names();
     let bytes = export_onnx(m.graph, &net, &inputs, None).unwrap_or_else(|e| panic!("{file}: {e}"));
     let shape: Vec<usize> = m.graph.shape(m.graph.inputs[0]).0.iter().map(|d| d.as_int().map_or(2, |v| v as usize)).collect();
     let mut padded = [1usize; RANK];

@@ -361,8 +361,7 @@ fn cmd_build(
                 Ok(m) => m,
                 Err(f) => return failed(f),
             };
-            let inputs: Vec<String> =
-                m.entry.def.params.iter().filter(|p| matches!(p.ty, crate::syntax::ast::TypeExpr::Tensor(..))).map(|p| p.name.name.clone()).collect();
+            let inputs: Vec<String> = m.input_names();
             let params = report(&c.program, m.graph).params.as_int();
             let origin = file.display().to_string();
             let (src, what) = match lang {

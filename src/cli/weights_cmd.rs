@@ -172,7 +172,7 @@ pub fn emit_onnx(c: &crate::Compilation, model: Option<&str>, weights: Option<&P
         eprintln!("warning: no --weights: the ONNX file holds freshly initialised weights (seed {seed}), not trained ones");
     }
     let inputs: Vec<String> = match c.model(model) {
-        Ok(m) => m.entry.def.params.iter().filter(|p| matches!(p.ty, crate::syntax::ast::TypeExpr::Tensor(..))).map(|p| p.name.name.clone()).collect(),
+        Ok(m) => m.input_names(),
         Err(f) => return fail(f.first_message()),
     };
     let norm = weights.and_then(weights::normalisation_for);

@@ -61,6 +61,11 @@ impl Model<'_> {
     pub fn name(&self) -> &str {
         &self.entry.def.name.name
     }
+
+    /// The names of the model's tensor parameters (its inputs), in order.
+    pub fn input_names(&self) -> Vec<String> {
+        self.entry.def.params.iter().filter(|p| matches!(p.ty, crate::syntax::ast::TypeExpr::Tensor(..))).map(|p| p.name.name.clone()).collect()
+    }
 }
 
 impl Compilation {

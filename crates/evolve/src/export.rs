@@ -8,7 +8,6 @@ use burn::tensor::Device;
 use nasc_burn::interop::{onnx::export_onnx, torch::emit_torch, weights};
 use nasc_burn::lower::lower;
 use nasc_core::Compilation;
-use nasc_core::syntax::ast::TypeExpr;
 use std::path::{Path, PathBuf};
 
 /// What `export` writes per front member.
@@ -26,7 +25,7 @@ pub fn export(ev: &Evolution, dir: &Path, format: Format) -> Result<Vec<PathBuf>
         let stem = format!("candidate_{:04}", r.id);
         let c = Compilation::from_source(&format!("{stem}.nas"), &r.source).map_err(|f| format!("candidate #{}: {}", r.id, f.first_message()))?;
         let m = c.model(None).map_err(|f| format!("candidate #{}: {}", r.id, f.first_message()))?;
-        let inputs: Vec<String> = m.entry.def.params.iter().filter(|p| matches!(p.ty, TypeExpr::Tensor(..))).map(|p| p.name.name.clone()).collect();
+        let inputs: Vec<String> = m.input_names();
         let kept = inherit::weights_path(&ev.weights_dir, r.id, ev.settings.weights_safetensors);
         let net = || -> Result<_, String> {
             let net = lower(m.graph, &Device::flex()).map_err(|e| format!("candidate #{}: {e}", r.id))?;
