@@ -124,6 +124,13 @@ fn broken_image_folders_are_named() {
     assert_eq!(code, 1);
     assert!(err.contains("001.jpg is not a readable PNG or JPEG image"), "{err}");
 
+    let data = dir.join("other-files");
+    image_folder(&data, "train", 4);
+    std::fs::write(data.join("train").join("top").join("notes.txt"), "not an image").unwrap();
+    let (code, _, err) = train(&data);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("note: 1 files in") && err.contains("are not .png or .jpg and were left out (such as") && err.contains("notes.txt"), "{err}");
+
     let data = dir.join("empty-class");
     image_folder(&data, "train", 4);
     std::fs::create_dir_all(data.join("train").join("nothing")).unwrap();

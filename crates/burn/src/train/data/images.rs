@@ -48,18 +48,24 @@ fn is_image(p: &Path) -> bool {
 /// The image files of `root`'s class folders, labelled by the position of their class in
 /// `classes`; an empty class or an unknown class folder is an error.
 fn list(root: &Path, classes: &[String]) -> Result<Listing, DataError> {
-    let mut files = Vec::new();
+    let (mut files, mut others) = (Vec::new(), Vec::new());
     for (name, dir) in class_dirs(root)? {
         let Some(label) = classes.iter().position(|c| *c == name) else {
             return err(format!("{} is a class the training folder does not have (its classes: {})", dir.display(), classes.join(", ")));
         };
         let entries = std::fs::read_dir(&dir).map_err(|e| DataError(format!("cannot read {}: {e}", dir.display())))?;
-        let mut found: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file() && is_image(p)).collect();
+        let (mut found, skipped): (Vec<PathBuf>, Vec<PathBuf>) =
+            entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file()).partition(|p| is_image(p));
         if found.is_empty() {
             return err(format!("class folder {} has no .png or .jpg images", dir.display()));
         }
         found.sort();
         files.extend(found.into_iter().map(|p| (p, label as u8)));
+        others.extend(skipped);
+    }
+    // Said, not silent: a folder of .webp or .bmp images would otherwise train on nothing of it.
+    if let Some(first) = others.iter().min() {
+        eprintln!("note: {} files in {} are not .png or .jpg and were left out (such as {})", others.len(), root.display(), first.display());
     }
     Ok(Listing { files })
 }
