@@ -20,7 +20,6 @@ Needs a Python with torch, safetensors and numpy:
 Without FILES: every model in examples/ (not the hole examples). Exit 1 if any check fails.
 """
 import argparse
-import importlib.util
 import json
 import pathlib
 import subprocess
@@ -30,6 +29,9 @@ import tempfile
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from torch_checks import emitted_module, randomise, rel_diff  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -41,16 +43,8 @@ def run(cmd):
     return p.stdout
 
 
-def load_module(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
-def model_class(mod):
-    classes = [v for v in vars(mod).values() if isinstance(v, type) and issubclass(v, torch.nn.Module) and v.__module__ == mod.__name__]
-    return classes[0]
 
 
 def macs(model, x):
@@ -63,29 +57,14 @@ def macs(model, x):
     return counter.get_total_flops() // 2
 
 
-def randomise(model, gen):
-    """Every parameter and running statistic random, so no layer is an identity."""
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            fan = p[0].numel() if p.dim() > 1 else 1
-            p.copy_(torch.randn(p.shape, generator=gen) / max(fan, 1) ** 0.5)
-        for name, b in model.named_buffers():
-            if name.endswith("running_mean"):
-                b.copy_(torch.randn(b.shape, generator=gen) * 0.1)
-            elif name.endswith("running_var"):
-                b.copy_(torch.rand(b.shape, generator=gen) + 0.5)
 
 
-def rel_diff(a, b):
-    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-6))
 
 
 def check(nasc, nas, tmp, tol, batch):
     stem = nas.stem
-    py = tmp / f"{stem}_module.py"
-    py.write_text(run([nasc, "build", nas, "--emit", "torch"]))
     report = json.loads(run([nasc, "build", nas, "--report", "json"]))
-    model = model_class(load_module(py, f"{stem}_module"))()
+    model = emitted_module(nasc, nas, tmp / f"{stem}_module.py")()
     model.eval()
     gen = torch.Generator().manual_seed(0)
     randomise(model, gen)
@@ -110,9 +89,7 @@ def check_trained(nasc, tmp, tol):
     """nasc → PyTorch: weights trained by nasc load into the emitted module as they are."""
     nas = ROOT / "examples" / "cnn_digits.nas"
     run([nasc, "train", nas, "--data", "digits", "--epochs", "1", "--weights-format", "safetensors", "--out", tmp / "trained", "--quiet"])
-    py = tmp / "trained_module.py"
-    py.write_text(run([nasc, "build", nas, "--emit", "torch"]))
-    model = model_class(load_module(py, "trained_module"))()
+    model = emitted_module(nasc, nas, tmp / "trained_module.py")()
     model.load_state_dict(load_file(tmp / "trained" / "weights.safetensors"), strict=True)
     model.eval()
     x = torch.randn([4, 8, 8, 1], generator=torch.Generator().manual_seed(1))

@@ -20,7 +20,6 @@ Needs a Python with torch, torchvision, safetensors and numpy:
 Prints a Markdown table; exit 1 if any model differs.
 """
 import argparse
-import importlib.util
 import json
 import pathlib
 import subprocess
@@ -31,6 +30,9 @@ import numpy as np
 import torch
 import torchvision
 from safetensors.torch import save_file
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from torch_checks import emitted_module, randomise  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -43,16 +45,6 @@ PAIRS = [
 ]
 
 
-def randomise(model, gen):
-    with torch.no_grad():
-        for _, p in model.named_parameters():
-            fan = p[0].numel() if p.dim() > 1 else 1
-            p.copy_(torch.randn(p.shape, generator=gen) / max(fan, 1) ** 0.5)
-        for name, b in model.named_buffers():
-            if name.endswith("running_mean"):
-                b.copy_(torch.randn(b.shape, generator=gen) * 0.1)
-            elif name.endswith("running_var"):
-                b.copy_(torch.rand(b.shape, generator=gen) + 0.5)
 
 
 def forward_order(model, x):
@@ -94,19 +86,11 @@ def norms(model, x):
     return found
 
 
-def emitted_module(nasc, example, tmp):
-    py = tmp / "emitted.py"
-    py.write_text(subprocess.run([nasc, "build", ROOT / example, "--emit", "torch"], capture_output=True, text=True, check=True).stdout)
-    spec = importlib.util.spec_from_file_location(f"emitted_{py.stat().st_mtime_ns}", py)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    cls = [v for v in vars(mod).values() if isinstance(v, type) and issubclass(v, torch.nn.Module) and v.__module__ == mod.__name__][0]
-    return cls().eval()
 
 
 def eps_mismatch(nasc, model, example, x, tmp):
     theirs = norms(model, x)
-    ours = norms(emitted_module(nasc, example, tmp), x.permute(0, 2, 3, 1))
+    ours = norms(emitted_module(nasc, ROOT / example, tmp / "emitted.py")().eval(), x.permute(0, 2, 3, 1))
     if len(theirs) != len(ours):
         return f"{len(theirs)} norms in torchvision, {len(ours)} in nasc"
     for k, ((tk, te), (ok, oe)) in enumerate(zip(theirs, ours)):

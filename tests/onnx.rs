@@ -105,13 +105,11 @@ fn exported_models_normalise_their_inputs_as_nasc_infer() {
     nasc(&["build", "examples/cnn_digits.nas", "--emit", "onnx", "--weights", &s(&w), "-o", &s(&onnx)]);
     let values: Vec<f32> = (0..2 * 64).map(|k| ((k * 29) % 16) as f32 / 16.0).collect();
     let x = dir.join("x.npy");
-    std::fs::write(&x, npy(&[2, 8, 8, 1], &values)).unwrap();
+    std::fs::write(&x, nasc::interop::npy::write_npy(&[2, 8, 8, 1], &values).unwrap()).unwrap();
     let y = dir.join("y.npy");
     let err = nasc(&["infer", "examples/cnn_digits.nas", "--weights", &s(&w), "--input", &s(&x), "-o", &s(&y)]);
     assert!(err.contains("applied the weights' input normalisation"), "{err}");
-    let bytes = std::fs::read(&y).unwrap();
-    let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    let want: Vec<f32> = bytes[10 + len..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let (_, want) = nasc::interop::npy::read_npy(&y).unwrap();
     let model = tract_onnx::onnx()
         .model_for_path(&onnx)
         .unwrap()
@@ -127,19 +125,4 @@ fn exported_models_normalise_their_inputs_as_nasc_infer() {
     let diff = got.iter().zip(&want).fold(0f32, |m, (a, b)| m.max((a - b).abs())) / scale;
     assert!(diff < 1e-4, "{diff:e}");
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A float32 .npy file's bytes (format 1.0).
-fn npy(shape: &[usize], values: &[f32]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}", dims.join(", "));
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header.as_bytes());
-    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-    bytes
 }
