@@ -119,21 +119,10 @@ pub fn infer(a: &InferArgs, color: bool) -> ExitCode {
         return fail(format!("{}: {e}", a.input.display()));
     }
     if let Some(n) = a.weights.as_deref().and_then(weights::normalisation_for).filter(|n| shape.last() == Some(&n.mean.len())) {
-        // The inputs are what the data loader reads (bytes / 255); the model was trained on them
-        // normalised with its training set's statistics.
-        let c = n.mean.len();
-        for (k, v) in data.iter_mut().enumerate() {
-            *v = (*v - n.mean[k % c]) / n.std[k % c];
-        }
+        normalise(&mut data, &n);
         eprintln!("applied the weights' input normalisation (per channel: mean {:?}, std {:?})", n.mean, n.std);
     }
-    let x: Tensor<{ crate::lower::RANK }> = {
-        let dev = burn::tensor::Device::flex();
-        let mut dims = [1usize; crate::lower::RANK];
-        let off = crate::lower::RANK - shape.len();
-        dims[off..].copy_from_slice(&shape);
-        Tensor::from_data(TensorData::new(data, dims), &dev)
-    };
+    let x = input_tensor(&shape, data);
     let outs = net.forward(vec![x]);
     let Some((y, out_shape)) = outs.into_iter().next().zip(net.plan.output_shapes.first()) else {
         return fail("the model has no output");
@@ -148,6 +137,23 @@ pub fn infer(a: &InferArgs, color: bool) -> ExitCode {
         }
         Err(e) => fail(e),
     }
+}
+
+/// Per-channel `(x − mean) / std` on channels-last values: the inputs are what the data loader
+/// reads (bytes / 255), and the model was trained on them normalised with its training set's
+/// statistics.
+fn normalise(data: &mut [f32], n: &Normalisation) {
+    let c = n.mean.len();
+    for (k, v) in data.iter_mut().enumerate() {
+        *v = (*v - n.mean[k % c]) / n.std[k % c];
+    }
+}
+
+/// Values of a logical `shape` as the lowered model's rank-6 input.
+fn input_tensor(shape: &[usize], data: Vec<f32>) -> Tensor<{ crate::lower::RANK }> {
+    let mut dims = [1usize; crate::lower::RANK];
+    dims[crate::lower::RANK - shape.len()..].copy_from_slice(shape);
+    Tensor::from_data(TensorData::new(data, dims), &burn::tensor::Device::flex())
 }
 
 /// Whether an input of `shape` suits a model input of `want` (the batch dim may be any size).
