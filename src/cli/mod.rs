@@ -30,7 +30,8 @@ use std::process::ExitCode;
                   and:         nasc train examples/cnn_digits.nas --data digits",
     after_long_help = "Documentation (in the source tree): README.md for a five-minute tour; \
                        docs/language.md (the language), docs/training.md (training, native \
-                       inference), docs/search.md (nasc evolve), docs/editors.md (nasc lsp), \
+                       inference), docs/interop.md (PyTorch, ONNX, safetensors, nasc infer), \
+                       docs/search.md (nasc evolve), docs/editors.md (nasc lsp), \
                        docs/library.md (from Rust), docs/performance.md. `nasc explain CODE` \
                        explains a diagnostic."
 )]
