@@ -76,6 +76,11 @@ fn safetensors_weights_train_evaluate_infer_and_initialise() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(read_npy(&y1), read_npy(&y2));
 
+    // Compiled to native code, the function normalises its input as the weights were trained.
+    let (code, _, err) = nasc(&["build", "examples/cnn_digits.nas", "--emit", "object", "--weights", s(&weights), "-o", s(&dir.join("m.o"))]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("the compiled function normalises its input as the weights were trained"), "{err}");
+
     // --init starts from them: one more epoch at a tiny learning rate stays near their accuracy.
     let again = dir.join("again");
     let args = ["train", "examples/cnn_digits.nas", "--data", "digits", "--epochs", "1", "--quiet", "--lr", "1e-9", "--init", s(&weights), "--out", s(&again)];

@@ -3,7 +3,7 @@
 use crate::Compilation;
 use crate::ir::Graph;
 use crate::lower::{Net, RANK, lower, padded_dims};
-use crate::native::plan::{Plan, plan};
+use crate::native::plan::{Plan, plan_normalised};
 use crate::native::{header, object, time_runs};
 use burn::tensor::{Device, Distribution, Tensor};
 use std::path::Path;
@@ -48,8 +48,14 @@ pub struct ObjectOut<'a> {
     pub symbol: &'a str,
 }
 
-fn planned(l: &Loaded) -> Result<Plan, ExitCode> {
-    plan(&l.graph, &l.net).map_err(|e| fail(format!("cannot compile `{}` to native code: {e}", l.name)))
+/// The plan of `l`, normalising its input as the weights were trained (see
+/// `interop::weights::normalisation_for`) when `weights` carries that.
+fn planned(l: &Loaded, weights: Option<&Path>) -> Result<Plan, ExitCode> {
+    let norm = weights.and_then(crate::interop::weights::normalisation_for);
+    if let Some(n) = &norm {
+        eprintln!("the compiled function normalises its input as the weights were trained (per channel: mean {:?}, std {:?})", n.mean, n.std);
+    }
+    plan_normalised(&l.graph, &l.net, norm.as_ref()).map_err(|e| fail(format!("cannot compile `{}` to native code: {e}", l.name)))
 }
 
 /// `nasc build FILE --emit object -o OUT`: OUT and its C header OUT.h, from the filled `c`.
@@ -66,7 +72,7 @@ pub fn emit_object(c: &Compilation, file: &Path, model: Option<&str>, o: &Object
     if weights.is_none() {
         eprintln!("warning: no --weights: the object file embeds freshly initialised weights (seed {seed}), not trained ones");
     }
-    let p = match planned(&l) {
+    let p = match planned(&l, weights) {
         Ok(p) => p,
         Err(code) => return code,
     };

@@ -295,3 +295,27 @@ fn activations_match_burn_element_by_element() {
         assert!(worst.0 <= 1.0, "{act} at x = {}: differs from burn by {:e}", worst.1, worst.2);
     }
 }
+
+/// With the training set's normalisation compiled in, the function takes raw pixels: the same
+/// outputs as burn's forward on the normalised pixels.
+#[test]
+fn compiled_normalisation_matches_normalising_first() {
+    use nasc_burn::train::data::Normalisation;
+    let src = std::fs::read_to_string(format!("{ROOT}/examples/resnet_fashion.nas")).unwrap();
+    let c = nasc_core::compile("resnet_fashion.nas", &src).unwrap();
+    let g = c.model(None).unwrap().graph.clone();
+    let dev = Device::flex();
+    dev.seed(5);
+    let net = randomize(lower(&g, &dev).unwrap());
+    let norm = Normalisation { mean: vec![0.29], std: vec![0.35] };
+    let p = nasc_native::plan::plan_normalised(&g, &net, Some(&norm)).unwrap();
+    let shape = [2, 28, 28, 1];
+    let raw: Vec<f32> = (0..shape.iter().product::<usize>()).map(|k| ((k * 37) % 255) as f32 / 255.0).collect();
+    let normalised: Vec<f32> = raw.iter().map(|v| (v - 0.29) / 0.35).collect();
+    let xt = Tensor::<RANK>::from_data(TensorData::new(normalised, padded_dims(&shape)), &dev);
+    let want = net.forward(vec![xt]).remove(0).into_data().try_to_vec::<f32>().unwrap();
+    let got = Jit::compile(&p).unwrap().run(&raw, 2).unwrap();
+    let scale = want.iter().map(|v| v.abs()).fold(0.0f32, f32::max);
+    let diff = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(diff <= 1e-4 * scale.max(1.0), "{diff} of {scale}");
+}

@@ -16,6 +16,7 @@ use burn::tensor::Tensor;
 use nasc_burn::lower::cpu::PoolKind;
 use nasc_burn::lower::layer::{ConvDesc, PoolDesc};
 use nasc_burn::lower::{Activation, Layer, LayerDesc, Net, Stateless, describe};
+use nasc_burn::train::data::Normalisation;
 use nasc_core::ir::{Graph, NodeKind};
 use nasc_core::ops::spec;
 use nasc_core::shape::Dim;
@@ -303,6 +304,13 @@ enum Place {
 /// Plan a lowered model whose weights are loaded. The graph must be the one `net` was lowered
 /// from.
 pub fn plan(g: &Graph, net: &Net) -> Result<Plan, NativeError> {
+    plan_normalised(g, net, None)
+}
+
+/// [`plan`], with the input normalised first (`(x − mean) / std` per channel, as the model was
+/// trained) when `norm` is given: the compiled function then takes pixels as nasc's data loader
+/// reads them.
+pub fn plan_normalised(g: &Graph, net: &Net, norm: Option<&Normalisation>) -> Result<Plan, NativeError> {
     let batch = g.batch_symbol.clone().ok_or_else(|| NativeError("native code needs the model's batch dim to be a name (e.g. `x: [B, 28, 28, 1]`)".into()))?;
     if g.inputs.len() != 1 || g.outputs.len() != 1 {
         return Err(NativeError(format!("native code supports one input and one output; this model has {} and {}", g.inputs.len(), g.outputs.len())));
@@ -315,6 +323,21 @@ pub fn plan(g: &Graph, net: &Net) -> Result<Plan, NativeError> {
     // The caller's input is copied into scratch first (kernels may read past a row's end).
     let input_storage = b.storage(in_shape.iter().product());
     b.tensors[g.inputs[0]] = Some((Place::Storage(input_storage), in_shape.clone(), true));
+    // The normalised input is one more tensor, after the graph's; the nodes read it instead.
+    let read = match norm.filter(|n| in_shape.last() == Some(&n.mean.len()) && n.std.iter().all(|s| *s > 0.0)) {
+        Some(n) => {
+            let c = n.mean.len();
+            let normalised = b.tensors.len();
+            b.tensors.push(Some((Place::Storage(usize::MAX), in_shape.clone(), true)));
+            let scale: Vec<f32> = n.std.iter().map(|s| 1.0 / s).collect();
+            let shift: Vec<f32> = n.mean.iter().zip(&scale).map(|(m, k)| -m * k).collect();
+            let (scale, shift) = (b.constant(padded(scale, c)), b.constant(padded(shift, c)));
+            b.push(Kernel::Affine { scale, shift, clamp: None }, &[g.inputs[0]], &[normalised], 0);
+            Some(normalised)
+        }
+        None => None,
+    };
+    let input = |t: usize| if t == g.inputs[0] { read.unwrap_or(t) } else { t };
     for (k, (n, layer)) in g.nodes.iter().zip(&net.layers).enumerate() {
         let NodeKind::Op { op, attrs } = &n.kind else {
             return Err(NativeError("the model still has a hole; fill it first (`nasc build --emit nas`)".into()));
@@ -332,7 +355,8 @@ pub fn plan(g: &Graph, net: &Net) -> Result<Plan, NativeError> {
             }
             b.tensors[t] = Some((Place::Storage(usize::MAX), shape, batched));
         }
-        b.node(k, &desc, layer, &n.inputs, &n.outputs).map_err(at)?;
+        let ins: Vec<usize> = n.inputs.iter().map(|&t| input(t)).collect();
+        b.node(k, &desc, layer, &ins, &n.outputs).map_err(at)?;
     }
     b.finish()
 }
