@@ -168,27 +168,22 @@ fn emit_torch_writes_a_module_named_as_the_weights() {
     assert_eq!(code, 0, "holes are filled first: {err}");
 }
 
+/// A small `--inherit` search of mlp_digits on the digits into `store`.
+fn search_mlp_digits(store: &Path, trials: usize, safetensors: bool) -> (i32, String, String) {
+    let trials = trials.to_string();
+    let mut args = vec!["evolve", "examples/mlp_digits.nas", "--data", "digits", "--trials", &trials, "--epochs", "1", "--inherit", "--final-epochs", "0"];
+    if safetensors {
+        args.extend(["--weights-format", "safetensors"]);
+    }
+    args.extend(["--quiet", "--store", s(store)]);
+    nasc(&args)
+}
+
 #[test]
 fn evolve_exports_the_front_as_torch_modules_with_their_weights() {
     let dir = temp_dir("evolve");
     let store = dir.join("run.sqlite");
-    let args = [
-        "evolve",
-        "examples/mlp_digits.nas",
-        "--data",
-        "digits",
-        "--trials",
-        "3",
-        "--epochs",
-        "1",
-        "--inherit",
-        "--final-epochs",
-        "0",
-        "--quiet",
-        "--store",
-        s(&store),
-    ];
-    let (code, _, err) = nasc(&args);
+    let (code, _, err) = search_mlp_digits(&store, 3, false);
     assert_eq!(code, 0, "{err}");
     let out = dir.join("front");
     let (code, _, err) = nasc(&["evolve", "--export", "torch", "--store", s(&store), "--out", s(&out)]);
@@ -239,25 +234,7 @@ fn emit_onnx_writes_a_file_and_needs_one() {
 fn evolve_keeps_safetensors_weights_and_children_inherit_them() {
     let dir = temp_dir("evolve-st");
     let store = dir.join("run.sqlite");
-    let args = [
-        "evolve",
-        "examples/mlp_digits.nas",
-        "--data",
-        "digits",
-        "--trials",
-        "4",
-        "--epochs",
-        "1",
-        "--inherit",
-        "--weights-format",
-        "safetensors",
-        "--final-epochs",
-        "0",
-        "--quiet",
-        "--store",
-        s(&store),
-    ];
-    let (code, _, err) = nasc(&args);
+    let (code, _, err) = search_mlp_digits(&store, 4, true);
     assert_eq!(code, 0, "{err}");
     let kept: Vec<String> = std::fs::read_dir(dir.join("run.weights")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert!(!kept.is_empty() && kept.iter().all(|n| n.ends_with(".safetensors")), "{kept:?}");
