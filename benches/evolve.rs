@@ -44,7 +44,7 @@ fn bench(c: &mut Criterion) {
                 let _ = select_parent(&pop, &sel, &mut rng);
                 let (text, what) = match mutate(parent, Strategy::Alpha, &cfg, &mut rng) {
                     Ok(m) => (m.text, m.description),
-                    Err(e) => (parent.clone(), e),
+                    Err(e) => (parent.clone(), e.0),
                 };
                 let _ = size(&text);
                 store.insert(&record(k, &text, &what)).expect("insert");

@@ -6,7 +6,7 @@ use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Distribution, Int, Tensor};
 use nasc::lower::{lower, pad, unpad};
 use nasc::train::data::{DataSource, load};
-use nasc::train::{Optimizer, TrainConfig, train};
+use nasc::train::{Optimizer, Recipe, TrainConfig, train};
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -30,7 +30,7 @@ fn run(file: &str, data: DataSource, cfg: &TrainConfig) -> Vec<nasc::train::Epoc
 
 #[test]
 fn mlp_digits_reaches_95_percent_and_runs_are_identical() {
-    let cfg = TrainConfig { epochs: 20, lr: 3e-3, ..Default::default() };
+    let cfg = TrainConfig { recipe: Recipe { epochs: 20, ..Default::default() }, ..Default::default() };
     let t = Instant::now();
     let a = run("examples/mlp_digits.nas", DataSource::Digits, &cfg);
     println!("mlp_digits: {:.1} s, test accuracy {:.4}", t.elapsed().as_secs_f64(), a.last().expect("epochs").test_accuracy);
@@ -63,7 +63,7 @@ fn same_seed_same_loss_curve() {
 #[test]
 fn sparse_evaluation_skips_the_epochs_nothing_reads() {
     let rungs = vec![nasc::train::Rung { epoch: 2, min_accuracy: 0.0 }];
-    let cfg = TrainConfig { epochs: 5, lr: 3e-3, rungs, eval_epochs: Some(vec![1]), ..Default::default() };
+    let cfg = TrainConfig { recipe: Recipe { epochs: 5, ..Default::default() }, rungs, eval_epochs: Some(vec![1]), ..Default::default() };
     let m = run("examples/mlp_digits.nas", DataSource::Digits, &cfg);
     let evaluated: Vec<bool> = m.iter().map(|e| e.test_accuracy.is_finite()).collect();
     assert_eq!(evaluated, [true, true, false, false, true]);
@@ -73,7 +73,7 @@ fn sparse_evaluation_skips_the_epochs_nothing_reads() {
 
 #[test]
 fn cnn_digits_reaches_97_percent() {
-    let cfg = TrainConfig { epochs: 10, lr: 3e-3, ..Default::default() };
+    let cfg = TrainConfig { recipe: Recipe { epochs: 10, ..Default::default() }, ..Default::default() };
     let t = Instant::now();
     let m = run("examples/cnn_digits.nas", DataSource::Digits, &cfg);
     println!("cnn_digits: {:.1} s, test accuracy {:.4}", t.elapsed().as_secs_f64(), m.last().expect("epochs").test_accuracy);
@@ -82,7 +82,7 @@ fn cnn_digits_reaches_97_percent() {
 
 #[test]
 fn small_cnn_on_mnist_5k_reaches_95_percent() {
-    let cfg = TrainConfig { epochs: 5, lr: 3e-3, ..Default::default() };
+    let cfg = TrainConfig { recipe: Recipe { epochs: 5, ..Default::default() }, ..Default::default() };
     let m = run("examples/cnn_mnist.nas", DataSource::Mnist("data/mnist5k".into()), &cfg);
     println!("cnn_mnist: test accuracy {:.4}", m.last().expect("epochs").test_accuracy);
     assert!(m.last().expect("epochs").test_accuracy >= 0.95);
@@ -90,7 +90,7 @@ fn small_cnn_on_mnist_5k_reaches_95_percent() {
 
 #[test]
 fn sgd_trains_too() {
-    let cfg = TrainConfig { epochs: 10, lr: 0.05, optimizer: Optimizer::Sgd, ..Default::default() };
+    let cfg = TrainConfig { recipe: Recipe { epochs: 10, lr: 0.05, optimizer: Optimizer::Sgd, ..Default::default() }, ..Default::default() };
     let m = run("examples/mlp_digits.nas", DataSource::Digits, &cfg);
     assert!(m.last().expect("epochs").test_accuracy >= 0.9);
 }
@@ -199,7 +199,7 @@ fn cifar_batches_load_with_augmentation() {
     let data = load(&DataSource::Cifar10(d.clone()), 0).expect("loads");
     assert_eq!((data.shape, data.train.len(), data.test.len(), data.classes), ([32, 32, 3], 20, 4, 10));
     assert!(data.augment);
-    let cfg = TrainConfig { epochs: 1, batch: 8, ..Default::default() };
+    let cfg = TrainConfig { recipe: Recipe { epochs: 1, batch: 8, ..Default::default() }, ..Default::default() };
     let m = run("benches/models/cnn_small.nas", DataSource::Cifar10(d), &cfg);
     assert_eq!(m.len(), 1);
 }

@@ -227,7 +227,7 @@ pub fn run(a: &EvolveArgs) -> ExitCode {
         return fail(e);
     }
     let (ev, store) = match (&a.resume, &a.finalize) {
-        (Some(path), _) | (_, Some(path)) => (Evolution::resume(path), path.clone()),
+        (Some(path), _) | (_, Some(path)) => (Evolution::resume(path).map_err(String::from), path.clone()),
         _ => match start(a) {
             Ok(x) => x,
             Err(e) => return fail(e),
@@ -252,7 +252,7 @@ pub fn run(a: &EvolveArgs) -> ExitCode {
         ev.settings.strategy.name(),
         ev.settings.data,
         ev.settings.trials,
-        ev.settings.train.epochs,
+        ev.settings.train.recipe.epochs,
         jobs,
         store.display()
     );
@@ -312,7 +312,6 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
         apply_setting(kv, &mut mutation, &mut selection)?;
     }
     mutation.validate().and_then(|_| selection.validate()).map_err(|e| format!("`--set`: {e}"))?;
-    let lr = a.train.lr();
     let settings = Settings {
         file: file.display().to_string(),
         seed_source,
@@ -324,11 +323,7 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
         max_params,
         max_macs,
         train: TrainSettings {
-            epochs: a.epochs.max(1),
-            batch: a.train.batch.max(1),
-            lr,
-            optimizer: a.train.optimizer(),
-            weight_decay: a.train.weight_decay,
+            recipe: a.train.recipe(a.epochs.max(1)),
             time_budget: a.time_budget,
             threads: a.threads.max(1),
             device: a.device.clone(),
@@ -349,7 +344,7 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
         let stem = file.file_stem().map_or("run".into(), |s| s.to_string_lossy().into_owned());
         PathBuf::from(format!("evolve-{stem}.sqlite"))
     });
-    Ok((Evolution::start(&store, settings), store))
+    Ok((Evolution::start(&store, settings).map_err(String::from), store))
 }
 
 /// `--guidance` and its margin.
@@ -426,7 +421,7 @@ fn finalize(ev: &mut Evolution, a: &EvolveArgs, jobs: usize, eval: &Evaluator) -
     let mut on_event = |ev: &Evolution, e: Event| report_event(ev, e, &bar, a.quiet);
     let r = ev.finalize(jobs, eval, &mut on_event);
     bar.finish_and_clear();
-    r
+    Ok(r?)
 }
 
 /// `KEY=VALUE` onto the mutation or selection settings, through their JSON form.
@@ -484,7 +479,7 @@ pub fn drive(ev: &mut Evolution, jobs: usize, eval: &Evaluator, quiet: bool) -> 
     let mut on_event = |ev: &Evolution, e: Event| report_event(ev, e, &bar, quiet);
     let r = ev.run(jobs, eval, &mut on_event);
     bar.finish_and_clear();
-    r
+    Ok(r?)
 }
 
 fn finished(ev: &Evolution) -> u64 {

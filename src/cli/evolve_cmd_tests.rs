@@ -13,7 +13,7 @@ fn settings_by_key() {
     assert!(apply_setting("p_mixing=high", &mut m, &mut s).unwrap_err().contains("not a number"));
     assert!(apply_setting("attempts=1.5", &mut m, &mut s).is_err());
     apply_setting("top_fraction=0", &mut m, &mut s).unwrap();
-    assert_eq!(s.validate().unwrap_err(), "`top_fraction` must be above 0 and at most 1, found 0");
+    assert_eq!(s.validate().unwrap_err().to_string(), "`top_fraction` must be above 0 and at most 1, found 0");
     apply_setting("p_random_grow=1", &mut m, &mut s).unwrap();
-    assert_eq!(m.validate().unwrap_err(), "`p_random_grow` must be from 0 to 0.99, found 1");
+    assert_eq!(m.validate().unwrap_err().to_string(), "`p_random_grow` must be from 0 to 0.99, found 1");
 }

@@ -7,7 +7,7 @@ use crate::interop::weights::load_file;
 use crate::lower::{Net, lower};
 use crate::synth::SynthConfig;
 use crate::train::data::{DataSource, Dataset, load, load_subset};
-use crate::train::{Optimizer, TrainConfig, check_fits, device, evaluate, train as run_train};
+use crate::train::{Optimizer, Recipe, check_fits, device, evaluate, train as run_train};
 use burn::module::Module;
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -89,9 +89,11 @@ impl TrainFlags {
             OptimizerArg::Sgd => Optimizer::Sgd,
         }
     }
-    /// The peak learning rate, the optimizer's default when not given.
-    pub fn lr(&self) -> f64 {
-        self.lr.unwrap_or(self.optimizer().default_lr())
+    /// What to train for `epochs` epochs; the learning rate is the optimizer's default when not
+    /// given.
+    pub fn recipe(&self, epochs: usize) -> Recipe {
+        let optimizer = self.optimizer();
+        Recipe { epochs, batch: self.batch, lr: self.lr.unwrap_or(optimizer.default_lr()), optimizer, weight_decay: self.weight_decay }
     }
 }
 
@@ -202,25 +204,15 @@ pub fn train(a: &TrainArgs, color: bool) -> ExitCode {
     if lowered != params {
         eprintln!("warning: the lowered module has {lowered} parameters, the report says {params}");
     }
-    let lr = a.train.lr();
-    let cfg = TrainConfig {
-        epochs: a.epochs,
-        batch: a.train.batch,
-        lr,
-        optimizer: a.train.optimizer(),
-        weight_decay: a.train.weight_decay,
-        warmup_epochs: crate::train::warmup_epochs(a.warmup, a.epochs),
-        seed: a.seed,
-        ..Default::default()
-    };
+    let cfg = a.train.recipe(a.epochs).config(a.warmup, a.seed);
     eprintln!(
         "training {name} ({params} parameters) on {} ({} train / {} test images) for {} epochs",
         data.name,
         data.train.len(),
         data.test.len(),
-        cfg.epochs
+        cfg.recipe.epochs
     );
-    let bar = indicatif::ProgressBar::new((cfg.epochs * data.train.len().div_ceil(cfg.batch.max(1))) as u64);
+    let bar = indicatif::ProgressBar::new((cfg.recipe.epochs * data.train.len().div_ceil(cfg.recipe.batch.max(1))) as u64);
     if a.quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }

@@ -3,6 +3,7 @@
 //! mutation then rewrites, so the written `.nas` stays readable and the other calls keep the
 //! original. When every call is chosen, the block is rewritten in place.
 
+use super::error::NoEdit;
 use super::mutate::Edit;
 use super::source::{for_each_chain, with_block};
 use nasc_core::program::Program;
@@ -120,13 +121,13 @@ pub(super) fn fresh_name(file: &File, block: &str) -> String {
 
 /// Delete or duplicate one block call of a model (paper §5): the mutation that changes depth
 /// by whole blocks.
-pub(super) fn block_call_edit(file: &File, prog: &Program, duplicate: bool, rng: &mut Rng) -> Result<Edit, String> {
+pub(super) fn block_call_edit(file: &File, prog: &Program, duplicate: bool, rng: &mut Rng) -> Result<Edit, NoEdit> {
     let calls = block_calls(file, prog);
     // A repeated stage (`Block * n`) is n calls: deleting one of them leaves `Block * (n - 1)`.
     let total: u64 = calls.iter().map(|c| c.4).sum();
     if calls.is_empty() || (!duplicate && total < 2) {
         let what = if duplicate { "duplicate" } else { "delete" };
-        return Err(format!("no block call to {what}"));
+        return Err(NoEdit(format!("no block call to {what}")));
     }
     let (model, chain, index, text, repeats) = calls[rng.below(calls.len())].clone();
     let mut file = file.clone();

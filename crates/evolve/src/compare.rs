@@ -7,7 +7,7 @@
 
 use super::report::{pareto, run_hypervolume};
 use super::store::Record;
-use super::{Evolution, early_stop, guidance};
+use super::{Error, Evolution, early_stop, guidance};
 use plotters::prelude::*;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -105,16 +105,16 @@ fn first_trainings(rs: &[Record], n: usize) -> (&[Record], bool) {
     (rs, false)
 }
 
-fn summarise(store: &Path, ev: &Evolution, trainings: Option<usize>) -> Result<Run, String> {
+fn summarise(store: &Path, ev: &Evolution, trainings: Option<usize>) -> Result<Run, Error> {
     let (rs, enough) = match trainings {
         Some(n) => first_trainings(ev.records(), n),
         None => (ev.records(), true),
     };
-    let epoch = guidance::reference_epoch(ev.settings.train.epochs, ev.settings.early_stop.as_ref());
-    let hypervolume = run_hypervolume(rs).ok_or_else(|| format!("`{}` has no trained seed to measure against", store.display()))?;
+    let epoch = guidance::reference_epoch(ev.settings.train.recipe.epochs, ev.settings.early_stop.as_ref());
+    let hypervolume = run_hypervolume(rs).ok_or_else(|| Error::Evidence(format!("`{}` has no trained seed to measure against", store.display())))?;
     // The front's most accurate member: only front members have a test accuracy.
     let best = pareto(rs).into_iter().max_by(|a, b| a.accuracy.unwrap_or(0.0).total_cmp(&b.accuracy.unwrap_or(0.0)).then(b.id.cmp(&a.id)));
-    let savings = early_stop::savings(rs, ev.settings.train.epochs);
+    let savings = early_stop::savings(rs, ev.settings.train.recipe.epochs);
     Ok(Run {
         store: store.display().to_string(),
         group: group_name(ev),
@@ -135,7 +135,7 @@ fn summarise(store: &Path, ev: &Evolution, trainings: Option<usize>) -> Result<R
 
 /// Compare the runs in `stores`, each cut after its first `trainings` trainings when given;
 /// they must share the seed architecture and data.
-pub fn compare(stores: &[&Path], trainings: Option<usize>) -> Result<Comparison, String> {
+pub fn compare(stores: &[&Path], trainings: Option<usize>) -> Result<Comparison, Error> {
     let mut runs = Vec::new();
     let mut first: Option<(String, String, String)> = None;
     for &store in stores {
@@ -145,20 +145,20 @@ pub fn compare(stores: &[&Path], trainings: Option<usize>) -> Result<Comparison,
         match &first {
             None => first = Some(key),
             Some(f) if f.0 != key.0 || f.1 != key.1 => {
-                return Err(format!(
+                return Err(Error::Evidence(format!(
                     "`{}` searched from another seed architecture or data ({} on {}) than the first store ({} on {})",
                     store.display(),
                     key.2,
                     key.1,
                     f.2,
                     f.1
-                ));
+                )));
             }
             Some(_) => {}
         }
         runs.push(summarise(store, &ev, trainings)?);
     }
-    let (_, data, seed_file) = first.ok_or("give at least one store")?;
+    let (_, data, seed_file) = first.ok_or_else(|| Error::Setting("give at least one store".into()))?;
     let mut names: Vec<String> = runs.iter().map(|r| r.group.clone()).collect();
     names.dedup();
     names.sort();

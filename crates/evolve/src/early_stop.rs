@@ -20,22 +20,26 @@ pub struct EarlyStop {
     pub margin: f64,
 }
 
+fn setting(why: String) -> crate::Error {
+    crate::Error::Setting(why)
+}
+
 impl EarlyStop {
     /// Parse `--rungs 1,3` against the run's epochs; rungs at or after the last epoch decide nothing.
-    pub fn parse(rungs: &str, margin: f64, epochs: usize) -> Result<EarlyStop, String> {
+    pub fn parse(rungs: &str, margin: f64, epochs: usize) -> Result<EarlyStop, crate::Error> {
         let mut out = Vec::new();
         for part in rungs.split(',').map(str::trim) {
-            let e: usize = part.parse().map_err(|_| format!("--rungs takes epoch numbers separated by commas (e.g. 1,3), found `{part}`"))?;
+            let e: usize = part.parse().map_err(|_| setting(format!("--rungs takes epoch numbers separated by commas (e.g. 1,3), found `{part}`")))?;
             if e == 0 || out.last().is_some_and(|&l| e <= l) {
-                return Err(format!("--rungs must be increasing epoch numbers from 1, found `{rungs}`"));
+                return Err(setting(format!("--rungs must be increasing epoch numbers from 1, found `{rungs}`")));
             }
             if e >= epochs {
-                return Err(format!("--rungs {rungs}: the rung {e} is not before the last epoch ({epochs}); a rung there would stop nothing"));
+                return Err(setting(format!("--rungs {rungs}: the rung {e} is not before the last epoch ({epochs}); a rung there would stop nothing")));
             }
             out.push(e);
         }
         if !(0.0..=1.0).contains(&margin) {
-            return Err(format!("--stop-margin is an accuracy difference between 0 and 1, found {margin}"));
+            return Err(setting(format!("--stop-margin is an accuracy difference between 0 and 1, found {margin}")));
         }
         Ok(EarlyStop { rungs: out, margin })
     }
@@ -134,11 +138,11 @@ mod tests {
     #[test]
     fn rung_flags_are_checked() {
         assert_eq!(EarlyStop::parse("1, 3", 0.02, 9).unwrap().rungs, vec![1, 3]);
-        assert!(EarlyStop::parse("3,1", 0.02, 9).unwrap_err().contains("increasing"));
-        assert!(EarlyStop::parse("0", 0.02, 9).unwrap_err().contains("increasing"));
-        assert!(EarlyStop::parse("a", 0.02, 9).unwrap_err().contains("found `a`"));
-        assert!(EarlyStop::parse("1,9", 0.02, 9).unwrap_err().contains("not before the last epoch (9)"));
-        assert!(EarlyStop::parse("1", 2.0, 9).unwrap_err().contains("--stop-margin"));
+        assert!(EarlyStop::parse("3,1", 0.02, 9).unwrap_err().to_string().contains("increasing"));
+        assert!(EarlyStop::parse("0", 0.02, 9).unwrap_err().to_string().contains("increasing"));
+        assert!(EarlyStop::parse("a", 0.02, 9).unwrap_err().to_string().contains("found `a`"));
+        assert!(EarlyStop::parse("1,9", 0.02, 9).unwrap_err().to_string().contains("not before the last epoch (9)"));
+        assert!(EarlyStop::parse("1", 2.0, 9).unwrap_err().to_string().contains("--stop-margin"));
     }
 
     #[test]

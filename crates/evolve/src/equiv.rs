@@ -3,6 +3,7 @@
 //! fingerprint differs, is stored as reused with the evidence: both candidates' proofs, which
 //! [`check`] replays independently on both sources.
 
+use super::Error;
 use super::source;
 use super::store::{Record, Status};
 use nasc_core::rewrite::{Canonical, Step, canonical, replay};
@@ -21,28 +22,29 @@ pub fn evidence(form: &Canonical, other_id: i64, other: &Canonical) -> Value {
 
 /// Replay a stored equivalence: each proof must be valid on its candidate's source, and both
 /// must reach the stored form.
-pub fn check(text: &str, other_text: &str, evidence: &Value) -> Result<(), String> {
-    let replayed = |text: &str, key: &str| -> Result<Canonical, String> {
-        let proof: Vec<Step> = serde_json::from_value(evidence[key].clone()).map_err(|e| format!("`{key}` is not a proof: {e}"))?;
-        let c = source::compile(text).map_err(|f| f.first_message())?;
-        replay(c.model(None).map_err(|f| f.first_message())?.graph, &proof)
+pub fn check(text: &str, other_text: &str, evidence: &Value) -> Result<(), Error> {
+    let replayed = |text: &str, key: &str| -> Result<Canonical, Error> {
+        let proof: Vec<Step> = serde_json::from_value(evidence[key].clone()).map_err(|e| Error::Evidence(format!("`{key}` is not a proof: {e}")))?;
+        let c = source::compile(text).map_err(|f| Error::Program(f.first_message()))?;
+        replay(c.model(None).map_err(|f| Error::Program(f.first_message()))?.graph, &proof).map_err(Error::Evidence)
     };
     let (a, b) = (replayed(text, "proof")?, replayed(other_text, "proof_of_other")?);
     let claimed = evidence["canonical"].as_str().unwrap_or_default();
     if a.fingerprint != b.fingerprint || a.fingerprint != claimed {
-        return Err(format!("the proofs reach {} and {}, not the stored form {claimed}", a.fingerprint, b.fingerprint));
+        return Err(Error::Evidence(format!("the proofs reach {} and {}, not the stored form {claimed}", a.fingerprint, b.fingerprint)));
     }
     Ok(())
 }
 
 /// Replay every stored equivalence of a run; the number confirmed, or the first that fails.
-pub fn check_all(records: &[Record]) -> Result<usize, String> {
+pub fn check_all(records: &[Record]) -> Result<usize, Error> {
     let mut confirmed = 0;
     for r in records.iter().filter(|r| r.status == Status::Reused) {
         let props: Value = serde_json::from_str(&r.properties).unwrap_or(Value::Null);
         let Some(ev) = props.get("equivalent") else { continue };
-        let to = ev["to"].as_i64().and_then(|t| records.get(t as usize)).ok_or_else(|| format!("#{}: its equivalent is not in the store", r.id))?;
-        check(&r.source, &to.source, ev).map_err(|e| format!("#{} = #{}: {e}", r.id, to.id))?;
+        let to =
+            ev["to"].as_i64().and_then(|t| records.get(t as usize)).ok_or_else(|| Error::Evidence(format!("#{}: its equivalent is not in the store", r.id)))?;
+        check(&r.source, &to.source, ev).map_err(|e| Error::Evidence(format!("#{} = #{}: {e}", r.id, to.id)))?;
         confirmed += 1;
     }
     Ok(confirmed)
@@ -94,14 +96,14 @@ mod tests {
         let (fa, fb) = (form(A).unwrap(), form(B).unwrap());
         assert_eq!(fa.fingerprint, fb.fingerprint);
         let ev = evidence(&fb, 0, &fa);
-        assert_eq!(check(B, A, &ev), Ok(()));
+        assert!(check(B, A, &ev).is_ok());
         // Corrupted: a rule that does not apply, a missing step, another claimed form.
         let mut bad = ev.clone();
         bad["proof"][0]["rules"][0] = json!("scale_fold");
-        assert!(check(B, A, &bad).unwrap_err().contains("does not apply"));
+        assert!(check(B, A, &bad).unwrap_err().to_string().contains("does not apply"));
         let mut short = ev.clone();
         short["proof_of_other"] = json!([]);
-        assert!(check(B, A, &short).unwrap_err().contains("not the stored form"));
+        assert!(check(B, A, &short).unwrap_err().to_string().contains("not the stored form"));
         let mut claim = ev.clone();
         claim["canonical"] = json!("0000000000000000");
         assert!(check(B, A, &claim).is_err());

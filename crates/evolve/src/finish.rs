@@ -4,37 +4,37 @@
 //! trained weights kept once nothing can inherit them.
 
 use super::store::{Final, now};
-use super::{Evaluator, Event, Evolution, Finish, Job, TrainSettings, Verdict, inherit, select, trained};
+use super::{Error, Evaluator, Event, Evolution, Finish, Job, TrainSettings, Verdict, inherit, select, trained};
 use nasc_core::rng::Rng;
 use std::collections::{HashMap, VecDeque};
 
 impl Evolution {
     /// Set (or change) the full-fidelity finish of a stored run, for `--finalize`.
-    pub fn set_finish(&mut self, finish: Finish) -> Result<(), String> {
+    pub fn set_finish(&mut self, finish: Finish) -> Result<(), Error> {
         if finish.epochs == 0 || finish.seeds == 0 {
-            return Err("a full-fidelity finish needs at least one epoch and one seed".into());
+            return Err(Error::Setting("a full-fidelity finish needs at least one epoch and one seed".into()));
         }
         if self.settings.finish.as_ref() != Some(&finish) && !self.finals.is_empty() {
-            return Err(format!(
+            return Err(Error::Setting(format!(
                 "this run was already finished with {} epochs × {} seeds; its final accuracies would mix two settings",
                 self.settings.finish.as_ref().map_or(0, |f| f.epochs),
                 self.settings.finish.as_ref().map_or(0, |f| f.seeds)
-            ));
+            )));
         }
         self.settings.finish = Some(finish);
-        let json = serde_json::to_string_pretty(&self.settings).map_err(|e| e.to_string())?;
+        let json = serde_json::to_string_pretty(&self.settings).map_err(|e| Error::Setting(e.to_string()))?;
         Ok(self.store.set_settings(&json)?)
     }
 
     /// Only the end of a run: the full-fidelity finish (or the front's test accuracies) of a
     /// run whose candidates are all recorded.
-    pub fn finalize(&mut self, jobs: usize, eval: &Evaluator, on_event: &mut dyn FnMut(&Evolution, Event)) -> Result<(), String> {
+    pub fn finalize(&mut self, jobs: usize, eval: &Evaluator, on_event: &mut dyn FnMut(&Evolution, Event)) -> Result<(), Error> {
         if !self.complete() {
-            return Err(format!(
+            return Err(Error::Setting(format!(
                 "the run is not complete ({} of {} candidates recorded, or some pending): `nasc evolve --resume` first",
                 self.records.len(),
                 self.settings.trials
-            ));
+            )));
         }
         self.store.claim()?;
         let r = self.measure_front(jobs, eval, on_event);
@@ -60,7 +60,7 @@ impl Evolution {
     /// test split). Weights are not kept, so each member is trained again with its own job;
     /// training is deterministic, so it is the same network, which its validation accuracy
     /// confirms. A run killed here redoes the members still without one on `--resume`.
-    pub(super) fn measure_front(&mut self, jobs: usize, eval: &Evaluator, on_event: &mut dyn FnMut(&Evolution, Event)) -> Result<(), String> {
+    pub(super) fn measure_front(&mut self, jobs: usize, eval: &Evaluator, on_event: &mut dyn FnMut(&Evolution, Event)) -> Result<(), Error> {
         if let Some(finish) = self.settings.finish.clone() {
             return self.finish(&finish, jobs, eval, on_event);
         }
@@ -106,7 +106,7 @@ impl Evolution {
 
     /// The seed and every front member, retrained `seeds` times at full fidelity; each training
     /// is stored when it ends, so a killed run redoes only those in flight.
-    fn finish(&mut self, finish: &Finish, jobs: usize, eval: &Evaluator, on_event: &mut dyn FnMut(&Evolution, Event)) -> Result<(), String> {
+    fn finish(&mut self, finish: &Finish, jobs: usize, eval: &Evaluator, on_event: &mut dyn FnMut(&Evolution, Event)) -> Result<(), Error> {
         let members = self.finished_members();
         let done = |f: &[Final], id: i64, k: i64| f.iter().any(|x| x.id == id && x.k == k);
         let mut todo: VecDeque<(i64, i64)> =
@@ -138,11 +138,13 @@ impl Evolution {
                     error: None,
                     finished_at: now(),
                 },
-                Err(e) => Final { id, k, accuracy: None, test_accuracy: None, train_seconds: None, error: Some(e), finished_at: now() },
+                Err(e) => Final { id, k, accuracy: None, test_accuracy: None, train_seconds: None, error: Some(e.0), finished_at: now() },
             };
             self.store.insert_final(&f)?;
             self.finals.push(f);
-            on_event(self, Event::Final(self.finals.last().ok_or("no final")?));
+            if let Some(f) = self.finals.last() {
+                on_event(self, Event::Final(f));
+            }
             let mine: Vec<&Final> = self.finals.iter().filter(|x| x.id == id).collect();
             let mine: Vec<f64> = if mine.len() == finish.seeds { mine.iter().filter_map(|x| x.test_accuracy).collect() } else { Vec::new() };
             if !mine.is_empty() {
@@ -176,7 +178,8 @@ impl Evolution {
     fn final_job(&self, id: i64, k: i64, finish: &Finish) -> Job {
         let base = self.job(id);
         let seed = Rng::new((self.records[id as usize].seed as u64) ^ 0xF1A1_0000 ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).next_u64();
-        let train = TrainSettings { epochs: finish.epochs, train_subset: None, time_budget: None, ..base.train.clone() };
+        let mut train = TrainSettings { train_subset: None, time_budget: None, ..base.train.clone() };
+        train.recipe.epochs = finish.epochs;
         Job { seed, train, measure_test: true, rungs: Vec::new(), measure_latency: false, inherit: None, save_weights: None, final_of: Some((id, k)), ..base }
     }
 }

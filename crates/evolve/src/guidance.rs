@@ -82,14 +82,15 @@ pub struct Profile {
     pub ops: BTreeMap<OpKind, usize>,
 }
 
-pub fn profile(text: &str) -> Result<Profile, String> {
-    let c = source::compile(text).map_err(|f| f.first_message())?;
-    let r = c.report(None).map_err(|f| f.first_message())?;
+pub fn profile(text: &str) -> Result<Profile, crate::Error> {
+    let does_not_compile = |f: nasc_core::Failure| crate::Error::Program(f.first_message());
+    let c = source::compile(text).map_err(does_not_compile)?;
+    let r = c.report(None).map_err(does_not_compile)?;
     // The report's MACs are already per example (batch 1).
     let (Some(params), Some(macs)) = (r.params.as_int(), r.macs.as_int()) else {
-        return Err("the candidate's size is not a number (symbolic input shape)".into());
+        return Err(crate::Error::Program("the candidate's size is not a number (symbolic input shape)".into()));
     };
-    let g = c.model(None).map_err(|f| f.first_message())?.graph;
+    let g = c.model(None).map_err(does_not_compile)?.graph;
     let mut ops = BTreeMap::new();
     let mut level = vec![0usize; g.tensors.len()];
     let mut depth = 0;

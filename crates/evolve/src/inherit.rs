@@ -97,7 +97,7 @@ fn lcs(a: &[String], b: &[String]) -> Vec<(usize, usize)> {
 
 /// Copy the parent's trained layers into `child` wherever the alignment pairs them; returns
 /// the number of the child's parameters inherited.
-pub fn inherit(child: &mut Net, child_graph: &Graph, from: &Inheritance, device: &burn::tensor::Device) -> Result<usize, String> {
+pub fn inherit(child: &mut Net, child_graph: &Graph, from: &Inheritance, device: &burn::tensor::Device) -> Result<usize, crate::TrainFailure> {
     let parent_c = super::source::compile(&from.source).map_err(|f| format!("the parent does not check: {}", f.first_message()))?;
     let parent_graph = &parent_c.model(None).map_err(|f| f.first_message())?.graph;
     let parent = nasc_burn::lower::lower(parent_graph, device).map_err(|e| format!("cannot lower the parent: {e}"))?;

@@ -17,6 +17,7 @@ pub mod calls;
 pub mod compare;
 pub mod early_stop;
 pub mod equiv;
+pub mod error;
 pub mod export;
 pub use nasc_core::files;
 mod finish;
@@ -32,6 +33,7 @@ pub mod specialise;
 pub mod store;
 pub mod worker;
 
+pub use error::{Error, NoEdit, TrainFailure};
 use mutate::{MutationConfig, Strategy, mutate};
 use nasc_core::rng::Rng;
 use nasc_core::syntax::print_file;
@@ -100,11 +102,9 @@ pub struct Finish {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainSettings {
-    pub epochs: usize,
-    pub batch: usize,
-    pub lr: f64,
-    pub optimizer: nasc_burn::train::Optimizer,
-    pub weight_decay: f64,
+    /// Stored flat, as before the recipe was one type, so older stores still read.
+    #[serde(flatten)]
+    pub recipe: nasc_burn::train::Recipe,
     /// Stop a candidate's training after this many seconds (makes results timing-dependent).
     pub time_budget: Option<f64>,
     /// Compute threads per training.
@@ -130,19 +130,19 @@ fn cpu() -> String {
 }
 
 /// Seed settings from a `.nas` file: flatten it (imports copied in) and check it.
-pub fn seed_source(path: &Path) -> Result<String, String> {
+pub fn seed_source(path: &Path) -> Result<String, Error> {
     let c = nasc_core::Compilation::load(path).map_err(|f| {
         let d = f.diagnostics.iter().find(|d| d.is_error());
-        format!("`{}` does not check: [{}] {} (run `nasc check {0}`)", path.display(), d.map_or("?", |d| d.code.as_str()), f.first_message())
+        Error::Seed(format!("`{}` does not check: [{}] {} (run `nasc check {0}`)", path.display(), d.map_or("?", |d| d.code.as_str()), f.first_message()))
     })?;
     let prog = &c.program;
     if c.has_holes() {
-        return Err(format!("`{}` has holes: fill them first with `nasc build {0} --emit nas > filled.nas`", path.display()));
+        return Err(Error::Seed(format!("`{}` has holes: fill them first with `nasc build {0} --emit nas > filled.nas`", path.display())));
     }
     if prog.models().len() != 1 {
-        return Err(format!("`{}` must define exactly one `model` to evolve", path.display()));
+        return Err(Error::Seed(format!("`{}` must define exactly one `model` to evolve", path.display())));
     }
-    let file = source::flatten(prog).ok_or("the file has no source")?;
+    let file = source::flatten(prog).ok_or_else(|| Error::Seed(format!("`{}` has no source", path.display())))?;
     Ok(print_file(&file))
 }
 
@@ -171,31 +171,31 @@ pub enum Event<'a> {
 }
 
 impl Evolution {
-    pub fn start(path: &Path, settings: Settings) -> Result<Evolution, String> {
-        let json = serde_json::to_string_pretty(&settings).map_err(|e| e.to_string())?;
+    pub fn start(path: &Path, settings: Settings) -> Result<Evolution, Error> {
+        let json = serde_json::to_string_pretty(&settings).map_err(|e| Error::Setting(e.to_string()))?;
         let store = Store::create(path, &json)?;
         Ok(Evolution { settings, store, records: vec![], finals: vec![], weights_dir: inherit::weights_dir(path), profiles: HashMap::new() })
     }
 
-    pub fn resume(path: &Path) -> Result<Evolution, String> {
+    pub fn resume(path: &Path) -> Result<Evolution, Error> {
         let ev = Evolution::load(Store::open(path)?, path)?;
         Store::check_integrity(&ev.records)?;
         ev.settings
             .mutation
             .validate()
             .and_then(|_| ev.settings.selection.validate())
-            .map_err(|e| format!("`{}` holds settings out of range: {e}", path.display()))?;
+            .map_err(|e| Error::Setting(format!("`{}` holds settings out of range: {e}", path.display())))?;
         Ok(ev)
     }
 
     /// A run's store opened read-only, to report on it.
-    pub fn inspect(path: &Path) -> Result<Evolution, String> {
+    pub fn inspect(path: &Path) -> Result<Evolution, Error> {
         Evolution::load(Store::open_read_only(path)?, path)
     }
 
-    fn load(store: Store, path: &Path) -> Result<Evolution, String> {
-        let settings: Settings =
-            serde_json::from_str(&store.settings_json()?).map_err(|e| format!("`{}` holds settings this nasc cannot read: {e}", path.display()))?;
+    fn load(store: Store, path: &Path) -> Result<Evolution, Error> {
+        let settings: Settings = serde_json::from_str(&store.settings_json()?)
+            .map_err(|e| Error::Setting(format!("`{}` holds settings this nasc cannot read: {e}", path.display())))?;
         let records = store.all()?;
         let finals = store.finals()?;
         Ok(Evolution { settings, store, records, finals, weights_dir: inherit::weights_dir(path), profiles: HashMap::new() })
@@ -223,16 +223,16 @@ impl Evolution {
     }
 
     /// Run until every trial is recorded. `jobs` trainings run at once (subprocess evaluator).
-    pub fn run(&mut self, jobs: usize, eval: &Evaluator, on_event: &mut dyn FnMut(&Evolution, Event)) -> Result<(), String> {
+    pub fn run(&mut self, jobs: usize, eval: &Evaluator, on_event: &mut dyn FnMut(&Evolution, Event)) -> Result<(), Error> {
         self.store.claim()?;
         let r = self.run_claimed(jobs, eval, on_event);
         self.store.release();
         r
     }
 
-    fn run_claimed(&mut self, jobs: usize, eval: &Evaluator, on_event: &mut dyn FnMut(&Evolution, Event)) -> Result<(), String> {
+    fn run_claimed(&mut self, jobs: usize, eval: &Evaluator, on_event: &mut dyn FnMut(&Evolution, Event)) -> Result<(), Error> {
         if self.settings.inherit {
-            std::fs::create_dir_all(&self.weights_dir).map_err(|e| format!("cannot create `{}` for the trained weights: {e}", self.weights_dir.display()))?;
+            std::fs::create_dir_all(&self.weights_dir).map_err(|e| Error::write(&self.weights_dir, e))?;
         }
         let (tx, rx) = std::sync::mpsc::channel::<(i64, Verdict)>();
         let mut queue: VecDeque<i64> = self.records.iter().filter(|r| r.status == Status::Pending).map(|r| r.id).collect();
@@ -275,12 +275,12 @@ impl Evolution {
                 }
                 Err(e) => {
                     r.status = Status::Failed;
-                    r.error = Some(e);
+                    r.error = Some(e.0);
                 }
             }
             r.finished_at = Some(at);
             if id == 0 && r.status == Status::Failed {
-                return Err(format!("the seed architecture failed to train: {}", r.error.clone().unwrap_or_default()));
+                return Err(Error::SeedFailed(r.error.clone().unwrap_or_default()));
             }
             on_event(self, Event::Finished(&self.records[id as usize]));
         }
@@ -321,12 +321,12 @@ impl Evolution {
     }
 
     /// Create candidate `k`: select a parent, mutate, and store it (before any training).
-    fn create(&mut self, k: usize) -> Result<Record, String> {
+    fn create(&mut self, k: usize) -> Result<Record, Error> {
         let t0 = Instant::now();
         let mut rng = Rng::new(candidate_seed(self.settings.seed, k));
         let predictor = if k > 0 && self.settings.guidance.mode != guidance::Mode::Off { self.predictor(k) } else { None };
         let mut rec = if k == 0 {
-            let seed = source::compile(&self.settings.seed_source).map_err(|f| format!("the seed does not check: {}", f.first_message()))?;
+            let seed = source::compile(&self.settings.seed_source).map_err(|f| Error::Program(format!("the seed does not check: {}", f.first_message())))?;
             let fp = seed.program.root_ast().map(source::fingerprint).unwrap_or_default();
             let mut rec = self.new_record(0, None, "seed", self.settings.seed_source.clone(), fp, "{}".into());
             rec.canonical = equiv::form(&rec.source).map(|f| f.fingerprint);
@@ -371,7 +371,7 @@ impl Evolution {
     }
 
     fn reference_epoch(&self) -> usize {
-        guidance::reference_epoch(self.settings.train.epochs, self.settings.early_stop.as_ref())
+        guidance::reference_epoch(self.settings.train.recipe.epochs, self.settings.early_stop.as_ref())
     }
 
     /// Store the child's predicted accuracy; with `--guidance skip`, skip it when even the
@@ -401,7 +401,7 @@ impl Evolution {
         rec.properties = serde_json::to_string(&props).unwrap_or_default();
     }
 
-    fn mutant(&self, k: usize, rng: &mut Rng, predictor: Option<&guidance::Predictor>) -> Result<Record, String> {
+    fn mutant(&self, k: usize, rng: &mut Rng, predictor: Option<&guidance::Predictor>) -> Result<Record, Error> {
         let pool = &self.records[..self.pool_end(k)];
         let pop: Vec<Individual> = pool
             .iter()
@@ -453,7 +453,7 @@ impl Evolution {
                 // Not trained; the source is the parent's, unchanged.
                 let mut rec = self.new_record(k, Some(parent_id), "mutation failed", parent.source.clone(), parent.fingerprint.clone(), "{}".into());
                 rec.status = Status::Skipped;
-                rec.error = Some(why);
+                rec.error = Some(why.0);
                 rec.finished_at = Some(now());
                 Ok(rec)
             }
@@ -467,12 +467,12 @@ impl Evolution {
 
 /// A training's result; a cluster that cannot be asked ends the run (its candidates stay
 /// pending, and `--resume` finds their jobs again).
-fn trained(v: Verdict) -> Result<Result<Outcome, String>, String> {
+fn trained(v: Verdict) -> Result<Result<Outcome, TrainFailure>, Error> {
     match v {
         Verdict::Result(r) => Ok(r),
-        Verdict::Unreachable(e) => {
-            Err(format!("{e}\nthe run stopped; candidates in flight stay pending (their Ray jobs keep running), and `nasc evolve --resume` takes them up"))
-        }
+        Verdict::Unreachable(e) => Err(Error::Stopped(format!(
+            "{e}\nthe run stopped; candidates in flight stay pending (their Ray jobs keep running), and `nasc evolve --resume` takes them up"
+        ))),
     }
 }
 

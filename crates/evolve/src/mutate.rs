@@ -6,6 +6,7 @@
 //! also rewrites subgraphs with two inputs around a junction (see `junction`).
 
 use super::calls;
+use super::error::{Error, NoEdit};
 use super::junction::{self, Replacement, Site};
 use super::source::{Run, chain_json, compile, fingerprint, op_names, ops_text, replace_stages, runs_of, target_json};
 use super::specialise;
@@ -117,7 +118,7 @@ impl Default for MutationConfig {
 
 impl MutationConfig {
     /// Every value in its meaningful range (they can come from `--set`); the message names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Error> {
         let probabilities = [
             ("p_duplicate", self.p_duplicate),
             ("p_delete", self.p_delete),
@@ -134,7 +135,7 @@ impl MutationConfig {
         in_range("p_grow", self.p_grow, 0.0, 0.99)?;
         in_range("p_random_grow", self.p_random_grow, 0.0, 0.99)?;
         if !(self.max_fraction > 0.0 && self.max_fraction <= 1.0) {
-            return Err(format!("`max_fraction` must be above 0 and at most 1, found {}", self.max_fraction));
+            return Err(Error::Setting(format!("`max_fraction` must be above 0 and at most 1, found {}", self.max_fraction)));
         }
         in_range("depth_delta_max", self.depth_delta_max as f64, 0.0, 64.0)?;
         in_range("attempts", self.attempts as f64, 1.0, 100.0)
@@ -142,8 +143,8 @@ impl MutationConfig {
 }
 
 /// `Err` naming `key` unless `lo <= v <= hi`.
-pub fn in_range(key: &str, v: f64, lo: f64, hi: f64) -> Result<(), String> {
-    if (lo..=hi).contains(&v) { Ok(()) } else { Err(format!("`{key}` must be from {lo} to {hi}, found {v}")) }
+pub fn in_range(key: &str, v: f64, lo: f64, hi: f64) -> Result<(), Error> {
+    if (lo..=hi).contains(&v) { Ok(()) } else { Err(Error::Setting(format!("`{key}` must be from {lo} to {hi}, found {v}"))) }
 }
 
 /// A child architecture.
@@ -186,7 +187,7 @@ struct Verify {
 
 /// Mutate a parent (checked clean). `Err` says why every attempt failed (synthesis failure,
 /// a child that does not check, or an unchanged architecture): recorded, not trained.
-pub fn mutate(parent: &str, strategy: Strategy, cfg: &MutationConfig, rng: &mut Rng) -> Result<Mutation, String> {
+pub fn mutate(parent: &str, strategy: Strategy, cfg: &MutationConfig, rng: &mut Rng) -> Result<Mutation, NoEdit> {
     let parent = compile(parent).map_err(|f| format!("the parent does not check: {}", f.first_message()))?;
     let (prog, checked) = (&parent.program, &parent.checked);
     let file = prog.root_ast().cloned().ok_or("the parent has no source")?;
@@ -196,19 +197,19 @@ pub fn mutate(parent: &str, strategy: Strategy, cfg: &MutationConfig, rng: &mut 
         let edit = match pick_edit(prog, checked, &file, strategy, cfg, rng) {
             Ok(e) => e,
             Err(e) => {
-                why.push(e);
+                why.push(e.0);
                 continue;
             }
         };
         match finish(edit, &parent_fp) {
             Ok(m) => return Ok(m),
-            Err(e) => why.push(e),
+            Err(e) => why.push(e.0),
         }
     }
-    Err(why.join("; "))
+    Err(NoEdit(why.join("; ")))
 }
 
-fn pick_edit(prog: &Program, checked: &Checked, file: &File, strategy: Strategy, cfg: &MutationConfig, rng: &mut Rng) -> Result<Edit, String> {
+fn pick_edit(prog: &Program, checked: &Checked, file: &File, strategy: Strategy, cfg: &MutationConfig, rng: &mut Rng) -> Result<Edit, NoEdit> {
     let u = rng.unit();
     if u < cfg.p_duplicate {
         return calls::block_call_edit(file, prog, true, rng);
@@ -218,7 +219,7 @@ fn pick_edit(prog: &Program, checked: &Checked, file: &File, strategy: Strategy,
     }
     let units = mutable_units(prog, checked);
     if units.is_empty() {
-        return Err("no block has a chain of ops to mutate".into());
+        return Err(NoEdit::from("no block has a chain of ops to mutate"));
     }
     let (block, runs) = &units[rng.below(units.len())];
     // alpha also rewrites junctions (sums, products, concats) with the ops after them.
@@ -269,18 +270,18 @@ fn specialised_run(prog: &Program, file: &File, block: &str, run: &Run, k: usize
 }
 
 /// Check the edited program and describe it; a child equal to its parent is no child.
-fn finish(edit: Edit, parent_fp: &str) -> Result<Mutation, String> {
+fn finish(edit: Edit, parent_fp: &str) -> Result<Mutation, NoEdit> {
     let text = print_file(&edit.file);
     let child = match compile(&text) {
         Ok(c) => c,
         Err(f) => {
             let d = f.diagnostics.iter().find(|d| d.is_error());
-            return Err(format!("{}: the child does not check: {} [{}]", edit.description, f.first_message(), d.map_or("?", |d| d.code.as_str())));
+            return Err(NoEdit(format!("{}: the child does not check: {} [{}]", edit.description, f.first_message(), d.map_or("?", |d| d.code.as_str()))));
         }
     };
     let fp = fingerprint(&edit.file);
     if fp == parent_fp {
-        return Err(format!("{}: unchanged architecture", edit.description));
+        return Err(NoEdit(format!("{}: unchanged architecture", edit.description)));
     }
     let mut properties = edit.properties;
     let checked = match (&edit.verify, &edit.graph_check) {
@@ -291,7 +292,7 @@ fn finish(edit: Edit, parent_fp: &str) -> Result<Mutation, String> {
     if let Some(ok) = checked {
         properties["verified"] = json!(ok);
         if !ok {
-            return Err(format!("{}: internal error: the fill does not satisfy its target in the child", edit.description));
+            return Err(NoEdit(format!("{}: internal error: the fill does not satisfy its target in the child", edit.description)));
         }
     }
     Ok(Mutation { text, fingerprint: fp, description: edit.description, properties })
@@ -351,7 +352,7 @@ fn pick_subrun(n: usize, block_ops: usize, cfg: &MutationConfig, rng: &mut Rng) 
     (a, b)
 }
 
-fn alpha_edit(file: &File, run: &Run, block_ops: usize, cfg: &MutationConfig, rng: &mut Rng) -> Result<Edit, String> {
+fn alpha_edit(file: &File, run: &Run, block_ops: usize, cfg: &MutationConfig, rng: &mut Rng) -> Result<Edit, NoEdit> {
     let (a, b) = pick_subrun(run.ops.len(), block_ops, cfg, rng);
     let (input, output, ops) = (run.shape_after(a), run.shape_after(b), &run.ops[a..b]);
     let orig = Chain::of(input, ops).ok_or_else(|| format!("{}: the subgraph's properties cannot be inferred", run.block))?;
@@ -374,7 +375,7 @@ fn alpha_edit(file: &File, run: &Run, block_ops: usize, cfg: &MutationConfig, rn
 
 /// A junction subgraph (two inputs): infer each input's path, mutate, and synthesize a new
 /// two-input subgraph, or drop one branch of a sum or product (see `junction`).
-fn junction_edit(file: &File, site: &Site, cfg: &MutationConfig, rng: &mut Rng) -> Result<Edit, String> {
+fn junction_edit(file: &File, site: &Site, cfg: &MutationConfig, rng: &mut Rng) -> Result<Edit, NoEdit> {
     let block = &site.block;
     let paths = site.paths().ok_or_else(|| format!("{block}: the junction's properties cannot be inferred"))?;
     let (template, changes) = mutate_properties(&paths[0], &site.output, cfg, rng);
@@ -455,7 +456,7 @@ fn dim_name(s: &Shape, i: usize) -> String {
     s.0.get(i).map_or_else(|| format!("#{i}"), |d| d.to_string())
 }
 
-fn random_edit(file: &File, run: &Run, block_ops: usize, cfg: &MutationConfig, rng: &mut Rng) -> Result<Edit, String> {
+fn random_edit(file: &File, run: &Run, block_ops: usize, cfg: &MutationConfig, rng: &mut Rng) -> Result<Edit, NoEdit> {
     let (a, b) = pick_subrun(run.ops.len(), block_ops, cfg, rng);
     let mut len = 1;
     while len < 8 && rng.unit() < cfg.p_random_grow {
@@ -468,7 +469,7 @@ fn random_edit(file: &File, run: &Run, block_ops: usize, cfg: &MutationConfig, r
 }
 
 /// Primer's single-op edits; AutoML-Zero adds randomising the whole run.
-fn primer_edit(file: &File, run: &Run, automl_zero: bool, rng: &mut Rng) -> Result<Edit, String> {
+fn primer_edit(file: &File, run: &Run, automl_zero: bool, rng: &mut Rng) -> Result<Edit, NoEdit> {
     let n = run.ops.len();
     let kinds = if automl_zero { 5 } else { 4 };
     let mut ops = run.ops.clone();
@@ -489,12 +490,12 @@ fn primer_edit(file: &File, run: &Run, automl_zero: bool, rng: &mut Rng) -> Resu
             ops.swap(p, p + 1);
             format!("swapped ops {p} and {}", p + 1)
         }
-        2 => return Err(format!("{}: nothing to swap", run.block)),
+        2 => return Err(NoEdit(format!("{}: nothing to swap", run.block))),
         3 => {
             let p = rng.below(n);
             let alts = same_kind_members(&ops[p], run.shape_after(p));
             if alts.is_empty() {
-                return Err(format!("{}: `{}` has no other setting", run.block, op_names(&ops[p..p + 1])));
+                return Err(NoEdit(format!("{}: `{}` has no other setting", run.block, op_names(&ops[p..p + 1]))));
             }
             ops[p] = alts[rng.below(alts.len())].clone();
             format!("changed op {p}")
@@ -542,7 +543,7 @@ fn random_op(cur: &Shape, want: &Shape, rng: &mut Rng) -> Option<ChainOp> {
 }
 
 /// `n` random ops from `input`, completed greedily to `output`'s shape when they miss it.
-fn random_chain(input: &Shape, output: &Shape, n: usize, rng: &mut Rng) -> Result<Vec<ChainOp>, String> {
+fn random_chain(input: &Shape, output: &Shape, n: usize, rng: &mut Rng) -> Result<Vec<ChainOp>, NoEdit> {
     let mut chain = Chain::identity(input);
     let mut ops = Vec::new();
     for _ in 0..n {

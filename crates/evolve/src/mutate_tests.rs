@@ -48,7 +48,7 @@ fn repeated_stages_lose_or_gain_one_call() {
     assert_eq!(one.description, "deleted a call: B * 2 → B");
     let single = compile(&two.replace("B * 2", "B")).unwrap();
     let e = calls::block_call_edit(single.program.root_ast().unwrap(), &single.program, false, &mut Rng::new(1)).err();
-    assert_eq!(e.as_deref(), Some("no block call to delete"));
+    assert_eq!(e.map(|e| e.0).as_deref(), Some("no block call to delete"));
 }
 
 /// An indexed repetition keeps its index: `B(..) * 2 for i` loses a call to `B(..) * 1 for i`.
@@ -137,7 +137,7 @@ fn downsampling_blocks_are_rewritten_in_specialised_copies() {
                 assert!(m.text.contains("-> [B, H / 2, W / 2, out]"), "{}", m.text);
             }
             Ok(_) => {}
-            Err(e) => failed.push(e),
+            Err(e) => failed.push(e.0),
         }
     }
     assert!(specialised >= 5, "{specialised} specialised rewrites");

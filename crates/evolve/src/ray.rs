@@ -14,6 +14,7 @@
 
 use super::store::Outcome;
 use super::worker::{Job, Verdict};
+use super::{Error, TrainFailure};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -66,35 +67,37 @@ impl Client {
         Client { base: address.trim_end_matches('/').to_string() }
     }
 
-    fn send(&self, req: minreq::Request) -> Result<(i32, String), String> {
-        let resp = req.with_timeout(TIMEOUT_SECS).send().map_err(|e| format!("the Ray head at {} cannot be reached: {e}", self.base))?;
+    fn send(&self, req: minreq::Request) -> Result<(i32, String), Error> {
+        let resp = req.with_timeout(TIMEOUT_SECS).send().map_err(|e| Error::Ray(format!("the Ray head at {} cannot be reached: {e}", self.base)))?;
         Ok((resp.status_code, resp.as_str().unwrap_or_default().to_string()))
     }
 
-    fn json(&self, req: minreq::Request, what: &str) -> Result<Option<Value>, String> {
+    fn json(&self, req: minreq::Request, what: &str) -> Result<Option<Value>, Error> {
         match self.send(req)? {
             (404, _) => Ok(None),
-            (200, body) => serde_json::from_str(&body).map(Some).map_err(|e| format!("{what}: the Ray head answered with something that is not JSON ({e})")),
-            (code, body) => Err(format!("{what}: the Ray head answered {code}: {}", body.trim())),
+            (200, body) => {
+                serde_json::from_str(&body).map(Some).map_err(|e| Error::Ray(format!("{what}: the Ray head answered with something that is not JSON ({e})")))
+            }
+            (code, body) => Err(Error::Ray(format!("{what}: the Ray head answered {code}: {}", body.trim()))),
         }
     }
 
     /// The Ray version of the cluster; an error when the head cannot be reached.
-    pub fn version(&self) -> Result<String, String> {
+    pub fn version(&self) -> Result<String, Error> {
         let v = self
             .json(minreq::get(format!("{}/api/version", self.base)), "version")?
-            .ok_or_else(|| format!("{} has no Ray Jobs API (is it the dashboard port, 8265?)", self.base))?;
+            .ok_or_else(|| Error::Ray(format!("{} has no Ray Jobs API (is it the dashboard port, 8265?)", self.base)))?;
         Ok(v["ray_version"].as_str().unwrap_or("?").to_string())
     }
 
-    pub fn submit(&self, id: &str, entrypoint: &str, cpus: f64, gpus: f64) -> Result<(), String> {
+    pub fn submit(&self, id: &str, entrypoint: &str, cpus: f64, gpus: f64) -> Result<(), Error> {
         let body = json!({ "entrypoint": entrypoint, "submission_id": id, "entrypoint_num_cpus": cpus, "entrypoint_num_gpus": gpus, "metadata": { "by": "nasc evolve" } });
         let req = minreq::post(format!("{}/api/jobs/", self.base)).with_header("Content-Type", "application/json").with_body(body.to_string());
         self.json(req, "submit").map(|_| ())
     }
 
     /// The job's state; `None` when the head has no such job.
-    pub fn status(&self, id: &str) -> Result<Option<JobInfo>, String> {
+    pub fn status(&self, id: &str) -> Result<Option<JobInfo>, Error> {
         let v = self.json(minreq::get(format!("{}/api/jobs/{id}", self.base)), "status")?;
         Ok(v.map(|v| JobInfo {
             status: v["status"].as_str().unwrap_or("?").to_string(),
@@ -103,12 +106,12 @@ impl Client {
         }))
     }
 
-    pub fn logs(&self, id: &str) -> Result<String, String> {
+    pub fn logs(&self, id: &str) -> Result<String, Error> {
         let v = self.json(minreq::get(format!("{}/api/jobs/{id}/logs", self.base)), "logs")?;
         Ok(v.and_then(|v| v["logs"].as_str().map(str::to_string)).unwrap_or_default())
     }
 
-    pub fn stop(&self, id: &str) -> Result<(), String> {
+    pub fn stop(&self, id: &str) -> Result<(), Error> {
         self.json(minreq::post(format!("{}/api/jobs/{id}/stop", self.base)), "stop").map(|_| ())
     }
 }
@@ -137,7 +140,7 @@ pub fn train(cfg: &RaySettings, id: i64, job: &Job, poll: Duration) -> Verdict {
         };
         let known = match client.status(&sid) {
             Ok(k) => k,
-            Err(e) => return Verdict::Unreachable(e),
+            Err(e) => return Verdict::Unreachable(e.to_string()),
         };
         match known {
             // An earlier controller's attempt that failed: go on with the next.
@@ -148,7 +151,7 @@ pub fn train(cfg: &RaySettings, id: i64, job: &Job, poll: Duration) -> Verdict {
             Some(_) => {}
             None => {
                 if let Err(e) = client.submit(&sid, &command, cfg.cpus, cfg.gpus) {
-                    return Verdict::Unreachable(e);
+                    return Verdict::Unreachable(e.to_string());
                 }
             }
         }
@@ -156,18 +159,18 @@ pub fn train(cfg: &RaySettings, id: i64, job: &Job, poll: Duration) -> Verdict {
             Waited::Succeeded => {
                 return match client.logs(&sid) {
                     Ok(logs) => Verdict::Result(result_in(&logs)),
-                    Err(e) => Verdict::Unreachable(e),
+                    Err(e) => Verdict::Unreachable(e.to_string()),
                 };
             }
             Waited::Failed(why) => last = why,
             Waited::TimedOut(secs) => {
                 let _ = client.stop(&sid);
-                return Verdict::Result(Err(format!("stopped after {secs:.0} s (--trial-timeout); Ray job {sid}")));
+                return Verdict::Result(Err(TrainFailure(format!("stopped after {secs:.0} s (--trial-timeout); Ray job {sid}"))));
             }
             Waited::Unreachable(e) => return Verdict::Unreachable(e),
         }
     }
-    Verdict::Result(Err(format!("the Ray job failed {} time(s); last: {last}", cfg.retries + 1)))
+    Verdict::Result(Err(TrainFailure(format!("the Ray job failed {} time(s); last: {last}", cfg.retries + 1))))
 }
 
 fn describe(info: &JobInfo) -> String {
@@ -185,7 +188,7 @@ fn wait(client: &Client, sid: &str, timeout: Option<f64>, poll: Duration) -> Wai
     let start = Instant::now();
     loop {
         match client.status(sid) {
-            Err(e) => return Waited::Unreachable(e),
+            Err(e) => return Waited::Unreachable(e.to_string()),
             Ok(None) => return Waited::Failed(format!("the head lost job {sid}")),
             Ok(Some(info)) if info.finished() => {
                 return if info.status == "SUCCEEDED" { Waited::Succeeded } else { Waited::Failed(describe(&info)) };
@@ -201,11 +204,11 @@ fn wait(client: &Client, sid: &str, timeout: Option<f64>, poll: Duration) -> Wai
 }
 
 /// The worker's result: the last line of the logs that is one.
-pub fn result_in(logs: &str) -> Result<Outcome, String> {
+pub fn result_in(logs: &str) -> Result<Outcome, TrainFailure> {
     logs.lines()
         .rev()
-        .find_map(|l| serde_json::from_str::<Result<Outcome, String>>(l.trim()).ok())
-        .unwrap_or_else(|| Err(format!("the job's logs hold no result; their end: {}", tail(logs))))
+        .find_map(|l| serde_json::from_str::<Result<Outcome, TrainFailure>>(l.trim()).ok())
+        .unwrap_or_else(|| Err(TrainFailure(format!("the job's logs hold no result; their end: {}", tail(logs)))))
 }
 
 fn tail(s: &str) -> String {
@@ -232,11 +235,11 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
-pub fn unbase64(s: &str) -> Result<Vec<u8>, String> {
+pub fn unbase64(s: &str) -> Result<Vec<u8>, TrainFailure> {
     let mut out = Vec::with_capacity(s.len() / 4 * 3);
     let (mut acc, mut bits) = (0u32, 0);
     for c in s.trim().bytes().filter(|&c| c != b'=') {
-        let v = ALPHABET.iter().position(|&a| a == c).ok_or_else(|| format!("`{}` is not base64", c as char))? as u32;
+        let v = ALPHABET.iter().position(|&a| a == c).ok_or_else(|| TrainFailure(format!("`{}` is not base64", c as char)))? as u32;
         acc = acc << 6 | v;
         bits += 6;
         if bits >= 8 {
@@ -258,7 +261,7 @@ mod tests {
         }
         assert_eq!(base64(b"Man"), "TWFu");
         assert_eq!(base64(b"Ma"), "TWE=");
-        assert!(unbase64("a b").unwrap_err().contains("not base64"));
+        assert!(unbase64("a b").unwrap_err().0.contains("not base64"));
     }
 
     #[test]
@@ -266,14 +269,14 @@ mod tests {
         let ok = r#"{"Ok":{"accuracy":0.5,"curve":"[]","throughput":1.0,"train_seconds":2.0}}"#;
         let logs = format!("2026 INFO setting up\n{ok}\nRunning entrypoint for job x\n");
         assert_eq!(result_in(&logs).unwrap().accuracy, 0.5);
-        assert_eq!(result_in("{\"Err\":\"training diverged\"}\n").unwrap_err(), "training diverged");
-        assert!(result_in("Traceback\nkilled\n").unwrap_err().contains("hold no result; their end: Traceback / killed"));
+        assert_eq!(result_in("{\"Err\":\"training diverged\"}\n").unwrap_err().0, "training diverged");
+        assert!(result_in("Traceback\nkilled\n").unwrap_err().0.contains("hold no result; their end: Traceback / killed"));
     }
 
     #[test]
     fn an_unreachable_head_is_one_clear_error() {
         // Nothing listens on port 9 (discard) here.
-        let e = Client::new("http://127.0.0.1:9").version().unwrap_err();
+        let e = Client::new("http://127.0.0.1:9").version().unwrap_err().to_string();
         assert!(e.contains("the Ray head at http://127.0.0.1:9 cannot be reached"), "{e}");
         let cfg =
             RaySettings { address: "http://127.0.0.1:9".into(), nasc: "nasc".into(), run_id: "r".into(), cpus: 1.0, gpus: 0.0, retries: 1, timeout: None };

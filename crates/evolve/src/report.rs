@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// Parameters and MACs (batch 1) of a candidate's model, from the report.
-pub fn size(text: &str) -> Result<(i64, i64), String> {
+pub fn size(text: &str) -> Result<(i64, i64), crate::Error> {
     super::guidance::profile(text).map(|p| (p.params, p.macs))
 }
 
@@ -77,7 +77,7 @@ pub fn status_text(ev: &Evolution) -> String {
         s.push_str(&f);
     }
     if let Some(es) = &st.early_stop {
-        let sv = early_stop::savings(rs, st.train.epochs);
+        let sv = early_stop::savings(rs, st.train.recipe.epochs);
         let at: Vec<String> = sv.by_rung.iter().map(|(e, n)| format!("{n} after epoch {e}")).collect();
         let rungs: Vec<String> = es.rungs.iter().map(usize::to_string).collect();
         let _ = writeln!(
@@ -272,7 +272,7 @@ fn failure_reason(error: &str) -> String {
 fn guidance_text(ev: &Evolution) -> String {
     let (rs, st) = (ev.records(), &ev.settings);
     let g = &st.guidance;
-    let epoch = guidance::reference_epoch(st.train.epochs, st.early_stop.as_ref());
+    let epoch = guidance::reference_epoch(st.train.recipe.epochs, st.early_stop.as_ref());
     let skipped = rs.iter().filter(|r| guidance::skipped(r)).count();
     let predicted = rs.iter().filter(|r| guidance::prediction(r).is_some()).count();
     let rank = guidance::rank_correlation(rs, epoch)
@@ -356,18 +356,18 @@ pub fn json(ev: &Evolution) -> serde_json::Value {
 }
 
 /// Write `pareto.svg` and one `.nas` file per front candidate into `dir`.
-pub fn write_outputs(records: &[Record], dir: &Path) -> Result<Vec<std::path::PathBuf>, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+pub fn write_outputs(records: &[Record], dir: &Path) -> Result<Vec<std::path::PathBuf>, crate::Error> {
+    std::fs::create_dir_all(dir).map_err(|e| crate::Error::write(dir, e))?;
     let mut written = Vec::new();
     for r in pareto(records) {
         let p = dir.join(format!("candidate_{:04}.nas", r.id));
         let [acc, test, params, macs] = member_fields(r);
         let header = format!("// nasc evolve candidate #{}: accuracy {acc} (test {test}), {params} params, {macs} MACs\n// {}\n", r.id, r.mutation);
-        crate::files::write_atomic(&p, (header + &r.source).as_bytes()).map_err(|e| format!("cannot write `{}`: {e}", p.display()))?;
+        crate::files::write_atomic(&p, (header + &r.source).as_bytes()).map_err(|e| crate::Error::write(&p, e))?;
         written.push(p);
     }
     let svg = dir.join("pareto.svg");
-    plot(records, &svg).map_err(|e| format!("cannot draw `{}`: {e}", svg.display()))?;
+    plot(records, &svg).map_err(|e| crate::Error::write(&svg, std::io::Error::other(e.to_string())))?;
     written.push(svg);
     Ok(written)
 }

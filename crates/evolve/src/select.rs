@@ -63,12 +63,12 @@ impl Default for SelectionConfig {
 
 impl SelectionConfig {
     /// Every value in its meaningful range (they can come from `--set`); the message names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::Error> {
         use super::mutate::in_range;
         in_range("min_accuracy", self.min_accuracy, 0.0, 1.0)?;
         in_range("p_accuracy_only", self.p_accuracy_only, 0.0, 1.0)?;
         if !(self.top_fraction > 0.0 && self.top_fraction <= 1.0) {
-            return Err(format!("`top_fraction` must be above 0 and at most 1, found {}", self.top_fraction));
+            return Err(crate::Error::Setting(format!("`top_fraction` must be above 0 and at most 1, found {}", self.top_fraction)));
         }
         in_range("min_to_select", self.min_to_select as f64, 1.0, 1e9)
     }

@@ -297,14 +297,14 @@ impl Store {
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::CannotOpen { path: path.to_path_buf(), source })?;
         let s = Store { conn };
-        s.check_pages().map_err(|why| StoreError::Corrupt { path: path.to_path_buf(), why })?;
-        s.verify().map_err(|why| StoreError::NotAStore { path: path.to_path_buf(), why })?;
+        s.check_pages(path)?;
+        s.verify().map_err(|why| StoreError::NotAStore { path: path.to_path_buf(), why: why.to_string() })?;
         Ok(s)
     }
 
     /// SQLite's own check of a file that says it is ours: damaged pages are reported as such,
     /// not as whatever a query over them trips on first ("invalid utf-8 sequence").
-    fn check_pages(&self) -> Result<(), String> {
+    fn check_pages(&self, path: &Path) -> Result<(), StoreError> {
         let app: i64 = match self.conn.pragma_query_value(None, "application_id", |r| r.get(0)) {
             Ok(app) => app,
             // Not a database at all: `verify` says so.
@@ -316,27 +316,28 @@ impl Store {
         let first: Result<String, _> = self.conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0));
         match first {
             Ok(ok) if ok == "ok" => Ok(()),
-            Ok(problem) => Err(problem),
-            Err(e) => Err(e.to_string()),
+            Ok(why) => Err(StoreError::Corrupt { path: path.to_path_buf(), why }),
+            Err(e) => Err(StoreError::Corrupt { path: path.to_path_buf(), why: e.to_string() }),
         }
     }
 
     /// A nasc store: our application id, or (stores written before it was set) our two tables
-    /// with the run's settings.
-    fn verify(&self) -> Result<(), String> {
-        let app: i64 = self.conn.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(|e| e.to_string())?;
+    /// with the run's settings. `Err` says why not.
+    fn verify(&self) -> Result<(), Box<dyn std::error::Error>> {
+        let app: i64 = self.conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
         if app != APPLICATION_ID && app != 0 {
-            return Err(format!("its application id is {app:#x}"));
+            return Err(format!("its application id is {app:#x}").into());
         }
         let tables: Vec<String> = {
-            let mut st = self.conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").map_err(|e| e.to_string())?;
-            let names = st.query_map([], |r| r.get(0)).map_err(|e| e.to_string())?;
-            names.collect::<Result<_, _>>().map_err(|e| e.to_string())?
+            let mut st = self.conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?;
+            let names = st.query_map([], |r| r.get(0))?;
+            names.collect::<Result<_, _>>()?
         };
         if !["run", "candidates"].iter().all(|t| tables.iter().any(|n| n == t)) {
-            return Err("it has no `run` and `candidates` tables".to_string());
+            return Err("it has no `run` and `candidates` tables".into());
         }
-        self.settings_json().map(|_| ()).map_err(|e| e.to_string())
+        self.settings_json()?;
+        Ok(())
     }
 
     /// The candidates' ids must be 0, 1, 2, …: a gap means rows were deleted by hand or lost.
@@ -426,7 +427,7 @@ impl Store {
     }
 
     /// Record the end of a candidate's training (one transaction).
-    pub fn finish(&mut self, id: i64, result: &Result<Outcome, String>, at: f64) -> Result<(), StoreError> {
+    pub fn finish(&mut self, id: i64, result: &Result<Outcome, crate::TrainFailure>, at: f64) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         match result {
             Ok(o) => tx.execute(
@@ -448,7 +449,7 @@ impl Store {
                     o.inherited
                 ],
             ),
-            Err(e) => tx.execute("UPDATE candidates SET status = 'failed', error = ?2, finished_at = ?3 WHERE id = ?1", params![id, e, at]),
+            Err(e) => tx.execute("UPDATE candidates SET status = 'failed', error = ?2, finished_at = ?3 WHERE id = ?1", params![id, e.0, at]),
         }?;
         Ok(tx.commit()?)
     }

@@ -78,7 +78,7 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// The evolution's own functions report errors as text for now.
+/// The command line reports errors as text.
 impl From<StoreError> for String {
     fn from(e: StoreError) -> String {
         e.to_string()

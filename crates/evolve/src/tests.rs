@@ -16,11 +16,7 @@ fn settings(trials: usize) -> Settings {
         max_params: Some(30_000),
         max_macs: None,
         train: TrainSettings {
-            epochs: 1,
-            batch: 64,
-            lr: 3e-3,
-            optimizer: nasc_burn::train::Optimizer::Adam,
-            weight_decay: 0.0,
+            recipe: nasc_burn::train::Recipe { epochs: 1, weight_decay: 0.0, ..Default::default() },
             time_budget: None,
             threads: 1,
             device: cpu(),
@@ -47,7 +43,7 @@ fn temp_store(name: &str) -> std::path::PathBuf {
 
 /// A stand-in for training: accuracy falls with size; every mutant whose seed is divisible
 /// by 3 "diverges".
-fn fake(job: &Job) -> Result<Outcome, String> {
+fn fake(job: &Job) -> Result<Outcome, TrainFailure> {
     if job.seed.is_multiple_of(3) && job.source != SEED {
         return Err("training diverged: the loss is NaN".into());
     }
@@ -92,7 +88,7 @@ fn failed_trainings_are_recorded_and_the_run_goes_on() {
 
 /// A stand-in whose accuracy rises with each `tanh` and falls with size: something a
 /// model of op counts can learn.
-fn likes_tanh(job: &Job) -> Result<Outcome, String> {
+fn likes_tanh(job: &Job) -> Result<Outcome, TrainFailure> {
     let p = guidance::profile(&job.source)?;
     let tanh = p.ops.get(&nasc_core::ops::OpKind::Tanh).copied().unwrap_or(0) as f64;
     let accuracy = 1.0 / (1.0 + (-(tanh - 1.0 - p.params as f64 / 2e4)).exp());
@@ -168,8 +164,20 @@ fn candidates_over_the_mac_limit_are_recorded_not_trained() {
 fn a_seed_that_fails_stops_the_run_with_its_reason() {
     let path = temp_store("seedfail");
     let mut ev = Evolution::start(&path, settings(3)).unwrap();
-    let always = |_: &Job| -> Result<Outcome, String> { Err("out of memory".into()) };
+    let always = |_: &Job| -> Result<Outcome, TrainFailure> { Err("out of memory".into()) };
     let e = ev.run(1, &Evaluator::Custom(Arc::new(always)), &mut |_, _| {}).unwrap_err();
-    assert!(e.contains("seed architecture failed to train: out of memory"), "{e}");
+    assert!(e.to_string().contains("seed architecture failed to train: out of memory"), "{e}");
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+#[test]
+fn training_settings_are_stored_flat_so_older_stores_still_read() {
+    let json = serde_json::to_value(&settings(1).train).unwrap();
+    assert_eq!(json["epochs"], 1);
+    assert_eq!(json["optimizer"], "adam");
+    // A store written before the recipe was one type (and before `device` and `val_size`).
+    let old = r#"{"epochs":3,"batch":32,"lr":0.05,"optimizer":"sgd","weight_decay":0.0,"time_budget":null,"threads":1}"#;
+    let t: TrainSettings = serde_json::from_str(old).unwrap();
+    assert_eq!((t.recipe.epochs, t.recipe.batch, t.recipe.optimizer), (3, 32, nasc_burn::train::Optimizer::Sgd));
+    assert_eq!((t.device.as_str(), t.val_size), ("cpu", None));
 }

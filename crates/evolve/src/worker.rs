@@ -3,8 +3,8 @@
 //! device for the whole process, so trainings sharing a process would share it; a crash or
 //! out-of-memory kills only the worker, which the run records as a failed candidate.
 
-use super::TrainSettings;
 use super::store::Outcome;
+use super::{Error, TrainFailure, TrainSettings};
 use burn::module::Module;
 use nasc_burn::lower::lower;
 use nasc_burn::train::data::{DataSource, Dataset, Split, load_subset, load_validated, validation_split};
@@ -52,13 +52,13 @@ pub struct Job {
 /// What became of a candidate's training.
 #[derive(Debug)]
 pub enum Verdict {
-    Result(Result<Outcome, String>),
+    Result(Result<Outcome, TrainFailure>),
     /// The cluster could not be asked: the run ends, the candidate stays pending.
     Unreachable(String),
 }
 
 /// A caller's own evaluation of a candidate (e.g. another training loop or data set).
-pub type EvalFn = dyn Fn(&Job) -> Result<Outcome, String> + Send + Sync;
+pub type EvalFn = dyn Fn(&Job) -> Result<Outcome, TrainFailure> + Send + Sync;
 
 pub enum Evaluator {
     /// Train in the calling thread, one candidate at a time.
@@ -86,16 +86,16 @@ pub fn stop_requested() -> bool {
 
 /// The next training result, or an error once a stop was asked for (the trainings in flight
 /// stay pending in the store; their workers end with this process).
-pub(super) fn next_verdict<T>(rx: &std::sync::mpsc::Receiver<(T, Verdict)>, in_flight: usize) -> Result<(T, Verdict), String> {
+pub(super) fn next_verdict<T>(rx: &std::sync::mpsc::Receiver<(T, Verdict)>, in_flight: usize) -> Result<(T, Verdict), Error> {
     use std::sync::mpsc::RecvTimeoutError;
     loop {
         if stop_requested() {
-            return Err(format!("stopped by a signal: {in_flight} training(s) in flight stay pending"));
+            return Err(Error::Stopped(format!("stopped by a signal: {in_flight} training(s) in flight stay pending")));
         }
         match rx.recv_timeout(std::time::Duration::from_millis(100)) {
             Ok(v) => return Ok(v),
             Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return Err("a training worker vanished".to_string()),
+            Err(RecvTimeoutError::Disconnected) => return Err(Error::Stopped("a training worker vanished".to_string())),
         }
     }
 }
@@ -133,12 +133,12 @@ impl Evaluator {
     }
 }
 
-fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> TrainFailure {
     let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
-    format!("training panicked: {}", msg.unwrap_or_default())
+    TrainFailure(format!("training panicked: {}", msg.unwrap_or_default()))
 }
 
-fn run_worker(exe: &PathBuf, job: &Job) -> Result<Outcome, String> {
+fn run_worker(exe: &PathBuf, job: &Job) -> Result<Outcome, TrainFailure> {
     let mut child = Command::new(exe)
         .arg("evolve-worker")
         .env("RAYON_NUM_THREADS", job.train.threads.max(1).to_string())
@@ -155,12 +155,12 @@ fn run_worker(exe: &PathBuf, job: &Job) -> Result<Outcome, String> {
     let out = child.wait_with_output().map_err(|e| format!("worker: {e}"))?;
     drop(stdin);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    match stdout.lines().last().map(serde_json::from_str::<Result<Outcome, String>>) {
+    match stdout.lines().last().map(serde_json::from_str::<Result<Outcome, TrainFailure>>) {
         Some(Ok(r)) => r,
         _ => {
             let err = String::from_utf8_lossy(&out.stderr);
             let tail: Vec<&str> = err.lines().rev().take(3).collect();
-            Err(format!("the worker died ({}): {}", out.status, tail.into_iter().rev().collect::<Vec<_>>().join(" / ")))
+            Err(TrainFailure(format!("the worker died ({}): {}", out.status, tail.into_iter().rev().collect::<Vec<_>>().join(" / "))))
         }
     }
 }
@@ -173,7 +173,7 @@ pub fn worker_main(job_arg: Option<&str>) -> std::process::ExitCode {
         Some(b64) => match super::ray::unbase64(b64).map(String::from_utf8) {
             Ok(Ok(text)) => text,
             _ => {
-                println!("{}", serde_json::to_string(&Err::<Outcome, _>("bad job: --job is not base64 UTF-8".to_string())).unwrap_or_default());
+                println!("{}", serde_json::to_string(&Err::<Outcome, _>(TrainFailure("bad job: --job is not base64 UTF-8".into()))).unwrap_or_default());
                 return std::process::ExitCode::FAILURE;
             }
         },
@@ -194,14 +194,14 @@ pub fn worker_main(job_arg: Option<&str>) -> std::process::ExitCode {
     };
     let result = match serde_json::from_str::<Job>(&line) {
         Ok(job) => train_job(&job),
-        Err(e) => Err(format!("bad job: {e}")),
+        Err(e) => Err(TrainFailure(format!("bad job: {e}"))),
     };
     println!("{}", serde_json::to_string(&result).unwrap_or_default());
     std::process::ExitCode::SUCCESS
 }
 
 /// Train one candidate and measure it.
-pub fn train_job(job: &Job) -> Result<Outcome, String> {
+pub fn train_job(job: &Job) -> Result<Outcome, TrainFailure> {
     let started_at = super::store::now();
     let c = super::source::compile(&job.source).map_err(|f| format!("the candidate does not check: {}", f.first_message()))?;
     let graph = c.model(None).map_err(|f| f.first_message())?.graph;
@@ -214,19 +214,9 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
         None => None,
     };
     let t = &job.train;
-    let cfg = TrainConfig {
-        epochs: t.epochs,
-        batch: t.batch,
-        lr: t.lr,
-        optimizer: t.optimizer,
-        weight_decay: t.weight_decay,
-        warmup_epochs: nasc_burn::train::warmup_epochs(1.0, t.epochs),
-        seed: job.seed,
-        time_budget: t.time_budget,
-        rungs: job.rungs.clone(),
-        eval_epochs: Some(job.eval_epochs.clone()),
-        ..TrainConfig::default()
-    };
+    // One epoch of warm-up asked, as `nasc train`'s default.
+    let cfg =
+        TrainConfig { time_budget: t.time_budget, rungs: job.rungs.clone(), eval_epochs: Some(job.eval_epochs.clone()), ..t.recipe.config(1.0, job.seed) };
     let start = std::time::Instant::now();
     // One training per worker process, so running it on rayon's workers is safe (see `on_workers`).
     let (net, metrics) = nasc_burn::train::on_workers(|| train(net, &data, &cfg, &dev, &mut |_, _, _, _| {})).map_err(|e| e.to_string())?;
@@ -263,7 +253,7 @@ pub fn train_job(job: &Job) -> Result<Outcome, String> {
 
 /// The data a job trains on (its `test` split is the validation split where the run has one)
 /// and the real test split beside it.
-fn job_data(job: &Job) -> Result<(Dataset, Option<Split>), String> {
+fn job_data(job: &Job) -> Result<(Dataset, Option<Split>), TrainFailure> {
     let src: DataSource = job.data.parse()?;
     let t = &job.train;
     if let Some(n) = t.val_size {
@@ -280,14 +270,14 @@ fn job_data(job: &Job) -> Result<(Dataset, Option<Split>), String> {
 }
 
 /// Median batch-1 latency (ms) of the model compiled by cranelift, on this worker's thread.
-fn compiled_latency(graph: &nasc_core::ir::Graph, net: &nasc_burn::lower::Net) -> Result<f64, String> {
+fn compiled_latency(graph: &nasc_core::ir::Graph, net: &nasc_burn::lower::Net) -> Result<f64, TrainFailure> {
     let (_, mut jit) = nasc_native::compile(graph, net).map_err(|e| format!("cannot compile the candidate to native code for its latency: {e}"))?;
     Ok(jit.latency(50, 5, false).0)
 }
 
 /// A candidate's trained weights, atomically: safetensors (with the input normalisation) when
 /// the path says so, else burn's record.
-fn save_weights(net: &nasc_burn::lower::Net, path: &std::path::Path, norm: &nasc_burn::train::data::Normalisation) -> Result<(), String> {
+fn save_weights(net: &nasc_burn::lower::Net, path: &std::path::Path, norm: &nasc_burn::train::data::Normalisation) -> Result<(), TrainFailure> {
     use nasc_burn::interop::weights;
     let written = if weights::is_safetensors(path) {
         let mut ts = weights::tensors(net);
@@ -296,5 +286,5 @@ fn save_weights(net: &nasc_burn::lower::Net, path: &std::path::Path, norm: &nasc
     } else {
         crate::files::replace_via_temp(path, |tmp| net.clone().save_file(tmp).map_err(|e| std::io::Error::other(e.to_string()))).map_err(|e| e.to_string())
     };
-    written.map_err(|e| format!("cannot save the trained weights to {}: {e}", path.display()))
+    written.map_err(|e| TrainFailure(format!("cannot save the trained weights to {}: {e}", path.display())))
 }

@@ -119,13 +119,36 @@ pub fn warmup_epochs(asked: f64, epochs: usize) -> f64 {
     asked.min(epochs as f64 / 2.0).max(0.0)
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct TrainConfig {
+/// What a training is asked to do, shared by `nasc train`, a search's settings (stored with the
+/// run) and each candidate's training: one type, one set of defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct Recipe {
     pub epochs: usize,
     pub batch: usize,
+    /// The peak learning rate.
     pub lr: f64,
     pub optimizer: Optimizer,
     pub weight_decay: f64,
+}
+
+impl Default for Recipe {
+    fn default() -> Recipe {
+        Recipe { epochs: 10, batch: DEFAULT_BATCH, lr: Optimizer::Adam.default_lr(), optimizer: Optimizer::Adam, weight_decay: 1e-4 }
+    }
+}
+
+impl Recipe {
+    /// The training of this recipe with `warmup` epochs of warm-up asked for (the shared rule of
+    /// [`warmup_epochs`] applies) and the given seed; no budget, rungs or sparse evaluation.
+    pub fn config(&self, warmup: f64, seed: u64) -> TrainConfig {
+        TrainConfig { recipe: self.clone(), warmup_epochs: warmup_epochs(warmup, self.epochs), seed, ..TrainConfig::default() }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainConfig {
+    #[serde(flatten)]
+    pub recipe: Recipe,
     /// Linear warm-up, in epochs (may be fractional), then cosine decay to 0.
     pub warmup_epochs: f64,
     /// Clip the gradient norm to this value.
@@ -158,19 +181,7 @@ pub fn stopped_at(rungs: &[Rung], metrics: &[EpochMetrics]) -> Option<usize> {
 
 impl Default for TrainConfig {
     fn default() -> TrainConfig {
-        TrainConfig {
-            epochs: 10,
-            batch: DEFAULT_BATCH,
-            lr: 1e-3,
-            optimizer: Optimizer::Adam,
-            weight_decay: 1e-4,
-            warmup_epochs: 1.0,
-            clip: Some(1.0),
-            seed: 0,
-            time_budget: None,
-            rungs: Vec::new(),
-            eval_epochs: None,
-        }
+        TrainConfig { recipe: Recipe::default(), warmup_epochs: 1.0, clip: Some(1.0), seed: 0, time_budget: None, rungs: Vec::new(), eval_epochs: None }
     }
 }
 
@@ -256,14 +267,14 @@ pub fn check_fits(net: &Net, data: &Dataset) -> Result<(), TrainError> {
 }
 
 fn lr_at(cfg: &TrainConfig, step: usize, steps_per_epoch: usize) -> f64 {
-    let total = (cfg.epochs * steps_per_epoch).max(1) as f64;
+    let total = (cfg.recipe.epochs * steps_per_epoch).max(1) as f64;
     let warm = (cfg.warmup_epochs * steps_per_epoch as f64).max(0.0);
     let s = step as f64;
     if s < warm {
-        cfg.lr * (s + 1.0) / warm
+        cfg.recipe.lr * (s + 1.0) / warm
     } else {
         let t = ((s - warm) / (total - warm).max(1.0)).min(1.0);
-        cfg.lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+        cfg.recipe.lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
     }
 }
 
@@ -313,26 +324,26 @@ pub fn train(
     check_fits(&net, data)?;
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let clip = cfg.clip.map(GradientClippingConfig::Norm);
-    let mut optim = match cfg.optimizer {
+    let mut optim = match cfg.recipe.optimizer {
         Optimizer::Sgd => SgdConfig::new()
             .with_momentum(Some(MomentumConfig::new().with_dampening(0.0)))
-            .with_weight_decay((cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32)))
+            .with_weight_decay((cfg.recipe.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.recipe.weight_decay as f32)))
             .with_gradient_clipping(clip)
             .init(),
-        Optimizer::Adam => AdamWConfig::new().with_weight_decay(cfg.weight_decay as f32).with_grad_clipping(clip).init(),
+        Optimizer::Adam => AdamWConfig::new().with_weight_decay(cfg.recipe.weight_decay as f32).with_grad_clipping(clip).init(),
     };
     let n = data.train.len();
-    let batch = cfg.batch.clamp(1, n.max(1));
+    let batch = cfg.recipe.batch.clamp(1, n.max(1));
     let steps = n.div_ceil(batch);
     let start = Instant::now();
     let mut metrics = Vec::new();
     let mut step = 0;
-    for epoch in 0..cfg.epochs {
+    for epoch in 0..cfg.recipe.epochs {
         let t0 = Instant::now();
         let mut rng = Rng::new(cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
         let order = data::permutation(n, &mut rng);
         let (mut loss_sum, mut correct) = (0.0, 0usize);
-        let mut lr = cfg.lr;
+        let mut lr = cfg.recipe.lr;
         for (k, idx) in order.chunks(batch).enumerate() {
             let aug = if data.augment { Some(&mut rng) } else { None };
             let (x, y) = batch_tensors(&data.train, idx, data, aug, device);
@@ -356,7 +367,7 @@ pub fn train(
         let seconds = t0.elapsed().as_secs_f64();
         let over_time = cfg.time_budget.is_some_and(|b| start.elapsed().as_secs_f64() > b);
         let e = epoch + 1;
-        let wanted = cfg.eval_epochs.as_ref().is_none_or(|at| at.contains(&e)) || over_time || e == cfg.epochs || cfg.rungs.iter().any(|r| r.epoch == e);
+        let wanted = cfg.eval_epochs.as_ref().is_none_or(|at| at.contains(&e)) || over_time || e == cfg.recipe.epochs || cfg.rungs.iter().any(|r| r.epoch == e);
         let t1 = Instant::now();
         let (test_loss, test_accuracy) =
             if wanted { evaluate(&net.valid(), &data.test, data, EVAL_BATCH, &device.clone().inner()) } else { (f64::NAN, f64::NAN) };
