@@ -45,8 +45,10 @@ def median(xs):
 
 def measure_round(a, bench, common, model, env, variants):
     """One round: nasc, torch, the burn-ops baseline (0 without --baseline), each variant."""
-    nasc = run_json(bench, env)["images_per_sec"]
-    torch = run_json([a.python, a.torch_script, "--models", model, "--threads", str(a.threads)] + common, env)["images_per_sec"]
+    nasc = run_json(bench + ["--device", a.device], env)["images_per_sec"]
+    torch_device = a.torch_device or ("cpu" if a.device == "cpu" else "cuda")
+    torch = run_json([a.python, a.torch_script, "--models", model, "--threads", str(a.threads), "--device", torch_device] + common,
+                     env)["images_per_sec"]
     old = run_json(bench, dict(env, NASC_CPU_KERNELS="burn"))["images_per_sec"] if a.baseline else 0.0
     alt = [run_json([binary or a.nasc] + bench[1:], dict(env, **extra))["images_per_sec"] for _, binary, extra in variants]
     return nasc, torch, old, alt
@@ -74,6 +76,8 @@ def main():
     ap.add_argument("--other-nasc", action="append", default=[], metavar="PATH",
                     help="also time this nasc binary (repeatable), e.g. a build from before a change")
     ap.add_argument("--repeat", type=int, default=1, help="rounds per model; medians are reported (default 1)")
+    ap.add_argument("--device", default="cpu", help="nasc's --device: cpu, cuda, wgpu, wgpu:N (default cpu)")
+    ap.add_argument("--torch-device", help="PyTorch's --device (default: cpu for nasc's cpu, else cuda)")
     a = ap.parse_args()
     if a.repeat < 1:
         sys.exit("--repeat must be at least 1")

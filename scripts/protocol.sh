@@ -13,7 +13,8 @@
 #
 # Environment: NASC (binary, default target/release/nasc), TRIALS (default 100), SUBSET (training
 # images per candidate, default 5000), EPOCHS (default 2), FINAL_EPOCHS (default 5), JOBS (2),
-# SEED (1), INHERIT (1: --inherit).
+# SEED (1), INHERIT (0; 1: --inherit — the fidelity study found the inherited score ranks worse
+# than the same budget from scratch, docs/search.md).
 set -euo pipefail
 WHICH=${1:?weak or strong}
 OUT=${2:-protocol-runs}
@@ -24,7 +25,7 @@ EPOCHS=${EPOCHS:-2}
 FINAL_EPOCHS=${FINAL_EPOCHS:-5}
 JOBS=${JOBS:-2}
 SEED=${SEED:-1}
-INHERIT=${INHERIT:-1}
+INHERIT=${INHERIT:-0}
 case "$WHICH" in
   weak) MODEL=examples/cnn2_fashion.nas ;;
   strong) MODEL=examples/resnet_fashion.nas ;;

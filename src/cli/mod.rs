@@ -276,7 +276,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 if json {
                     println!("{}", serde_json::to_string(&d).unwrap_or_default());
                 } else {
-                    println!("{:<5} {:<12} {}", d.name, if d.usable { "usable" } else { "not usable" }, d.detail);
+                    println!("{:<9} {:<12} {}", d.name, if d.usable { "usable" } else { "not usable" }, d.detail);
                 }
             }
             ExitCode::SUCCESS

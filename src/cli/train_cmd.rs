@@ -41,7 +41,9 @@ pub struct TrainArgs {
     /// Where metrics.json and the weights go (default runs/<model>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// `cpu` (burn's flex backend) or `cuda` (needs a build with `--features cuda`).
+    /// `cpu` (burn's flex backend with nasc's kernels), `cuda` (a build with `--features cuda`),
+    /// or `wgpu`, `wgpu:N`, `wgpu:cpu` (a build with `--features wgpu`); `nasc devices` lists
+    /// what works here.
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// No progress bar.
@@ -122,6 +124,7 @@ pub struct EvalArgs {
     pub model: Option<String>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// `cpu`, `cuda`, `wgpu`, `wgpu:N` or `wgpu:cpu`, as for `nasc train`.
     #[arg(long, default_value = "cpu")]
     pub device: String,
 }
@@ -290,6 +293,7 @@ pub struct BenchArgs {
     pub steps: usize,
     #[arg(long, default_value_t = 5)]
     pub warmup: usize,
+    /// `cpu`, `cuda`, `wgpu`, `wgpu:N` or `wgpu:cpu`, as for `nasc train`.
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Time inference instead: batch-1 latency (median and p95) of the model compiled to native
@@ -355,10 +359,11 @@ pub fn bench(a: &BenchArgs, color: bool) -> ExitCode {
             let _ = dev.sync();
             t0.elapsed().as_secs_f64()
         });
+        let framework = if a.device == "cpu" { "nasc/burn-flex".to_string() } else { format!("nasc/burn-{}", a.device) };
         println!(
             "{}",
             serde_json::json!({
-                "model": name, "framework": "nasc/burn-flex", "batch": a.batch, "steps": a.steps, "params": params,
+                "model": name, "framework": framework, "device": a.device, "batch": a.batch, "steps": a.steps, "params": params,
                 "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
                 "images_per_sec": (a.batch * a.steps) as f64 / dt, "ms_per_step": 1e3 * dt / a.steps as f64,
             })

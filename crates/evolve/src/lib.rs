@@ -109,7 +109,7 @@ pub struct TrainSettings {
     pub time_budget: Option<f64>,
     /// Compute threads per training.
     pub threads: usize,
-    /// `cpu` or `cuda` (stores written before this field existed trained on the CPU).
+    /// `cpu`, `cuda` or a `wgpu` device (stores written before this field existed trained on the CPU).
     #[serde(default = "cpu")]
     pub device: String,
     /// Train on a seeded stratified subset of this many training images (`--train-subset`).

@@ -1,6 +1,7 @@
-//! Which devices this nasc can train on, and, for CUDA, what exactly is missing when it cannot:
-//! the checks run before burn touches the GPU, because cudarc (under burn-cuda) panics when the
-//! driver or NVRTC cannot be loaded.
+//! Which devices this nasc can train on, and, for CUDA and wgpu, what exactly is missing when it
+//! cannot: the checks run before burn touches the GPU, because cudarc (under burn-cuda) panics
+//! when the driver or NVRTC cannot be loaded, and CubeCL when the adapter it is asked for is not
+//! there.
 
 use serde::Serialize;
 use std::path::PathBuf;
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 /// One device and whether `--device NAME` works here.
 #[derive(Clone, Debug, Serialize)]
 pub struct DeviceStatus {
-    pub name: &'static str,
+    pub name: String,
     pub usable: bool,
     /// What it is, or why it cannot be used and what to install.
     pub detail: String,
@@ -16,17 +17,95 @@ pub struct DeviceStatus {
 
 /// Every device nasc knows, with its status.
 pub fn list() -> Vec<DeviceStatus> {
-    let cpu = DeviceStatus { name: "cpu", usable: true, detail: "burn flex backend with nasc's CPU kernels".into() };
+    let status = |name: &str, usable: bool, detail: String| DeviceStatus { name: name.into(), usable, detail };
+    let cpu = status("cpu", true, "burn flex backend with nasc's CPU kernels".into());
     let cuda = match cuda_problems() {
-        Ok(n) if cfg!(feature = "cuda") => DeviceStatus { name: "cuda", usable: true, detail: format!("{n} CUDA device(s), NVRTC and headers found") },
-        Ok(n) => DeviceStatus {
-            name: "cuda",
-            usable: false,
-            detail: format!("{n} CUDA device(s) found, but this nasc was built without CUDA: build it with `cargo build --release --features cuda`"),
-        },
-        Err(problems) => DeviceStatus { name: "cuda", usable: false, detail: problems.join("; ") },
+        Ok(n) if cfg!(feature = "cuda") => status("cuda", true, format!("{n} CUDA device(s), NVRTC and headers found")),
+        Ok(n) => status(
+            "cuda",
+            false,
+            format!("{n} CUDA device(s) found, but this nasc was built without CUDA: build it with `cargo build --release --features cuda`"),
+        ),
+        Err(problems) => status("cuda", false, problems.join("; ")),
     };
-    vec![cpu, cuda]
+    let mut all = vec![cpu, cuda];
+    all.extend(wgpu_list());
+    all
+}
+
+/// One line per wgpu adapter (`wgpu:N` for the GPUs, `wgpu:cpu` for a software one), or one
+/// saying why there is none.
+#[cfg(feature = "wgpu")]
+fn wgpu_list() -> Vec<DeviceStatus> {
+    let adapters = super::wgpu::adapters();
+    if adapters.iter().all(|a| a.kind == AdapterKind::Software) {
+        if let Err(why) = super::wgpu::device(None) {
+            let mut out = vec![DeviceStatus { name: "wgpu".into(), usable: false, detail: why }];
+            out.extend(adapters.iter().map(|a| DeviceStatus { name: "wgpu:cpu".into(), usable: true, detail: a.describe() }));
+            return out;
+        }
+    }
+    let mut gpu = 0;
+    adapters
+        .iter()
+        .map(|a| {
+            let name = if a.kind == AdapterKind::Software {
+                "wgpu:cpu".to_string()
+            } else {
+                gpu += 1;
+                format!("wgpu:{}", gpu - 1)
+            };
+            DeviceStatus { name, usable: true, detail: a.describe() }
+        })
+        .collect()
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu_list() -> Vec<DeviceStatus> {
+    vec![DeviceStatus {
+        name: "wgpu".into(),
+        usable: false,
+        detail:
+            "this nasc was built without wgpu (AMD, Intel and Apple GPUs through Vulkan, Metal or DX12): build it with `cargo build --release --features wgpu`"
+                .into(),
+    }]
+}
+
+/// A graphics adapter burn's wgpu backend can run on.
+#[derive(Clone, Debug, Serialize)]
+pub struct Adapter {
+    pub name: String,
+    /// The graphics API it is reached through: Vulkan, Metal or Dx12.
+    pub api: String,
+    pub kind: AdapterKind,
+    /// Its index among the adapters of its kind (what the backend selects by).
+    pub index: usize,
+    pub driver: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdapterKind {
+    Discrete,
+    Integrated,
+    Virtual,
+    /// A software rasterizer on the CPU (Mesa's lavapipe, WARP): runs the GPU kernels, slowly.
+    Software,
+    Other,
+}
+
+impl Adapter {
+    pub fn describe(&self) -> String {
+        let kind = match self.kind {
+            AdapterKind::Discrete => "discrete GPU",
+            AdapterKind::Integrated => "integrated GPU",
+            AdapterKind::Virtual => "virtual GPU",
+            AdapterKind::Software => "software adapter on the CPU, for testing",
+            AdapterKind::Other => "adapter",
+        };
+        let driver = if self.driver.is_empty() { String::new() } else { format!(", driver {}", self.driver) };
+        format!("{}: {kind} through {}{driver}", self.name, self.api)
+    }
 }
 
 /// The number of CUDA devices, or everything that stops CUDA training here.

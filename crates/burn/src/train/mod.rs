@@ -4,6 +4,8 @@
 
 pub mod data;
 pub mod devices;
+#[cfg(feature = "wgpu")]
+pub mod wgpu;
 
 use crate::lower::{Net, pad, unpad};
 use burn::grad_clipping::GradientClippingConfig;
@@ -71,7 +73,8 @@ pub fn on_workers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| f())
 }
 
-/// The device for `--device`: burn's `flex` CPU backend, or CUDA when built with `--features cuda`.
+/// The device for `--device`: burn's `flex` CPU backend, CUDA when built with `--features cuda`,
+/// a wgpu adapter when built with `--features wgpu`.
 pub fn device(name: &str) -> Result<Device, String> {
     match name {
         "cpu" => Ok(Device::flex()),
@@ -83,7 +86,15 @@ pub fn device(name: &str) -> Result<Device, String> {
         },
         #[cfg(not(feature = "cuda"))]
         "cuda" => Err("this nasc was built without CUDA: build it with `cargo build --release --features cuda` (`nasc devices` lists what works)".into()),
-        other => Err(format!("unknown device `{other}`: use `cpu` or `cuda`")),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => wgpu::device(None),
+        #[cfg(feature = "wgpu")]
+        other if other.starts_with("wgpu:") => wgpu::device(other.strip_prefix("wgpu:")),
+        #[cfg(not(feature = "wgpu"))]
+        other if other == "wgpu" || other.starts_with("wgpu:") => {
+            Err("this nasc was built without wgpu: build it with `cargo build --release --features wgpu` (`nasc devices` lists what works)".into())
+        }
+        other => Err(format!("unknown device `{other}`: use `cpu`, `cuda`, `wgpu` (the best GPU), `wgpu:N` or `wgpu:cpu` (`nasc devices` lists them)")),
     }
 }
 
