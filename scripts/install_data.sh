@@ -7,10 +7,4 @@ DIR=/usr/share/datasets/fashion-mnist
 if [ -f "$DIR/train-images-idx3-ubyte.gz" ] && [ -f "$DIR/t10k-labels-idx1-ubyte.gz" ]; then
     exit 0
 fi
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-    SUDO=sudo
-fi
-echo "installing the official Fashion-MNIST (dataset-fashion-mnist) into $DIR" >&2
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null
+exec "$(dirname "$0")/apt_install.sh" "the official Fashion-MNIST (dataset-fashion-mnist) into $DIR" dataset-fashion-mnist

@@ -7,10 +7,4 @@ set -eu
 if ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 && ldconfig -p | grep -q 'libvulkan.so.1 '; then
     exit 0
 fi
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-    SUDO=sudo
-fi
-echo "installing Mesa's lavapipe (mesa-vulkan-drivers) and the Vulkan loader (libvulkan1)" >&2
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mesa-vulkan-drivers libvulkan1 >/dev/null
+exec "$(dirname "$0")/apt_install.sh" "Mesa's lavapipe (mesa-vulkan-drivers) and the Vulkan loader (libvulkan1)" mesa-vulkan-drivers libvulkan1
