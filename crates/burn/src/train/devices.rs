@@ -38,12 +38,12 @@ pub fn list() -> Vec<DeviceStatus> {
 #[cfg(feature = "wgpu")]
 fn wgpu_list() -> Vec<DeviceStatus> {
     let adapters = super::wgpu::adapters();
-    if adapters.iter().all(|a| a.kind == AdapterKind::Software) {
-        if let Err(why) = super::wgpu::device(None) {
-            let mut out = vec![DeviceStatus { name: "wgpu".into(), usable: false, detail: why }];
-            out.extend(adapters.iter().map(|a| DeviceStatus { name: "wgpu:cpu".into(), usable: true, detail: a.describe() }));
-            return out;
-        }
+    if adapters.iter().all(|a| a.kind == AdapterKind::Software)
+        && let Err(why) = super::wgpu::device(None)
+    {
+        let mut out = vec![DeviceStatus { name: "wgpu".into(), usable: false, detail: why }];
+        out.extend(adapters.iter().map(|a| DeviceStatus { name: "wgpu:cpu".into(), usable: true, detail: a.describe() }));
+        return out;
     }
     let mut gpu = 0;
     adapters
