@@ -300,8 +300,9 @@ fn start(a: &EvolveArgs) -> Result<(Result<Evolution, String>, PathBuf), String>
     let data = a.data.clone().ok_or("--data is required: `digits`, `mnist:DIR`, `fashion`, `fashion:DIR`, `cifar10:DIR`, `npz:FILE` or `images:DIR`")?;
     let seed_source = seed_source(file)?;
     let data = data.locate().map_err(|e| e.to_string())?.sized_for(&seed_input(&seed_source));
-    let val_size = validation_size(&data, a.val_size)?;
-    let (train_subset, epochs) = budget(&data, a)?;
+    let pool = crate::train::data::training_pool_size(&data).map_err(|e| e.to_string())?;
+    let val_size = validation_size(&data, pool, a.val_size)?;
+    let (train_subset, epochs) = budget(pool, a);
     // Checked here so a missing GPU is one clear error, not a failure per candidate.
     crate::train::device(&a.device)?;
     let (seed_params, seed_macs) = crate::evolve::report::size(&seed_source)?;
@@ -399,11 +400,13 @@ fn seed_input(source: &str) -> Vec<crate::shape::Dim> {
     m.graph.inputs.first().map(|&t| m.graph.shape(t).0.clone()).unwrap_or_default()
 }
 
+/// A training set this large gets the 5,000-image validation split and search budget.
+const LARGE_POOL: usize = 20_000;
+
 /// `--val-size`, or its default: 5,000 images where the training pool has at least 20,000
 /// (a standard error of about ±0.4 points at 90 %), else a tenth of it.
-fn validation_size(data: &DataSource, asked: Option<usize>) -> Result<Option<usize>, String> {
-    let pool = crate::train::data::training_pool_size(data).map_err(|e| e.to_string())?;
-    let n = asked.unwrap_or(if pool >= 20_000 { 5_000 } else { (pool / 10).max(1) });
+fn validation_size(data: &DataSource, pool: usize, asked: Option<usize>) -> Result<Option<usize>, String> {
+    let n = asked.unwrap_or(if pool >= LARGE_POOL { 5_000 } else { (pool / 10).max(1) });
     if n == 0 {
         return Ok(None);
     }
@@ -417,12 +420,11 @@ fn validation_size(data: &DataSource, asked: Option<usize>) -> Result<Option<usi
 /// candidates as full-fidelity training does in the fidelity study (docs/search.md: 5,000
 /// images × 2 epochs from scratch, Spearman 0.90 over 30 candidates of a Fashion-MNIST search)
 /// on a training set of 20,000 images or more, and every training image × 3 epochs below that.
-fn budget(data: &DataSource, a: &EvolveArgs) -> Result<(Option<usize>, usize), String> {
-    let pool = crate::train::data::training_pool_size(data).map_err(|e| e.to_string())?;
-    let large = pool >= 20_000;
+fn budget(pool: usize, a: &EvolveArgs) -> (Option<usize>, usize) {
+    let large = pool >= LARGE_POOL;
     let subset = a.train.train_subset.or(large.then_some(5_000));
     let epochs = a.epochs.unwrap_or(if large && a.train.train_subset.is_none() { 2 } else { 3 });
-    Ok((subset, epochs.max(1)))
+    (subset, epochs.max(1))
 }
 
 /// `--finalize STORE`: the full-fidelity finish of a complete run, with a progress bar.

@@ -38,10 +38,8 @@ pub fn list() -> Vec<DeviceStatus> {
 #[cfg(feature = "wgpu")]
 fn wgpu_list() -> Vec<DeviceStatus> {
     let adapters = super::wgpu::adapters();
-    if adapters.iter().all(|a| a.kind == AdapterKind::Software)
-        && let Err(why) = super::wgpu::device(None)
-    {
-        let mut out = vec![DeviceStatus { name: "wgpu".into(), usable: false, detail: why }];
+    if adapters.iter().all(|a| a.kind == AdapterKind::Software) {
+        let mut out = vec![DeviceStatus { name: "wgpu".into(), usable: false, detail: super::wgpu::no_gpu(&adapters) }];
         out.extend(adapters.iter().map(|a| DeviceStatus { name: "wgpu:cpu".into(), usable: true, detail: a.describe() }));
         return out;
     }

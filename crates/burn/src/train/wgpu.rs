@@ -96,7 +96,8 @@ pub fn device(which: Option<&str>) -> Result<Device, String> {
     }
 }
 
-fn no_gpu(all: &[Adapter]) -> String {
+/// Why `--device wgpu` cannot run here: no GPU adapter, perhaps only a software one.
+pub(super) fn no_gpu(all: &[Adapter]) -> String {
     let base = "no GPU adapter found through Vulkan, Metal or DX12: install the GPU's Vulkan driver (Debian and Ubuntu: `mesa-vulkan-drivers` for AMD and Intel, the NVIDIA driver for NVIDIA) and the Vulkan loader `libvulkan1`";
     match all.iter().find(|a| a.kind == AdapterKind::Software) {
         Some(s) => format!("{base}; only a software adapter is here ({}): `--device wgpu:cpu` runs on it, slowly", s.name),
