@@ -19,7 +19,11 @@ fn root() -> PathBuf {
 }
 
 fn graph_of(file: &Path) -> nasc_core::ir::Graph {
-    let c = nasc_core::Compilation::load(file).unwrap_or_else(|f| panic!("{}: {}", file.display(), f.first_message()));
+    graph_of_text(&file.display().to_string(), &std::fs::read_to_string(file).unwrap())
+}
+
+fn graph_of_text(name: &str, text: &str) -> nasc_core::ir::Graph {
+    let c = nasc_core::Compilation::from_source(name, text).unwrap_or_else(|f| panic!("{name}: {}", f.first_message()));
     c.model(None).unwrap().graph.clone()
 }
 
@@ -51,9 +55,7 @@ fn losses(file: &str, g: &nasc_core::ir::Graph, dev: &Device) -> Vec<f64> {
 /// random streams, so with it the same seed gives different trainings.
 fn without_dropout(file: &str) -> nasc_core::ir::Graph {
     let text = std::fs::read_to_string(root().join(file)).unwrap();
-    let text = text.replace(" |> dropout(0.25)", "");
-    let c = nasc_core::Compilation::from_source(file, &text).unwrap_or_else(|f| panic!("{file}: {}", f.first_message()));
-    c.model(None).unwrap().graph.clone()
+    graph_of_text(file, &text.replace(" |> dropout(0.25)", ""))
 }
 
 fn training_matches(file: &str, gpu: &Device) {
@@ -98,7 +100,10 @@ fn examples(imagenet: bool) -> Vec<PathBuf> {
         std::fs::read_dir(root().join("examples")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "nas")).collect();
     files.sort();
     assert!(files.len() >= 15, "{files:?}");
-    files.retain(|f| graph_of(f).shape(graph_of(f).inputs[0]).0.iter().any(|d| d.as_int() == Some(224)) == imagenet);
+    files.retain(|f| {
+        let g = graph_of(f);
+        g.shape(g.inputs[0]).0.iter().any(|d| d.as_int() == Some(224)) == imagenet
+    });
     files
 }
 
