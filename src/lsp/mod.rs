@@ -35,8 +35,9 @@ struct Doc {
     dirty_since: Option<Instant>,
     /// The started analysis's version and its cancel flag.
     running: Option<(i32, Arc<AtomicBool>)>,
-    /// The analysis of `version`, once finished.
+    /// The analysis of `version`, once finished, and its diagnostics as JSON.
     analysis: Option<Analysis>,
+    diagnostics: String,
     /// Requests about this document waiting for the analysis of `version`.
     waiting: Vec<Request>,
 }
@@ -54,6 +55,8 @@ struct Done {
     key: String,
     version: i32,
     analysis: Analysis,
+    /// Serialised here, on the analysis's thread, not on the one answering the editor.
+    diagnostics: String,
 }
 
 struct Server {
@@ -90,9 +93,12 @@ pub fn run_stdio() -> Result<(), String> {
 fn analyse(job: Job, done: &Sender<Done>) {
     let stop = Stop { cancel: Some(&job.cancel), deadline: Some(Instant::now() + ANALYSIS_BUDGET) };
     let analysis = Analysis::guarded_until(&job.uri, &job.text, stop);
-    if !job.cancel.load(Ordering::Relaxed) {
-        let _ = done.send(Done { key: job.key, version: job.version, analysis });
+    if job.cancel.load(Ordering::Relaxed) {
+        return;
     }
+    let run = std::panic::AssertUnwindSafe(|| analysis.lsp_diagnostics_json());
+    let diagnostics = std::panic::catch_unwind(run).unwrap_or_else(|_| "[]".into());
+    let _ = done.send(Done { key: job.key, version: job.version, analysis, diagnostics });
 }
 
 impl Server {
@@ -143,6 +149,7 @@ impl Server {
                         dirty_since: None,
                         running: None,
                         analysis: None,
+                        diagnostics: String::new(),
                         waiting: Vec::new(),
                     };
                     let key = p.text_document.uri.as_str().to_string();
@@ -238,14 +245,15 @@ impl Server {
             return;
         }
         doc.running = None;
-        let diagnostics = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| d.analysis.lsp_diagnostics())).unwrap_or_default();
-        let params = serde_json::json!({ "uri": uri, "version": doc.version, "diagnostics": diagnostics });
+        let uri = serde_json::to_string(uri).unwrap_or_else(|_| "\"\"".into());
+        let params = format!(r#"{{"uri":{uri},"version":{},"diagnostics":{}}}"#, doc.version, d.diagnostics);
         doc.analysis = Some(d.analysis);
+        doc.diagnostics = d.diagnostics;
         let waiting = std::mem::take(&mut doc.waiting);
-        self.send(Message::Notification(Notification::new("textDocument/publishDiagnostics".into(), params)));
+        self.send(transport::raw_notification("textDocument/publishDiagnostics", &params));
         for req in waiting {
-            let resp = self.request(req);
-            self.send(Message::Response(resp));
+            let answer = self.request(req);
+            self.send(answer);
         }
     }
 
@@ -262,15 +270,16 @@ impl Server {
                 return;
             }
         }
-        let resp = self.request(req);
-        self.send(Message::Response(resp));
+        let answer = self.request(req);
+        self.send(answer);
     }
 
     fn analysis(&self, key: &str) -> Option<&Analysis> {
         self.docs.get(key)?.1.analysis.as_ref()
     }
 
-    fn request(&mut self, req: Request) -> Response {
+    /// The answer to `req`: a response, or for pulled diagnostics the serialised one.
+    fn request(&mut self, req: Request) -> Message {
         let id = req.id.clone();
         let result = match req.method.as_str() {
             "textDocument/hover" => self.with_doc::<HoverParams>(req, |a, p| a.hover(p.text_document_position_params.position)),
@@ -279,14 +288,25 @@ impl Server {
             "textDocument/completion" => self.with_doc::<CompletionParams>(req, |a, p| Some(a.completion(p.text_document_position.position))),
             "textDocument/formatting" => self.with_doc::<DocumentFormattingParams>(req, |a, _| a.format()),
             "textDocument/codeAction" => self.with_doc::<CodeActionParams>(req, |a, p| Some(a.code_actions(p.range))),
-            "textDocument/diagnostic" => {
-                self.with_doc::<DocumentDiagnosticParams>(req, |a, _| Some(serde_json::json!({ "kind": "full", "items": a.lsp_diagnostics() })))
-            }
-            _ => return Response::new_err(id, lsp_server::ErrorCode::MethodNotFound as i32, format!("unsupported: {}", req.method)),
+            "textDocument/diagnostic" => return self.pulled_diagnostics(req),
+            _ => return Message::Response(Response::new_err(id, lsp_server::ErrorCode::MethodNotFound as i32, format!("unsupported: {}", req.method))),
         };
-        match result {
+        Message::Response(match result {
             Ok(v) => Response::new_ok(id, v.unwrap_or(serde_json::Value::Null)),
             Err(msg) => Response::new_err(id, lsp_server::ErrorCode::InvalidParams as i32, msg),
+        })
+    }
+
+    /// A `textDocument/diagnostic` request, answered with what was published for the document.
+    fn pulled_diagnostics(&self, req: Request) -> Message {
+        let id = req.id.clone();
+        let p = match req.extract::<DocumentDiagnosticParams>("textDocument/diagnostic") {
+            Ok((_, p)) => p,
+            Err(e) => return Message::Response(Response::new_err(id, lsp_server::ErrorCode::InvalidParams as i32, format!("bad params: {e:?}"))),
+        };
+        match self.docs.get(p.text_document.uri.as_str()) {
+            Some((_, doc)) if doc.analysis.is_some() => transport::raw_response(&id, &format!(r#"{{"kind":"full","items":{}}}"#, doc.diagnostics)),
+            _ => Message::Response(Response::new_ok(id, serde_json::Value::Null)),
         }
     }
 

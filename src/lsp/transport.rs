@@ -181,10 +181,42 @@ pub fn stdio() -> (Connection, Io) {
     (Connection { sender: to_client, receiver: from_client }, Io { reader, writer })
 }
 
+/// The method of a message serialised already (`raw_notification`, `raw_response`): its params
+/// are the whole message's JSON, written as they are. Large diagnostics lists go this way, so
+/// they are never rebuilt as `serde_json::Value` trees (whose allocations cost more than checking
+/// the document).
+const RAW: &str = "$/nasc/raw";
+
+/// A notification whose `params` are JSON text already.
+pub fn raw_notification(method: &str, params_json: &str) -> Message {
+    let method = serde_json::to_string(method).unwrap_or_default();
+    raw(format!(r#"{{"jsonrpc":"2.0","method":{method},"params":{params_json}}}"#))
+}
+
+/// A successful response whose `result` is JSON text already.
+pub fn raw_response(id: &RequestId, result_json: &str) -> Message {
+    let id = serde_json::to_string(id).unwrap_or_default();
+    raw(format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result_json}}}"#))
+}
+
+fn raw(json: String) -> Message {
+    Message::Notification(lsp_server::Notification { method: RAW.into(), params: serde_json::Value::String(json) })
+}
+
+fn write_message(m: &Message, out: &mut impl Write) -> std::io::Result<()> {
+    match m {
+        Message::Notification(n) if n.method == RAW => {
+            let json = n.params.as_str().unwrap_or_default();
+            write!(out, "Content-Length: {}\r\n\r\n{json}", json.len())
+        }
+        _ => m.write(out),
+    }
+}
+
 fn write_all(outgoing: Receiver<Message>, out: impl Write) {
     let mut out = std::io::BufWriter::new(out);
     for m in outgoing {
-        if m.write(&mut out).and_then(|_| out.flush()).is_err() {
+        if write_message(&m, &mut out).and_then(|_| out.flush()).is_err() {
             return;
         }
     }
@@ -318,5 +350,33 @@ mod tests {
         assert_eq!(reply.id, RequestId::from(7));
         assert_eq!(reply.response_result.err().map(|e| e.code), Some(ErrorCode::InvalidRequest as i32));
         assert!(matches!(parse_body(br#"{"method": "initialized", "params": {}}"#), Ok(Message::Notification(_))));
+    }
+
+    #[test]
+    fn serialised_messages_are_written_as_ordinary_frames() {
+        let mut out = Vec::new();
+        write_message(&raw_notification("textDocument/publishDiagnostics", r#"{"uri":"file:///a.nas","diagnostics":[]}"#), &mut out).unwrap();
+        write_message(&raw_response(&RequestId::from(4), r#"{"kind":"full","items":[]}"#), &mut out).unwrap();
+        let bodies: Vec<Vec<u8>> = frames(&out)
+            .into_iter()
+            .map(|f| match f {
+                Frame::Body(b) => b,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        match parse_body(&bodies[0]) {
+            Ok(Message::Notification(n)) => {
+                assert_eq!(n.method, "textDocument/publishDiagnostics");
+                assert_eq!(n.params, serde_json::json!({ "uri": "file:///a.nas", "diagnostics": [] }));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse_body(&bodies[1]) {
+            Ok(Message::Response(r)) => {
+                assert_eq!(r.id, RequestId::from(4));
+                assert_eq!(r.response_result.ok(), Some(serde_json::json!({ "kind": "full", "items": [] })));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -9,8 +9,10 @@
 //! (`nasc-RUN-CANDIDATE-ATTEMPT`), so a controller that was killed finds its jobs again on
 //! `--resume`: a running job is waited for, a finished one's result taken, and only missing
 //! ones are submitted. A job that fails or is stopped is submitted again (a new attempt) up to
-//! `retries` times; one that outlives `timeout` is stopped and recorded as failed. A head that
-//! cannot be reached ends the run with an error, leaving its candidates pending for `--resume`.
+//! `retries` times; one that outlives `timeout` is stopped and recorded as failed. So is one that
+//! succeeded on a node that died before its logs were read: the head cannot give them any more.
+//! A head that cannot be reached ends the run with an error, leaving its candidates pending for
+//! `--resume`.
 
 use super::store::Outcome;
 use super::worker::{Job, Verdict};
@@ -106,9 +108,18 @@ impl Client {
         }))
     }
 
-    pub fn logs(&self, id: &str) -> Result<String, Error> {
-        let v = self.json(minreq::get(format!("{}/api/jobs/{id}/logs", self.base)), "logs")?;
-        Ok(v.and_then(|v| v["logs"].as_str().map(str::to_string)).unwrap_or_default())
+    /// The job's logs, or why the head, answering, cannot give them (`Ok(Err(..))`): they are
+    /// kept on the node that ran the job, and a node that died took them with it (the head
+    /// answers 500, failing to reach the node's agent).
+    pub fn logs(&self, id: &str) -> Result<Result<String, String>, Error> {
+        match self.send(minreq::get(format!("{}/api/jobs/{id}/logs", self.base)))? {
+            (200, body) => {
+                let v: Value =
+                    serde_json::from_str(&body).map_err(|e| Error::Ray(format!("logs: the Ray head answered with something that is not JSON ({e})")))?;
+                Ok(Ok(v["logs"].as_str().unwrap_or_default().to_string()))
+            }
+            (code, body) => Ok(Err(format!("the Ray head answered {code}: {}", body.trim().lines().last().unwrap_or_default()))),
+        }
     }
 
     pub fn stop(&self, id: &str) -> Result<(), Error> {
@@ -156,12 +167,16 @@ pub fn train(cfg: &RaySettings, id: i64, job: &Job, poll: Duration) -> Verdict {
             }
         }
         match wait(&client, &sid, cfg.timeout, poll) {
-            Waited::Succeeded => {
-                return match client.logs(&sid) {
-                    Ok(logs) => Verdict::Result(result_in(&logs)),
-                    Err(e) => Verdict::Unreachable(e.to_string()),
-                };
-            }
+            // The worker always ends with its result: logs without one (or none at all) were
+            // cut off with the node that kept them, so the job is run again.
+            Waited::Succeeded => match client.logs(&sid) {
+                Ok(Ok(logs)) => match result_in(&logs) {
+                    Some(result) => return Verdict::Result(result),
+                    None => last = format!("succeeded, but its logs hold no result; their end: {}", tail(&logs)),
+                },
+                Ok(Err(why)) => last = format!("succeeded, but its logs are lost with its node ({why})"),
+                Err(e) => return Verdict::Unreachable(e.to_string()),
+            },
             Waited::Failed(why) => last = why,
             Waited::TimedOut(secs) => {
                 let _ = client.stop(&sid);
@@ -203,12 +218,9 @@ fn wait(client: &Client, sid: &str, timeout: Option<f64>, poll: Duration) -> Wai
     }
 }
 
-/// The worker's result: the last line of the logs that is one.
-pub fn result_in(logs: &str) -> Result<Outcome, TrainFailure> {
-    logs.lines()
-        .rev()
-        .find_map(|l| serde_json::from_str::<Result<Outcome, TrainFailure>>(l.trim()).ok())
-        .unwrap_or_else(|| Err(TrainFailure(format!("the job's logs hold no result; their end: {}", tail(logs)))))
+/// The worker's result: the last line of the logs that is one; `None` when no line is.
+pub fn result_in(logs: &str) -> Option<Result<Outcome, TrainFailure>> {
+    logs.lines().rev().find_map(|l| serde_json::from_str::<Result<Outcome, TrainFailure>>(l.trim()).ok())
 }
 
 fn tail(s: &str) -> String {
@@ -268,9 +280,16 @@ mod tests {
     fn the_result_is_the_last_result_line_of_the_logs() {
         let ok = r#"{"Ok":{"accuracy":0.5,"curve":"[]","throughput":1.0,"train_seconds":2.0}}"#;
         let logs = format!("2026 INFO setting up\n{ok}\nRunning entrypoint for job x\n");
-        assert_eq!(result_in(&logs).unwrap().accuracy, 0.5);
-        assert_eq!(result_in("{\"Err\":\"training diverged\"}\n").unwrap_err().0, "training diverged");
-        assert!(result_in("Traceback\nkilled\n").unwrap_err().0.contains("hold no result; their end: Traceback / killed"));
+        assert_eq!(result_in(&logs).unwrap().unwrap().accuracy, 0.5);
+        assert_eq!(result_in("{\"Err\":\"training diverged\"}\n").unwrap().unwrap_err().0, "training diverged");
+        assert!(result_in("Traceback\nkilled\n").is_none());
+        assert_eq!(tail("Traceback\nkilled\n"), "Traceback / killed");
+    }
+
+    fn job() -> Job {
+        serde_json::from_value(json!({ "source": "", "data": "digits", "data_seed": 0, "seed": 0, "train": {
+            "epochs": 1, "batch": 8, "lr": 0.001, "optimizer": "adam", "weight_decay": 0.0, "time_budget": null, "threads": 1 } }))
+        .unwrap()
     }
 
     #[test]
@@ -280,11 +299,75 @@ mod tests {
         assert!(e.contains("the Ray head at http://127.0.0.1:9 cannot be reached"), "{e}");
         let cfg =
             RaySettings { address: "http://127.0.0.1:9".into(), nasc: "nasc".into(), run_id: "r".into(), cpus: 1.0, gpus: 0.0, retries: 1, timeout: None };
-        let job: Job = serde_json::from_value(json!({ "source": "", "data": "digits", "data_seed": 0, "seed": 0, "train": {
-            "epochs": 1, "batch": 8, "lr": 0.001, "optimizer": "adam", "weight_decay": 0.0, "time_budget": null, "threads": 1 } }))
-        .unwrap();
+        let job = job();
         assert!(matches!(train(&cfg, 3, &job, Duration::from_millis(10)), Verdict::Unreachable(e) if e.contains("cannot be reached")));
         assert_eq!(cfg.submission_id(3, 1), "nasc-r-3-1");
         assert!(entrypoint("/opt/my nasc/nasc", &job).starts_with("'/opt/my nasc/nasc' evolve-worker --job "));
+    }
+
+    /// A head on a local port answering the Jobs API from `answer(method, path)`: (status, body).
+    fn fake_head(answer: impl Fn(&str, &str) -> (u16, String) + Send + 'static) -> String {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut r = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                let mut parts = line.split_whitespace();
+                let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+                let mut length = 0;
+                loop {
+                    let mut h = String::new();
+                    r.read_line(&mut h).unwrap();
+                    if h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                }
+                r.read_exact(&mut vec![0; length]).unwrap();
+                let (code, body) = answer(&method, &path);
+                let mut w = stream;
+                write!(w, "HTTP/1.1 {code} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+            }
+        });
+        address
+    }
+
+    #[test]
+    fn a_job_whose_logs_died_with_its_node_is_trained_again() {
+        // Attempt 0's logs cannot be had (the head answers 500), attempt 1's were cut off before
+        // the result; attempt 2 gives it.
+        let submitted = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = submitted.clone();
+        let address = fake_head(move |method, path| match (method, path) {
+            ("GET", "/api/jobs/nasc-r-3-0") => (200, r#"{"status": "SUCCEEDED", "message": ""}"#.into()),
+            ("GET", "/api/jobs/nasc-r-3-0/logs") => (500, "Traceback ...\nClientConnectorError: Cannot connect to host 192.0.2.2:6403".into()),
+            ("GET", "/api/jobs/nasc-r-3-1") if seen.lock().unwrap().is_empty() => (404, String::new()),
+            ("GET", "/api/jobs/nasc-r-3-2") if seen.lock().unwrap().len() < 2 => (404, String::new()),
+            ("POST", "/api/jobs/") => {
+                let mut seen = seen.lock().unwrap();
+                let next = ["nasc-r-3-1", "nasc-r-3-2"][seen.len().min(1)];
+                seen.push(next);
+                (200, "{}".into())
+            }
+            ("GET", "/api/jobs/nasc-r-3-1" | "/api/jobs/nasc-r-3-2") => (200, r#"{"status": "SUCCEEDED", "message": ""}"#.into()),
+            ("GET", "/api/jobs/nasc-r-3-1/logs") => (200, json!({ "logs": "INFO job_manager.py:581 -- Runtime env is setting up." }).to_string()),
+            ("GET", "/api/jobs/nasc-r-3-2/logs") => {
+                (200, json!({ "logs": r#"{"Ok":{"accuracy":0.75,"curve":"[]","throughput":1.0,"train_seconds":2.0}}"# }).to_string())
+            }
+            _ => (404, String::new()),
+        });
+        let cfg = RaySettings { address, nasc: "nasc".into(), run_id: "r".into(), cpus: 1.0, gpus: 0.0, retries: 2, timeout: None };
+        let job = job();
+        match train(&cfg, 3, &job, Duration::from_millis(10)) {
+            Verdict::Result(Ok(outcome)) => assert_eq!(outcome.accuracy, 0.75),
+            Verdict::Result(Err(e)) => panic!("failed: {}", e.0),
+            Verdict::Unreachable(e) => panic!("unreachable: {e}"),
+        }
+        assert_eq!(*submitted.lock().unwrap(), vec!["nasc-r-3-1", "nasc-r-3-2"]);
     }
 }
